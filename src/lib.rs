@@ -7,9 +7,31 @@
 //!
 //! # Layout
 //!
+//! - `cli`, `run`, `error`: the command line, one function per subcommand,
+//!   and the one place that turns errors into exit statuses.
 //! - `diagnostic`, `suggestion`: located input errors with `did you mean`.
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
+//! - `stage`: which files a stage reads; `-e` extra variables.
+//! - `playbook`: plays and tasks, includes of reusable playbooks by name.
+//! - `template`: the Jinja environment and Ansible's filters.
+//! - `modules`: what each module compiles to (a command and its check).
+//! - `shell`: quoting, the command builder, masking of secrets.
+//! - `plan`: compilation into per-host steps, and how a plan is printed.
+//! - `release`: releases on the server, and the id of a new one.
+//! - `executor`: runs a plan over SSH and reports events.
 
+pub mod cli;
 pub mod diagnostic;
+pub mod error;
+pub mod executor;
+pub mod inventory;
+pub mod modules;
+pub mod plan;
+pub mod playbook;
+pub mod release;
+pub mod run;
+pub mod shell;
+pub mod stage;
 pub mod suggestion;
+pub mod template;
 pub mod yaml;

@@ -1,0 +1,153 @@
+//! The command line, as DESIGN.md specifies it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ferry: deploy your apps to your own servers over SSH — in parallel,
+/// idempotent, with dry-run plans and rollback.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+pub struct Cli {
+    /// Run as if started in DIR (the project with deploy.yml and inventory/).
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scaffold deploy.yml and inventory/ for the app in this directory.
+    Init(InitArgs),
+    /// Deploy a revision to every host of a stage.
+    Deploy(DeployArgs),
+    /// Show what a deploy would change, host by host (= deploy --dry-run).
+    Plan(PlanArgs),
+    /// Point `current` back at the previous (or named) release and restart.
+    Rollback(RollbackArgs),
+    /// List releases per host, marking current.
+    Releases(StageArgs),
+    /// Run an ad-hoc command on every host in parallel.
+    Run(RunArgs),
+    /// Preflight: reach, host keys, auth, disk, tools, lock.
+    Check(StageArgs),
+    /// Remove a stale deploy lock.
+    Unlock(StageArgs),
+    /// Show the resolved inventory of a stage.
+    Inventory(InventoryArgs),
+    /// Run any playbook against any inventory.
+    Playbook(PlaybookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, conflicts_with_all = ["flask", "procfile"])]
+    pub django: bool,
+    #[arg(long, conflicts_with = "procfile")]
+    pub flask: bool,
+    #[arg(long)]
+    pub procfile: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+}
+
+/// Options shared by the commands that compile a playbook.
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// Extra variables, highest precedence: `key=value`, `@file.yml` or YAML.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    pub stage: String,
+    /// The git revision to deploy (default: HEAD).
+    #[arg(long)]
+    pub rev: Option<String>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// Change nothing: run read-only probes and show what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One JSON event per line, for CI.
+    #[arg(long)]
+    pub json: bool,
+    /// Show each step's output.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Redeploy even when the revision is already deployed.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub stage: String,
+    #[arg(long)]
+    pub rev: Option<String>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// The plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the compiled steps, without connecting to any host.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub stage: String,
+    /// The release to go back to (default: the newest complete one before current).
+    #[arg(long, value_name = "RELEASE")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub stage: String,
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// The command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    pub stage: String,
+    /// Print every group and host with its variables, as `ansible-inventory --list`.
+    #[arg(long, required = true)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookArgs {
+    /// The playbook file.
+    pub file: PathBuf,
+    /// The inventory file.
+    #[arg(short, long, value_name = "INVENTORY")]
+    pub inventory: PathBuf,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// Only print the compiled plan (like `ferry plan --offline`).
+    #[arg(long)]
+    pub plan: bool,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,104 @@
+//! What the executor reports as it runs, for the reporters to show.
+//!
+//! The core never prints: it sends [`Event`]s to a [`Reporter`]. The terminal,
+//! plain-text and JSON reporters (`crate::report`) turn them into live lines,
+//! timestamped logs or one JSON object per line, and the recap.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How a step ended on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Nothing needed doing (its check passed, or it only read).
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+}
+
+/// One thing that happened during a run. Every string is already masked:
+/// no secret value reaches a reporter.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A play starts on these hosts.
+    PlayStart { play: String, hosts: Vec<String> },
+    /// The SSH connection to a host is up.
+    Connected {
+        host: String,
+        #[serde(with = "millis")]
+        elapsed: Duration,
+    },
+    /// A host could not be reached; it takes no further part in the run.
+    Unreachable { host: String, error: String },
+    /// A step starts on a host.
+    StepStart {
+        host: String,
+        /// 1-based position among the host's steps.
+        index: usize,
+        name: String,
+        module: String,
+    },
+    /// Output from a step, as it arrives (only with `-v`).
+    Output {
+        host: String,
+        index: usize,
+        stderr: bool,
+        text: String,
+    },
+    /// A step ended on a host.
+    StepEnd {
+        host: String,
+        index: usize,
+        name: String,
+        status: Status,
+        #[serde(with = "millis")]
+        elapsed: Duration,
+        /// Why it changed nothing, why it was skipped, or why it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The command that ran (masked), for failures and `-v`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rc: Option<u32>,
+        /// The last lines of stderr (failures), or a debug message.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        output: String,
+        /// The failure was ignored (`ignore_errors`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ignored: bool,
+    },
+    /// A host finished the play (all steps, or stopped at a failure).
+    HostDone {
+        host: String,
+        #[serde(with = "millis")]
+        elapsed: Duration,
+    },
+    /// Ctrl-C: no new steps start; running ones end or are stopped.
+    Interrupted { waiting: Vec<String> },
+    /// The run is over: the recap follows from the events before it.
+    RunEnd {
+        #[serde(with = "millis")]
+        elapsed: Duration,
+    },
+}
+
+/// Receives the executor's events. Implementations must be cheap: they are
+/// called from the tasks that drive the hosts.
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}

@@ -1,0 +1,127 @@
+//! `copy` and `template`: put a file on the host, atomically, only when its
+//! content or attributes differ.
+//!
+//! The content travels on the command's stdin, never on its command line, so
+//! a secret in a file (an `.env`) is not visible in `ps` on the host.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Action, Args, Attributes, Check};
+use crate::diagnostic::Diagnostic;
+use crate::shell::Command;
+
+pub const COPY_KEYS: &[&str] = &["src", "content", "dest", "mode", "owner", "group"];
+pub const TEMPLATE_KEYS: &[&str] = &["src", "dest", "mode", "owner", "group"];
+
+/// A file's content going to a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Upload {
+    pub dest: String,
+    pub size: usize,
+    pub sha256: String,
+    /// Where the content came from, for the plan (`files/app.conf`, `content`).
+    pub from: String,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
+    let dest = args.required("dest", "copy")?;
+    let (content, from, dest) = match (args.string("src")?, args.string("content")?) {
+        (Some(src), None) => {
+            let path = local_path(args.cx.project_dir, &src);
+            let content = std::fs::read(&path).map_err(|e| {
+                args.error(format!("cannot read `src` file `{}`: {e}", path.display()))
+            })?;
+            let dest = into_dir(dest, &src);
+            (content, src, dest)
+        }
+        (None, Some(text)) => (text.into_bytes(), "content".to_string(), dest),
+        (None, None) => return Err(args.error("module `copy` needs `src` or `content`")),
+        (Some(_), Some(_)) => {
+            return Err(args.error("give `copy` either `src` or `content`, not both"));
+        }
+    };
+    put(args, dest, content, from)
+}
+
+pub fn template(args: &Args) -> Result<Action, Diagnostic> {
+    let src = args.required("src", "template")?;
+    let dest = into_dir(args.required("dest", "template")?, &src);
+    let path = local_path(args.cx.project_dir, &src);
+    let rendered = (args.cx.render_file)(&path)?;
+    put(args, dest, rendered.into_bytes(), src)
+}
+
+/// `dest: /etc/app/` means "into that directory, under the source's name".
+fn into_dir(dest: String, src: &str) -> String {
+    match (dest.ends_with('/'), Path::new(src).file_name()) {
+        (true, Some(name)) => format!("{dest}{}", name.to_string_lossy()),
+        _ => dest,
+    }
+}
+
+/// Relative `src` paths are looked up beside the playbook, as Ansible does
+/// (`files/` and `templates/` first).
+fn local_path(project_dir: &Path, src: &str) -> PathBuf {
+    let src = Path::new(src);
+    if src.is_absolute() {
+        return src.to_path_buf();
+    }
+    ["files", "templates", ""]
+        .iter()
+        .map(|dir| project_dir.join(dir).join(src))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| project_dir.join(src))
+}
+
+fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Action, Diagnostic> {
+    let attrs = Attributes::read(args)?;
+    let sha256: String = Sha256::digest(&content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let check = attrs.check(&dest).map(|attrs_ok| {
+        let same = Command::script("[ \"$(")
+            .raw(&Command::new("sha256sum").arg(&dest).to_string())
+            .raw("2>/dev/null | cut -c1-64)\" =")
+            .arg(&sha256)
+            .raw("]");
+        Check {
+            command: same.and(attrs_ok),
+            satisfied: format!("`{dest}` already has this content"),
+        }
+    });
+    // Write beside the destination, keep its mode if it exists, then rename
+    // over it: readers never see a half-written file.
+    let tmp = format!("{dest}.ferry-tmp");
+    let write = Command::script("cat >")
+        .arg(&tmp)
+        .raw("&& { [ ! -e")
+        .arg(&dest)
+        .raw("] ||")
+        .raw(
+            &Command::new("chmod")
+                .arg(format!("--reference={dest}"))
+                .arg(&tmp)
+                .to_string(),
+        )
+        .raw("; }");
+    let run = attrs
+        .apply(&tmp, write)
+        .and(Command::new("mv").args(["-f", &tmp, &dest]));
+    Ok(Action::Remote {
+        check,
+        run,
+        upload: Some(Upload {
+            size: content.len(),
+            dest,
+            sha256,
+            from,
+            content,
+        }),
+    })
+}

@@ -1,0 +1,267 @@
+//! Modules: what each task's module compiles to.
+//!
+//! A module takes its arguments, already rendered for one host, and returns an
+//! [`Action`]: a remote command with an optional read-only `check` that exits 0
+//! when nothing needs doing (and says why), or a local or release step. The
+//! same check serves idempotence and dry-run: `ferry plan` runs only checks.
+
+mod command;
+mod copy;
+mod debug;
+mod file;
+mod release;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::shell::Command;
+use crate::yaml::{self, Node};
+
+pub use command::guard;
+pub use copy::Upload;
+pub use release::ReleaseStep;
+
+/// Every module ferry knows, by canonical name.
+pub const NAMES: &[&str] = &[
+    "command",
+    "shell",
+    "copy",
+    "template",
+    "file",
+    "debug",
+    "release.upload",
+    "release.switch",
+    "release.cleanup",
+];
+
+/// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    NAMES.iter().copied().find(|n| *n == short)
+}
+
+/// What one step does on (or for) one host.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Runs `run` on the host unless `check` says the work is already done.
+    Remote {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        check: Option<Check>,
+        run: Command,
+        /// Content streamed to `run`'s stdin: never on a command line.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        upload: Option<Upload>,
+    },
+    /// Shows a message; touches no host.
+    Debug { msg: String },
+    /// A release lifecycle step, carried out by `ferry deploy`.
+    Release { step: ReleaseStep, args: Value },
+}
+
+/// A read-only probe: exit 0 means the host is already as wanted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub command: Command,
+    /// Why nothing changes when the check passes ("`/srv/app` is a directory").
+    pub satisfied: String,
+}
+
+/// What a module may need besides its arguments.
+pub struct Context<'a> {
+    /// Where the module key was written: errors point here.
+    pub at: &'a Node,
+    /// The directory of the playbook, for local `src:` files.
+    pub project_dir: &'a std::path::Path,
+    /// Renders a local template file with the host's variables.
+    pub render_file: &'a dyn Fn(&std::path::Path) -> Result<String, Diagnostic>,
+    /// A host variable's value, for `debug: var=`.
+    pub lookup: &'a dyn Fn(&str) -> Option<Value>,
+}
+
+/// The argument keys a module accepts in mapping form, checked at parse time
+/// so a typo points at its own line.
+pub fn arg_keys(module: &str) -> &'static [&'static str] {
+    match module {
+        "command" => command::COMMAND_KEYS,
+        "shell" => command::SHELL_KEYS,
+        "copy" => copy::COPY_KEYS,
+        "template" => copy::TEMPLATE_KEYS,
+        "file" => file::KEYS,
+        "debug" => debug::KEYS,
+        _ => release::KEYS,
+    }
+}
+
+/// Whether the module takes a free-form string (`shell: echo hi`).
+pub fn free_form(module: &str) -> bool {
+    matches!(module, "command" | "shell" | "debug")
+}
+
+/// Checks a module's argument node before rendering: right shape, known keys.
+pub fn check_args(module: &str, args: &Node) -> Result<(), Diagnostic> {
+    match &args.value {
+        yaml::Value::Map(entries) => {
+            let known = arg_keys(module);
+            for (key, _) in entries {
+                let name = key.scalar_string().unwrap_or_default();
+                if name != "_raw" && !known.contains(&name.as_str()) {
+                    return Err(key
+                        .error(format!("unknown argument `{name}` for module `{module}`"))
+                        .suggest(&name, known.iter().copied()));
+                }
+            }
+            Ok(())
+        }
+        yaml::Value::Null => Ok(()),
+        yaml::Value::Str(_) if free_form(module) => Ok(()),
+        _ if free_form(module) => Err(args.type_error(
+            &format!("the arguments of `{module}`"),
+            "a string or a mapping",
+        )),
+        _ => Err(args.type_error(&format!("the arguments of `{module}`"), "a mapping")),
+    }
+}
+
+/// Compiles a module call with rendered arguments (a JSON object, or
+/// `{"_raw": text}` for the free form).
+pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagnostic> {
+    let args = Args { map: args, cx };
+    match module {
+        "command" => command::command(&args),
+        "shell" => command::shell(&args),
+        "copy" => copy::copy(&args),
+        "template" => copy::template(&args),
+        "file" => file::file(&args),
+        "debug" => debug::debug(&args),
+        other => release::release(other, &args),
+    }
+}
+
+/// Typed access to rendered arguments, with errors at the module's location.
+pub(crate) struct Args<'a> {
+    map: &'a Value,
+    cx: &'a Context<'a>,
+}
+
+impl Args<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn error(&self, message: impl Into<String>) -> Diagnostic {
+        self.cx.at.error(message)
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, Diagnostic> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(self.error(format!("argument `{key}` must be a string"))),
+        }
+    }
+
+    fn required(&self, key: &str, module: &str) -> Result<String, Diagnostic> {
+        self.string(key)?
+            .ok_or_else(|| self.error(format!("module `{module}` needs `{key}`")))
+    }
+
+    /// A file mode: YAML `0644` arrives as the integer 420; `"0644"`,
+    /// `"644"` and symbolic `"u+x"` arrive as strings.
+    fn mode(&self) -> Result<Option<Mode>, Diagnostic> {
+        match self.get("mode") {
+            None => Ok(None),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(m) if m <= 0o7777 => Ok(Some(Mode::Octal(format!("{m:o}")))),
+                _ => Err(self.error(format!("`mode` {n} is not a file mode"))),
+            },
+            Some(Value::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_digit(8)) => {
+                let digits = s.trim_start_matches('0');
+                Ok(Some(Mode::Octal(
+                    if digits.is_empty() { "0" } else { digits }.to_string(),
+                )))
+            }
+            Some(Value::String(s)) if s.chars().all(|c| "ugoa+-=rwxXst,".contains(c)) => {
+                Ok(Some(Mode::Symbolic(s.clone())))
+            }
+            Some(other) => Err(self.error(format!("`mode` {other} is not a file mode"))),
+        }
+    }
+}
+
+/// A file mode as `chmod` takes it; only octal modes can be checked by `stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Octal digits without leading zeros, as `stat -c %a` prints them.
+    Octal(String),
+    Symbolic(String),
+}
+
+impl Mode {
+    fn as_chmod(&self) -> &str {
+        match self {
+            Mode::Octal(m) | Mode::Symbolic(m) => m,
+        }
+    }
+}
+
+/// Shell tests and fixes for mode and ownership, shared by `copy` and `file`.
+pub(crate) struct Attributes {
+    pub mode: Option<Mode>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Attributes {
+    fn read(args: &Args) -> Result<Attributes, Diagnostic> {
+        Ok(Attributes {
+            mode: args.mode()?,
+            owner: args.string("owner")?,
+            group: args.string("group")?,
+        })
+    }
+
+    /// A test that passes when `path` already has these attributes, or `None`
+    /// when they cannot be tested (a symbolic mode: chmod always runs).
+    fn check(&self, path: &str) -> Option<Command> {
+        let mut test = Command::script("true");
+        if let Some(mode) = &self.mode {
+            let Mode::Octal(m) = mode else { return None };
+            test = test.and(stat_is("%a", path, m));
+        }
+        if let Some(owner) = &self.owner {
+            test = test.and(stat_is("%U", path, owner));
+        }
+        if let Some(group) = &self.group {
+            test = test.and(stat_is("%G", path, group));
+        }
+        Some(test)
+    }
+
+    /// Commands that give `path` these attributes.
+    fn apply(&self, path: &str, mut cmd: Command) -> Command {
+        if let Some(mode) = &self.mode {
+            cmd = cmd.and(Command::new("chmod").arg(mode.as_chmod()).arg(path));
+        }
+        match (&self.owner, &self.group) {
+            (Some(o), Some(g)) => cmd.and(Command::new("chown").arg(format!("{o}:{g}")).arg(path)),
+            (Some(o), None) => cmd.and(Command::new("chown").arg(o).arg(path)),
+            (None, Some(g)) => cmd.and(Command::new("chgrp").arg(g).arg(path)),
+            (None, None) => cmd,
+        }
+    }
+}
+
+/// `[ "$(stat -c FORMAT PATH)" = VALUE ]`
+fn stat_is(format: &str, path: &str, value: &str) -> Command {
+    let stat = Command::new("stat").args(["-c", format, path]);
+    Command::script(format!("[ \"$({stat})\" ="))
+        .arg(value)
+        .raw("]")
+}

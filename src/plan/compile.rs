@@ -1,0 +1,526 @@
+//! Playbook + inventory + variables → [`Plan`].
+//!
+//! Variable precedence, lowest first (as Ansible's, for the sources ferry has):
+//! ferry's defaults < included playbooks' `defaults` < inventory `all` <
+//! parent groups < child groups < host vars < play `vars` < play
+//! `vars_files` < task `vars` (and an include's `vars`) < loop item <
+//! extra vars (`-e`). Results registered by earlier tasks are known only at
+//! run time; templates that read them are kept for the executor.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::scope::{Raw, Scope, has_template, node_runtime_dependency};
+use super::{Batch, Body, Connection, Expr, HostPlan, Plan, PlayPlan, Step};
+use crate::diagnostic::{Diagnostic, Source, Span};
+use crate::inventory::Inventory;
+use crate::modules::{self, Action};
+use crate::playbook::{Play, Playbook, Task};
+use crate::release::ReleaseId;
+use crate::shell::Masker;
+use crate::template::Templates;
+use crate::yaml::{self, Node};
+
+/// Everything compilation reads. Nothing here touches the network.
+pub struct CompileInput<'a> {
+    pub stage: String,
+    pub playbook: &'a Playbook,
+    /// The directory of the playbook: local files and `vars_files` are relative to it.
+    pub project_dir: &'a Path,
+    pub inventory: &'a Inventory,
+    /// Where the inventory was read from, for errors in its values.
+    pub inventory_source: std::sync::Arc<Source>,
+    /// `-e` variables, highest precedence, each with where it was given.
+    pub extra_vars: Vec<(Map<String, Value>, Span)>,
+    /// `--limit`: only hosts matching this pattern.
+    pub limit: Option<String>,
+    pub templates: &'a Templates,
+    /// The release this deploy would create (`release_id`, `release_path`).
+    pub release: &'a ReleaseId,
+}
+
+/// Compiles every play for every host it targets.
+pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
+    let mut masker = Masker::new();
+    let limited = match &input.limit {
+        Some(pattern) => Some(input.inventory.select(pattern, None)?),
+        None => None,
+    };
+    let groups = input
+        .inventory
+        .to_ansible_list()
+        .as_object()
+        .map(groups_of)
+        .unwrap_or_default();
+    let mut plays = Vec::new();
+    for play in &input.playbook.plays {
+        let pattern = play.hosts.scalar_string().unwrap_or_default();
+        let mut hosts = input.inventory.select(&pattern, Some(&play.hosts.span))?;
+        if let Some(limited) = &limited {
+            hosts.retain(|h| limited.contains(h));
+        }
+        let serial = match &play.serial {
+            Some(node) => serial_of(node)?,
+            None => Vec::new(),
+        };
+        let mut host_plans = Vec::new();
+        for host in &hosts {
+            host_plans.push(compile_host(
+                input,
+                play,
+                host,
+                &hosts,
+                &groups,
+                &mut masker,
+            )?);
+        }
+        plays.push(PlayPlan {
+            name: play.name.clone(),
+            pattern,
+            serial,
+            max_fail_percentage: play.max_fail_percentage,
+            rollback: play.rollback,
+            hosts: host_plans,
+        });
+    }
+    Ok(Plan {
+        stage: input.stage.clone(),
+        plays,
+        masker,
+    })
+}
+
+fn compile_host(
+    input: &CompileInput,
+    play: &Play,
+    host: &str,
+    play_hosts: &[String],
+    groups: &Map<String, Value>,
+    masker: &mut Masker,
+) -> Result<HostPlan, Diagnostic> {
+    let mut scope = Scope::new(input.templates);
+    for (name, value) in [
+        ("keep_releases", json!(5)),
+        ("shared_files", json!([])),
+        ("shared_dirs", json!([])),
+        ("release_id", json!(input.release.id)),
+        ("release_commit", json!(input.release.commit)),
+    ] {
+        scope.set(name, Raw::Final(value));
+    }
+    let defaults = Source::new("<ferry defaults>", "");
+    for (name, template) in [
+        ("releases_path", "{{ deploy_to }}/releases"),
+        ("release_path", "{{ deploy_to }}/releases/{{ release_id }}"),
+        ("shared_path", "{{ deploy_to }}/shared"),
+        ("current_path", "{{ deploy_to }}/current"),
+    ] {
+        scope.set(
+            name,
+            Raw::Json(json!(template), Span::file_start(defaults.clone())),
+        );
+    }
+    scope.set_nodes(&play.defaults);
+    let inventory_span = Span::file_start(input.inventory_source.clone());
+    scope.set_json(&input.inventory.host_vars(host), &inventory_span);
+    let short = host.split('.').next().unwrap_or(host);
+    for (name, value) in [
+        ("inventory_hostname", json!(host)),
+        ("inventory_hostname_short", json!(short)),
+        ("group_names", json!(input.inventory.group_names(host))),
+        ("groups", Value::Object(groups.clone())),
+        ("ansible_play_hosts", json!(play_hosts)),
+        ("play_hosts", json!(play_hosts)),
+    ] {
+        scope.set(name, Raw::Final(value));
+    }
+    scope.set_nodes(&play.vars);
+    for file in &play.vars_files {
+        let path = scope.render_str(file.as_str().unwrap_or_default(), &file.span)?;
+        scope.set_nodes(&read_vars_file(input.project_dir, &path, file)?);
+    }
+    for (vars, span) in &input.extra_vars {
+        scope.set_json(vars, span);
+    }
+    for name in &play.secrets {
+        match scope.get(name)? {
+            Some(Value::String(s)) => masker.add(&s),
+            Some(other) => masker.add(&other.to_string()),
+            None => {
+                return Err(Diagnostic::new(
+                    format!("secret `{name}` is not a defined variable"),
+                    play.span.clone(),
+                )
+                .suggest(name, scope.names()));
+            }
+        }
+    }
+
+    let address = input.inventory.address(host);
+    let connection = Connection {
+        address: scope.render_str(&address.address, &inventory_span)?,
+        port: address.port,
+        user: address.user,
+        key_file: address.key_file,
+    };
+
+    let mut compiler = TaskCompiler {
+        input,
+        play,
+        host,
+        masker,
+    };
+    let mut steps = Vec::new();
+    for task in &play.tasks {
+        steps.extend(compiler.task(&scope, task)?);
+        if let Some(name) = &task.register {
+            scope.register(name);
+        }
+    }
+    let mut handlers = Vec::new();
+    for task in &play.handlers {
+        let mut compiled = compiler.task(&scope, task)?;
+        for step in &mut compiled {
+            step.listen = std::iter::once(task.name.clone().unwrap_or_default())
+                .chain(task.listen.iter().cloned())
+                .filter(|n| !n.is_empty())
+                .collect();
+        }
+        handlers.extend(compiled);
+    }
+    Ok(HostPlan {
+        host: host.to_string(),
+        connection,
+        steps,
+        handlers,
+    })
+}
+
+/// `groups`: every group's hosts, as Ansible's magic variable has it.
+fn groups_of(list: &Map<String, Value>) -> Map<String, Value> {
+    let mut groups = Map::new();
+    for (name, group) in list {
+        if name == "_meta" {
+            continue;
+        }
+        let mut hosts = Vec::new();
+        collect_hosts(list, name, &mut hosts, 0);
+        let _ = group;
+        groups.insert(name.clone(), json!(hosts));
+    }
+    groups
+}
+
+fn collect_hosts(list: &Map<String, Value>, group: &str, out: &mut Vec<String>, depth: usize) {
+    let Some(entry) = list.get(group) else { return };
+    if depth > 64 {
+        return;
+    }
+    for host in entry["hosts"].as_array().into_iter().flatten() {
+        if let Some(h) = host.as_str()
+            && !out.iter().any(|o| o == h)
+        {
+            out.push(h.to_string());
+        }
+    }
+    for child in entry["children"].as_array().into_iter().flatten() {
+        if let Some(c) = child.as_str() {
+            collect_hosts(list, c, out, depth + 1);
+        }
+    }
+}
+
+fn read_vars_file(dir: &Path, path: &str, at: &Node) -> Result<Vec<(String, Node)>, Diagnostic> {
+    let full = dir.join(path);
+    let source = Source::read(&full).map_err(|e| at.error(e.message))?;
+    let root = yaml::parse(&source)?;
+    if root.is_null() {
+        return Ok(Vec::new());
+    }
+    crate::playbook::vars_of(&root)
+}
+
+fn serial_of(node: &Node) -> Result<Vec<Batch>, Diagnostic> {
+    let one = |n: &Node| -> Result<Batch, Diagnostic> {
+        match &n.value {
+            yaml::Value::Int(i) if *i > 0 => Ok(Batch::Hosts(*i as u64)),
+            yaml::Value::Str(s) => s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<u64>().ok())
+                .filter(|p| (1..=100).contains(p))
+                .map(Batch::Percent)
+                .ok_or_else(|| {
+                    n.error(format!(
+                        "`serial` must be a number of hosts or a percentage like `30%`, not `{s}`"
+                    ))
+                }),
+            _ => Err(n.type_error(
+                "`serial`",
+                "a positive number, a percentage, or a list of them",
+            )),
+        }
+    };
+    match &node.value {
+        yaml::Value::Seq(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(node)?]),
+    }
+}
+
+struct TaskCompiler<'a, 'm> {
+    input: &'a CompileInput<'a>,
+    play: &'a Play,
+    host: &'a str,
+    masker: &'m mut Masker,
+}
+
+impl TaskCompiler<'_, '_> {
+    /// One task: one step, or one per loop item.
+    fn task(&mut self, scope: &Scope, task: &Task) -> Result<Vec<Step>, Diagnostic> {
+        modules::check_args(&task.module, &task.args)?;
+        let mut scope = scope.clone();
+        scope.set_nodes(&task.vars);
+        let Some(items) = &task.loop_items else {
+            return Ok(vec![self.step(&scope, task, None)?]);
+        };
+        if let Some(name) = node_runtime_dependency(&scope, items) {
+            return Err(items.error(format!(
+                "`loop` reads `{name}`, a result registered at run time: ferry expands loops before connecting"
+            )));
+        }
+        let list = match scope.render_node(items)? {
+            Value::Array(list) => list,
+            other => {
+                return Err(items.error(format!(
+                    "`loop` must be a list, but it is {}",
+                    json_kind(&other)
+                )));
+            }
+        };
+        list.into_iter()
+            .map(|item| {
+                let mut scope = scope.clone();
+                scope.set(task.loop_var.clone(), Raw::Final(item.clone()));
+                self.step(&scope, task, Some(item))
+            })
+            .collect()
+    }
+
+    fn step(
+        &mut self,
+        scope: &Scope,
+        task: &Task,
+        item: Option<Value>,
+    ) -> Result<Step, Diagnostic> {
+        let location = task.span.to_string();
+        let name = match &task.name {
+            Some(name) if scope.runtime_dependency(name).is_none() => {
+                scope.render_str(name, &task.span)?
+            }
+            Some(name) => name.clone(),
+            None => task.module.clone(),
+        };
+        let mut step = Step {
+            name,
+            module: task.module.clone(),
+            location: location.clone(),
+            item,
+            body: Body::Skipped {
+                reason: String::new(),
+            },
+            when: Vec::new(),
+            register: task.register.clone(),
+            notify: task.notify.clone(),
+            listen: Vec::new(),
+            run_once: task.run_once,
+            become_user: match task.escalate.or(self.play.escalate) {
+                Some(true) => Some(
+                    task.become_user
+                        .clone()
+                        .or_else(|| self.play.become_user.clone())
+                        .unwrap_or_else(|| "root".into()),
+                ),
+                _ => None,
+            },
+            timeout: task.timeout,
+            retries: task.retries,
+            delay: task.delay,
+            until: task
+                .until
+                .as_ref()
+                .map(|n| self.expr(scope, task, n))
+                .transpose()?,
+            changed_when: task
+                .changed_when
+                .as_ref()
+                .map(|n| self.expr(scope, task, n))
+                .transpose()?,
+            failed_when: task
+                .failed_when
+                .as_ref()
+                .map(|n| self.expr(scope, task, n))
+                .transpose()?,
+            ignore_errors: task.ignore_errors,
+            no_log: task.no_log,
+            tags: task.tags.clone(),
+        };
+        for cond in &task.when {
+            match &cond.value {
+                yaml::Value::Bool(true) => continue,
+                yaml::Value::Bool(false) => {
+                    step.body = Body::Skipped {
+                        reason: "`when: false`".into(),
+                    };
+                    return Ok(step);
+                }
+                _ => {}
+            }
+            let Some(text) = cond.scalar_string() else {
+                return Err(cond.type_error("`when`", "an expression or a list of expressions"));
+            };
+            if scope.runtime_dependency(&text).is_some() {
+                step.when.push(self.expr(scope, task, cond)?);
+            } else if !scope.eval_bool(&text, &cond.span)? {
+                step.body = Body::Skipped {
+                    reason: format!("`when: {text}` is false"),
+                };
+                return Ok(step);
+            }
+        }
+        step.body = match node_runtime_dependency(scope, &task.args) {
+            Some(name) => Body::Deferred {
+                args: task.args.to_json(),
+                vars: self.needed_in(scope, &task.args)?,
+                reason: format!("reads `{name}`, registered at run time"),
+            },
+            None => Body::Ready {
+                action: self.action(scope, task)?,
+            },
+        };
+        Ok(step)
+    }
+
+    fn action(&mut self, scope: &Scope, task: &Task) -> Result<Action, Diagnostic> {
+        let args = match scope.render_node(&task.args)? {
+            Value::Object(map) => Value::Object(map),
+            Value::Null => Value::Object(Map::new()),
+            Value::String(raw) => json!({ "_raw": raw }),
+            other => json!({ "_raw": other.to_string() }),
+        };
+        let render_file = |path: &Path| -> Result<String, Diagnostic> {
+            let source = Source::read(path).map_err(|e| task.module_node.error(e.message))?;
+            let span = Span::file_start(source.clone());
+            scope.render_str(&source.text, &span)
+        };
+        let lookup = |name: &str| scope.get(name).ok().flatten();
+        let cx = modules::Context {
+            at: &task.module_node,
+            project_dir: self.input.project_dir,
+            render_file: &render_file,
+            lookup: &lookup,
+        };
+        let mut action = modules::compile(&task.module, &args, &cx)?;
+        if let Action::Remote { check, run, .. } = &mut action {
+            if task.creates.is_some() || task.removes.is_some() {
+                let text = |n: &Option<Node>| {
+                    n.as_ref()
+                        .map(|n| scope.render_str(&n.scalar_string().unwrap_or_default(), &n.span))
+                        .transpose()
+                };
+                *check = modules::guard(text(&task.creates)?, text(&task.removes)?);
+            }
+            let env = task
+                .environment
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json_string(scope.render_node(v)?))))
+                .collect::<Result<Vec<_>, Diagnostic>>()?;
+            *run = std::mem::take(run).with_env(&env);
+            if let Some(user) = task
+                .escalate
+                .or(self.play.escalate)
+                .filter(|b| *b)
+                .map(|_| {
+                    task.become_user
+                        .clone()
+                        .or_else(|| self.play.become_user.clone())
+                        .unwrap_or_else(|| "root".into())
+                })
+            {
+                *run = std::mem::take(run).become_user(&user);
+                if let Some(check) = check {
+                    check.command = std::mem::take(&mut check.command).become_user(&user);
+                }
+            }
+            let shown = [
+                Some(run.as_sent()),
+                check.as_ref().map(|c| c.command.as_sent()),
+            ];
+            if shown.into_iter().flatten().any(|c| self.masker.reveals(c)) {
+                return Err(task.module_node.error(format!(
+                    "a secret would appear on the command line of `{}` (visible in `ps` on the host)",
+                    self.host
+                ))
+                .with_help("write it to a file with `copy: content=... mode=0600` and read the file instead"));
+            }
+        }
+        if let Action::Debug { msg } = &mut action {
+            *msg = self.masker.mask(msg);
+        }
+        Ok(action)
+    }
+
+    /// An expression evaluated at run time (a registered result's test).
+    fn expr(&self, scope: &Scope, task: &Task, node: &Node) -> Result<Expr, Diagnostic> {
+        let text = match &node.value {
+            yaml::Value::Bool(b) => b.to_string(),
+            _ => node
+                .scalar_string()
+                .ok_or_else(|| node.type_error("a condition", "an expression"))?,
+        };
+        let _ = task;
+        Ok(Expr {
+            vars: scope.needed(&text)?,
+            expr: text,
+            location: node.span.to_string(),
+        })
+    }
+
+    /// Resolved variables that the strings of a node read.
+    fn needed_in(&self, scope: &Scope, node: &Node) -> Result<Map<String, Value>, Diagnostic> {
+        let mut out = Map::new();
+        match &node.value {
+            yaml::Value::Str(s) if has_template(s) => out.extend(scope.needed(s)?),
+            yaml::Value::Seq(items) => {
+                for i in items {
+                    out.extend(self.needed_in(scope, i)?);
+                }
+            }
+            yaml::Value::Map(entries) => {
+                for (k, v) in entries {
+                    out.extend(self.needed_in(scope, k)?);
+                    out.extend(self.needed_in(scope, v)?);
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn json_string(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,118 @@
+//! The plan as a person reads it: play by play, host by host, step by step,
+//! with the exact commands and uploads, secrets masked.
+
+use std::fmt::Write;
+
+use super::{Body, Plan, Step};
+use crate::modules::Action;
+
+/// Renders the whole plan as text.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for play in &plan.plays {
+        let _ = writeln!(
+            out,
+            "PLAY {} — hosts: {} ({} host{})",
+            play.name,
+            play.pattern,
+            play.hosts.len(),
+            if play.hosts.len() == 1 { "" } else { "s" }
+        );
+        for host in &play.hosts {
+            let c = &host.connection;
+            let user = c
+                .user
+                .as_deref()
+                .map(|u| format!("{u}@"))
+                .unwrap_or_default();
+            let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
+            let _ = writeln!(out, "\n  {} ({user}{}{port})", host.host, c.address);
+            for (i, step) in host.steps.iter().enumerate() {
+                step_text(&mut out, &format!("{:>3}.", i + 1), step);
+            }
+            for step in &host.handlers {
+                step_text(&mut out, "  ↳", step);
+            }
+        }
+        out.push('\n');
+    }
+    plan.masker.mask(&out)
+}
+
+fn step_text(out: &mut String, number: &str, step: &Step) {
+    let item = step
+        .item
+        .as_ref()
+        .map(|i| format!(" (item={})", compact(i)))
+        .unwrap_or_default();
+    let run_once = if step.run_once { " [run_once]" } else { "" };
+    let label = if step.listen.is_empty() {
+        String::new()
+    } else {
+        " handler".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "  {number} {}{item} [{}]{label}{run_once}",
+        step.name, step.module
+    );
+    let pad = "         ";
+    for cond in &step.when {
+        let _ = writeln!(out, "{pad}when (at run time): {}", cond.expr);
+    }
+    if step.no_log {
+        let _ = writeln!(out, "{pad}(details hidden: no_log)");
+        return;
+    }
+    match &step.body {
+        Body::Skipped { reason } => {
+            let _ = writeln!(out, "{pad}skip: {reason}");
+        }
+        Body::Deferred { reason, .. } => {
+            let _ = writeln!(out, "{pad}rendered at run time: {reason}");
+        }
+        Body::Ready { action } => match action {
+            Action::Remote { check, run, upload } => {
+                if let Some(upload) = upload {
+                    let _ = writeln!(
+                        out,
+                        "{pad}upload: {} → {} ({} bytes, sha256 {})",
+                        upload.from,
+                        upload.dest,
+                        upload.size,
+                        &upload.sha256[..12]
+                    );
+                }
+                if let Some(check) = check {
+                    let _ = writeln!(out, "{pad}check: {}", check.command);
+                    let _ = writeln!(out, "{pad}       (ok when {})", check.satisfied);
+                }
+                let _ = writeln!(out, "{pad}run:   {run}");
+            }
+            Action::Debug { msg } => {
+                let _ = writeln!(out, "{pad}msg: {msg}");
+            }
+            Action::Release { step, args } => {
+                let args = if args.as_object().is_some_and(|m| m.is_empty()) {
+                    String::new()
+                } else {
+                    format!(" {}", compact(args))
+                };
+                let _ = writeln!(
+                    out,
+                    "{pad}release {}{args} (carried out by `ferry deploy`)",
+                    serde_json::to_string(step)
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                );
+            }
+        },
+    }
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,148 @@
+//! The plan: what each host will do, step by step, as data.
+//!
+//! [`compile`] turns a playbook, an inventory and variables into a [`Plan`]
+//! with every value rendered for its host and every command built and quoted.
+//! `ferry plan` prints it, `ferry deploy` executes exactly it. Only what truly
+//! depends on a host's earlier results (a `when:` on a registered result) is
+//! kept as an expression, with the variables it needs, for the executor.
+
+mod compile;
+mod display;
+mod scope;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::modules::Action;
+use crate::playbook::Rollback;
+use crate::shell::Masker;
+
+pub use compile::{CompileInput, compile};
+pub use display::render_text;
+
+/// Every play's steps for every host it targets.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub stage: String,
+    pub plays: Vec<PlayPlan>,
+    /// Secret values, masked wherever the plan is shown.
+    #[serde(skip)]
+    pub masker: Masker,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlayPlan {
+    pub name: String,
+    /// The `hosts:` pattern as written.
+    pub pattern: String,
+    /// Batch sizes for rolling runs; empty means all hosts at once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serial: Vec<Batch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_fail_percentage: Option<u64>,
+    pub rollback: Rollback,
+    pub hosts: Vec<HostPlan>,
+}
+
+/// One batch size of `serial:`: a count or a percentage of the play's hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Batch {
+    Hosts(u64),
+    Percent(u64),
+}
+
+/// Where and as whom ferry connects to a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostPlan {
+    pub host: String,
+    pub connection: Connection,
+    pub steps: Vec<Step>,
+    /// Handlers, run at the end of the play when a step notified them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<Step>,
+}
+
+/// One task for one host (one per item when the task loops).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub module: String,
+    /// Where the task was written (`deploy.yml:12:7`).
+    pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+    pub body: Body,
+    /// Conditions left for run time: they read results registered earlier.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<Expr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Names a handler answers to (its name and its `listen` topics).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub run_once: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Expr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_when: Option<Expr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_when: Option<Expr>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_errors: bool,
+    /// The step's command and output are never shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_log: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// What a step does, as far as it can be known before running.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Body {
+    /// Fully compiled.
+    Ready { action: Action },
+    /// Skipped at compile time: a `when:` that is false for this host.
+    Skipped { reason: String },
+    /// The arguments use a registered result: rendered and compiled at run
+    /// time, from these raw arguments and variables.
+    Deferred {
+        args: Value,
+        vars: Map<String, Value>,
+        reason: String,
+    },
+}
+
+/// A Jinja expression evaluated at run time, with the variables it reads
+/// (other than registered results) already resolved for its host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expr {
+    pub expr: String,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub vars: Map<String, Value>,
+    /// Where it was written, for errors at run time.
+    pub location: String,
+}

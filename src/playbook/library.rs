@@ -1,0 +1,94 @@
+//! Finding reusable playbooks by name: the project's `playbooks/` first, then
+//! the ones built into the binary, so a project can override any built-in one
+//! by writing a file of the same name.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use include_dir::{Dir, include_dir};
+
+use crate::diagnostic::Source;
+
+static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
+
+/// Where `include: NAME` and `import_playbook: NAME` look.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// The project's own `playbooks/` directory, if it has one.
+    project: Option<PathBuf>,
+}
+
+impl Library {
+    /// A library rooted at a project directory (the one holding deploy.yml).
+    pub fn new(project_dir: Option<PathBuf>) -> Library {
+        Library {
+            project: project_dir.map(|dir| dir.join("playbooks")),
+        }
+    }
+
+    /// The source of the playbook called `name` (`django`, `python/venv`),
+    /// or `None` if neither the project nor ferry has one.
+    pub fn find(&self, name: &str) -> Option<std::io::Result<Arc<Source>>> {
+        if name.contains("..") || name.starts_with('/') {
+            return None;
+        }
+        if let Some(dir) = &self.project {
+            for ext in ["yml", "yaml"] {
+                let path = dir.join(format!("{name}.{ext}"));
+                if path.is_file() {
+                    return Some(std::fs::read_to_string(&path).map(|t| Source::new(path, t)));
+                }
+            }
+        }
+        let file = BUILT_IN
+            .get_file(format!("{name}.yml"))
+            .or_else(|| BUILT_IN.get_file(format!("{name}.yaml")))?;
+        let text = file.contents_utf8().unwrap_or_default();
+        Some(Ok(Source::new(format!("<built-in>/{name}.yml"), text)))
+    }
+
+    /// Every name that `find` would accept, for `did you mean`.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if let Some(dir) = &self.project {
+            collect_dir(dir, dir, &mut names);
+        }
+        collect_built_in(&BUILT_IN, &mut names);
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn strip_ext(path: &str) -> Option<String> {
+    path.strip_suffix(".yml")
+        .or_else(|| path.strip_suffix(".yaml"))
+        .map(str::to_string)
+}
+
+fn collect_dir(root: &std::path::Path, dir: &std::path::Path, names: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(root, &path, names);
+        } else if let Ok(rel) = path.strip_prefix(root)
+            && let Some(name) = strip_ext(&rel.to_string_lossy())
+        {
+            names.push(name);
+        }
+    }
+}
+
+fn collect_built_in(dir: &Dir<'static>, names: &mut Vec<String>) {
+    for file in dir.files() {
+        if let Some(name) = strip_ext(&file.path().to_string_lossy()) {
+            names.push(name);
+        }
+    }
+    for sub in dir.dirs() {
+        collect_built_in(sub, names);
+    }
+}

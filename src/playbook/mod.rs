@@ -1,0 +1,91 @@
+//! Playbooks: the YAML a user writes, read into typed plays and tasks.
+//!
+//! Parsing checks structure only — keys, types, module names, includes — and
+//! keeps every value as a located [`Node`], because values are templates that
+//! can only be rendered per host, at compile time (`crate::plan`).
+
+mod library;
+mod parse;
+mod reader;
+
+use crate::diagnostic::Span;
+use crate::yaml::Node;
+
+pub use library::Library;
+pub use parse::load;
+pub(crate) use parse::vars_of;
+
+/// A list of plays, with every include and import already spliced in.
+#[derive(Debug)]
+pub struct Playbook {
+    pub plays: Vec<Play>,
+}
+
+/// What happens when a step after `release.switch` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollback {
+    /// Switch the hosts back to the release they had and restart it.
+    Auto,
+    /// Leave the hosts as they are; the user rolls back by hand.
+    Manual,
+}
+
+#[derive(Debug)]
+pub struct Play {
+    pub name: String,
+    /// The host pattern, with where it was written.
+    pub hosts: Node,
+    /// Defaults carried by included playbooks: the lowest precedence of all.
+    pub defaults: Vec<(String, Node)>,
+    pub vars: Vec<(String, Node)>,
+    pub vars_files: Vec<Node>,
+    pub tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub serial: Option<Node>,
+    pub max_fail_percentage: Option<u64>,
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub rollback: Rollback,
+    /// Names of variables whose values must never be shown.
+    pub secrets: Vec<String>,
+    pub span: Span,
+}
+
+/// One task: a module call and the keys that say when and how it runs.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    /// The canonical module name (`ansible.builtin.shell` is read as `shell`).
+    pub module: String,
+    /// The key the module was named by, for errors.
+    pub module_node: Node,
+    /// The module's arguments: a free-form string or a mapping.
+    pub args: Node,
+    /// Conditions, all of which must hold (an include's `when` is added here).
+    pub when: Vec<Node>,
+    pub loop_items: Option<Node>,
+    pub loop_var: String,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    /// Topics a handler also answers to (Ansible's `listen`).
+    pub listen: Vec<String>,
+    pub run_once: bool,
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub tags: Vec<String>,
+    pub changed_when: Option<Node>,
+    pub failed_when: Option<Node>,
+    pub creates: Option<Node>,
+    pub removes: Option<Node>,
+    pub timeout: Option<u64>,
+    pub retries: Option<u64>,
+    pub delay: Option<u64>,
+    pub until: Option<Node>,
+    pub environment: Vec<(String, Node)>,
+    pub ignore_errors: bool,
+    pub no_log: bool,
+    /// Task-level vars (and the vars an include passed down).
+    pub vars: Vec<(String, Node)>,
+    pub span: Span,
+}

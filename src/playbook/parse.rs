@@ -1,0 +1,459 @@
+//! YAML nodes → [`Playbook`]: plays, tasks, includes and imports.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::reader::{MapReader, bool_of, scalar_string, unknown_key};
+use super::{Library, Play, Playbook, Rollback, Task};
+use crate::diagnostic::{Diagnostic, Source};
+use crate::modules;
+use crate::yaml::{self, Node, Value};
+
+const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "tasks",
+    "handlers",
+    "serial",
+    "max_fail_percentage",
+    "become",
+    "become_user",
+    "rollback",
+    "secrets",
+    "gather_facts",
+];
+
+const TASK_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "loop",
+    "loop_control",
+    "register",
+    "notify",
+    "listen",
+    "run_once",
+    "become",
+    "become_user",
+    "tags",
+    "changed_when",
+    "failed_when",
+    "creates",
+    "removes",
+    "timeout",
+    "retries",
+    "delay",
+    "until",
+    "environment",
+    "ignore_errors",
+    "no_log",
+    "vars",
+    "args",
+];
+
+const INCLUDE_KEYS: &[&str] = &["include", "name", "when", "tags", "vars"];
+const INCLUDE_ALIASES: &[&str] = &["include", "include_tasks", "import_tasks"];
+const INCLUDED_FILE_KEYS: &[&str] = &["defaults", "tasks", "handlers"];
+
+/// Reads the playbook at `path`, splicing in every include and import.
+pub fn load(path: &Path, library: &Library) -> Result<Playbook, Diagnostic> {
+    let source = Source::read(path)?;
+    let mut parser = Parser {
+        library,
+        stack: Vec::new(),
+    };
+    let plays = parser.playbook(&source)?;
+    Ok(Playbook { plays })
+}
+
+struct Parser<'a> {
+    library: &'a Library,
+    /// Names being included right now, outermost first, to catch cycles.
+    stack: Vec<String>,
+}
+
+/// What an included task file adds to the play that includes it.
+#[derive(Default)]
+struct Included {
+    defaults: Vec<(String, Node)>,
+    tasks: Vec<Task>,
+    handlers: Vec<Task>,
+}
+
+impl Parser<'_> {
+    fn playbook(&mut self, source: &Arc<Source>) -> Result<Vec<Play>, Diagnostic> {
+        let root = yaml::parse(source)?;
+        let Value::Seq(items) = &root.value else {
+            return Err(root.type_error("a playbook", "a list of plays"));
+        };
+        let mut plays = Vec::new();
+        for item in items {
+            let mut map = MapReader::new(item, "a play")?;
+            if let Some((key, name)) = map.take_entry("import_playbook") {
+                map.finish("an `import_playbook`", &["import_playbook"])?;
+                let name = scalar_string(name, "import_playbook")?;
+                let source = self.enter(&name, key, name_node(key, item))?;
+                plays.extend(self.playbook(&source)?);
+                self.stack.pop();
+            } else {
+                plays.push(self.play(map)?);
+            }
+        }
+        Ok(plays)
+    }
+
+    fn play(&mut self, mut map: MapReader<'_>) -> Result<Play, Diagnostic> {
+        let node = map.node();
+        let hosts = map
+            .take("hosts")
+            .ok_or_else(|| {
+                node.error("a play needs `hosts:` (a host pattern such as `web` or `all`)")
+            })?
+            .clone();
+        scalar_string(&hosts, "hosts")?;
+        let name = map
+            .string("name")?
+            .unwrap_or_else(|| hosts.scalar_string().unwrap_or_default());
+        let vars = map
+            .take("vars")
+            .map(vars_of)
+            .transpose()?
+            .unwrap_or_default();
+        let vars_files = match map.take("vars_files") {
+            None => Vec::new(),
+            Some(
+                n @ Node {
+                    value: Value::Seq(items),
+                    ..
+                },
+            ) => {
+                for item in items {
+                    scalar_string(item, "vars_files")?;
+                }
+                let _ = n;
+                items.clone()
+            }
+            Some(n) => vec![n.clone()],
+        };
+        let rollback = match map.take("rollback") {
+            None => Rollback::Auto,
+            Some(n) => match n.as_str() {
+                Some("auto") => Rollback::Auto,
+                Some("manual") => Rollback::Manual,
+                _ => return Err(n.error("`rollback` must be `auto` or `manual`")),
+            },
+        };
+        if let Some(gather) = map.take("gather_facts")
+            && bool_of(gather, "gather_facts")?
+        {
+            return Err(gather
+                .error("ferry gathers no facts")
+                .with_help("remove `gather_facts`, or set it to false"));
+        }
+        let mut included = Included::default();
+        let tasks = match map.take("tasks") {
+            Some(n) => self.tasks(n, &mut included)?,
+            None => Vec::new(),
+        };
+        let mut handlers = match map.take("handlers") {
+            Some(n) => self.tasks(n, &mut included)?,
+            None => Vec::new(),
+        };
+        handlers.extend(included.handlers);
+        let play = Play {
+            name,
+            span: node.span.clone(),
+            defaults: included.defaults,
+            vars,
+            vars_files,
+            serial: map.take("serial").cloned(),
+            max_fail_percentage: map.uint("max_fail_percentage")?,
+            escalate: map.bool("become")?,
+            become_user: map.string("become_user")?,
+            rollback,
+            secrets: map.strings("secrets")?,
+            tasks: [included.tasks, tasks].concat(),
+            handlers,
+            hosts,
+        };
+        if let Some(n) = &play.max_fail_percentage
+            && *n > 100
+        {
+            return Err(node.error("`max_fail_percentage` must be between 0 and 100"));
+        }
+        map.finish("a play", PLAY_KEYS)?;
+        Ok(play)
+    }
+
+    /// A task list; includes are expanded in place, and what they bring
+    /// besides tasks (defaults, handlers) goes to `included`.
+    fn tasks(&mut self, node: &Node, included: &mut Included) -> Result<Vec<Task>, Diagnostic> {
+        let Value::Seq(items) = &node.value else {
+            return Err(node.type_error("a task list", "a list of tasks"));
+        };
+        let mut tasks = Vec::new();
+        for item in items {
+            let mut map = MapReader::new(item, "a task")?;
+            let include = INCLUDE_ALIASES.iter().find_map(|k| map.take_entry(k));
+            match include {
+                Some((key, name)) => tasks.extend(self.include(key, name, map, included)?),
+                None => tasks.push(task(map)?),
+            }
+        }
+        Ok(tasks)
+    }
+
+    fn include(
+        &mut self,
+        key: &Node,
+        name: &Node,
+        mut map: MapReader<'_>,
+        included: &mut Included,
+    ) -> Result<Vec<Task>, Diagnostic> {
+        let wanted = scalar_string(name, "include")?;
+        let when = conditions(map.take("when"));
+        let tags = map.strings("tags")?;
+        let vars = map
+            .take("vars")
+            .map(vars_of)
+            .transpose()?
+            .unwrap_or_default();
+        map.string("name")?;
+        map.finish("an `include`", INCLUDE_KEYS)?;
+
+        let source = self.enter(&wanted, key, name)?;
+        let root = yaml::parse(&source)?;
+        let mut inner = Included::default();
+        let mut tasks = match &root.value {
+            Value::Seq(_) => self.tasks(&root, &mut inner)?,
+            Value::Map(_) => {
+                let mut file = MapReader::new(&root, "an included playbook")?;
+                if let Some(d) = file.take("defaults") {
+                    inner.defaults.extend(vars_of(d)?);
+                }
+                let tasks = match file.take("tasks") {
+                    Some(t) => self.tasks(t, &mut inner)?,
+                    None => Vec::new(),
+                };
+                if let Some(h) = file.take("handlers") {
+                    let handlers = self.tasks(h, &mut inner)?;
+                    inner.handlers.extend(handlers);
+                }
+                file.finish("an included playbook", INCLUDED_FILE_KEYS)?;
+                [inner.tasks.drain(..).collect(), tasks].concat()
+            }
+            Value::Null => Vec::new(),
+            _ => {
+                return Err(root.type_error(
+                    "an included playbook",
+                    "a list of tasks or a mapping with `tasks:`",
+                ));
+            }
+        };
+        self.stack.pop();
+        for task in &mut tasks {
+            task.when.splice(0..0, when.iter().cloned());
+            task.tags.extend(tags.iter().cloned());
+            task.vars.splice(0..0, vars.iter().cloned());
+        }
+        included.defaults.extend(inner.defaults);
+        included.handlers.extend(inner.handlers);
+        tasks.splice(0..0, inner.tasks);
+        Ok(tasks)
+    }
+
+    /// Finds the playbook `name` and pushes it on the include stack.
+    fn enter(&mut self, name: &str, key: &Node, at: &Node) -> Result<Arc<Source>, Diagnostic> {
+        if let Some(start) = self.stack.iter().position(|n| n == name) {
+            let cycle = [&self.stack[start..], &[name.to_string()]]
+                .concat()
+                .join(" → ");
+            return Err(at.error(format!("include cycle: {cycle}")));
+        }
+        let source = match self.library.find(name) {
+            Some(Ok(source)) => source,
+            Some(Err(err)) => return Err(at.error(format!("cannot read playbook `{name}`: {err}"))),
+            None => {
+                let names = self.library.names();
+                let what = key.as_str().unwrap_or("include");
+                return Err(at
+                    .error(format!(
+                        "no playbook named `{name}` to {what} (looked in playbooks/ and ferry's built-in playbooks)"
+                    ))
+                    .suggest(name, names.iter().map(String::as_str)));
+            }
+        };
+        self.stack.push(name.to_string());
+        Ok(source)
+    }
+}
+
+/// The value node of an `import_playbook` entry (for error locations).
+fn name_node<'a>(key: &'a Node, item: &'a Node) -> &'a Node {
+    match &item.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == key.as_str())
+            .map_or(key, |(_, v)| v),
+        _ => key,
+    }
+}
+
+fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
+    let node = map.node();
+    let name = map.string("name")?;
+    let when = conditions(map.take("when"));
+    let loop_items = map.take("loop").cloned();
+    let loop_var = match map.take("loop_control") {
+        None => "item".to_string(),
+        Some(n) => {
+            let mut control = MapReader::new(n, "`loop_control`")?;
+            let var = control.string("loop_var")?.unwrap_or_else(|| "item".into());
+            control.finish("`loop_control`", &["loop_var"])?;
+            var
+        }
+    };
+    let mut task = Task {
+        name,
+        when,
+        loop_items,
+        loop_var,
+        register: map.string("register")?,
+        notify: map.strings("notify")?,
+        listen: map.strings("listen")?,
+        run_once: map.bool("run_once")?.unwrap_or(false),
+        escalate: map.bool("become")?,
+        become_user: map.string("become_user")?,
+        tags: map.strings("tags")?,
+        changed_when: map.take("changed_when").cloned(),
+        failed_when: map.take("failed_when").cloned(),
+        creates: map.take("creates").cloned(),
+        removes: map.take("removes").cloned(),
+        timeout: map.uint("timeout")?,
+        retries: map.uint("retries")?,
+        delay: map.uint("delay")?,
+        until: map.take("until").cloned(),
+        environment: map
+            .take("environment")
+            .map(vars_of)
+            .transpose()?
+            .unwrap_or_default(),
+        ignore_errors: map.bool("ignore_errors")?.unwrap_or(false),
+        no_log: map.bool("no_log")?.unwrap_or(false),
+        vars: map
+            .take("vars")
+            .map(vars_of)
+            .transpose()?
+            .unwrap_or_default(),
+        module: String::new(),
+        module_node: node.clone(),
+        args: node.clone(),
+        span: node.span.clone(),
+    };
+    if let Some(register) = &task.register {
+        check_var_name(register, node)?;
+    }
+    let extra_args = map.take("args").cloned();
+    let mut remaining: Vec<_> = map.remaining().collect();
+    let Some((key, args)) = remaining.first().copied() else {
+        return Err(node
+            .error("a task needs a module (such as `command:` or `copy:`)")
+            .with_help(format!("modules: {}", modules::NAMES.join(", "))));
+    };
+    let key_name = key.scalar_string().unwrap_or_default();
+    let Some(module) = modules::canonical(&key_name) else {
+        let candidates = modules::NAMES.iter().chain(TASK_KEYS).copied();
+        return Err(key
+            .error(format!("unknown module `{key_name}`"))
+            .suggest(&key_name, candidates));
+    };
+    if let Some((second, _)) = remaining.get(1) {
+        let second_name = second.scalar_string().unwrap_or_default();
+        return Err(match modules::canonical(&second_name) {
+            Some(_) => second.error(format!(
+                "a task calls one module, but this one names `{key_name}` and `{second_name}`"
+            )),
+            None => unknown_key(second, "a task", TASK_KEYS),
+        });
+    }
+    task.module = module.to_string();
+    task.module_node = key.clone();
+    task.args = merge_args(args, extra_args)?;
+    remaining.clear();
+    Ok(task)
+}
+
+/// Folds a task's `args:` mapping into the module's own arguments.
+fn merge_args(args: &Node, extra: Option<Node>) -> Result<Node, Diagnostic> {
+    let Some(extra) = extra else {
+        return Ok(args.clone());
+    };
+    let Value::Map(extra_entries) = &extra.value else {
+        return Err(extra.type_error("`args`", "a mapping"));
+    };
+    let mut merged = args.clone();
+    match &mut merged.value {
+        Value::Map(entries) => entries.extend(extra_entries.iter().cloned()),
+        Value::Null => merged.value = extra.value.clone(),
+        // A free-form string plus `args:` (`command: ls` + `args: {chdir: /}`).
+        Value::Str(s) => {
+            let mut entries = vec![(
+                Node {
+                    value: Value::Str("_raw".into()),
+                    span: args.span.clone(),
+                },
+                Node {
+                    value: Value::Str(std::mem::take(s)),
+                    span: args.span.clone(),
+                },
+            )];
+            entries.extend(extra_entries.iter().cloned());
+            merged.value = Value::Map(entries);
+        }
+        _ => return Err(args.type_error("module arguments", "a string or a mapping")),
+    }
+    Ok(merged)
+}
+
+/// `when: x` and `when: [x, y]` both become a list of expressions.
+fn conditions(node: Option<&Node>) -> Vec<Node> {
+    match node {
+        None => Vec::new(),
+        Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) => items.clone(),
+        Some(n) => vec![n.clone()],
+    }
+}
+
+/// A `vars:` mapping, in file order, with its names checked.
+pub(crate) fn vars_of(node: &Node) -> Result<Vec<(String, Node)>, Diagnostic> {
+    let Value::Map(entries) = &node.value else {
+        return Err(node.type_error("`vars`", "a mapping of names to values"));
+    };
+    entries
+        .iter()
+        .map(|(k, v)| {
+            let name = scalar_string(k, "variable name")?;
+            check_var_name(&name, k)?;
+            Ok((name, v.clone()))
+        })
+        .collect()
+}
+
+fn check_var_name(name: &str, node: &Node) -> Result<(), Diagnostic> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(node.error(format!(
+            "invalid variable name `{name}` (letters, digits and `_`, not starting with a digit)"
+        )))
+    }
+}

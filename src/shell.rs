@@ -1,0 +1,212 @@
+//! Shell commands built from parts, never concatenated by hand.
+//!
+//! Every argument is quoted for a POSIX shell as Python's `shlex.quote`
+//! quotes it; script text that the user wrote as shell (`shell:`) is kept
+//! as it is. A [`Command`] shows itself with secret values masked, so what a
+//! plan prints, what a log records and what an error quotes never leak them.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// What a secret value is replaced with wherever ferry shows it.
+pub const MASK: &str = "********";
+
+/// Quotes `word` for a POSIX shell: unchanged when it is made only of safe
+/// characters, else in single quotes with each `'` written as `'"'"'`.
+pub fn quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if word.is_empty() {
+        "''".to_string()
+    } else if word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\"'\"'"))
+    }
+}
+
+/// A command line for `sh -c`, made of quoted words and raw shell text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Command {
+    text: String,
+}
+
+impl Command {
+    /// A command that runs `program` with quoted arguments added later.
+    pub fn new(program: &str) -> Command {
+        Command {
+            text: quote(program),
+        }
+    }
+
+    /// Shell text the user wrote (the `shell` module): used as it is.
+    pub fn script(text: impl Into<String>) -> Command {
+        Command { text: text.into() }
+    }
+
+    /// Appends one quoted argument.
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Command {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(&quote(arg.as_ref()));
+        self
+    }
+
+    pub fn args<I, S>(self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        args.into_iter().fold(self, Command::arg)
+    }
+
+    /// Appends shell syntax (`&&`, `>`, `||`) between parts.
+    pub fn raw(mut self, text: &str) -> Command {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(text);
+        self
+    }
+
+    /// `self && next`.
+    pub fn and(self, next: Command) -> Command {
+        self.raw("&&").raw(&next.text)
+    }
+
+    /// `cd DIR && self`.
+    pub fn in_dir(self, dir: &str) -> Command {
+        Command::new("cd").arg(dir).and(self)
+    }
+
+    /// Exports `NAME=value` (values quoted) for everything the command runs,
+    /// including each part of an `a && b` chain.
+    pub fn with_env(self, env: &[(String, String)]) -> Command {
+        let mut text = String::new();
+        for (name, value) in env {
+            text.push_str(&format!("export {name}={} && ", quote(value)));
+        }
+        Command {
+            text: format!("{text}{}", self.text),
+        }
+    }
+
+    /// Runs the command as another user through `sudo` (non-interactive).
+    pub fn become_user(self, user: &str) -> Command {
+        Command::new("sudo")
+            .args(["-n", "-H", "-u", user, "--", "sh", "-c"])
+            .arg(&self.text)
+    }
+
+    /// The exact text sent to the host. Never print this: use `Display`
+    /// through a [`Masker`].
+    pub fn as_sent(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Command {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// Replaces every secret value with [`MASK`] in text that is about to be shown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Masker {
+    #[serde(skip)]
+    secrets: Vec<String>,
+}
+
+impl Masker {
+    pub fn new() -> Masker {
+        Masker::default()
+    }
+
+    /// Registers a secret value (and its quoted form, as it appears in commands).
+    pub fn add(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for form in [secret.to_string(), quote(secret)] {
+            if !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        // Longest first, so a secret containing another is masked whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Whether `text` contains any secret value.
+    pub fn reveals(&self, text: &str) -> bool {
+        self.secrets.iter().any(|s| text.contains(s.as_str()))
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            out = out.replace(secret.as_str(), MASK);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_python_shlex() {
+        assert_eq!(
+            quote("plain-word_1.2/x:y@z%+=,"),
+            "plain-word_1.2/x:y@z%+=,"
+        );
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("two words"), "'two words'");
+        assert_eq!(quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(quote("$HOME"), "'$HOME'");
+        assert_eq!(quote("a;rm -rf /"), "'a;rm -rf /'");
+    }
+
+    #[test]
+    fn builds_commands_with_quoted_arguments() {
+        let cmd = Command::new("mkdir")
+            .args(["-p", "/srv/my app"])
+            .in_dir("/tmp")
+            .with_env(&[("LANG".into(), "C UTF".into())]);
+        assert_eq!(
+            cmd.to_string(),
+            "export LANG='C UTF' && cd /tmp && mkdir -p '/srv/my app'"
+        );
+    }
+
+    #[test]
+    fn become_wraps_the_whole_command() {
+        let cmd = Command::script("echo $USER > /tmp/x").become_user("deploy");
+        assert_eq!(
+            cmd.to_string(),
+            "sudo -n -H -u deploy -- sh -c 'echo $USER > /tmp/x'"
+        );
+    }
+
+    #[test]
+    fn masks_secrets_raw_and_quoted() {
+        let mut masker = Masker::new();
+        masker.add("hunter 2");
+        let shown = masker.mask(&Command::new("echo").arg("hunter 2").to_string());
+        assert_eq!(shown, format!("echo {MASK}"));
+        assert!(masker.reveals("pw=hunter 2"));
+        assert!(!masker.reveals("pw=hunter"));
+    }
+}

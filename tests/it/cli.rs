@@ -1,0 +1,167 @@
+//! The command line, run as a user runs it: the real binary on real files.
+
+use crate::support::ferry::{Project, repo_root, run_ferry};
+
+#[test]
+fn offline_plan_of_the_example_shows_every_hosts_rendered_steps() {
+    let out = run_ferry(
+        &repo_root().join("examples/flask-hello"),
+        &["plan", "local", "--offline"],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    for host in ["web1", "web2", "web3"] {
+        assert!(
+            out.stdout
+                .contains(&format!("  {host} (deploy@127.0.0.1:220")),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout
+                .contains(&format!("/tmp/ferry-example/{host}/shared/venv/bin/python")),
+            "venv path rendered for {host}:\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("run:   sudo -n -H -u root -- sh -c 'supervisorctl restart flask-hello'")
+    );
+    assert!(
+        out.stdout.contains("when (at run time)") || out.stdout.contains("rendered at run time")
+    );
+    // The secret goes into a 0600 file over stdin and is masked in the plan.
+    assert!(!out.stdout.contains("hello from ferry"), "{}", out.stdout);
+}
+
+#[test]
+fn json_plan_is_the_same_plan_as_data() {
+    let dir = repo_root().join("examples/flask-hello");
+    let out = run_ferry(&dir, &["plan", "local", "--offline", "--json"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    let hosts = plan["plays"][0]["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3);
+    let text = run_ferry(&dir, &["plan", "local", "--offline"]).stdout;
+    for host in hosts {
+        for step in host["steps"].as_array().unwrap() {
+            if let Some(run) = step["body"]["action"]["run"].as_str() {
+                assert!(text.contains(run), "text plan lacks `{run}`");
+            }
+        }
+    }
+    assert!(!out.stdout.contains("hello from ferry"));
+}
+
+#[test]
+fn inventory_list_prints_ansible_shaped_json() {
+    let project = Project::new();
+    project.file(
+        "inventory/prod.ini",
+        "[web]\nweb[1:2] ansible_user=deploy\n\n[web:vars]\nport=80\n",
+    );
+    let out = project.ferry(&["inventory", "prod", "--list"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(list["web"]["hosts"], serde_json::json!(["web1", "web2"]));
+    assert_eq!(list["_meta"]["hostvars"]["web2"]["ansible_user"], "deploy");
+}
+
+#[test]
+fn commands_of_later_issues_say_so_and_exit_2() {
+    let project = Project::new();
+    project.file("deploy.yml", "- hosts: all\n  tasks: []\n");
+    project.file("inventory/prod.yml", "all:\n  hosts:\n    web1:\n");
+    let out = project.ferry(&["deploy", "prod"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: `ferry deploy` is not available yet"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = Project::new().ferry(&["--help"]);
+    assert_eq!(out.status, 0);
+    for cmd in [
+        "init",
+        "deploy",
+        "plan",
+        "rollback",
+        "releases",
+        "run",
+        "check",
+        "unlock",
+        "inventory",
+        "playbook",
+    ] {
+        assert!(out.stdout.contains(cmd), "--help lacks `{cmd}`");
+    }
+}
+
+#[test]
+fn loops_includes_and_precedence_compile_per_host() {
+    let project = Project::new();
+    project
+        .file(
+            "deploy.yml",
+            "- hosts: web\n  vars:\n    greeting: play\n  tasks:\n    - include: steps\n      vars:\n        who: include\n    - command: echo {{ item }} {{ greeting }}\n      loop: [a, b]\n",
+        )
+        .file(
+            "playbooks/steps.yml",
+            "defaults:\n  who: default\n  port: 1\ntasks:\n  - shell: echo {{ who }} {{ port }} {{ color }}\n",
+        )
+        .file(
+            "inventory/test.ini",
+            "[web]\nweb1 color=red port=2\nweb2 color=blue\n\n[web:vars]\ncolor=green\n",
+        );
+    let out = project.ferry(&["plan", "test", "--offline", "-e", "greeting=extra"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // include vars beat inventory and defaults; host vars beat group vars.
+    assert!(
+        out.stdout.contains("run:   echo include 2 red"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("run:   echo include 1 blue"),
+        "{}",
+        out.stdout
+    );
+    // -e beats play vars; one step per loop item.
+    assert!(out.stdout.contains("run:   echo a extra"), "{}", out.stdout);
+    assert!(out.stdout.contains("run:   echo b extra"), "{}", out.stdout);
+}
+
+#[test]
+fn when_false_skips_at_compile_time_and_registered_results_wait_for_run_time() {
+    let project = Project::new();
+    project
+        .file(
+            "deploy.yml",
+            "- hosts: web\n  tasks:\n    - command: whoami\n      register: me\n    - shell: echo {{ me.stdout }}\n    - shell: echo db only\n      when: \"'db' in group_names\"\n    - shell: echo root\n      when: me.stdout == 'root'\n",
+        )
+        .file("inventory/test.ini", "[web]\nweb1\n");
+    let out = project.ferry(&["plan", "test", "--offline"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("rendered at run time: reads `me`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("skip: `when: 'db' in group_names` is false"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("when (at run time): me.stdout == 'root'"),
+        "{}",
+        out.stdout
+    );
+}

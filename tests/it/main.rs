@@ -1,0 +1,5 @@
+//! ferry's integration tests: one binary, one module per area.
+
+mod cli;
+mod corpus;
+mod support;
