@@ -333,15 +333,7 @@ impl TaskCompiler<'_, '_> {
             notify: task.notify.clone(),
             listen: Vec::new(),
             run_once: task.run_once,
-            become_user: match task.escalate.or(self.play.escalate) {
-                Some(true) => Some(
-                    task.become_user
-                        .clone()
-                        .or_else(|| self.play.become_user.clone())
-                        .unwrap_or_else(|| "root".into()),
-                ),
-                _ => None,
-            },
+            become_user: become_user(self.play, task),
             timeout: task.timeout,
             retries: task.retries,
             delay: task.delay,
@@ -389,6 +381,7 @@ impl TaskCompiler<'_, '_> {
         }
         step.body = match node_runtime_dependency(scope, &task.args) {
             Some(name) => Body::Deferred {
+                environment: self.environment(scope, task)?,
                 args: task.args.to_json(),
                 vars: self.needed_in(scope, &task.args)?,
                 reason: format!("reads `{name}`, registered at run time"),
@@ -420,6 +413,11 @@ impl TaskCompiler<'_, '_> {
             lookup: &lookup,
         };
         let mut action = modules::compile(&task.module, &args, &cx)?;
+        wrap_remote(
+            &mut action,
+            &self.environment(scope, task)?,
+            become_user(self.play, task).as_deref(),
+        );
         if let Action::Remote { check, run, .. } = &mut action {
             if task.creates.is_some() || task.removes.is_some() {
                 let text = |n: &Option<Node>| {
@@ -428,28 +426,6 @@ impl TaskCompiler<'_, '_> {
                         .transpose()
                 };
                 *check = modules::guard(text(&task.creates)?, text(&task.removes)?);
-            }
-            let env = task
-                .environment
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), json_string(scope.render_node(v)?))))
-                .collect::<Result<Vec<_>, Diagnostic>>()?;
-            *run = std::mem::take(run).with_env(&env);
-            if let Some(user) = task
-                .escalate
-                .or(self.play.escalate)
-                .filter(|b| *b)
-                .map(|_| {
-                    task.become_user
-                        .clone()
-                        .or_else(|| self.play.become_user.clone())
-                        .unwrap_or_else(|| "root".into())
-                })
-            {
-                *run = std::mem::take(run).become_user(&user);
-                if let Some(check) = check {
-                    check.command = std::mem::take(&mut check.command).become_user(&user);
-                }
             }
             let shown = [
                 Some(run.as_sent()),
@@ -467,6 +443,14 @@ impl TaskCompiler<'_, '_> {
             *msg = self.masker.mask(msg);
         }
         Ok(action)
+    }
+
+    /// The task's `environment:`, rendered.
+    fn environment(&self, scope: &Scope, task: &Task) -> Result<Vec<(String, String)>, Diagnostic> {
+        task.environment
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), json_string(scope.render_node(v)?))))
+            .collect()
     }
 
     /// An expression evaluated at run time (a registered result's test).
@@ -505,6 +489,35 @@ impl TaskCompiler<'_, '_> {
         }
         Ok(out)
     }
+}
+
+/// Exports a task's environment for its command and runs command and check
+/// through sudo when the task escalates. Used for compiled and deferred steps.
+pub(crate) fn wrap_remote(
+    action: &mut Action,
+    env: &[(String, String)],
+    become_user: Option<&str>,
+) {
+    let Action::Remote { check, run, .. } = action else {
+        return;
+    };
+    *run = std::mem::take(run).with_env(env);
+    if let Some(user) = become_user {
+        *run = std::mem::take(run).become_user(user);
+        if let Some(check) = check {
+            check.command = std::mem::take(&mut check.command).become_user(user);
+        }
+    }
+}
+
+/// The user a task runs as through sudo, if it escalates (`become`).
+fn become_user(play: &Play, task: &Task) -> Option<String> {
+    task.escalate.or(play.escalate).filter(|b| *b).map(|_| {
+        task.become_user
+            .clone()
+            .or_else(|| play.become_user.clone())
+            .unwrap_or_else(|| "root".into())
+    })
 }
 
 fn json_kind(value: &Value) -> &'static str {

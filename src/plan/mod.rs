@@ -17,6 +17,7 @@ use crate::modules::Action;
 use crate::playbook::Rollback;
 use crate::shell::Masker;
 
+pub(crate) use compile::wrap_remote;
 pub use compile::{CompileInput, compile};
 pub use display::render_text;
 
@@ -131,6 +132,9 @@ pub enum Body {
     /// time, from these raw arguments and variables.
     Deferred {
         args: Value,
+        /// The task's `environment:`, rendered (exported before the command).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        environment: Vec<(String, String)>,
         vars: Map<String, Value>,
         reason: String,
     },
