@@ -9,7 +9,9 @@
 //!
 //! - `diagnostic`, `suggestion`: located input errors with `did you mean`.
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
+//! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
 
 pub mod diagnostic;
 pub mod suggestion;
+pub mod transport;
 pub mod yaml;
