@@ -276,7 +276,7 @@ mod tests {
             ED_A.replace(' ', "\t")
         ));
         assert_eq!(
-            check(&[path.clone()], "web1", 2222, &key(ED_A)),
+            check(std::slice::from_ref(&path), "web1", 2222, &key(ED_A)),
             Verdict::Trusted
         );
         assert_eq!(check(&[path], "web1", 22, &key(ED_A)), Verdict::Unknown);
@@ -286,7 +286,7 @@ mod tests {
     fn changed_key_names_line_counting_comments() {
         let (_d, path) = write(&format!("# one\n# two\nother {ED_B}\nweb1 {ED_A}\n"));
         assert_eq!(
-            check(&[path.clone()], "web1", 22, &key(ED_B)),
+            check(std::slice::from_ref(&path), "web1", 22, &key(ED_B)),
             Verdict::Changed {
                 file: path,
                 line: 4
@@ -298,7 +298,7 @@ mod tests {
     fn revoked_key_is_refused_even_when_listed() {
         let (_d, path) = write(&format!("web1 {ED_A}\n@revoked * {ED_A}\n"));
         assert_eq!(
-            check(&[path.clone()], "web1", 22, &key(ED_A)),
+            check(std::slice::from_ref(&path), "web1", 22, &key(ED_A)),
             Verdict::Revoked {
                 file: path,
                 line: 2
@@ -345,7 +345,7 @@ mod tests {
         let hash = engine.encode(mac.finalize().into_bytes());
         let (_d, path) = write(&format!("|1|{}|{hash} {ED_A}\n", engine.encode(salt)));
         assert_eq!(
-            check(&[path.clone()], "127.0.0.1", 2222, &key(ED_A)),
+            check(std::slice::from_ref(&path), "127.0.0.1", 2222, &key(ED_A)),
             Verdict::Trusted
         );
         assert_eq!(
@@ -357,15 +357,15 @@ mod tests {
     #[test]
     fn append_creates_and_adds_newline() {
         let (dir, path) = write("web1 ssh-ed25519 AAAA");
-        let written = append(&[path.clone()], "web2", 2200, &key(ED_A)).unwrap();
+        let written = append(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)).unwrap();
         assert_eq!(written, path);
         assert_eq!(
-            check(&[path.clone()], "web2", 2200, &key(ED_A)),
+            check(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)),
             Verdict::Trusted
         );
         let fresh = dir.path().join("sub/known_hosts");
         assert_eq!(
-            append(&[fresh.clone()], "web3", 22, &key(ED_A)),
+            append(std::slice::from_ref(&fresh), "web3", 22, &key(ED_A)),
             Some(fresh)
         );
     }
