@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
@@ -23,6 +24,9 @@ use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust, k
 
 /// Bytes read from a command's stdin per write into the channel.
 const STDIN_BUFFER: usize = 256 * 1024;
+
+/// How long a refused channel open is retried (see `open_channel`).
+const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
 
 /// Key exchanges in preference order: curve25519 costs ~5 ms of CPU per
 /// connection, OpenSSH 9's default sntrup761 ~70 ms.
@@ -103,12 +107,7 @@ impl Session {
             .acquire()
             .await
             .map_err(|_| self.channel_error("session closed".to_string()))?;
-        let channel = self
-            .inner
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| self.lost_or_channel(e))?;
+        let channel = self.open_channel().await?;
         channel
             .exec(true, command)
             .await
@@ -186,6 +185,26 @@ impl Session {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
+    }
+
+    /// Opens a session channel, retrying a refusal for a while: sshd frees
+    /// a closed channel's session slot only on its next poll loop, so a new
+    /// channel that arrives in the same read as the last one's close is
+    /// refused ("no more sessions") even below `MaxSessions`.
+    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, TransportError> {
+        let mut delay = Duration::from_millis(2);
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.inner.handle.channel_open_session().await {
+                Ok(channel) => return Ok(channel),
+                Err(russh::Error::ChannelOpenFailure(_)) if waited < OPEN_RETRY_LIMIT => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_millis(100));
+                }
+                Err(error) => return Err(self.lost_or_channel(error)),
+            }
+        }
     }
 
     fn channel_error(&self, reason: String) -> TransportError {
@@ -456,7 +475,6 @@ impl client::Handler for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn curve25519_is_offered_first() {
