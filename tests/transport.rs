@@ -569,3 +569,75 @@ async fn measure_connect_round_trip_and_fan_out() {
         fan_out
     );
 }
+
+#[tokio::test]
+async fn agent_key_is_used_after_the_key_files_fail() {
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let socket = host.dir.join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let added = Command::new("ssh-add")
+        .arg("-q")
+        .arg(&hosts.key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let stranger = host.dir.join("stranger_ed25519");
+    Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    let mut target = host.target();
+    target.identity_files = vec![stranger];
+    let opts = ConnectOptions {
+        agent_socket: Some(socket),
+        ..ConnectOptions::default()
+    };
+    let result = Session::connect(&target, &hosts.trust(), &opts).await;
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let session = result.unwrap();
+    assert_eq!(run(&session, "true").await.status, Some(0));
+}
+
+#[tokio::test]
+async fn frozen_server_is_detected_by_keepalive() {
+    let hosts = TestHosts::start(1);
+    let session = connect(&hosts.hosts[0].target(), &hosts.trust())
+        .await
+        .unwrap();
+    // The shell's parent is the sshd process serving this connection.
+    let output = run(&session, "echo $PPID").await;
+    let server_pid = text(&output.stdout).trim().to_string();
+    let stop = Command::new("kill")
+        .args(["-STOP", &server_pid])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        session.exec("true", None, &mut |_, _| {}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let _ = Command::new("kill").args(["-KILL", &server_pid]).status();
+    let error = result.expect("keepalive ends the exec").unwrap_err();
+    assert!(
+        matches!(error, TransportError::Disconnected { .. }),
+        "{error}"
+    );
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+}

@@ -93,6 +93,9 @@ pub struct ConnectOptions {
     /// Channels open at once on one connection; keep it below the server's
     /// `MaxSessions` (10 by default in OpenSSH).
     pub max_channels: usize,
+    /// ssh-agent socket to offer keys from after the key files; `None`
+    /// means `$SSH_AUTH_SOCK` (no agent if unset).
+    pub agent_socket: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -101,6 +104,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(1),
             max_channels: 8,
+            agent_socket: None,
         }
     }
 }

@@ -285,7 +285,7 @@ async fn establish(
             reason: format!("SSH handshake failed: {error}"),
         },
     })?;
-    authenticate(&mut handle, target).await?;
+    authenticate(&mut handle, target, opts).await?;
     Ok(Session {
         inner: Arc::new(Inner {
             name: target.name.clone(),
@@ -334,7 +334,11 @@ fn same_family(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
 /// Offers the target's key files (or the default ones), then ssh-agent keys.
 /// A key that cannot be decrypted is reported as such when nothing else
 /// worked, rather than as a vague login failure.
-async fn authenticate(handle: &mut Handle<Client>, target: &Target) -> Result<(), TransportError> {
+async fn authenticate(
+    handle: &mut Handle<Client>,
+    target: &Target,
+    opts: &ConnectOptions,
+) -> Result<(), TransportError> {
     let lost = |e: russh::Error| TransportError::Disconnected {
         host: target.name.clone(),
         reason: format!("during login: {e}"),
@@ -369,8 +373,12 @@ async fn authenticate(handle: &mut Handle<Client>, target: &Target) -> Result<()
         }
         tried.push(format!("key `{}`", path.display()));
     }
-    if std::env::var_os("SSH_AUTH_SOCK").is_some()
-        && let Ok(mut agent) = AgentClient::connect_env().await
+    let agent_socket = opts
+        .agent_socket
+        .clone()
+        .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
+    if let Some(socket) = agent_socket
+        && let Ok(mut agent) = AgentClient::connect_uds(&socket).await
     {
         let identities = agent.request_identities().await.unwrap_or_default();
         for identity in identities {
