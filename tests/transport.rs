@@ -641,3 +641,30 @@ async fn frozen_server_is_detected_by_keepalive() {
     );
     assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
 }
+
+/// OpenSSH refuses `signal` requests for root sessions ("session signalling
+/// requires privilege separation"): as root the abandoned command runs on
+/// (holding an sshd session slot until it ends); for other users it stops.
+#[tokio::test]
+async fn abandoned_exec_is_signalled_and_the_session_stays_usable() {
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let session = connect(&host.target(), &hosts.trust()).await.unwrap();
+    let pid_file = host.dir.join("sleeper.pid");
+    let command = format!("echo $$ > {}; exec sleep 5", pid_file.display());
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(500),
+        session.exec(&command, None, &mut |_, _| {}),
+    )
+    .await;
+    assert!(abandoned.is_err(), "sleep 5 finished early");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let check = format!(
+        "for i in $(seq 30); do kill -0 {pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+    );
+    let stopped = run(&session, &check).await.status == Some(0);
+    assert_eq!(stopped, host.user != "root", "{}", host.log());
+}

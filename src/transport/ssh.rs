@@ -15,7 +15,7 @@ use std::time::Duration;
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, Disconnect, Preferred, kex};
+use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
 use tokio::io::{AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio::sync::Semaphore;
 
@@ -113,6 +113,10 @@ impl Session {
             .await
             .map_err(|e| self.lost_or_channel(e))?;
         let (mut read, write) = channel.split();
+        let write = Arc::new(write);
+        // If this future is dropped (a task timeout, Ctrl-C), the remote
+        // command is told to stop and its channel closed, freeing the slot.
+        let mut abandon = AbandonGuard(Some(Arc::clone(&write)));
 
         let feed = async {
             if let Some(stdin) = stdin {
@@ -159,6 +163,7 @@ impl Session {
                 done = &mut drain => break done,
             }
         };
+        abandon.0 = None;
         if refused {
             return Err(self.channel_error(format!("the server refused to run `{command}`")));
         }
@@ -222,6 +227,24 @@ impl Session {
             }
         } else {
             self.channel_error(error.to_string())
+        }
+    }
+}
+
+/// Sends TERM and closes the channel when an exec is abandoned midway.
+struct AbandonGuard(Option<Arc<ChannelWriteHalf<client::Msg>>>);
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        let Some(write) = self.0.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = write.signal(russh::Sig::TERM).await;
+                let _ = write.eof().await;
+                let _ = write.close().await;
+            });
         }
     }
 }
