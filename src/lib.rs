@@ -19,6 +19,7 @@
 //! - `plan`: compilation into per-host steps, and how a plan is printed.
 //! - `release`: releases on the server, and the id of a new one.
 //! - `executor`: runs a plan over SSH and reports events.
+//! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
 
 pub mod cli;
 pub mod diagnostic;
@@ -34,4 +35,5 @@ pub mod shell;
 pub mod stage;
 pub mod suggestion;
 pub mod template;
+pub mod transport;
 pub mod yaml;

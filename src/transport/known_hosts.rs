@@ -1,0 +1,372 @@
+//! Host key verification against OpenSSH `known_hosts` files.
+//!
+//! Our own reader rather than `russh::keys::known_hosts`, which accepts a
+//! `@revoked` key, misreads `@cert-authority` lines as host keys, does not
+//! understand wildcard patterns or tab separators, and reports line numbers
+//! that skip comments. Here every line counts, so a `file:line` in a message
+//! is the line an editor shows.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use hmac::{KeyInit as _, Mac as _};
+use russh::keys::ssh_key::PublicKey;
+
+/// What the known_hosts files say about a host's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A line for this host lists exactly this key.
+    Trusted,
+    /// No line names this host.
+    Unknown,
+    /// Lines name this host, but none with this key; `file:line` is the first
+    /// of them with the same key type (or the first at all).
+    Changed { file: PathBuf, line: usize },
+    /// The key is marked `@revoked`.
+    Revoked { file: PathBuf, line: usize },
+}
+
+/// The marker at the start of a line, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    None,
+    Revoked,
+    CertAuthority,
+}
+
+/// One parsed key line.
+#[derive(Debug)]
+struct Entry<'a> {
+    marker: Marker,
+    patterns: &'a str,
+    key: Option<PublicKey>,
+    line: usize,
+}
+
+/// The name a host has in known_hosts: `host` on port 22, else `[host]:port`.
+pub fn host_name(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// Parses one line; `None` for blanks, comments and lines too short to be keys.
+fn parse_line(text: &str, line: usize) -> Option<Entry<'_>> {
+    let text = text.trim();
+    if text.is_empty() || text.starts_with('#') {
+        return None;
+    }
+    let mut fields = text.split([' ', '\t']).filter(|f| !f.is_empty());
+    let mut first = fields.next()?;
+    let marker = match first {
+        "@revoked" => Marker::Revoked,
+        "@cert-authority" => Marker::CertAuthority,
+        _ => Marker::None,
+    };
+    if marker != Marker::None {
+        first = fields.next()?;
+    } else if first.starts_with('@') {
+        return None;
+    }
+    let key_type = fields.next()?;
+    let key_data = fields.next()?;
+    let key = PublicKey::from_openssh(&format!("{key_type} {key_data}")).ok();
+    Some(Entry {
+        marker,
+        patterns: first,
+        key,
+        line,
+    })
+}
+
+/// Matches `text` against an OpenSSH wildcard pattern (`*` and `?`).
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], text) || (!text.is_empty() && wildcard(pattern, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) => p.eq_ignore_ascii_case(t) && wildcard(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+/// Whether a hashed pattern `|1|salt|hash` is HMAC-SHA1(salt, name).
+fn hashed_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.strip_prefix("|1|").unwrap_or("").split('|');
+    let engine = base64::engine::general_purpose::STANDARD;
+    let (Some(salt), Some(hash)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (engine.decode(salt), engine.decode(hash)) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
+
+/// Whether a comma-separated pattern list names `name`: some positive pattern
+/// matches and no negated (`!`) one does.
+fn patterns_match(patterns: &str, name: &str) -> bool {
+    if patterns.starts_with("|1|") {
+        return hashed_matches(patterns, name);
+    }
+    let mut matched = false;
+    for pattern in patterns.split(',') {
+        if let Some(negated) = pattern.strip_prefix('!') {
+            if wildcard(negated.as_bytes(), name.as_bytes()) {
+                return false;
+            }
+        } else if wildcard(pattern.as_bytes(), name.as_bytes()) {
+            matched = true;
+        }
+    }
+    matched
+}
+
+/// Checks `key` for `host:port` against `files` in order. Missing files are
+/// skipped: a fresh machine has no `~/.ssh/known_hosts`.
+pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdict {
+    let name = host_name(host, port);
+    let mut changed: Option<(PathBuf, usize, bool)> = None;
+    let mut trusted = false;
+    for file in files {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            let Some(entry) = parse_line(line, index + 1) else {
+                continue;
+            };
+            let Some(entry_key) = &entry.key else {
+                continue;
+            };
+            let same_key = entry_key.key_data() == key.key_data();
+            match entry.marker {
+                // A revoked key is refused whichever host the line names.
+                Marker::Revoked if same_key => {
+                    return Verdict::Revoked {
+                        file: file.clone(),
+                        line: entry.line,
+                    };
+                }
+                // Authorities sign host certificates; their keys are not host keys.
+                Marker::Revoked | Marker::CertAuthority => {}
+                Marker::None => {
+                    if !patterns_match(entry.patterns, &name) {
+                        continue;
+                    }
+                    if same_key {
+                        trusted = true;
+                    } else {
+                        let same_type = entry_key.algorithm() == key.algorithm();
+                        let better = match &changed {
+                            None => true,
+                            Some((_, _, had_same_type)) => same_type && !had_same_type,
+                        };
+                        if better {
+                            changed = Some((file.clone(), entry.line, same_type));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match (trusted, changed) {
+        (true, _) => Verdict::Trusted,
+        (false, Some((file, line, _))) => Verdict::Changed { file, line },
+        (false, None) => Verdict::Unknown,
+    }
+}
+
+/// Key algorithms that `files` list for `host:port`, so the client can ask
+/// the server for a key type it can verify (as OpenSSH does).
+pub fn known_algorithms(
+    files: &[PathBuf],
+    host: &str,
+    port: u16,
+) -> Vec<russh::keys::ssh_key::Algorithm> {
+    let name = host_name(host, port);
+    let mut algorithms = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            let Some(entry) = parse_line(line, index + 1) else {
+                continue;
+            };
+            if entry.marker != Marker::None || !patterns_match(entry.patterns, &name) {
+                continue;
+            }
+            if let Some(key) = entry.key
+                && !algorithms.contains(&key.algorithm())
+            {
+                algorithms.push(key.algorithm());
+            }
+        }
+    }
+    algorithms
+}
+
+/// Appends `key` for `host:port` to the first of `files` that can be written
+/// (created with its directory if need be); returns that file.
+pub fn append(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Option<PathBuf> {
+    let openssh = key.to_openssh().ok()?;
+    let mut openssh = openssh.split(' ');
+    let (key_type, key_data) = (openssh.next()?, openssh.next()?);
+    let record = format!("{} {key_type} {key_data}\n", host_name(host, port));
+    for file in files {
+        if try_append(file, &record).is_ok() {
+            return Some(file.clone());
+        }
+    }
+    None
+}
+
+fn try_append(file: &Path, record: &str) -> std::io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let needs_newline = fs::read(file)
+        .map(|bytes| bytes.last().is_some_and(|b| *b != b'\n'))
+        .unwrap_or(false);
+    let mut out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
+    if needs_newline {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(record.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED_A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGE+zGpb3tAoZMkfGF51wL9rX8LIec/MptQ3G4siGyHI";
+    const ED_B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE6c5Avgi6jSqskzVTRVo5g+2JdjFZZ2kvPUvbcQtVYI";
+
+    fn key(text: &str) -> PublicKey {
+        PublicKey::from_openssh(text).unwrap()
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn plain_with_port_and_tabs() {
+        let (_d, path) = write(&format!(
+            "# comment\n\n[web1]:2222\t{}\n",
+            ED_A.replace(' ', "\t")
+        ));
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web1", 2222, &key(ED_A)),
+            Verdict::Trusted
+        );
+        assert_eq!(check(&[path], "web1", 22, &key(ED_A)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn changed_key_names_line_counting_comments() {
+        let (_d, path) = write(&format!("# one\n# two\nother {ED_B}\nweb1 {ED_A}\n"));
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web1", 22, &key(ED_B)),
+            Verdict::Changed {
+                file: path,
+                line: 4
+            }
+        );
+    }
+
+    #[test]
+    fn revoked_key_is_refused_even_when_listed() {
+        let (_d, path) = write(&format!("web1 {ED_A}\n@revoked * {ED_A}\n"));
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web1", 22, &key(ED_A)),
+            Verdict::Revoked {
+                file: path,
+                line: 2
+            }
+        );
+    }
+
+    #[test]
+    fn cert_authority_is_not_a_host_key() {
+        let (_d, path) = write(&format!("@cert-authority *.example.com {ED_B}\n"));
+        assert_eq!(
+            check(&[path], "a.example.com", 22, &key(ED_A)),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn wildcards_and_negation() {
+        let (_d, path) = write(&format!("web?.example.com,!web9.example.com {ED_A}\n"));
+        let files = [path];
+        assert_eq!(
+            check(&files, "web1.example.com", 22, &key(ED_A)),
+            Verdict::Trusted
+        );
+        assert_eq!(
+            check(&files, "web9.example.com", 22, &key(ED_A)),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            check(&files, "web10.example.com", 22, &key(ED_A)),
+            Verdict::Unknown
+        );
+        assert!(patterns_match("*", "anything"));
+        assert!(patterns_match("10.0.*", "10.0.3.4"));
+    }
+
+    #[test]
+    fn hashed_entry() {
+        // `ssh-keygen -H` output for `[127.0.0.1]:2222`, salt fixed.
+        let salt = [7u8; 20];
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt).unwrap();
+        mac.update(b"[127.0.0.1]:2222");
+        let engine = base64::engine::general_purpose::STANDARD;
+        let hash = engine.encode(mac.finalize().into_bytes());
+        let (_d, path) = write(&format!("|1|{}|{hash} {ED_A}\n", engine.encode(salt)));
+        assert_eq!(
+            check(std::slice::from_ref(&path), "127.0.0.1", 2222, &key(ED_A)),
+            Verdict::Trusted
+        );
+        assert_eq!(
+            check(&[path], "127.0.0.2", 2222, &key(ED_A)),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn append_creates_and_adds_newline() {
+        let (dir, path) = write("web1 ssh-ed25519 AAAA");
+        let written = append(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)).unwrap();
+        assert_eq!(written, path);
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)),
+            Verdict::Trusted
+        );
+        let fresh = dir.path().join("sub/known_hosts");
+        assert_eq!(
+            append(std::slice::from_ref(&fresh), "web3", 22, &key(ED_A)),
+            Some(fresh)
+        );
+    }
+}

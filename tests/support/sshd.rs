@@ -1,0 +1,251 @@
+//! Real OpenSSH sshd hosts on loopback addresses, for end-to-end tests.
+//!
+//! `TestHosts::start(n)` runs `n` `/usr/sbin/sshd -D` processes, each with
+//! a fresh ed25519 host key, on its own 127.x.y.z address and a free port,
+//! all accepting one client key, and writes a known_hosts file for them.
+//! Dropping it kills exactly those sshd processes and removes their files.
+//!
+//! Tests run as separate processes in parallel (nextest), so the address
+//! range is derived from the process id plus a random offset, and a host
+//! whose port turns out to be taken is retried on another one.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry::transport::{Target, Trust};
+
+/// One running sshd.
+#[derive(Debug)]
+pub struct TestHost {
+    /// Inventory-style name: `host1`, `host2`, …
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    /// The user to log in as (the one running the tests).
+    pub user: String,
+    /// Private key accepted by every host of the set.
+    pub key: PathBuf,
+    /// A directory of this host's own, for its config, key, log and files.
+    pub dir: PathBuf,
+    /// The host's public key, `ssh-ed25519 AAAA…`.
+    pub host_key: String,
+    child: Child,
+}
+
+impl TestHost {
+    /// A [`Target`] that logs in with the set's client key.
+    pub fn target(&self) -> Target {
+        let mut target = Target::new(&self.name, &self.address, self.port, &self.user);
+        target.identity_files = vec![self.key.clone()];
+        target
+    }
+
+    /// The known_hosts line for this host.
+    pub fn known_hosts_line(&self) -> String {
+        format!("[{}]:{} {}", self.address, self.port, self.host_key)
+    }
+
+    /// sshd's log, for assertion messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+}
+
+/// A set of running sshd hosts sharing a client key and a known_hosts file.
+#[derive(Debug)]
+pub struct TestHosts {
+    pub hosts: Vec<TestHost>,
+    /// known_hosts listing every host's key.
+    pub known_hosts: PathBuf,
+    /// The client's private key (also `hosts[i].key`).
+    pub key: PathBuf,
+    /// Root of every file the set made; removed on drop.
+    pub root: PathBuf,
+}
+
+impl TestHosts {
+    /// Starts `n` hosts (at most 250) and waits until each accepts TCP.
+    pub fn start(n: usize) -> TestHosts {
+        assert!((1..=250).contains(&n), "between 1 and 250 hosts");
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        let root = std::env::temp_dir().join(format!(
+            "ferry-sshd-{}-{:x}",
+            std::process::id(),
+            random() & 0xffff_ffff
+        ));
+        std::fs::create_dir_all(&root).expect("create test host root");
+        let root = root.canonicalize().expect("absolute root");
+        let key = root.join("client_ed25519");
+        keygen(&key);
+        std::fs::copy(
+            root.join("client_ed25519.pub"),
+            root.join("authorized_keys"),
+        )
+        .expect("authorized_keys");
+        let user = current_user();
+        let mut set = TestHosts {
+            hosts: Vec::with_capacity(n),
+            known_hosts: root.join("known_hosts"),
+            key: key.clone(),
+            root: root.clone(),
+        };
+        // Second and third octets: from the pid and a random draw, so
+        // parallel test processes land on different addresses.
+        let seed = random();
+        let second = 16 + (std::process::id() as u64 + seed) % 224;
+        let third = 1 + (seed >> 16) % 254;
+        for index in 1..=n {
+            let address = format!("127.{second}.{third}.{index}");
+            let dir = root.join(format!("host{index}"));
+            std::fs::create_dir_all(&dir).expect("host dir");
+            keygen(&dir.join("host_ed25519"));
+            let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("host key");
+            let host_key = host_key.split(' ').take(2).collect::<Vec<_>>().join(" ");
+            let (port, child) = spawn_sshd(&address, &dir, &root);
+            set.hosts.push(TestHost {
+                name: format!("host{index}"),
+                address,
+                port,
+                user: user.clone(),
+                key: key.clone(),
+                dir,
+                host_key,
+                child,
+            });
+        }
+        let lines: String = set
+            .hosts
+            .iter()
+            .map(|h| h.known_hosts_line() + "\n")
+            .collect();
+        std::fs::write(&set.known_hosts, lines).expect("known_hosts");
+        set
+    }
+
+    /// Trust exactly these hosts' keys.
+    pub fn trust(&self) -> Trust {
+        Trust {
+            known_hosts: vec![self.known_hosts.clone()],
+            accept_new: false,
+        }
+    }
+}
+
+impl Drop for TestHosts {
+    fn drop(&mut self) {
+        for host in &mut self.hosts {
+            let _ = host.child.kill();
+            let _ = host.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Starts sshd on `address` at a free port, retrying when the port is taken
+/// between the check and sshd's bind.
+fn spawn_sshd(address: &str, dir: &Path, root: &Path) -> (u16, Child) {
+    for _ in 0..20 {
+        let port = free_port(address);
+        let config = dir.join("sshd_config");
+        std::fs::write(&config, sshd_config(address, port, dir, root)).expect("sshd_config");
+        let mut child = Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-f")
+            .arg(&config)
+            .arg("-E")
+            .arg(dir.join("sshd.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("run /usr/sbin/sshd (apt-get install openssh-server)");
+        if wait_listening(address, port, &mut child) {
+            return (port, child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!(
+        "sshd could not start on {address}: see {}",
+        dir.join("sshd.log").display()
+    );
+}
+
+fn sshd_config(address: &str, port: u16, dir: &Path, root: &Path) -> String {
+    format!(
+        "ListenAddress {address}:{port}\n\
+         HostKey {dir}/host_ed25519\n\
+         PidFile {dir}/sshd.pid\n\
+         AuthorizedKeysFile {root}/authorized_keys\n\
+         UsePAM no\n\
+         StrictModes no\n\
+         PermitRootLogin prohibit-password\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         MaxStartups 200:30:400\n\
+         PerSourceMaxStartups none\n\
+         MaxSessions 10\n\
+         UseDNS no\n\
+         AllowTcpForwarding yes\n\
+         SetEnv SHLVL=1\n\
+         LogLevel INFO\n",
+        dir = dir.display(),
+        root = root.display(),
+    )
+}
+
+/// A port that `address` can bind right now.
+fn free_port(address: &str) -> u16 {
+    loop {
+        let port = 20000 + (random() % 40000) as u16;
+        if TcpListener::bind((address, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Waits until sshd accepts connections, or has exited (port taken).
+fn wait_listening(address: &str, port: u16, child: &mut Child) -> bool {
+    let socket: SocketAddr = format!("{address}:{port}").parse().expect("socket address");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect_timeout(&socket, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ferry-test", "-f"])
+        .arg(path)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen failed for {}", path.display());
+}
+
+fn current_user() -> String {
+    let output = Command::new("id").arg("-un").output().expect("run id -un");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A random number from the standard library's per-process hash seed.
+pub fn random() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.finish()
+}
