@@ -1,0 +1,403 @@
+//! Running one step on one host: its run-time conditions, its check, its
+//! command (with retries and a timeout), and the result it registers.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::event::{Event, Reporter, Status};
+use crate::diagnostic::{Diagnostic, Source, Span};
+use crate::modules::{self, Action, Upload};
+use crate::plan::{Body, Expr, Step, wrap_remote};
+use crate::shell::{Command, Masker};
+use crate::template::Templates;
+use crate::transport::{ExecOutput, Session, Stream};
+
+/// Marks, on stdout, that a step's check passed and its command did not run.
+const SATISFIED: &str = "__ferry_satisfied__";
+
+/// How a step went, ready for the reporter and for `register`.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    pub status: Status,
+    pub reason: Option<String>,
+    /// The command that ran, masked.
+    pub command: Option<String>,
+    pub rc: Option<u32>,
+    /// A debug message, or the end of stderr on failure; masked.
+    pub output: String,
+    /// What `register:` stores (stdout, stderr, rc, changed, failed, …).
+    pub result: Value,
+}
+
+impl StepOutcome {
+    fn new(status: Status, reason: impl Into<String>) -> StepOutcome {
+        let reason = reason.into();
+        StepOutcome {
+            status,
+            result: json!({
+                "changed": status == Status::Changed,
+                "failed": status == Status::Failed,
+                "skipped": status == Status::Skipped,
+                "msg": reason,
+            }),
+            reason: Some(reason),
+            command: None,
+            rc: None,
+            output: String::new(),
+        }
+    }
+
+    pub fn failed(reason: impl Into<String>) -> StepOutcome {
+        StepOutcome::new(Status::Failed, reason)
+    }
+
+    fn skipped(reason: impl Into<String>) -> StepOutcome {
+        StepOutcome::new(Status::Skipped, reason)
+    }
+}
+
+/// What running a step needs besides the step itself.
+pub struct StepContext<'a> {
+    pub host: &'a str,
+    pub index: usize,
+    pub session: &'a Session,
+    pub templates: &'a Templates,
+    pub masker: &'a Masker,
+    pub reporter: &'a dyn Reporter,
+    pub registered: &'a Map<String, Value>,
+    pub project_dir: &'a std::path::Path,
+    pub dry_run: bool,
+    pub verbose: bool,
+}
+
+pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
+    for cond in &step.when {
+        match eval(cx, cond, cx.registered) {
+            Ok(true) => {}
+            Ok(false) => return StepOutcome::skipped(format!("`when: {}` is false", cond.expr)),
+            Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
+        }
+    }
+    let action = match &step.body {
+        Body::Skipped { reason } => return StepOutcome::skipped(reason.clone()),
+        Body::Ready { action } => action.clone(),
+        Body::Deferred {
+            args, environment, ..
+        } => match deferred_action(step, args, environment, cx) {
+            Ok(action) => action,
+            Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
+        },
+    };
+    match action {
+        Action::Debug { msg } => {
+            let mut outcome = StepOutcome::new(Status::Ok, "");
+            outcome.reason = None;
+            outcome.output = cx.masker.mask(&msg);
+            outcome
+        }
+        Action::Release { .. } => {
+            StepOutcome::failed("release steps are carried out by `ferry deploy`, not here")
+        }
+        Action::Remote { check, run, upload } => {
+            remote(step, cx, check.as_ref(), &run, upload.as_ref()).await
+        }
+    }
+}
+
+/// Renders and compiles a step whose arguments read registered results.
+fn deferred_action(
+    step: &Step,
+    args: &Value,
+    environment: &[(String, String)],
+    cx: &StepContext<'_>,
+) -> Result<Action, Diagnostic> {
+    let Body::Deferred { vars, .. } = &step.body else {
+        unreachable!("called for deferred steps only")
+    };
+    let mut vars = vars.clone();
+    vars.extend(cx.registered.clone());
+    let span = span_of(&step.location);
+    let args = match cx.templates.render_json(args, &vars, &span)? {
+        Value::Object(map) => Value::Object(map),
+        Value::Null => Value::Object(Map::new()),
+        Value::String(raw) => json!({ "_raw": raw }),
+        other => json!({ "_raw": other.to_string() }),
+    };
+    let at = crate::yaml::Node {
+        value: crate::yaml::Value::Null,
+        span: span.clone(),
+    };
+    let render_file = |path: &std::path::Path| -> Result<String, Diagnostic> {
+        let source = Source::read(path)?;
+        cx.templates.render(&source.text, &vars, &Span::file_start(source.clone()))
+    };
+    let lookup = |name: &str| vars.get(name).cloned();
+    let module_cx = modules::Context {
+        at: &at,
+        project_dir: cx.project_dir,
+        render_file: &render_file,
+        lookup: &lookup,
+    };
+    let mut action = modules::compile(&step.module, &args, &module_cx)?;
+    wrap_remote(&mut action, environment, step.become_user.as_deref());
+    if let Action::Remote { run, .. } = &action
+        && cx.masker.reveals(run.as_sent())
+    {
+        return Err(Diagnostic::new(
+            "a secret would appear on the command line (visible in `ps` on the host)",
+            span,
+        ));
+    }
+    Ok(action)
+}
+
+async fn remote(
+    step: &Step,
+    cx: &StepContext<'_>,
+    check: Option<&modules::Check>,
+    run: &Command,
+    upload: Option<&Upload>,
+) -> StepOutcome {
+    let attempts = match (&step.until, step.retries) {
+        (None, None) => 1,
+        (_, Some(n)) => n + 1,
+        (Some(_), None) => 4,
+    };
+    let delay = Duration::from_secs(step.delay.unwrap_or(5));
+    let mut outcome = StepOutcome::failed("not run");
+    for attempt in 1..=attempts {
+        outcome = once(step, cx, check, run, upload).await;
+        let mut registered = cx.registered.clone();
+        if let Some(name) = &step.register {
+            registered.insert(name.clone(), outcome.result.clone());
+        }
+        if let Err(err) = judge(step, cx, &mut outcome, &registered) {
+            return StepOutcome::failed(cx.masker.mask(&err.to_string()));
+        }
+        let done = match &step.until {
+            Some(until) => match eval(cx, until, &registered) {
+                Ok(done) => done,
+                Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
+            },
+            None => outcome.status != Status::Failed,
+        };
+        if done || cx.dry_run {
+            return outcome;
+        }
+        if attempt < attempts {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    if step.until.is_some() {
+        outcome.status = Status::Failed;
+        outcome.reason = Some(format!("`until` still false after {attempts} attempts"));
+    }
+    outcome
+}
+
+/// Applies `changed_when` and `failed_when` to a finished command.
+fn judge(
+    step: &Step,
+    cx: &StepContext<'_>,
+    outcome: &mut StepOutcome,
+    registered: &Map<String, Value>,
+) -> Result<(), Diagnostic> {
+    if outcome.rc.is_none() || cx.dry_run {
+        return Ok(());
+    }
+    if let Some(expr) = &step.failed_when {
+        let failed = eval(cx, expr, registered)?;
+        outcome.status = match (failed, outcome.status) {
+            (true, _) => Status::Failed,
+            (false, Status::Failed) => Status::Changed,
+            (false, other) => other,
+        };
+        if !failed {
+            outcome.reason = None;
+        }
+    }
+    if let Some(expr) = &step.changed_when
+        && outcome.status != Status::Failed
+    {
+        outcome.status = if eval(cx, expr, registered)? {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+    }
+    if let Value::Object(result) = &mut outcome.result {
+        result.insert("changed".into(), json!(outcome.status == Status::Changed));
+        result.insert("failed".into(), json!(outcome.status == Status::Failed));
+    }
+    Ok(())
+}
+
+/// One attempt: the check (alone, in a dry run or before an upload; fused
+/// with the command otherwise, one round trip), then the command.
+async fn once(
+    step: &Step,
+    cx: &StepContext<'_>,
+    check: Option<&modules::Check>,
+    run: &Command,
+    upload: Option<&Upload>,
+) -> StepOutcome {
+    let shown = cx.masker.mask(run.as_sent());
+    if cx.dry_run || (check.is_some() && upload.is_some()) {
+        if let Some(check) = check {
+            match exec(step, cx, check.command.as_sent(), None).await {
+                Ok(out) if out.success() => {
+                    return StepOutcome::new(Status::Ok, check.satisfied.clone());
+                }
+                Ok(_) => {}
+                Err(outcome) => return *outcome,
+            }
+        }
+        if cx.dry_run {
+            let what = match upload {
+                Some(u) => format!("would upload {} bytes to `{}` and run: {shown}", u.size, u.dest),
+                None => format!("would run: {shown}"),
+            };
+            let mut outcome = StepOutcome::new(Status::Changed, what);
+            outcome.command = Some(shown);
+            return outcome;
+        }
+    }
+    let fused;
+    let command = match (check, upload) {
+        (Some(check), None) => {
+            fused = format!(
+                "if {{ {}\n}} >/dev/null 2>&1; then echo {SATISFIED}; exit 0; fi\n{}",
+                check.command.as_sent(),
+                run.as_sent()
+            );
+            fused.as_str()
+        }
+        _ => run.as_sent(),
+    };
+    let stdin = upload.map(|u| {
+        Box::new(std::io::Cursor::new(u.content.clone()))
+            as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+    });
+    let out = match exec(step, cx, command, stdin).await {
+        Ok(out) => out,
+        Err(outcome) => return *outcome,
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Some(check) = check
+        && out.success()
+        && stdout.starts_with(SATISFIED)
+    {
+        return StepOutcome::new(Status::Ok, check.satisfied.clone());
+    }
+    let failed = !out.success();
+    let reason = match (&out.status, &out.signal) {
+        (_, Some(signal)) => Some(format!("killed by signal {signal}")),
+        (Some(0), _) => None,
+        (Some(rc), _) => Some(format!("exited with status {rc}")),
+        (None, None) => Some("ended without an exit status".to_string()),
+    };
+    StepOutcome {
+        status: if failed { Status::Failed } else { Status::Changed },
+        reason,
+        command: Some(shown.clone()),
+        rc: out.status,
+        output: if failed {
+            cx.masker.mask(tail(&stderr, 10).trim_end())
+        } else {
+            String::new()
+        },
+        result: json!({
+            "changed": !failed,
+            "failed": failed,
+            "skipped": false,
+            "rc": out.status,
+            "stdout": stdout.trim_end_matches('\n'),
+            "stderr": stderr.trim_end_matches('\n'),
+            "stdout_lines": stdout.lines().collect::<Vec<_>>(),
+            "stderr_lines": stderr.lines().collect::<Vec<_>>(),
+            "cmd": shown,
+        }),
+    }
+}
+
+/// Runs one command, streaming output to the reporter with `-v`, under the
+/// step's timeout.
+async fn exec(
+    step: &Step,
+    cx: &StepContext<'_>,
+    command: &str,
+    stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+) -> Result<ExecOutput, Box<StepOutcome>> {
+    let (host, index, verbose, masker, reporter) =
+        (cx.host, cx.index, cx.verbose && !step.no_log, cx.masker, cx.reporter);
+    let mut on_output = move |stream: Stream, bytes: &[u8]| {
+        if verbose {
+            reporter.event(&Event::Output {
+                host: host.to_string(),
+                index,
+                stderr: stream == Stream::Stderr,
+                text: masker.mask(&String::from_utf8_lossy(bytes)),
+            });
+        }
+    };
+    let running = cx.session.exec(command, stdin, &mut on_output);
+    let result = match step.timeout {
+        Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), running).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(Box::new(StepOutcome::failed(format!(
+                    "timed out after {secs}s (the command was stopped)"
+                ))));
+            }
+        },
+        None => running.await,
+    };
+    result.map_err(|err| Box::new(StepOutcome::failed(cx.masker.mask(&err.to_string()))))
+}
+
+fn eval(cx: &StepContext<'_>, expr: &Expr, registered: &Map<String, Value>) -> Result<bool, Diagnostic> {
+    let mut vars = expr.vars.clone();
+    vars.extend(registered.clone());
+    cx.templates.eval_bool(&expr.expr, &vars, &span_of(&expr.location))
+}
+
+/// A span from a `file:line:col` location kept in the plan.
+fn span_of(location: &str) -> Span {
+    let mut parts = location.rsplitn(3, ':');
+    let col = parts.next().and_then(|c| c.parse().ok());
+    let line = parts.next().and_then(|l| l.parse().ok());
+    match (parts.next(), line, col) {
+        (Some(file), Some(line), Some(col)) => Span::new(Source::new(file, ""), line, col, 0),
+        _ => Span::file_start(Source::new(location, "")),
+    }
+}
+
+/// The last `lines` lines of `text`.
+fn tail(text: &str, lines: usize) -> &str {
+    let trimmed = text.trim_end_matches('\n');
+    match trimmed.rmatch_indices('\n').nth(lines.saturating_sub(1)) {
+        Some((i, _)) => &trimmed[i + 1..],
+        None => trimmed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a\nb\n", 5), "a\nb");
+        assert_eq!(tail("", 3), "");
+    }
+
+    #[test]
+    fn locations_become_spans() {
+        let span = span_of("deploy.yml:12:7");
+        assert_eq!((span.line, span.col), (12, 7));
+        assert_eq!(span.to_string(), "deploy.yml:12:7");
+    }
+}
