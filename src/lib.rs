@@ -9,7 +9,9 @@
 //!
 //! - `diagnostic`, `suggestion`: located input errors with `did you mean`.
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
+//! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.
 
 pub mod diagnostic;
 pub mod suggestion;
+pub mod template;
 pub mod yaml;
