@@ -76,13 +76,22 @@ impl Failure<'_> {
                 find_name(self.text, last.trim_matches(['"', '\'']), range.clone())
             });
         let span = match found {
-            Some(at) => location::locate(self.span, self.text, at.start, at.end),
+            Some(ref at) => location::locate(self.span, self.text, at.start, at.end),
             None => self.at(range),
         };
         let Some((parent, child)) = split_path(expr) else {
             let names = self.vars.keys().map(String::as_str);
-            return Diagnostic::new(format!("undefined variable `{expr}`"), span)
-                .suggest(expr, names);
+            let diagnostic =
+                Diagnostic::new(format!("undefined variable `{expr}`"), span).suggest(expr, names);
+            return match (&diagnostic.help, found) {
+                (None, Some(at)) if guards_a_lookup(self.text, at.end) => diagnostic.with_help(
+                    format!(
+                        "`default` and `is defined` guard only the last lookup, so `{expr}` itself \
+                         must be defined: write `({expr} | default({{}})).…` or test `{expr} is defined` first"
+                    ),
+                ),
+                _ => diagnostic,
+            };
         };
         let what = if expr.ends_with(']') {
             "item"
@@ -146,6 +155,16 @@ impl Failure<'_> {
         Diagnostic::new(format!("unknown {what} `{name}`"), span)
             .suggest(name, known.iter().copied())
     }
+}
+
+/// Whether the name ending at `end` is looked into (`nope.x`, `nope['x']`)
+/// by an expression that means to guard it with `default` or `is defined`:
+/// Ansible allows that on an undefined `nope`, strict minijinja does not.
+fn guards_a_lookup(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    let rest = &rest[..rest.find(['}', '%']).unwrap_or(rest.len())];
+    rest.starts_with(['.', '['])
+        && (rest.contains("default") || rest.contains("| d(") || rest.contains("defined"))
 }
 
 /// The expression minijinja names in "`user.nmae` is undefined".

@@ -3,11 +3,14 @@
 //! against Ansible's documentation and Python's standard library).
 
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, Serde, ValueKind};
+use minijinja::value::{Kwargs, Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Value};
 use serde_json::Value as Json;
 
 use super::python;
+
+mod data;
+mod regex;
 
 /// The detail of the error `mandatory` raises; the error mapping turns it
 /// into "mandatory variable `x` is undefined", naming the expression.
@@ -176,30 +179,30 @@ pub(super) fn register(env: &mut Environment<'static>) {
         kwargs.assert_all_used()?;
         Ok::<_, Error>(python::dumps(&json(&v)?, Some(indent), true))
     });
-    env.add_filter("from_json", from_json);
+    env.add_filter("from_json", data::from_json);
     env.add_filter("to_yaml", |v: Value| {
         Ok::<_, Error>(python::yaml(&json(&v)?, false))
     });
     env.add_filter("to_nice_yaml", |v: Value| {
         Ok::<_, Error>(python::yaml(&json(&v)?, true))
     });
-    env.add_filter("regex_replace", regex_replace);
-    env.add_filter("regex_search", regex_search);
-    env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: String| regex::escape(&s));
+    env.add_filter("regex_replace", regex::regex_replace);
+    env.add_filter("regex_search", regex::regex_search);
+    env.add_filter("regex_findall", regex::regex_findall);
+    env.add_filter("regex_escape", |s: String| ::regex::escape(&s));
     env.add_filter("mandatory", mandatory);
     env.add_filter("b64encode", |s: String| {
         base64::engine::general_purpose::STANDARD.encode(s)
     });
     env.add_filter("b64decode", b64decode);
-    env.add_filter("combine", combine);
-    env.add_filter("hash", hash);
-    env.add_filter("md5", |s: String| hash(s, Some("md5".into())));
-    env.add_filter("sha1", |s: String| hash(s, None));
-    env.add_filter("checksum", |s: String| hash(s, None));
-    env.add_filter("flatten", flatten);
-    env.add_filter("dict2items", dict2items);
-    env.add_filter("items2dict", items2dict);
+    env.add_filter("combine", data::combine);
+    env.add_filter("hash", data::hash);
+    env.add_filter("md5", |s: String| data::hash(s, Some("md5".into())));
+    env.add_filter("sha1", |s: String| data::hash(s, None));
+    env.add_filter("checksum", |s: String| data::hash(s, None));
+    env.add_filter("flatten", data::flatten);
+    env.add_filter("dict2items", data::dict2items);
+    env.add_filter("items2dict", data::items2dict);
     env.add_filter("ternary", ternary);
     env.add_filter("extract", extract);
     env.add_filter("type_debug", type_debug);
@@ -219,12 +222,12 @@ pub(super) fn register(env: &mut Environment<'static>) {
         env.add_test(name, |v: Value| result_field(&v, "skipped"));
     }
     env.add_test("match", |s: String, p: String, k: Kwargs| {
-        regex_test(&s, &p, k, true)
+        regex::regex_test(&s, &p, k, true)
     });
     env.add_test("search", |s: String, p: String, k: Kwargs| {
-        regex_test(&s, &p, k, false)
+        regex::regex_test(&s, &p, k, false)
     });
-    env.add_test("regex", regex_test_kind);
+    env.add_test("regex", regex::regex_test_kind);
     env.add_test("truthy", |v: Value| v.is_true());
     env.add_test("falsy", |v: Value| !v.is_true());
     env.add_test("contains", |seq: Value, item: Value| {
@@ -234,12 +237,12 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", lookup);
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+pub(super) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 /// A template value as JSON.
-fn json(value: &Value) -> Result<Json, Error> {
+pub(super) fn json(value: &Value) -> Result<Json, Error> {
     serde_json::to_value(value).map_err(|err| invalid(format!("cannot convert to JSON: {err}")))
 }
 
@@ -348,159 +351,6 @@ fn to_float(value: Value, default: Option<f64>, kwargs: Kwargs) -> Result<f64, E
     })
 }
 
-fn from_json(text: String) -> Result<Value, Error> {
-    let value: Json = serde_json::from_str(&text)
-        .map_err(|err| invalid(format!("from_json: invalid JSON: {err}")))?;
-    Ok(Value::from(Serde(&value)))
-}
-
-/// A compiled Python-style pattern; `(?i)`/`(?m)` from Ansible's flags.
-fn pattern(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|err| {
-            let reason = err.to_string();
-            let reason = reason
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim_start_matches("error: ");
-            invalid(format!("invalid regular expression `{pattern}`: {reason}"))
-        })
-}
-
-fn flags(kwargs: &Kwargs) -> Result<(bool, bool), Error> {
-    let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
-    let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
-    Ok((ignorecase, multiline))
-}
-
-/// Python's replacement syntax (`\1`, `\g<1>`, `\g<name>`) in Rust's (`${1}`).
-fn replacement(python: &str) -> String {
-    let mut out = String::new();
-    let mut chars = python.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match chars.peek().copied() {
-                Some(d) if d.is_ascii_digit() => {
-                    let mut group = String::new();
-                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                        group.push(d);
-                        chars.next();
-                    }
-                    out.push_str(&format!("${{{group}}}"));
-                }
-                Some('g') => {
-                    chars.next();
-                    let name: String = chars.by_ref().skip(1).take_while(|&c| c != '>').collect();
-                    out.push_str(&format!("${{{name}}}"));
-                }
-                Some('n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('t') => {
-                    chars.next();
-                    out.push('\t');
-                }
-                Some('\\') => {
-                    chars.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            },
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn regex_replace(
-    value: String,
-    pat: String,
-    repl: Option<String>,
-    kwargs: Kwargs,
-) -> Result<String, Error> {
-    let (ignorecase, multiline) = flags(&kwargs)?;
-    let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
-    kwargs.assert_all_used()?;
-    let re = pattern(&pat, ignorecase, multiline)?;
-    let repl = replacement(&repl.unwrap_or_default());
-    Ok(re.replacen(&value, count, repl.as_str()).into_owned())
-}
-
-/// Ansible's `regex_search`: the match, or the listed groups (`'\\1'`,
-/// `'\\g<name>'`) as a list; none when nothing matches.
-fn regex_search(
-    value: String,
-    pat: String,
-    groups: Rest<String>,
-    kwargs: Kwargs,
-) -> Result<Value, Error> {
-    let (ignorecase, multiline) = flags(&kwargs)?;
-    kwargs.assert_all_used()?;
-    let re = pattern(&pat, ignorecase, multiline)?;
-    let Some(found) = re.captures(&value) else {
-        return Ok(Value::from(()));
-    };
-    if groups.is_empty() {
-        return Ok(Value::from(found.get(0).map_or("", |m| m.as_str())));
-    }
-    let mut items = Vec::new();
-    for group in groups.iter() {
-        let group = group.trim_start_matches('\\');
-        let text = match group.strip_prefix("g<").and_then(|g| g.strip_suffix('>')) {
-            Some(name) => found.name(name),
-            None => group.parse::<usize>().ok().and_then(|i| found.get(i)),
-        };
-        items.push(Value::from(text.map(|m| m.as_str())));
-    }
-    Ok(Value::from(items))
-}
-
-fn regex_findall(value: String, pat: String, kwargs: Kwargs) -> Result<Value, Error> {
-    let (ignorecase, multiline) = flags(&kwargs)?;
-    kwargs.assert_all_used()?;
-    let re = pattern(&pat, ignorecase, multiline)?;
-    // Python's findall: the whole match, the one group, or a tuple of groups.
-    let items: Vec<Value> = re
-        .captures_iter(&value)
-        .map(|caps| match caps.len() {
-            1 => Value::from(caps.get(0).map_or("", |m| m.as_str())),
-            2 => Value::from(caps.get(1).map_or("", |m| m.as_str())),
-            _ => Value::from(
-                (1..caps.len())
-                    .map(|i| Value::from(caps.get(i).map_or("", |m| m.as_str())))
-                    .collect::<Vec<_>>(),
-            ),
-        })
-        .collect();
-    Ok(Value::from(items))
-}
-
-fn regex_test(value: &str, pat: &str, kwargs: Kwargs, anchored: bool) -> Result<bool, Error> {
-    let (ignorecase, multiline) = flags(&kwargs)?;
-    kwargs.assert_all_used()?;
-    let re = pattern(pat, ignorecase, multiline)?;
-    Ok(match re.find(value) {
-        // Python's `re.match`: the leftmost match starts at 0 if any does.
-        Some(m) if anchored => m.start() == 0,
-        Some(_) => true,
-        None => false,
-    })
-}
-
-/// Ansible's `regex` test: `match_type='search'` (default) or `'match'`.
-fn regex_test_kind(value: String, pat: String, kwargs: Kwargs) -> Result<bool, Error> {
-    let kind = kwargs
-        .get::<Option<String>>("match_type")?
-        .unwrap_or_else(|| "search".into());
-    regex_test(&value, &pat, kwargs, kind == "match")
-}
-
 /// Fails naming the variable when it is undefined (Ansible's `mandatory`).
 fn mandatory(value: &Value, msg: Option<String>) -> Result<Value, Error> {
     if !value.is_undefined() {
@@ -517,157 +367,6 @@ fn b64decode(text: String) -> Result<String, Error> {
         .decode(text.trim())
         .map_err(|err| invalid(format!("b64decode: invalid base64: {err}")))?;
     String::from_utf8(bytes).map_err(|_| invalid("b64decode: the decoded bytes are not UTF-8 text"))
-}
-
-/// Ansible's `combine(*dicts, recursive=False, list_merge='replace')`.
-fn combine(base: Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let list_merge = kwargs
-        .get::<Option<String>>("list_merge")?
-        .unwrap_or_else(|| "replace".into());
-    kwargs.assert_all_used()?;
-    if !["replace", "keep", "append", "prepend"].contains(&list_merge.as_str()) {
-        return Err(invalid(format!(
-            "combine: unknown list_merge `{list_merge}`"
-        )));
-    }
-    let mut result = json(&base)?;
-    // Ansible accepts lists of dicts as arguments too.
-    let mut layers = Vec::new();
-    for other in others.iter() {
-        match json(other)? {
-            Json::Array(items) => layers.extend(items),
-            value => layers.push(value),
-        }
-    }
-    for layer in layers {
-        if !result.is_object() || !layer.is_object() {
-            return Err(invalid("combine: expects dictionaries"));
-        }
-        merge(&mut result, layer, recursive, &list_merge);
-    }
-    Ok(Value::from(Serde(&result)))
-}
-
-fn merge(into: &mut Json, from: Json, recursive: bool, list_merge: &str) {
-    match (into, from) {
-        (Json::Object(a), Json::Object(b)) => {
-            for (key, value) in b {
-                match a.get_mut(&key) {
-                    Some(existing) if recursive && existing.is_object() && value.is_object() => {
-                        merge(existing, value, recursive, list_merge)
-                    }
-                    Some(existing) if existing.is_array() && value.is_array() => {
-                        merge(existing, value, recursive, list_merge)
-                    }
-                    _ => {
-                        a.insert(key, value);
-                    }
-                }
-            }
-        }
-        (Json::Array(a), Json::Array(b)) => match list_merge {
-            "keep" => {}
-            "append" => a.extend(b),
-            "prepend" => {
-                let old = std::mem::replace(a, b);
-                a.extend(old);
-            }
-            _ => *a = b,
-        },
-        (into, from) => *into = from,
-    }
-}
-
-/// Ansible's `hash('sha1' | 'md5' | 'sha256' | 'sha512')`, hex digest.
-fn hash(data: String, kind: Option<String>) -> Result<String, Error> {
-    use sha2::Digest;
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    Ok(match kind.as_deref().unwrap_or("sha1") {
-        "sha1" => hex(&sha1::Sha1::digest(data.as_bytes())),
-        "sha224" => hex(&sha2::Sha224::digest(data.as_bytes())),
-        "sha256" => hex(&sha2::Sha256::digest(data.as_bytes())),
-        "sha384" => hex(&sha2::Sha384::digest(data.as_bytes())),
-        "sha512" => hex(&sha2::Sha512::digest(data.as_bytes())),
-        "md5" => format!("{:x}", md5::compute(data.as_bytes())),
-        other => {
-            return Err(invalid(format!(
-                "hash: unsupported hash type `{other}` (use md5, sha1, sha224, sha256, sha384 or sha512)"
-            )));
-        }
-    })
-}
-
-/// Ansible's `flatten(levels=None, skip_nulls=True)`.
-fn flatten(value: Value, levels: Option<usize>, kwargs: Kwargs) -> Result<Value, Error> {
-    let skip_nulls = kwargs.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
-    let levels = levels.or(kwargs.get::<Option<usize>>("levels")?);
-    kwargs.assert_all_used()?;
-    fn walk(items: &Json, levels: Option<usize>, skip_nulls: bool, out: &mut Vec<Json>) {
-        for item in items.as_array().into_iter().flatten() {
-            match item {
-                Json::Null if skip_nulls => {}
-                Json::Array(_) if levels != Some(0) => {
-                    walk(item, levels.map(|l| l - 1), skip_nulls, out)
-                }
-                other => out.push(other.clone()),
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&json(&value)?, levels, skip_nulls, &mut out);
-    Ok(Value::from(Serde(&out)))
-}
-
-fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs
-        .get::<Option<String>>("key_name")?
-        .unwrap_or_else(|| "key".into());
-    let value_name = kwargs
-        .get::<Option<String>>("value_name")?
-        .unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
-    let Json::Object(entries) = json(&value)? else {
-        return Err(invalid("dict2items: expects a dictionary"));
-    };
-    let items: Vec<Json> = entries
-        .into_iter()
-        .map(|(k, v)| {
-            Json::Object(
-                [(key_name.clone(), Json::String(k)), (value_name.clone(), v)]
-                    .into_iter()
-                    .collect(),
-            )
-        })
-        .collect();
-    Ok(Value::from(Serde(&items)))
-}
-
-fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs
-        .get::<Option<String>>("key_name")?
-        .unwrap_or_else(|| "key".into());
-    let value_name = kwargs
-        .get::<Option<String>>("value_name")?
-        .unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
-    let mut out = serde_json::Map::new();
-    for item in json(&value)?
-        .as_array()
-        .ok_or_else(|| invalid("items2dict: expects a list"))?
-    {
-        let (Some(key), Some(value)) = (item.get(&key_name), item.get(&value_name)) else {
-            return Err(invalid(format!(
-                "items2dict: every item needs `{key_name}` and `{value_name}`"
-            )));
-        };
-        let key = match key {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        out.insert(key, value.clone());
-    }
-    Ok(Value::from(Serde(&out)))
 }
 
 /// `cond | ternary(a, b, none_value)`.

@@ -134,6 +134,21 @@ fn strict_mode_still_allows_defined_tests_and_default() {
             .contains("`nope`")
     );
     assert!(fail("{% if nope %}{% endif %}").message.contains("`nope`"));
+    // Unlike Ansible, strict minijinja cannot look into an undefined value, even
+    // under `default`: the error says so.
+    let diag = fail("{{ nope.port | default(22) }}");
+    assert_eq!(diag.message, "undefined variable `nope`");
+    assert!(
+        diag.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("guard only the last lookup"),
+        "{diag}"
+    );
+    assert_eq!(
+        render("{{ (nope | default({})).port | default(22) }}"),
+        "22"
+    );
 }
 
 #[test]
@@ -508,4 +523,25 @@ fn registered_names_are_known_to_did_you_mean() {
             assert!(!diag.message.starts_with("unknown test"), "{name}: {diag}");
         }
     }
+}
+
+#[test]
+fn errors_point_into_every_scalar_style_of_a_parsed_file() {
+    let file = "a: \"x {{ q }}\"\nb: 'y {{ q }}'\nc: |\n  z\n  {{ q }}\nd: >-\n  w\n  {{ q }}\ne: plain {{ q }}\n";
+    let node = crate::yaml::parse(&Source::new("t.yml", file)).unwrap();
+    let crate::yaml::Value::Map(entries) = &node.value else {
+        panic!("not a mapping")
+    };
+    let found: Vec<(u32, u32, u32)> = entries
+        .iter()
+        .map(|(_, v)| {
+            at(&Templates::new()
+                .render(v.as_str().unwrap(), &vars(), &v.span)
+                .unwrap_err())
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(1, 10, 1), (2, 10, 1), (5, 6, 1), (8, 6, 1), (9, 13, 1)]
+    );
 }
