@@ -24,6 +24,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::{Diagnostic, Span};
+use crate::yaml::{self, Node};
 
 /// Ansible's `omit`: a module argument whose value renders to exactly this
 /// string is left out of the arguments ([`Templates::render_json`]).
@@ -84,8 +85,8 @@ impl Templates {
         }
         let fail = |err: minijinja::Error| self.diagnostic(err, text, 0, vars, span);
         let template = self.env().template_from_str(text).map_err(fail)?;
-        let context = self.context(&template.undeclared_variables(false), vars);
-        template.render(context).map_err(fail)
+        self.with_context(&template, vars, |context| template.render(context))
+            .map_err(fail)
     }
 
     /// Like [`render`](Self::render), but when the whole string is a single
@@ -116,12 +117,20 @@ impl Templates {
         if expr.trim().is_empty() {
             return Err(Diagnostic::new("empty condition", span.clone()));
         }
+        // `when: "{{ x }}"` is not the documented form, but Ansible accepts it.
+        if is_template(expr) {
+            return Ok(truthy(&self.render_value(expr, vars, span)?));
+        }
         Ok(truthy(&self.eval(expr, 0, expr, vars, span)?))
     }
 
     /// Renders every string inside a JSON value recursively (mapping keys
     /// too), for module arguments. A mapping entry whose value is `omit`
     /// (`mode: "{{ mode | default(omit) }}"`) is left out.
+    ///
+    /// `span` is where the whole value was written: an error in one of its
+    /// strings points at that string when it can be found in the lines
+    /// below. [`render_node`](Self::render_node) knows each string's place.
     pub fn render_json(
         &self,
         value: &Json,
@@ -129,7 +138,9 @@ impl Templates {
         span: &Span,
     ) -> Result<Json, Diagnostic> {
         Ok(match value {
-            Json::String(text) => self.render_value(text, vars, span)?,
+            Json::String(text) => {
+                self.render_value(text, vars, &location::find_scalar(span, text))?
+            }
             Json::Array(items) => Json::Array(
                 items
                     .iter()
@@ -142,12 +153,43 @@ impl Templates {
                 for (key, value) in entries {
                     let value = self.render_json(value, vars, span)?;
                     if value.as_str() != Some(OMIT) {
-                        rendered.insert(self.render(key, vars, span)?, value);
+                        let key_span = location::find_scalar(span, key);
+                        rendered.insert(self.render(key, vars, &key_span)?, value);
                     }
                 }
                 Json::Object(rendered)
             }
             other => other.clone(),
+        })
+    }
+
+    /// Like [`render_json`](Self::render_json) for a parsed YAML node, each
+    /// string rendered with its own span.
+    pub fn render_node(&self, node: &Node, vars: &Map<String, Json>) -> Result<Json, Diagnostic> {
+        Ok(match &node.value {
+            yaml::Value::Str(text) => self.render_value(text, vars, &node.span)?,
+            yaml::Value::Seq(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|item| self.render_node(item, vars))
+                    .filter(|item| !matches!(item, Ok(Json::String(s)) if s == OMIT))
+                    .collect::<Result<_, _>>()?,
+            ),
+            yaml::Value::Map(entries) => {
+                let mut rendered = Map::new();
+                for (key, value) in entries {
+                    let value = self.render_node(value, vars)?;
+                    if value.as_str() != Some(OMIT) {
+                        let key = match key.as_str() {
+                            Some(text) => self.render(text, vars, &key.span)?,
+                            None => key.scalar_string().unwrap_or_default(),
+                        };
+                        rendered.insert(key, value);
+                    }
+                }
+                Json::Object(rendered)
+            }
+            _ => node.to_json(),
         })
     }
 
@@ -196,8 +238,9 @@ impl Templates {
         let shift = prefix.len() as isize - offset as isize;
         let fail = |err: minijinja::Error| self.diagnostic(err, text, shift, vars, span);
         let template = self.env().template_from_str(&wrapper).map_err(fail)?;
-        let context = self.context(&template.undeclared_variables(false), vars);
-        let captured = template.render_captured(context).map_err(fail)?;
+        let captured = self
+            .with_context(&template, vars, |context| template.render_captured(context))
+            .map_err(fail)?;
         let value = captured.state().lookup(NATIVE).unwrap_or_default();
         serde_json::to_value(&value).map_err(|err| {
             Diagnostic::new(
@@ -207,8 +250,29 @@ impl Templates {
         })
     }
 
-    /// The context for one template: only the variables it names, so that a
-    /// large `hostvars` is not converted for every string.
+    /// Runs a template with a context of only the variables it names, so
+    /// that a large `hostvars` is not converted for every string. Should
+    /// minijinja's list of names ever miss one, the run is retried with all
+    /// variables rather than failing with a wrong "undefined".
+    fn with_context<T>(
+        &self,
+        template: &minijinja::Template<'_, '_>,
+        vars: &Map<String, Json>,
+        run: impl Fn(Value) -> Result<T, minijinja::Error>,
+    ) -> Result<T, minijinja::Error> {
+        let names = template.undeclared_variables(false);
+        match run(self.context(&names, vars)) {
+            Err(err)
+                if error::undefined_root(&err)
+                    .is_some_and(|root| vars.contains_key(root) && !names.contains(root)) =>
+            {
+                run(Value::from(Serde(vars)))
+            }
+            result => result,
+        }
+    }
+
+    /// The context of the variables in `names`.
     fn context(
         &self,
         names: &std::collections::HashSet<String>,

@@ -167,6 +167,13 @@ fn guards_a_lookup(text: &str, end: usize) -> bool {
         && (rest.contains("default") || rest.contains("| d(") || rest.contains("defined"))
 }
 
+/// The variable at the root of an undefined-value error (`user` for
+/// "`user.nmae` is undefined").
+pub(super) fn undefined_root(err: &minijinja::Error) -> Option<&str> {
+    let expr = undefined_expr(err.detail()?)?;
+    expr.split(['.', '[']).next()
+}
+
 /// The expression minijinja names in "`user.nmae` is undefined".
 fn undefined_expr(detail: &str) -> Option<&str> {
     let end = detail.find("` is undefined")?;

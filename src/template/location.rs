@@ -45,6 +45,32 @@ pub(super) fn locate(scalar: &Span, text: &str, start: usize, end: usize) -> Spa
     scalar.moved(line, col, len)
 }
 
+/// Where a string that belongs to the value written at `parent` (a module's
+/// arguments) was written: the first line at or below `parent` holding the
+/// string's first line, or `parent` itself when it cannot be found there.
+pub(super) fn find_scalar(parent: &Span, text: &str) -> Span {
+    let first = text.lines().next().unwrap_or_default().trim();
+    if first.is_empty() {
+        return parent.clone();
+    }
+    for line in parent.line..parent.line.saturating_add(1000) {
+        let Some(source) = parent.source.line(line) else {
+            break;
+        };
+        let Some(byte) = source.find(first) else {
+            continue;
+        };
+        let before = &source[..byte];
+        let mut col = before.chars().count() as u32 + 1;
+        // A quoted scalar's span starts at its quote.
+        if before.ends_with(['"', '\'']) {
+            col -= 1;
+        }
+        return parent.moved(line, col, first.chars().count() as u32);
+    }
+    parent.clone()
+}
+
 /// The column (1-based) of the `column`-th value character of a quoted
 /// scalar whose opening quote is at column `open` of `line`.
 fn quoted_column(line: &str, open: usize, quote: char, column: usize) -> usize {

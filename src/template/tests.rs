@@ -293,6 +293,38 @@ fn render_json_renders_keys_values_and_omits() {
 }
 
 #[test]
+fn module_args_errors_point_at_the_failing_string() {
+    let file = "- copy:\n    dest: \"{{ deploy_to }}/.env\"\n    content: \"{{ dbpass }}\"\n";
+    let node = crate::yaml::parse(&Source::new("deploy.yml", file)).unwrap();
+    let crate::yaml::Value::Seq(tasks) = &node.value else {
+        panic!("not a list")
+    };
+    let crate::yaml::Value::Map(task) = &tasks[0].value else {
+        panic!("not a mapping")
+    };
+    let args = &task[0].1;
+    let templates = Templates::new();
+    let diag = templates.render_node(args, &vars()).unwrap_err();
+    assert_eq!(at(&diag), (3, 18, 6));
+    let diag = templates
+        .render_json(&args.to_json(), &vars(), &args.span)
+        .unwrap_err();
+    assert_eq!(at(&diag), (3, 18, 6));
+}
+
+#[test]
+fn conditions_in_braces_are_accepted() {
+    assert!(when("{{ flag | bool }}"));
+    assert!(!when("{{ off }}"));
+}
+
+#[test]
+fn templates_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Templates>();
+}
+
+#[test]
 fn variables_lists_what_a_template_needs() {
     let names = Templates::new().variables("{{ user.name }} {% for i in items %}{{ i }}{{ omit }}{% endfor %} {{ lookup('env', 'X') }}");
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["items", "user"]);
