@@ -171,13 +171,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", to_bool);
     env.add_filter("int", to_int);
     env.add_filter("float", to_float);
-    env.add_filter("to_json", |v: Value| {
-        Ok::<_, Error>(python::dumps(&json(&v)?, None, false))
+    env.add_filter("to_json", |v: Value, kwargs: Kwargs| {
+        to_json(v, kwargs, None, false)
     });
     env.add_filter("to_nice_json", |v: Value, kwargs: Kwargs| {
-        let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
-        kwargs.assert_all_used()?;
-        Ok::<_, Error>(python::dumps(&json(&v)?, Some(indent), true))
+        to_json(v, kwargs, Some(4), true)
     });
     env.add_filter("from_json", data::from_json);
     env.add_filter("to_yaml", |v: Value| {
@@ -244,6 +242,21 @@ pub(super) fn invalid(message: impl Into<String>) -> Error {
 /// A template value as JSON.
 pub(super) fn json(value: &Value) -> Result<Json, Error> {
     serde_json::to_value(value).map_err(|err| invalid(format!("cannot convert to JSON: {err}")))
+}
+
+/// `to_json(indent=None, sort_keys=False)`; `to_nice_json` defaults to 4 and sorted.
+fn to_json(
+    value: Value,
+    kwargs: Kwargs,
+    indent: Option<usize>,
+    sort_keys: bool,
+) -> Result<String, Error> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.or(indent);
+    let sort_keys = kwargs
+        .get::<Option<bool>>("sort_keys")?
+        .unwrap_or(sort_keys);
+    kwargs.assert_all_used()?;
+    Ok(python::dumps(&json(&value)?, indent, sort_keys))
 }
 
 /// Python's `shlex.quote`, as Ansible's `quote` is.

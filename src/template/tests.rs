@@ -398,6 +398,10 @@ fn data_filters() {
     );
     assert_eq!(render("{{ user | to_yaml }}"), "{name: bob, uid: 1000}\n");
     assert_eq!(
+        render("{{ {'b': 1, 'a': 2} | to_json(sort_keys=true) }}"),
+        r#"{"a": 2, "b": 1}"#
+    );
+    assert_eq!(
         render("{{ 'hello' | b64encode }}|{{ 'aGVsbG8=' | b64decode }}"),
         "aGVsbG8=|hello"
     );
