@@ -41,11 +41,21 @@ impl Failure<'_> {
             ErrorKind::UnknownFunction => {
                 self.unknown("function", detail, range, filters::FUNCTIONS)
             }
-            ErrorKind::InvalidOperation if !detail.is_empty() => {
-                Diagnostic::new(detail.to_string(), self.at(range))
+            kind => {
+                let message = match kind {
+                    ErrorKind::InvalidOperation if !detail.is_empty() => detail.to_string(),
+                    kind if detail.is_empty() => kind.to_string(),
+                    kind => format!("{kind}: {detail}"),
+                };
+                // Name the filter, test, function or method that failed.
+                let message = match range.as_ref().and_then(|r| callee(self.text, r.start)) {
+                    Some((what, name)) if name != "mandatory" => {
+                        format!("{what} `{name}`: {message}")
+                    }
+                    _ => message,
+                };
+                Diagnostic::new(message, self.at(range))
             }
-            kind if detail.is_empty() => Diagnostic::new(kind.to_string(), self.at(range)),
-            kind => Diagnostic::new(format!("{kind}: {detail}"), self.at(range)),
         }
     }
 
@@ -155,6 +165,32 @@ impl Failure<'_> {
         Diagnostic::new(format!("unknown {what} `{name}`"), span)
             .suggest(name, known.iter().copied())
     }
+}
+
+/// The call an error's range starts at: `join(...)` after a `|` is a filter,
+/// after `is` a test, after `.` a method, else a function.
+fn callee(text: &str, start: usize) -> Option<(&'static str, &str)> {
+    let rest = &text[start..];
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let name = &rest[..len];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let before = text[..start].trim_end();
+    let what = if before.ends_with('|') {
+        "filter"
+    } else if before.ends_with(" is") || before.ends_with(" not") {
+        "test"
+    } else if before.ends_with('.') {
+        "method"
+    } else if rest[len..].starts_with('(') {
+        "function"
+    } else {
+        return None;
+    };
+    Some((what, name))
 }
 
 /// Whether the name ending at `end` is looked into (`nope.x`, `nope['x']`)

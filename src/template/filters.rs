@@ -378,8 +378,8 @@ fn mandatory(value: &Value, msg: Option<String>) -> Result<Value, Error> {
 fn b64decode(text: String) -> Result<String, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|err| invalid(format!("b64decode: invalid base64: {err}")))?;
-    String::from_utf8(bytes).map_err(|_| invalid("b64decode: the decoded bytes are not UTF-8 text"))
+        .map_err(|err| invalid(format!("invalid base64: {err}")))?;
+    String::from_utf8(bytes).map_err(|_| invalid("the decoded bytes are not UTF-8 text"))
 }
 
 /// `cond | ternary(a, b, none_value)`.
@@ -405,9 +405,7 @@ fn extract(key: Value, container: Value, more: Option<Value>) -> Result<Value, E
         }
     }
     if value.is_undefined() {
-        return Err(invalid(format!(
-            "extract: no item `{key}` in the container"
-        )));
+        return Err(invalid(format!("no item `{key}` in the container")));
     }
     Ok(value)
 }

@@ -219,13 +219,26 @@ fn filter_failures_carry_their_message() {
     );
     let diag = fail("{{ app | regex_replace('(', 'x') }}");
     assert!(
-        diag.message.starts_with("invalid regular expression `(`"),
+        diag.message
+            .starts_with("filter `regex_replace`: invalid regular expression `(`"),
         "{}",
         diag.message
     );
     assert_eq!(
         fail("{{ app | hash('crc') }}").message.split(':').next(),
-        Some("hash")
+        Some("filter `hash`")
+    );
+    assert_eq!(
+        fail("{{ items | join(1, 2, 3) }}").message,
+        "filter `join`: value is not a string"
+    );
+    assert_eq!(
+        fail("{{ app.upper(1) }}").message,
+        "method `upper`: too many arguments"
+    );
+    assert_eq!(
+        fail("{{ items | combine({}) }}").message,
+        "filter `combine`: expects dictionaries"
     );
 }
 

@@ -8,8 +8,8 @@ use serde_json::Value as Json;
 use super::{invalid, json};
 
 pub(super) fn from_json(text: String) -> Result<Value, Error> {
-    let value: Json = serde_json::from_str(&text)
-        .map_err(|err| invalid(format!("from_json: invalid JSON: {err}")))?;
+    let value: Json =
+        serde_json::from_str(&text).map_err(|err| invalid(format!("invalid JSON: {err}")))?;
     Ok(Value::from(Serde(&value)))
 }
 
@@ -21,9 +21,7 @@ pub(super) fn combine(base: Value, others: Rest<Value>, kwargs: Kwargs) -> Resul
         .unwrap_or_else(|| "replace".into());
     kwargs.assert_all_used()?;
     if !["replace", "keep", "append", "prepend"].contains(&list_merge.as_str()) {
-        return Err(invalid(format!(
-            "combine: unknown list_merge `{list_merge}`"
-        )));
+        return Err(invalid(format!("unknown list_merge `{list_merge}`")));
     }
     let mut result = json(&base)?;
     // Ansible accepts lists of dicts as arguments too.
@@ -36,7 +34,7 @@ pub(super) fn combine(base: Value, others: Rest<Value>, kwargs: Kwargs) -> Resul
     }
     for layer in layers {
         if !result.is_object() || !layer.is_object() {
-            return Err(invalid("combine: expects dictionaries"));
+            return Err(invalid("expects dictionaries"));
         }
         merge(&mut result, layer, recursive, &list_merge);
     }
@@ -86,7 +84,7 @@ pub(super) fn hash(data: String, kind: Option<String>) -> Result<String, Error> 
         "md5" => format!("{:x}", md5::compute(data.as_bytes())),
         other => {
             return Err(invalid(format!(
-                "hash: unsupported hash type `{other}` (use md5, sha1, sha224, sha256, sha384 or sha512)"
+                "unsupported hash type `{other}` (use md5, sha1, sha224, sha256, sha384 or sha512)"
             )));
         }
     })
@@ -122,7 +120,7 @@ pub(super) fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
         .unwrap_or_else(|| "value".into());
     kwargs.assert_all_used()?;
     let Json::Object(entries) = json(&value)? else {
-        return Err(invalid("dict2items: expects a dictionary"));
+        return Err(invalid("expects a dictionary"));
     };
     let items: Vec<Json> = entries
         .into_iter()
@@ -148,11 +146,11 @@ pub(super) fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let mut out = serde_json::Map::new();
     for item in json(&value)?
         .as_array()
-        .ok_or_else(|| invalid("items2dict: expects a list"))?
+        .ok_or_else(|| invalid("expects a list"))?
     {
         let (Some(key), Some(value)) = (item.get(&key_name), item.get(&value_name)) else {
             return Err(invalid(format!(
-                "items2dict: every item needs `{key_name}` and `{value_name}`"
+                "every item needs `{key_name}` and `{value_name}`"
             )));
         };
         let key = match key {
