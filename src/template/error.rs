@@ -170,6 +170,11 @@ impl Failure<'_> {
 /// The call an error's range starts at: `join(...)` after a `|` is a filter,
 /// after `is` a test, after `.` a method, else a function.
 fn callee(text: &str, start: usize) -> Option<(&'static str, &str)> {
+    // A method call's range starts at its dot.
+    let (method, start) = match text[start..].strip_prefix('.') {
+        Some(_) => (true, start + 1),
+        None => (false, start),
+    };
     let rest = &text[start..];
     let len = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -179,12 +184,12 @@ fn callee(text: &str, start: usize) -> Option<(&'static str, &str)> {
         return None;
     }
     let before = text[..start].trim_end();
-    let what = if before.ends_with('|') {
+    let what = if method || before.ends_with('.') {
+        "method"
+    } else if before.ends_with('|') {
         "filter"
     } else if before.ends_with(" is") || before.ends_with(" not") {
         "test"
-    } else if before.ends_with('.') {
-        "method"
     } else if rest[len..].starts_with('(') {
         "function"
     } else {
