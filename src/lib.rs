@@ -13,13 +13,13 @@
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
 //! - `stage`: which files a stage reads; `-e` extra variables.
 //! - `playbook`: plays and tasks, includes of reusable playbooks by name.
-//! - `template`: the Jinja environment and Ansible's filters.
 //! - `modules`: what each module compiles to (a command and its check).
 //! - `shell`: quoting, the command builder, masking of secrets.
 //! - `plan`: compilation into per-host steps, and how a plan is printed.
 //! - `release`: releases on the server, and the id of a new one.
 //! - `executor`: runs a plan over SSH and reports events.
 //! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
+//! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.
 
 pub mod cli;
 pub mod diagnostic;
