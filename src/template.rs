@@ -10,7 +10,7 @@
 //! value is an error; `is defined` and `default` still work), no autoescape,
 //! `trim_blocks`, trailing newlines kept, `none` printed as an empty string,
 //! Python's string and dict methods (`.split()`, `.items()`), and Ansible's
-//! common filters and tests ([`filters`]).
+//! common filters and tests (`filters`, `filters/regex`, `filters/data`).
 
 mod error;
 mod filters;
