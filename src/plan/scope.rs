@@ -128,8 +128,14 @@ impl<'t> Scope<'t> {
     /// The variables a template sees: those it reads resolved, the rest as
     /// written (they are there only for `did you mean`).
     pub fn context(&self, text: &str) -> Result<Map<String, Value>, Diagnostic> {
-        for name in self.templates.variables(text) {
-            self.get(&name)?;
+        self.context_for(std::iter::once(text))
+    }
+
+    fn context_for<'a>(&self, texts: impl Iterator<Item = &'a str>) -> Result<Map<String, Value>, Diagnostic> {
+        for text in texts.filter(|t| has_template(t)) {
+            for name in self.templates.variables(text) {
+                self.get(&name)?;
+            }
         }
         let resolved = self.resolved.borrow();
         Ok(self
@@ -167,63 +173,24 @@ impl<'t> Scope<'t> {
         self.templates.render(text, &self.context(text)?, span)
     }
 
-    /// Renders a string; a lone `{{ expr }}` keeps the expression's type.
-    pub fn render_native(&self, text: &str, span: &Span) -> Result<Value, Diagnostic> {
-        if !has_template(text) {
-            return Ok(Value::String(text.to_string()));
-        }
-        self.templates
-            .render_value(text, &self.context(text)?, span)
-    }
-
     pub fn eval_bool(&self, expr: &str, span: &Span) -> Result<bool, Diagnostic> {
         self.templates.eval_bool(expr, &self.context(expr)?, span)
     }
 
     /// Renders every string in a YAML value, each at its own location.
     pub fn render_node(&self, node: &Node) -> Result<Value, Diagnostic> {
-        Ok(match &node.value {
-            yaml::Value::Str(s) => self.render_native(s, &node.span)?,
-            yaml::Value::Seq(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.render_node(i))
-                    .collect::<Result<_, _>>()?,
-            ),
-            yaml::Value::Map(entries) => {
-                let mut map = Map::new();
-                for (k, v) in entries {
-                    let key = match k.as_str() {
-                        Some(s) => self.render_str(s, &k.span)?,
-                        None => k.scalar_string().unwrap_or_default(),
-                    };
-                    map.insert(key, self.render_node(v)?);
-                }
-                Value::Object(map)
-            }
-            _ => node.to_json(),
-        })
+        let mut texts = Vec::new();
+        node_strings(node, &mut texts);
+        let context = self.context_for(texts.into_iter())?;
+        self.templates.render_node(node, &context)
     }
 
     /// Renders every string in a JSON value, all located at `span`.
     pub fn render_json(&self, value: &Value, span: &Span) -> Result<Value, Diagnostic> {
-        Ok(match value {
-            Value::String(s) => self.render_native(s, span)?,
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.render_json(i, span))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(entries) => {
-                let mut map = Map::new();
-                for (k, v) in entries {
-                    map.insert(self.render_str(k, span)?, self.render_json(v, span)?);
-                }
-                Value::Object(map)
-            }
-            other => other.clone(),
-        })
+        let mut texts = Vec::new();
+        json_strings(value, &mut texts);
+        let context = self.context_for(texts.into_iter())?;
+        self.templates.render_json(value, &context, span)
     }
 
     /// Names of every defined variable (for `did you mean`).
@@ -235,6 +202,31 @@ impl<'t> Scope<'t> {
 /// Whether a string contains Jinja syntax at all (most values do not).
 pub(crate) fn has_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// Every string of a YAML node, keys included.
+fn node_strings<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
+    match &node.value {
+        yaml::Value::Str(s) => out.push(s),
+        yaml::Value::Seq(items) => items.iter().for_each(|i| node_strings(i, out)),
+        yaml::Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+            node_strings(k, out);
+            node_strings(v, out);
+        }),
+        _ => {}
+    }
+}
+
+fn json_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| json_strings(i, out)),
+        Value::Object(entries) => entries.iter().for_each(|(k, v)| {
+            out.push(k);
+            json_strings(v, out);
+        }),
+        _ => {}
+    }
 }
 
 /// Whether any string inside a YAML node contains Jinja syntax that reads a
