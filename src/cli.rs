@@ -37,7 +37,7 @@ pub enum Command {
     /// Run an ad-hoc command on every host in parallel.
     Run(RunArgs),
     /// Preflight: reach, host keys, auth, disk, tools, lock.
-    Check(StageArgs),
+    Check(CheckArgs),
     /// Remove a stale deploy lock.
     Unlock(StageArgs),
     /// Show the resolved inventory of a stage.
@@ -73,6 +73,27 @@ pub struct CompileArgs {
     pub extra_vars: Vec<String>,
 }
 
+/// Options of every command that connects to hosts.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Hosts connected to and worked on at once.
+    #[arg(short, long, default_value_t = 256)]
+    pub forks: usize,
+    /// Trust the host key of a host seen for the first time (and remember it).
+    /// A changed key is never accepted.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// After Ctrl-C, seconds that running steps may take before they are stopped.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub grace: u64,
+    /// One JSON event per line, for CI.
+    #[arg(long)]
+    pub json: bool,
+    /// Show each step's output as it arrives.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     pub stage: String,
@@ -84,12 +105,8 @@ pub struct DeployArgs {
     /// Change nothing: run read-only probes and show what would change.
     #[arg(long)]
     pub dry_run: bool,
-    /// One JSON event per line, for CI.
-    #[arg(long)]
-    pub json: bool,
-    /// Show each step's output.
-    #[arg(short, long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
     /// Redeploy even when the revision is already deployed.
     #[arg(long)]
     pub force: bool,
@@ -102,9 +119,8 @@ pub struct PlanArgs {
     pub rev: Option<String>,
     #[command(flatten)]
     pub compile: CompileArgs,
-    /// The plan as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
     /// Only the compiled steps, without connecting to any host.
     #[arg(long)]
     pub offline: bool,
@@ -123,9 +139,20 @@ pub struct RunArgs {
     pub stage: String,
     #[arg(short = 'l', long, value_name = "PATTERN")]
     pub limit: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
     /// The command, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub stage: String,
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +175,9 @@ pub struct PlaybookArgs {
     /// Only print the compiled plan (like `ferry plan --offline`).
     #[arg(long)]
     pub plan: bool,
+    /// Change nothing: run read-only checks and show what would change.
     #[arg(long)]
-    pub json: bool,
+    pub check: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }

@@ -18,6 +18,9 @@ pub enum Error {
     /// Could not start: lock held, no host reachable (exit 3).
     #[error("{0}")]
     CannotStart(String),
+    /// Ctrl-C stopped the run (exit 130, as for any command killed by SIGINT).
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -26,6 +29,7 @@ impl Error {
             Error::Input(_) | Error::NotYet { .. } => 2,
             Error::Failed(_) => 1,
             Error::CannotStart(_) => 3,
+            Error::Interrupted(_) => 130,
         }
     }
 }

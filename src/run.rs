@@ -1,16 +1,23 @@
 //! One function per subcommand, and the only place that prints results.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::cli::{Cli, Command, CompileArgs, PlanArgs, PlaybookArgs};
+use serde_json::json;
+
+use crate::cli::{CheckArgs, Cli, Command, CompileArgs, ExecArgs, PlanArgs, PlaybookArgs, RunArgs};
 use crate::diagnostic::Source;
 use crate::error::Error;
+use crate::executor::{self, HostEnd, Outcome, Shutdown};
 use crate::inventory::Inventory;
 use crate::plan::{self, CompileInput, Plan};
-use crate::playbook::{self, Library};
+use crate::playbook::{self, Library, Playbook};
 use crate::release::release_id;
+use crate::report::{self, Mode};
 use crate::stage;
 use crate::template::Templates;
+use crate::transport::Trust;
+use crate::transport::ssh_config::SshConfig;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -23,20 +30,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Playbook(args) => playbook(dir, args),
+        Command::Run(args) => run_command(dir, args),
+        Command::Check(args) => check(dir, args),
         Command::Deploy(args) => {
             compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
             not_yet("deploy", "the release lifecycle lands with issue 4")
         }
-        Command::Run(args) => {
+        Command::Unlock(args) | Command::Releases(args) => {
             Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
-            not_yet("run", "the SSH executor lands with issue 3")
-        }
-        Command::Check(args) | Command::Unlock(args) | Command::Releases(args) => {
-            Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
-            not_yet(
-                "check/unlock/releases",
-                "these need the SSH executor (issue 3) and releases (issue 4)",
-            )
+            not_yet("unlock/releases", "releases and locks land with issue 4")
         }
         Command::Rollback(args) => {
             Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
@@ -55,14 +57,11 @@ fn not_yet(command: &str, why: &str) -> Result<(), Error> {
 
 fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
     let plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
-    if !args.offline {
-        return not_yet(
-            "plan",
-            "probing hosts needs the SSH executor (issue 3); `ferry plan STAGE --offline` shows the compiled steps",
-        );
+    if args.offline {
+        print_plan(&plan, args.exec.json);
+        return Ok(());
     }
-    print_plan(&plan, args.json);
-    Ok(())
+    execute(&plan, dir, &args.exec, true).map(drop)
 }
 
 fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
@@ -74,14 +73,169 @@ fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
     let file = dir.join(&args.file);
     let inventory = dir.join(&args.inventory);
     let plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
-    if !args.plan {
-        return not_yet(
-            "playbook",
-            "running needs the SSH executor (issue 3); `--plan` prints the compiled steps",
-        );
+    if args.plan {
+        print_plan(&plan, args.exec.json);
+        return Ok(());
     }
-    print_plan(&plan, args.json);
-    Ok(())
+    let project_dir = file.parent().unwrap_or(dir);
+    execute(&plan, project_dir, &args.exec, args.check).map(drop)
+}
+
+/// `ferry run STAGE -- COMMAND...`: one word is a shell script, several
+/// are a command and its arguments (quoted, no shell expansion).
+fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
+    let task = match args.command.as_slice() {
+        [script] => json!({ "name": script, "shell": script, "register": "output" }),
+        words => json!({ "name": words.join(" "), "command": { "argv": words }, "register": "output" }),
+    };
+    let playbook = json!([{ "name": "ferry run", "hosts": "all", "tasks": [task] }]);
+    let compile = CompileArgs {
+        limit: args.limit,
+        extra_vars: Vec::new(),
+    };
+    let plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
+    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |results| {
+        if args.exec.json {
+            return;
+        }
+        for (host, registered) in results {
+            let Some(out) = registered.get("output") else { continue };
+            let rc = out["rc"].as_u64().map_or("-".to_string(), |rc| rc.to_string());
+            println!("── {host} (rc {rc}) ──");
+            for stream in ["stdout", "stderr"] {
+                if let Some(text) = out[stream].as_str().filter(|t| !t.is_empty()) {
+                    println!("{}", plan.masker.mask(text));
+                }
+            }
+        }
+    })?;
+    finish(&outcome, &results)
+}
+
+/// `ferry check STAGE`: reach, host key and login (by connecting), then the
+/// tools ferry needs, free disk at `deploy_to`, sudo when the playbook
+/// escalates, and whether a deploy lock is held.
+fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
+    let escalates = stage::playbook_path(dir)
+        .ok()
+        .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
+        .is_some_and(|p: Playbook| {
+            p.plays
+                .iter()
+                .any(|play| play.escalate == Some(true) || play.tasks.iter().any(|t| t.escalate == Some(true)))
+        });
+    let mut tasks = vec![
+        json!({
+            "name": "tools: sh tar mkdir mv ln readlink",
+            "shell": "missing=; for t in sh tar mkdir mv ln readlink; do command -v \"$t\" >/dev/null 2>&1 || missing=\"$missing $t\"; done; if [ -n \"$missing\" ]; then echo \"missing:$missing\" >&2; exit 1; fi",
+            "changed_when": false,
+        }),
+        json!({
+            "name": "free disk at deploy_to",
+            "shell": "d={{ deploy_to | quote }}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; free=$(df -Pk \"$d\" | awk 'NR==2 {print int($4/1024)}'); echo \"${free} MB free at $d\"; if [ \"$free\" -lt {{ min_free_mb | default(200) | int }} ]; then echo \"only ${free} MB free at $d\" >&2; exit 1; fi",
+            "when": "deploy_to is defined",
+            "changed_when": false,
+        }),
+        json!({
+            "name": "no deploy lock held",
+            "shell": "lock={{ (deploy_to ~ '/.ferry/lock') | quote }}; if [ -d \"$lock\" ]; then echo \"deploy lock held: $(cat \"$lock/owner\" 2>/dev/null)\" >&2; echo 'clear a stale one with: ferry unlock STAGE' >&2; exit 1; fi",
+            "when": "deploy_to is defined",
+            "changed_when": false,
+        }),
+    ];
+    if escalates {
+        tasks.push(json!({
+            "name": "sudo without a password",
+            "command": "sudo -n true",
+            "changed_when": false,
+        }));
+    }
+    let playbook = json!([{ "name": "ferry check", "hosts": "all", "tasks": tasks }]);
+    let compile = CompileArgs {
+        limit: args.limit,
+        extra_vars: Vec::new(),
+    };
+    let plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
+    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |_| {})?;
+    finish(&outcome, &results)
+}
+
+fn execute(plan: &Plan, project_dir: &Path, exec: &ExecArgs, dry_run: bool) -> Result<Outcome, Error> {
+    let (outcome, results) = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
+    finish(&outcome, &results)?;
+    Ok(outcome)
+}
+
+type Results = indexmap::IndexMap<String, serde_json::Map<String, serde_json::Value>>;
+
+/// Runs a plan with the reporter the flags ask for; `before_recap` may
+/// print per-host results before the recap is shown.
+fn run_plan(
+    plan: &Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+    before_recap: impl FnOnce(&Results),
+) -> Result<(Outcome, Results), Error> {
+    let mut trust = Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
+    trust.accept_new = exec.accept_new_host_keys;
+    let mut options = executor::Options::new(project_dir.to_path_buf());
+    options.forks = exec.forks;
+    options.trust = trust;
+    options.dry_run = dry_run;
+    options.verbose = exec.verbose;
+    options.grace = Duration::from_secs(exec.grace);
+    options.ssh_config = Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
+    let templates = Templates::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::CannotStart(format!("cannot start the runtime: {e}")))?;
+    let sink = report::reporter(Mode::from_json_flag(exec.json), exec.verbose);
+    let (outcome, results) = runtime.block_on(async {
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                trigger.trigger();
+            }
+        });
+        executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown).await
+    });
+    before_recap(&results);
+    sink.finish();
+    Ok((outcome, results))
+}
+
+/// The error (and exit status) for a run that did not fully succeed.
+fn finish(outcome: &Outcome, _results: &Results) -> Result<(), Error> {
+    let bad: Vec<&str> = outcome
+        .hosts
+        .iter()
+        .filter(|(_, end)| **end != HostEnd::Ok)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    if outcome.interrupted {
+        return Err(Error::Interrupted(format!(
+            "stopped by Ctrl-C; {} host(s) did not finish",
+            bad.len()
+        )));
+    }
+    if outcome.nothing_reachable() {
+        return Err(Error::CannotStart(format!(
+            "no host could be reached ({})",
+            bad.join(", ")
+        )));
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "{} of {} hosts did not succeed: {}",
+            bad.len(),
+            outcome.hosts.len(),
+            bad.join(", ")
+        )))
+    }
 }
 
 fn print_plan(plan: &Plan, json: bool) {
@@ -94,12 +248,7 @@ fn print_plan(plan: &Plan, json: bool) {
 }
 
 /// Compiles the stage's playbook: every input error surfaces here.
-fn compile_stage(
-    dir: &Path,
-    stage: &str,
-    args: &CompileArgs,
-    rev: Option<&str>,
-) -> Result<Plan, Error> {
+fn compile_stage(dir: &Path, stage: &str, args: &CompileArgs, rev: Option<&str>) -> Result<Plan, Error> {
     let playbook = stage::playbook_path(dir)?;
     let inventory = stage::inventory_path(dir, stage)?;
     compile_files(&playbook, &inventory, stage, args, rev)
@@ -118,18 +267,44 @@ fn compile_files(
         .unwrap_or_else(|| PathBuf::from("."));
     let library = Library::new(Some(project_dir.clone()));
     let playbook = playbook::load(playbook_path, &library)?;
+    compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
+}
+
+/// Compiles a playbook that ferry writes itself (`run`, `check`) as JSON,
+/// which is YAML, against a stage's inventory.
+fn compile_synthetic(
+    dir: &Path,
+    stage: &str,
+    name: &str,
+    playbook: &serde_json::Value,
+    args: &CompileArgs,
+) -> Result<Plan, Error> {
+    let inventory = stage::inventory_path(dir, stage)?;
+    let source = Source::new(name, serde_json::to_string_pretty(playbook).unwrap_or_default());
+    let parsed = playbook::parse_source(&source, &Library::new(None))?;
+    compile_playbook(&parsed, dir, &inventory, stage, args, None)
+}
+
+fn compile_playbook(
+    playbook: &Playbook,
+    project_dir: &Path,
+    inventory_path: &Path,
+    stage: &str,
+    args: &CompileArgs,
+    rev: Option<&str>,
+) -> Result<Plan, Error> {
     let inventory = Inventory::load(inventory_path)?;
     let extra_vars = args
         .extra_vars
         .iter()
-        .map(|arg| stage::extra_vars(arg, &project_dir))
+        .map(|arg| stage::extra_vars(arg, project_dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let release = release_id(&project_dir, rev)?;
+    let release = release_id(project_dir, rev)?;
     let templates = Templates::new();
     let input = CompileInput {
         stage: stage.to_string(),
-        playbook: &playbook,
-        project_dir: &project_dir,
+        playbook,
+        project_dir,
         inventory: &inventory,
         inventory_source: Source::read(inventory_path)?,
         extra_vars,

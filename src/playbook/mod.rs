@@ -12,7 +12,7 @@ use crate::diagnostic::Span;
 use crate::yaml::Node;
 
 pub use library::Library;
-pub use parse::load;
+pub use parse::{load, parse_source};
 pub(crate) use parse::vars_of;
 
 /// A list of plays, with every include and import already spliced in.

@@ -58,12 +58,16 @@ const INCLUDED_FILE_KEYS: &[&str] = &["defaults", "tasks", "handlers"];
 
 /// Reads the playbook at `path`, splicing in every include and import.
 pub fn load(path: &Path, library: &Library) -> Result<Playbook, Diagnostic> {
-    let source = Source::read(path)?;
+    parse_source(&Source::read(path)?, library)
+}
+
+/// Parses a playbook from text already read.
+pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook, Diagnostic> {
     let mut parser = Parser {
         library,
         stack: Vec::new(),
     };
-    let plays = parser.playbook(&source)?;
+    let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
 }
 

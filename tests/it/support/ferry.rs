@@ -64,3 +64,57 @@ pub fn ferry_bin() -> PathBuf {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+impl Project {
+    /// A project whose `inventory/test.ini` lists `hosts` in group `web`,
+    /// each with its own directory as `deploy_to`, and whose HOME trusts
+    /// their host keys.
+    pub fn with_hosts(hosts: &super::sshd::TestHosts) -> Project {
+        let project = Project::new();
+        let mut inventory = String::from("[web]\n");
+        for h in &hosts.hosts {
+            inventory.push_str(&format!(
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} deploy_to={}\n",
+                h.name,
+                h.address,
+                h.port,
+                h.user,
+                h.key.display(),
+                h.dir.join("app").display()
+            ));
+        }
+        project.file("inventory/test.ini", &inventory);
+        let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();
+        project.file(".ssh/known_hosts", &known);
+        project
+    }
+
+    /// Runs `ferry ARGS --json` and returns the events, one per line.
+    pub fn ferry_json(&self, args: &[&str]) -> (Output, Vec<serde_json::Value>) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let out = self.ferry(&all);
+        let events = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+            .collect();
+        (out, events)
+    }
+}
+
+/// `(host, step name, status)` of every step that ended, in order.
+pub fn step_ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or_default().to_string(),
+                e["name"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
