@@ -544,6 +544,18 @@ async fn measure_connect_round_trip_and_fan_out() {
         trips.push(started.elapsed());
     }
     trips.sort();
+    let blob = vec![7u8; 64 << 20];
+    let started = Instant::now();
+    let upload = session
+        .exec(
+            "cat > /dev/null",
+            Some(Box::new(std::io::Cursor::new(blob))),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(upload.status, Some(0));
+    let upload_rate = 64.0 / started.elapsed().as_secs_f64();
     session.close().await;
 
     let started = Instant::now();
@@ -561,7 +573,7 @@ async fn measure_connect_round_trip_and_fan_out() {
     let fan_out = started.elapsed();
     println!(
         "connect 1 host p50 {:?} (min {:?}); `true` round trip p50 {:?} p90 {:?}; \
-         50 hosts x 20 commands {:?}",
+         64 MiB stdin {upload_rate:.0} MiB/s; 50 hosts x 20 commands {:?}",
         connects[connects.len() / 2],
         connects[0],
         trips[trips.len() / 2],

@@ -94,7 +94,8 @@ impl Session {
     /// Runs `command` through the remote user's shell. With `stdin`, its
     /// bytes are streamed to the command and EOF follows; without, EOF is
     /// sent at once. Output chunks go to `on_output` as they arrive and are
-    /// collected too.
+    /// collected too. Errors never quote `command`: it may hold secrets,
+    /// and the caller has a masked form to show.
     pub async fn exec(
         &self,
         command: &str,
@@ -165,18 +166,18 @@ impl Session {
         };
         abandon.0 = None;
         if refused {
-            return Err(self.channel_error(format!("the server refused to run `{command}`")));
+            return Err(self.channel_error("the server refused to run the command".to_string()));
         }
         if output.status.is_none() && output.signal.is_none() {
             if self.inner.handle.is_closed() {
                 return Err(TransportError::Disconnected {
                     host: self.inner.name.clone(),
-                    reason: format!("while running `{command}`"),
+                    reason: "while a command was running".to_string(),
                 });
             }
             let reason = match fed {
-                Some(Err(error)) => format!("sending stdin to `{command}`: {error}"),
-                _ => format!("`{command}` ended without an exit status"),
+                Some(Err(error)) => format!("sending stdin to the command: {error}"),
+                _ => "the command ended without an exit status".to_string(),
             };
             return Err(self.channel_error(reason));
         }
