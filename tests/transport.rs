@@ -536,6 +536,37 @@ async fn measure_connect_round_trip_and_fan_out() {
         session.close().await;
     }
     connects.sort();
+    // The OpenSSH client under the same load, for a ratio.
+    let mut openssh = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let status = Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                hosts.known_hosts.display()
+            ))
+            .arg("-i")
+            .arg(&hosts.key)
+            .arg("-p")
+            .arg(target.port.to_string())
+            .arg(format!("{}@{}", target.user, target.address))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        openssh.push(started.elapsed());
+    }
+    openssh.sort();
+    println!("openssh `ssh host true` p50 {:?}", openssh[2]);
     let session = connect(&target, &trust).await.unwrap();
     let mut trips = Vec::new();
     for _ in 0..200 {
@@ -679,4 +710,32 @@ async fn abandoned_exec_is_signalled_and_the_session_stays_usable() {
     );
     let stopped = run(&session, &check).await.status == Some(0);
     assert_eq!(stopped, host.user != "root", "{}", host.log());
+}
+
+#[tokio::test]
+async fn ssh_config_alias_with_proxy_jump_connects() {
+    let hosts = TestHosts::start(2);
+    let (jump, app) = (&hosts.hosts[0], &hosts.hosts[1]);
+    let config = hosts.root.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host bastion\n  HostName {}\n  Port {}\n  IdentityFile {}\n\n\
+             Host app\n  HostName {}\n  Port {}\n  ProxyJump bastion\n\n\
+             Host *\n  User {}\n  IdentityFile {}\n",
+            jump.address,
+            jump.port,
+            hosts.key.display(),
+            app.address,
+            app.port,
+            app.user,
+            hosts.key.display(),
+        ),
+    )
+    .unwrap();
+    let config = ferry::transport::ssh_config::SshConfig::load(&config).unwrap();
+    let target = config.target("app", "nobody");
+    assert_eq!(target.jump.as_ref().unwrap().address, jump.address);
+    let session = connect(&target, &hosts.trust()).await.unwrap();
+    assert_eq!(text(&run(&session, "echo ok").await.stdout), "ok\n");
 }
