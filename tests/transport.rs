@@ -739,3 +739,24 @@ async fn ssh_config_alias_with_proxy_jump_connects() {
     let session = connect(&target, &hosts.trust()).await.unwrap();
     assert_eq!(text(&run(&session, "echo ok").await.stdout), "ok\n");
 }
+
+/// sshd drops handshakes beyond `MaxStartups`; several inventory hosts on
+/// one machine reach it when connecting all at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn handshakes_dropped_by_max_startups_are_retried() {
+    let hosts = TestHosts::start_with(1, "MaxStartups 2:100:2\nLogLevel VERBOSE");
+    let trust = hosts.trust();
+    let runs = (0..30).map(|i| {
+        let (trust, mut target) = (trust.clone(), hosts.hosts[0].target());
+        target.name = format!("app{i}");
+        async move { connect(&target, &trust).await.map(|_| ()) }
+    });
+    for result in futures_join_all(runs).await {
+        result.unwrap_or_else(|e| panic!("{e}\n{}", hosts.hosts[0].log()));
+    }
+    assert!(
+        hosts.hosts[0].log().contains("MaxStartups"),
+        "{}",
+        hosts.hosts[0].log()
+    );
+}

@@ -28,6 +28,9 @@ const STDIN_BUFFER: usize = 256 * 1024;
 /// How long a refused channel open is retried (see `open_channel`).
 const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
 
+/// Connection attempts when the server drops the handshake.
+const CONNECT_ATTEMPTS: u32 = 10;
+
 /// Key exchanges in preference order: curve25519 costs ~5 ms of CPU per
 /// connection, OpenSSH 9's default sntrup761 ~70 ms.
 const KEX_ORDER: &[kex::Name] = &[
@@ -75,14 +78,31 @@ impl Session {
             Some(jump) => Some(Box::pin(Session::connect(jump, trust, opts)).await?),
             None => None,
         };
-        let attempt = establish(target, trust, opts, jump);
-        match tokio::time::timeout(opts.connect_timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout {
-                host: target.name.clone(),
-                address: target.socket_address(),
-                after: opts.connect_timeout,
-            }),
+        let deadline = tokio::time::Instant::now() + opts.connect_timeout;
+        let mut attempt = 1;
+        loop {
+            let result =
+                tokio::time::timeout_at(deadline, establish(target, trust, opts, jump.clone()))
+                    .await;
+            match result {
+                Ok(Ok(session)) => return Ok(session),
+                Ok(Err(Failure::Dropped(error))) if attempt < CONNECT_ATTEMPTS => {
+                    let delay = retry_delay(attempt);
+                    if tokio::time::Instant::now() + delay >= deadline {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Ok(Err(Failure::Dropped(error) | Failure::Final(error))) => return Err(error),
+                Err(_) => {
+                    return Err(TransportError::Timeout {
+                        host: target.name.clone(),
+                        address: target.socket_address(),
+                        after: opts.connect_timeout,
+                    });
+                }
+            }
         }
     }
 
@@ -257,13 +277,39 @@ fn signal_text(signal: russh::Sig) -> String {
     }
 }
 
+/// Why one connection attempt failed.
+enum Failure {
+    /// The server dropped the connection during the handshake, as sshd does
+    /// beyond `MaxStartups` unauthenticated connections (10 by default: many
+    /// inventory hosts on one machine reach it): worth another attempt.
+    Dropped(TransportError),
+    Final(TransportError),
+}
+
+impl From<TransportError> for Failure {
+    fn from(error: TransportError) -> Failure {
+        Failure::Final(error)
+    }
+}
+
+/// 50–150 ms times the attempt number, at most 1 s, spread so that the
+/// retries of many clients do not collide again.
+fn retry_delay(attempt: u32) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let millis = (50 + u64::from(nanos % 100)) * u64::from(attempt);
+    Duration::from_millis(millis.min(1000))
+}
+
 /// TCP (or tunnel), SSH handshake with host key check, then login.
 async fn establish(
     target: &Target,
     trust: &Trust,
     opts: &ConnectOptions,
     jump: Option<Session>,
-) -> Result<Session, TransportError> {
+) -> Result<Session, Failure> {
     let config = Arc::new(client_config(target, trust, opts));
     let client = Client {
         target: target.clone(),
@@ -302,12 +348,12 @@ async fn establish(
         }
     };
     let mut handle = handshake.map_err(|error| match error {
-        ClientError::HostKey(error) => *error,
-        ClientError::Ssh(error) => TransportError::Unreachable {
+        ClientError::HostKey(error) => Failure::Final(*error),
+        ClientError::Ssh(error) => Failure::Dropped(TransportError::Unreachable {
             host: target.name.clone(),
             address: target.socket_address(),
-            reason: format!("SSH handshake failed: {error}"),
-        },
+            reason: format!("the SSH handshake failed: {error}"),
+        }),
     })?;
     authenticate(&mut handle, target, opts).await?;
     Ok(Session {

@@ -70,6 +70,13 @@ pub struct TestHosts {
 impl TestHosts {
     /// Starts `n` hosts (at most 250) and waits until each accepts TCP.
     pub fn start(n: usize) -> TestHosts {
+        TestHosts::start_with(n, "")
+    }
+
+    /// Like [`TestHosts::start`], with `extra` sshd_config lines replacing
+    /// the defaults for the same keywords (sshd keeps the first value of
+    /// most keywords but the last of some, such as `MaxStartups`).
+    pub fn start_with(n: usize, extra: &str) -> TestHosts {
         assert!((1..=250).contains(&n), "between 1 and 250 hosts");
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let root = std::env::temp_dir().join(format!(
@@ -105,7 +112,7 @@ impl TestHosts {
             keygen(&dir.join("host_ed25519"));
             let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("host key");
             let host_key = host_key.split(' ').take(2).collect::<Vec<_>>().join(" ");
-            let (port, child) = spawn_sshd(&address, &dir, &root);
+            let (port, child) = spawn_sshd(&address, &dir, &root, extra);
             set.hosts.push(TestHost {
                 name: format!("host{index}"),
                 address,
@@ -147,11 +154,12 @@ impl Drop for TestHosts {
 
 /// Starts sshd on `address` at a free port, retrying when the port is taken
 /// between the check and sshd's bind.
-fn spawn_sshd(address: &str, dir: &Path, root: &Path) -> (u16, Child) {
+fn spawn_sshd(address: &str, dir: &Path, root: &Path, extra: &str) -> (u16, Child) {
     for _ in 0..20 {
         let port = free_port(address);
         let config = dir.join("sshd_config");
-        std::fs::write(&config, sshd_config(address, port, dir, root)).expect("sshd_config");
+        let text = with_overrides(&sshd_config(address, port, dir, root), extra);
+        std::fs::write(&config, text).expect("sshd_config");
         let mut child = Command::new("/usr/sbin/sshd")
             .arg("-D")
             .arg("-f")
@@ -195,6 +203,25 @@ fn sshd_config(address: &str, port: u16, dir: &Path, root: &Path) -> String {
         dir = dir.display(),
         root = root.display(),
     )
+}
+
+/// `defaults` without the keywords `extra` sets, then `extra`.
+fn with_overrides(defaults: &str, extra: &str) -> String {
+    let keyword = |line: &str| {
+        line.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let overridden: Vec<String> = extra.lines().map(keyword).collect();
+    let mut text: String = defaults
+        .lines()
+        .filter(|line| !overridden.contains(&keyword(line)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    text.push_str(extra);
+    text.push('\n');
+    text
 }
 
 /// A port that `address` can bind right now.
