@@ -760,3 +760,31 @@ async fn handshakes_dropped_by_max_startups_are_retried() {
         hosts.hosts[0].log()
     );
 }
+
+#[test]
+fn test_hosts_describe_themselves_for_openssh_and_ansible() {
+    let hosts = TestHosts::start(2);
+    let config = hosts.write_ssh_config();
+    // The real OpenSSH client agrees with the files written.
+    let output = Command::new("ssh")
+        .args(["-F"])
+        .arg(&config)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "host2",
+            "echo",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&output.stdout), "hi\n", "{}", text(&output.stderr));
+    let inventory = hosts.inventory_ini("web");
+    assert!(
+        inventory.starts_with("[web]\nhost1 ansible_host=127."),
+        "{inventory}"
+    );
+    assert_eq!(inventory.lines().count(), 3);
+}

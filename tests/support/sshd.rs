@@ -133,6 +133,43 @@ impl TestHosts {
         set
     }
 
+    /// An Ansible INI inventory putting every host in `group`, with the
+    /// standard connection variables.
+    pub fn inventory_ini(&self, group: &str) -> String {
+        let mut text = format!("[{group}]\n");
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+                host.name,
+                host.address,
+                host.port,
+                host.user,
+                host.key.display()
+            ));
+        }
+        text
+    }
+
+    /// Writes an ssh_config with a `Host` block per host (by name) and
+    /// returns its path.
+    pub fn write_ssh_config(&self) -> PathBuf {
+        let mut text = String::new();
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "Host {}\n  HostName {}\n  Port {}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {}\n\n",
+                host.name,
+                host.address,
+                host.port,
+                host.user,
+                host.key.display(),
+                self.known_hosts.display()
+            ));
+        }
+        let path = self.root.join("ssh_config");
+        std::fs::write(&path, text).expect("write ssh_config");
+        path
+    }
+
     /// Trust exactly these hosts' keys.
     pub fn trust(&self) -> Trust {
         Trust {
