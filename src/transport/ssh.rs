@@ -5,22 +5,22 @@
 //! every channel drained to its close (an undrained one stalls the whole
 //! connection), concurrent channels capped below `MaxSessions`, connect and
 //! login under one timeout (a silent server otherwise hangs forever), and
-//! curve25519 key exchange first.
+//! curve25519 key exchange first. Login is in `auth`, the host key check
+//! in `handler`.
 
-use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
 use tokio::io::{AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio::sync::Semaphore;
 
-use super::known_hosts::{self, Verdict};
-use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust, keys};
+use super::auth::authenticate;
+use super::handler::{Client, ClientError};
+use super::known_hosts;
+use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust};
 
 /// Bytes read from a command's stdin per write into the channel.
 const STDIN_BUFFER: usize = 256 * 1024;
@@ -399,155 +399,6 @@ fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> clien
 fn same_family(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
     use russh::keys::Algorithm::Rsa;
     a == b || (matches!(a, Rsa { .. }) && matches!(b, Rsa { .. }))
-}
-
-/// Offers the target's key files (or the default ones), then ssh-agent keys.
-/// A key that cannot be decrypted is reported as such when nothing else
-/// worked, rather than as a vague login failure.
-async fn authenticate(
-    handle: &mut Handle<Client>,
-    target: &Target,
-    opts: &ConnectOptions,
-) -> Result<(), TransportError> {
-    let lost = |e: russh::Error| TransportError::Disconnected {
-        host: target.name.clone(),
-        reason: format!("during login: {e}"),
-    };
-    let explicit = !target.identity_files.is_empty();
-    let files: Vec<PathBuf> = if explicit {
-        target.identity_files.clone()
-    } else {
-        keys::default_identity_files()
-    };
-    let mut tried = Vec::new();
-    let mut key_error = None;
-    for path in files {
-        if !explicit && !path.exists() {
-            continue;
-        }
-        let key = match keys::load_identity(&path, target.passphrase.as_deref()) {
-            Ok(key) => key,
-            Err(error) => {
-                key_error.get_or_insert(error);
-                continue;
-            }
-        };
-        let hash = rsa_hash(handle, key.algorithm().is_rsa()).await;
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
-        let result = handle
-            .authenticate_publickey(&target.user, key)
-            .await
-            .map_err(lost)?;
-        if result.success() {
-            return Ok(());
-        }
-        tried.push(format!("key `{}`", path.display()));
-    }
-    let agent_socket = opts
-        .agent_socket
-        .clone()
-        .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
-    if let Some(socket) = agent_socket
-        && let Ok(mut agent) = AgentClient::connect_uds(&socket).await
-    {
-        let identities = agent.request_identities().await.unwrap_or_default();
-        for identity in identities {
-            let public = identity.public_key().into_owned();
-            let hash = rsa_hash(handle, public.algorithm().is_rsa()).await;
-            let result = handle
-                .authenticate_publickey_with(&target.user, public, hash, &mut agent)
-                .await;
-            if matches!(result, Ok(ref r) if r.success()) {
-                return Ok(());
-            }
-            tried.push(format!("agent key `{}`", identity.comment()));
-        }
-    }
-    match key_error {
-        Some(error) if tried.is_empty() || explicit => Err(error),
-        _ => Err(TransportError::AuthFailed {
-            host: target.name.clone(),
-            user: target.user.clone(),
-            tried,
-        }),
-    }
-}
-
-/// The RSA signature hash the server accepts (SHA-1 is refused by OpenSSH 9).
-async fn rsa_hash(handle: &Handle<Client>, is_rsa: bool) -> Option<HashAlg> {
-    if !is_rsa {
-        return None;
-    }
-    match handle.best_supported_rsa_hash().await {
-        Ok(Some(hash)) => hash,
-        _ => Some(HashAlg::Sha512),
-    }
-}
-
-/// russh callbacks: only the host key check.
-struct Client {
-    target: Target,
-    trust: Trust,
-}
-
-#[derive(Debug)]
-enum ClientError {
-    Ssh(russh::Error),
-    HostKey(Box<TransportError>),
-}
-
-impl From<russh::Error> for ClientError {
-    fn from(error: russh::Error) -> ClientError {
-        ClientError::Ssh(error)
-    }
-}
-
-impl client::Handler for Client {
-    type Error = ClientError;
-
-    async fn check_server_key(
-        &mut self,
-        key: &PublicKeyOrCertificate,
-    ) -> Result<bool, ClientError> {
-        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            // No certificate algorithm is advertised, so none should come.
-            return Ok(false);
-        };
-        let files = &self.trust.known_hosts;
-        let (address, port) = (&self.target.address, self.target.port);
-        let host = self.target.name.clone();
-        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-        let refusal = match known_hosts::check(files, address, port, key) {
-            Verdict::Trusted => return Ok(true),
-            Verdict::Unknown => {
-                if self.trust.accept_new && known_hosts::append(files, address, port, key).is_some()
-                {
-                    return Ok(true);
-                }
-                TransportError::UnknownHostKey {
-                    host,
-                    fingerprint,
-                    known_hosts_file: files
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts")),
-                }
-            }
-            Verdict::Changed { file, line } => TransportError::ChangedHostKey {
-                host,
-                fingerprint,
-                file,
-                line,
-            },
-            Verdict::Revoked { file, line } => TransportError::RevokedHostKey {
-                host,
-                fingerprint,
-                file,
-                line,
-            },
-        };
-        Err(ClientError::HostKey(Box::new(refusal)))
-    }
 }
 
 #[cfg(test)]
