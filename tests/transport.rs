@@ -536,6 +536,37 @@ async fn measure_connect_round_trip_and_fan_out() {
         session.close().await;
     }
     connects.sort();
+    // The OpenSSH client under the same load, for a ratio.
+    let mut openssh = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let status = Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                hosts.known_hosts.display()
+            ))
+            .arg("-i")
+            .arg(&hosts.key)
+            .arg("-p")
+            .arg(target.port.to_string())
+            .arg(format!("{}@{}", target.user, target.address))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        openssh.push(started.elapsed());
+    }
+    openssh.sort();
+    println!("openssh `ssh host true` p50 {:?}", openssh[2]);
     let session = connect(&target, &trust).await.unwrap();
     let mut trips = Vec::new();
     for _ in 0..200 {
@@ -544,6 +575,18 @@ async fn measure_connect_round_trip_and_fan_out() {
         trips.push(started.elapsed());
     }
     trips.sort();
+    let blob = vec![7u8; 64 << 20];
+    let started = Instant::now();
+    let upload = session
+        .exec(
+            "cat > /dev/null",
+            Some(Box::new(std::io::Cursor::new(blob))),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(upload.status, Some(0));
+    let upload_rate = 64.0 / started.elapsed().as_secs_f64();
     session.close().await;
 
     let started = Instant::now();
@@ -561,7 +604,7 @@ async fn measure_connect_round_trip_and_fan_out() {
     let fan_out = started.elapsed();
     println!(
         "connect 1 host p50 {:?} (min {:?}); `true` round trip p50 {:?} p90 {:?}; \
-         50 hosts x 20 commands {:?}",
+         64 MiB stdin {upload_rate:.0} MiB/s; 50 hosts x 20 commands {:?}",
         connects[connects.len() / 2],
         connects[0],
         trips[trips.len() / 2],
@@ -667,4 +710,81 @@ async fn abandoned_exec_is_signalled_and_the_session_stays_usable() {
     );
     let stopped = run(&session, &check).await.status == Some(0);
     assert_eq!(stopped, host.user != "root", "{}", host.log());
+}
+
+#[tokio::test]
+async fn ssh_config_alias_with_proxy_jump_connects() {
+    let hosts = TestHosts::start(2);
+    let (jump, app) = (&hosts.hosts[0], &hosts.hosts[1]);
+    let config = hosts.root.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host bastion\n  HostName {}\n  Port {}\n  IdentityFile {}\n\n\
+             Host app\n  HostName {}\n  Port {}\n  ProxyJump bastion\n\n\
+             Host *\n  User {}\n  IdentityFile {}\n",
+            jump.address,
+            jump.port,
+            hosts.key.display(),
+            app.address,
+            app.port,
+            app.user,
+            hosts.key.display(),
+        ),
+    )
+    .unwrap();
+    let config = ferry::transport::ssh_config::SshConfig::load(&config).unwrap();
+    let target = config.target("app", "nobody");
+    assert_eq!(target.jump.as_ref().unwrap().address, jump.address);
+    let session = connect(&target, &hosts.trust()).await.unwrap();
+    assert_eq!(text(&run(&session, "echo ok").await.stdout), "ok\n");
+}
+
+/// sshd drops handshakes beyond `MaxStartups`; several inventory hosts on
+/// one machine reach it when connecting all at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn handshakes_dropped_by_max_startups_are_retried() {
+    let hosts = TestHosts::start_with(1, "MaxStartups 2:100:2\nLogLevel VERBOSE");
+    let trust = hosts.trust();
+    let runs = (0..30).map(|i| {
+        let (trust, mut target) = (trust.clone(), hosts.hosts[0].target());
+        target.name = format!("app{i}");
+        async move { connect(&target, &trust).await.map(|_| ()) }
+    });
+    for result in futures_join_all(runs).await {
+        result.unwrap_or_else(|e| panic!("{e}\n{}", hosts.hosts[0].log()));
+    }
+    assert!(
+        hosts.hosts[0].log().contains("MaxStartups"),
+        "{}",
+        hosts.hosts[0].log()
+    );
+}
+
+#[test]
+fn test_hosts_describe_themselves_for_openssh_and_ansible() {
+    let hosts = TestHosts::start(2);
+    let config = hosts.write_ssh_config();
+    // The real OpenSSH client agrees with the files written.
+    let output = Command::new("ssh")
+        .args(["-F"])
+        .arg(&config)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "host2",
+            "echo",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&output.stdout), "hi\n", "{}", text(&output.stderr));
+    let inventory = hosts.inventory_ini("web");
+    assert!(
+        inventory.starts_with("[web]\nhost1 ansible_host=127."),
+        "{inventory}"
+    );
+    assert_eq!(inventory.lines().count(), 3);
 }

@@ -41,8 +41,15 @@ enum Marker {
 struct Entry<'a> {
     marker: Marker,
     patterns: &'a str,
-    key: Option<PublicKey>,
+    /// `type base64`, parsed only for lines that concern the host.
+    key_text: (&'a str, &'a str),
     line: usize,
+}
+
+impl Entry<'_> {
+    fn key(&self) -> Option<PublicKey> {
+        PublicKey::from_openssh(&format!("{} {}", self.key_text.0, self.key_text.1)).ok()
+    }
 }
 
 /// The name a host has in known_hosts: `host` on port 22, else `[host]:port`.
@@ -74,11 +81,10 @@ fn parse_line(text: &str, line: usize) -> Option<Entry<'_>> {
     }
     let key_type = fields.next()?;
     let key_data = fields.next()?;
-    let key = PublicKey::from_openssh(&format!("{key_type} {key_data}")).ok();
     Some(Entry {
         marker,
         patterns: first,
-        key,
+        key_text: (key_type, key_data),
         line,
     })
 }
@@ -146,12 +152,18 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
             let Some(entry) = parse_line(line, index + 1) else {
                 continue;
             };
-            let Some(entry_key) = &entry.key else {
+            if entry.marker == Marker::CertAuthority
+                || (entry.marker == Marker::None && !patterns_match(entry.patterns, &name))
+            {
+                continue;
+            }
+            let Some(entry_key) = entry.key() else {
                 continue;
             };
             let same_key = entry_key.key_data() == key.key_data();
             match entry.marker {
-                // A revoked key is refused whichever host the line names.
+                // A revoked key is refused whichever host the line names:
+                // stricter than OpenSSH, which applies the line's patterns.
                 Marker::Revoked if same_key => {
                     return Verdict::Revoked {
                         file: file.clone(),
@@ -161,9 +173,6 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
                 // Authorities sign host certificates; their keys are not host keys.
                 Marker::Revoked | Marker::CertAuthority => {}
                 Marker::None => {
-                    if !patterns_match(entry.patterns, &name) {
-                        continue;
-                    }
                     if same_key {
                         trusted = true;
                     } else {
@@ -207,7 +216,7 @@ pub fn known_algorithms(
             if entry.marker != Marker::None || !patterns_match(entry.patterns, &name) {
                 continue;
             }
-            if let Some(key) = entry.key
+            if let Some(key) = entry.key()
                 && !algorithms.contains(&key.algorithm())
             {
                 algorithms.push(key.algorithm());
@@ -333,6 +342,20 @@ mod tests {
         );
         assert!(patterns_match("*", "anything"));
         assert!(patterns_match("10.0.*", "10.0.3.4"));
+    }
+
+    #[test]
+    fn crlf_lines_and_unknown_markers() {
+        let (_d, path) = write(&format!("@future * {ED_B}\r\nweb1 {ED_A} comment\r\n"));
+        let files = [path];
+        assert_eq!(check(&files, "web1", 22, &key(ED_A)), Verdict::Trusted);
+        assert_eq!(
+            check(&files, "web1", 22, &key(ED_B)),
+            Verdict::Changed {
+                file: files[0].clone(),
+                line: 2
+            }
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! files and ssh-agent ([`keys`]), and `~/.ssh/config` is read by
 //! [`ssh_config`] to turn an inventory name into a [`Target`].
 
+mod auth;
+mod handler;
 pub mod keys;
 pub mod known_hosts;
 mod ssh;

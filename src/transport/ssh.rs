@@ -5,28 +5,31 @@
 //! every channel drained to its close (an undrained one stalls the whole
 //! connection), concurrent channels capped below `MaxSessions`, connect and
 //! login under one timeout (a silent server otherwise hangs forever), and
-//! curve25519 key exchange first.
+//! curve25519 key exchange first. Login is in `auth`, the host key check
+//! in `handler`.
 
-use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
 use tokio::io::{AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio::sync::Semaphore;
 
-use super::known_hosts::{self, Verdict};
-use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust, keys};
+use super::auth::authenticate;
+use super::handler::{Client, ClientError};
+use super::known_hosts;
+use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust};
 
 /// Bytes read from a command's stdin per write into the channel.
 const STDIN_BUFFER: usize = 256 * 1024;
 
 /// How long a refused channel open is retried (see `open_channel`).
 const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
+
+/// Connection attempts when the server drops the handshake.
+const CONNECT_ATTEMPTS: u32 = 10;
 
 /// Key exchanges in preference order: curve25519 costs ~5 ms of CPU per
 /// connection, OpenSSH 9's default sntrup761 ~70 ms.
@@ -75,14 +78,31 @@ impl Session {
             Some(jump) => Some(Box::pin(Session::connect(jump, trust, opts)).await?),
             None => None,
         };
-        let attempt = establish(target, trust, opts, jump);
-        match tokio::time::timeout(opts.connect_timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout {
-                host: target.name.clone(),
-                address: target.socket_address(),
-                after: opts.connect_timeout,
-            }),
+        let deadline = tokio::time::Instant::now() + opts.connect_timeout;
+        let mut attempt = 1;
+        loop {
+            let result =
+                tokio::time::timeout_at(deadline, establish(target, trust, opts, jump.clone()))
+                    .await;
+            match result {
+                Ok(Ok(session)) => return Ok(session),
+                Ok(Err(Failure::Dropped(error))) if attempt < CONNECT_ATTEMPTS => {
+                    let delay = retry_delay(attempt);
+                    if tokio::time::Instant::now() + delay >= deadline {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Ok(Err(Failure::Dropped(error) | Failure::Final(error))) => return Err(error),
+                Err(_) => {
+                    return Err(TransportError::Timeout {
+                        host: target.name.clone(),
+                        address: target.socket_address(),
+                        after: opts.connect_timeout,
+                    });
+                }
+            }
         }
     }
 
@@ -94,7 +114,8 @@ impl Session {
     /// Runs `command` through the remote user's shell. With `stdin`, its
     /// bytes are streamed to the command and EOF follows; without, EOF is
     /// sent at once. Output chunks go to `on_output` as they arrive and are
-    /// collected too.
+    /// collected too. Errors never quote `command`: it may hold secrets,
+    /// and the caller has a masked form to show.
     pub async fn exec(
         &self,
         command: &str,
@@ -165,18 +186,18 @@ impl Session {
         };
         abandon.0 = None;
         if refused {
-            return Err(self.channel_error(format!("the server refused to run `{command}`")));
+            return Err(self.channel_error("the server refused to run the command".to_string()));
         }
         if output.status.is_none() && output.signal.is_none() {
             if self.inner.handle.is_closed() {
                 return Err(TransportError::Disconnected {
                     host: self.inner.name.clone(),
-                    reason: format!("while running `{command}`"),
+                    reason: "while a command was running".to_string(),
                 });
             }
             let reason = match fed {
-                Some(Err(error)) => format!("sending stdin to `{command}`: {error}"),
-                _ => format!("`{command}` ended without an exit status"),
+                Some(Err(error)) => format!("sending stdin to the command: {error}"),
+                _ => "the command ended without an exit status".to_string(),
             };
             return Err(self.channel_error(reason));
         }
@@ -256,13 +277,39 @@ fn signal_text(signal: russh::Sig) -> String {
     }
 }
 
+/// Why one connection attempt failed.
+enum Failure {
+    /// The server dropped the connection during the handshake, as sshd does
+    /// beyond `MaxStartups` unauthenticated connections (10 by default: many
+    /// inventory hosts on one machine reach it): worth another attempt.
+    Dropped(TransportError),
+    Final(TransportError),
+}
+
+impl From<TransportError> for Failure {
+    fn from(error: TransportError) -> Failure {
+        Failure::Final(error)
+    }
+}
+
+/// 50–150 ms times the attempt number, at most 1 s, spread so that the
+/// retries of many clients do not collide again.
+fn retry_delay(attempt: u32) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let millis = (50 + u64::from(nanos % 100)) * u64::from(attempt);
+    Duration::from_millis(millis.min(1000))
+}
+
 /// TCP (or tunnel), SSH handshake with host key check, then login.
 async fn establish(
     target: &Target,
     trust: &Trust,
     opts: &ConnectOptions,
     jump: Option<Session>,
-) -> Result<Session, TransportError> {
+) -> Result<Session, Failure> {
     let config = Arc::new(client_config(target, trust, opts));
     let client = Client {
         target: target.clone(),
@@ -301,12 +348,12 @@ async fn establish(
         }
     };
     let mut handle = handshake.map_err(|error| match error {
-        ClientError::HostKey(error) => *error,
-        ClientError::Ssh(error) => TransportError::Unreachable {
+        ClientError::HostKey(error) => Failure::Final(*error),
+        ClientError::Ssh(error) => Failure::Dropped(TransportError::Unreachable {
             host: target.name.clone(),
             address: target.socket_address(),
-            reason: format!("SSH handshake failed: {error}"),
-        },
+            reason: format!("the SSH handshake failed: {error}"),
+        }),
     })?;
     authenticate(&mut handle, target, opts).await?;
     Ok(Session {
@@ -352,155 +399,6 @@ fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> clien
 fn same_family(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
     use russh::keys::Algorithm::Rsa;
     a == b || (matches!(a, Rsa { .. }) && matches!(b, Rsa { .. }))
-}
-
-/// Offers the target's key files (or the default ones), then ssh-agent keys.
-/// A key that cannot be decrypted is reported as such when nothing else
-/// worked, rather than as a vague login failure.
-async fn authenticate(
-    handle: &mut Handle<Client>,
-    target: &Target,
-    opts: &ConnectOptions,
-) -> Result<(), TransportError> {
-    let lost = |e: russh::Error| TransportError::Disconnected {
-        host: target.name.clone(),
-        reason: format!("during login: {e}"),
-    };
-    let explicit = !target.identity_files.is_empty();
-    let files: Vec<PathBuf> = if explicit {
-        target.identity_files.clone()
-    } else {
-        keys::default_identity_files()
-    };
-    let mut tried = Vec::new();
-    let mut key_error = None;
-    for path in files {
-        if !explicit && !path.exists() {
-            continue;
-        }
-        let key = match keys::load_identity(&path, target.passphrase.as_deref()) {
-            Ok(key) => key,
-            Err(error) => {
-                key_error.get_or_insert(error);
-                continue;
-            }
-        };
-        let hash = rsa_hash(handle, key.algorithm().is_rsa()).await;
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
-        let result = handle
-            .authenticate_publickey(&target.user, key)
-            .await
-            .map_err(lost)?;
-        if result.success() {
-            return Ok(());
-        }
-        tried.push(format!("key `{}`", path.display()));
-    }
-    let agent_socket = opts
-        .agent_socket
-        .clone()
-        .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
-    if let Some(socket) = agent_socket
-        && let Ok(mut agent) = AgentClient::connect_uds(&socket).await
-    {
-        let identities = agent.request_identities().await.unwrap_or_default();
-        for identity in identities {
-            let public = identity.public_key().into_owned();
-            let hash = rsa_hash(handle, public.algorithm().is_rsa()).await;
-            let result = handle
-                .authenticate_publickey_with(&target.user, public, hash, &mut agent)
-                .await;
-            if matches!(result, Ok(ref r) if r.success()) {
-                return Ok(());
-            }
-            tried.push(format!("agent key `{}`", identity.comment()));
-        }
-    }
-    match key_error {
-        Some(error) if tried.is_empty() || explicit => Err(error),
-        _ => Err(TransportError::AuthFailed {
-            host: target.name.clone(),
-            user: target.user.clone(),
-            tried,
-        }),
-    }
-}
-
-/// The RSA signature hash the server accepts (SHA-1 is refused by OpenSSH 9).
-async fn rsa_hash(handle: &Handle<Client>, is_rsa: bool) -> Option<HashAlg> {
-    if !is_rsa {
-        return None;
-    }
-    match handle.best_supported_rsa_hash().await {
-        Ok(Some(hash)) => hash,
-        _ => Some(HashAlg::Sha512),
-    }
-}
-
-/// russh callbacks: only the host key check.
-struct Client {
-    target: Target,
-    trust: Trust,
-}
-
-#[derive(Debug)]
-enum ClientError {
-    Ssh(russh::Error),
-    HostKey(Box<TransportError>),
-}
-
-impl From<russh::Error> for ClientError {
-    fn from(error: russh::Error) -> ClientError {
-        ClientError::Ssh(error)
-    }
-}
-
-impl client::Handler for Client {
-    type Error = ClientError;
-
-    async fn check_server_key(
-        &mut self,
-        key: &PublicKeyOrCertificate,
-    ) -> Result<bool, ClientError> {
-        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            // No certificate algorithm is advertised, so none should come.
-            return Ok(false);
-        };
-        let files = &self.trust.known_hosts;
-        let (address, port) = (&self.target.address, self.target.port);
-        let host = self.target.name.clone();
-        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-        let refusal = match known_hosts::check(files, address, port, key) {
-            Verdict::Trusted => return Ok(true),
-            Verdict::Unknown => {
-                if self.trust.accept_new && known_hosts::append(files, address, port, key).is_some()
-                {
-                    return Ok(true);
-                }
-                TransportError::UnknownHostKey {
-                    host,
-                    fingerprint,
-                    known_hosts_file: files
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts")),
-                }
-            }
-            Verdict::Changed { file, line } => TransportError::ChangedHostKey {
-                host,
-                fingerprint,
-                file,
-                line,
-            },
-            Verdict::Revoked { file, line } => TransportError::RevokedHostKey {
-                host,
-                fingerprint,
-                file,
-                line,
-            },
-        };
-        Err(ClientError::HostKey(Box::new(refusal)))
-    }
 }
 
 #[cfg(test)]

@@ -77,11 +77,24 @@ impl SshConfig {
         } else {
             proxy_jump
         };
+        let local_user = std::env::var("USER").unwrap_or_default();
+        let tokens = Tokens {
+            home: std::env::var("HOME").unwrap_or_default(),
+            host: params.host_name.clone().unwrap_or_else(|| host.to_string()),
+            remote_user: params.user.clone().unwrap_or_else(|| local_user.clone()),
+            local_user,
+        };
+        let identity_files = params
+            .identity_file
+            .unwrap_or_default()
+            .iter()
+            .map(|path| PathBuf::from(tokens.expand(&path.to_string_lossy())))
+            .collect();
         HostConfig {
             host_name: params.host_name,
             user: params.user,
             port: params.port,
-            identity_files: params.identity_file.unwrap_or_default(),
+            identity_files,
             proxy_jump,
         }
     }
@@ -126,6 +139,42 @@ impl SshConfig {
             previous = Some(Box::new(target));
         }
         previous
+    }
+}
+
+/// Values for the `%` tokens OpenSSH expands in `IdentityFile`.
+struct Tokens {
+    home: String,
+    host: String,
+    remote_user: String,
+    local_user: String,
+}
+
+impl Tokens {
+    /// Expands `%d` (home), `%h` (host name), `%r` (remote user), `%u`
+    /// (local user) and `%%`; other tokens are left as written.
+    fn expand(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('d') => out.push_str(&self.home),
+                Some('h') => out.push_str(&self.host),
+                Some('r') => out.push_str(&self.remote_user),
+                Some('u') => out.push_str(&self.local_user),
+                Some('%') => out.push('%'),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            }
+        }
+        out
     }
 }
 
@@ -251,6 +300,17 @@ mod tests {
                 host: "::1".into(),
                 port: Some(2022)
             }
+        );
+    }
+
+    #[test]
+    fn identity_file_tokens_are_expanded() {
+        let (_d, config) = config(
+            "Host web1\n  HostName 10.0.0.1\n  User deploy\n  IdentityFile /keys/%h-%r-100%%\n",
+        );
+        assert_eq!(
+            config.host("web1").identity_files,
+            [PathBuf::from("/keys/10.0.0.1-deploy-100%")]
         );
     }
 

@@ -70,6 +70,13 @@ pub struct TestHosts {
 impl TestHosts {
     /// Starts `n` hosts (at most 250) and waits until each accepts TCP.
     pub fn start(n: usize) -> TestHosts {
+        TestHosts::start_with(n, "")
+    }
+
+    /// Like [`TestHosts::start`], with `extra` sshd_config lines replacing
+    /// the defaults for the same keywords (sshd keeps the first value of
+    /// most keywords but the last of some, such as `MaxStartups`).
+    pub fn start_with(n: usize, extra: &str) -> TestHosts {
         assert!((1..=250).contains(&n), "between 1 and 250 hosts");
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let root = std::env::temp_dir().join(format!(
@@ -105,7 +112,7 @@ impl TestHosts {
             keygen(&dir.join("host_ed25519"));
             let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("host key");
             let host_key = host_key.split(' ').take(2).collect::<Vec<_>>().join(" ");
-            let (port, child) = spawn_sshd(&address, &dir, &root);
+            let (port, child) = spawn_sshd(&address, &dir, &root, extra);
             set.hosts.push(TestHost {
                 name: format!("host{index}"),
                 address,
@@ -124,6 +131,43 @@ impl TestHosts {
             .collect();
         std::fs::write(&set.known_hosts, lines).expect("known_hosts");
         set
+    }
+
+    /// An Ansible INI inventory putting every host in `group`, with the
+    /// standard connection variables.
+    pub fn inventory_ini(&self, group: &str) -> String {
+        let mut text = format!("[{group}]\n");
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+                host.name,
+                host.address,
+                host.port,
+                host.user,
+                host.key.display()
+            ));
+        }
+        text
+    }
+
+    /// Writes an ssh_config with a `Host` block per host (by name) and
+    /// returns its path.
+    pub fn write_ssh_config(&self) -> PathBuf {
+        let mut text = String::new();
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "Host {}\n  HostName {}\n  Port {}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {}\n\n",
+                host.name,
+                host.address,
+                host.port,
+                host.user,
+                host.key.display(),
+                self.known_hosts.display()
+            ));
+        }
+        let path = self.root.join("ssh_config");
+        std::fs::write(&path, text).expect("write ssh_config");
+        path
     }
 
     /// Trust exactly these hosts' keys.
@@ -147,11 +191,12 @@ impl Drop for TestHosts {
 
 /// Starts sshd on `address` at a free port, retrying when the port is taken
 /// between the check and sshd's bind.
-fn spawn_sshd(address: &str, dir: &Path, root: &Path) -> (u16, Child) {
+fn spawn_sshd(address: &str, dir: &Path, root: &Path, extra: &str) -> (u16, Child) {
     for _ in 0..20 {
         let port = free_port(address);
         let config = dir.join("sshd_config");
-        std::fs::write(&config, sshd_config(address, port, dir, root)).expect("sshd_config");
+        let text = with_overrides(&sshd_config(address, port, dir, root), extra);
+        std::fs::write(&config, text).expect("sshd_config");
         let mut child = Command::new("/usr/sbin/sshd")
             .arg("-D")
             .arg("-f")
@@ -195,6 +240,25 @@ fn sshd_config(address: &str, port: u16, dir: &Path, root: &Path) -> String {
         dir = dir.display(),
         root = root.display(),
     )
+}
+
+/// `defaults` without the keywords `extra` sets, then `extra`.
+fn with_overrides(defaults: &str, extra: &str) -> String {
+    let keyword = |line: &str| {
+        line.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let overridden: Vec<String> = extra.lines().map(keyword).collect();
+    let mut text: String = defaults
+        .lines()
+        .filter(|line| !overridden.contains(&keyword(line)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    text.push_str(extra);
+    text.push('\n');
+    text
 }
 
 /// A port that `address` can bind right now.

@@ -1,0 +1,95 @@
+//! Logging in: the target's key files (or OpenSSH's default ones), then
+//! ssh-agent keys, each RSA key signed with a hash the server accepts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use russh::client::Handle;
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
+
+use super::handler::Client;
+use super::{ConnectOptions, Target, TransportError, keys};
+
+/// Offers the target's key files (or the default ones), then ssh-agent keys.
+/// A key that cannot be decrypted is reported as such when nothing else
+/// worked, rather than as a vague login failure.
+pub(super) async fn authenticate(
+    handle: &mut Handle<Client>,
+    target: &Target,
+    opts: &ConnectOptions,
+) -> Result<(), TransportError> {
+    let lost = |e: russh::Error| TransportError::Disconnected {
+        host: target.name.clone(),
+        reason: format!("during login: {e}"),
+    };
+    let explicit = !target.identity_files.is_empty();
+    let files: Vec<PathBuf> = if explicit {
+        target.identity_files.clone()
+    } else {
+        keys::default_identity_files()
+    };
+    let mut tried = Vec::new();
+    let mut key_error = None;
+    for path in files {
+        if !explicit && !path.exists() {
+            continue;
+        }
+        let key = match keys::load_identity(&path, target.passphrase.as_deref()) {
+            Ok(key) => key,
+            Err(error) => {
+                key_error.get_or_insert(error);
+                continue;
+            }
+        };
+        let hash = rsa_hash(handle, key.algorithm().is_rsa()).await;
+        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let result = handle
+            .authenticate_publickey(&target.user, key)
+            .await
+            .map_err(lost)?;
+        if result.success() {
+            return Ok(());
+        }
+        tried.push(format!("key `{}`", path.display()));
+    }
+    let agent_socket = opts
+        .agent_socket
+        .clone()
+        .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
+    if let Some(socket) = agent_socket
+        && let Ok(mut agent) = AgentClient::connect_uds(&socket).await
+    {
+        let identities = agent.request_identities().await.unwrap_or_default();
+        for identity in identities {
+            let public = identity.public_key().into_owned();
+            let hash = rsa_hash(handle, public.algorithm().is_rsa()).await;
+            let result = handle
+                .authenticate_publickey_with(&target.user, public, hash, &mut agent)
+                .await;
+            if matches!(result, Ok(ref r) if r.success()) {
+                return Ok(());
+            }
+            tried.push(format!("agent key `{}`", identity.comment()));
+        }
+    }
+    match key_error {
+        Some(error) if tried.is_empty() || explicit => Err(error),
+        _ => Err(TransportError::AuthFailed {
+            host: target.name.clone(),
+            user: target.user.clone(),
+            tried,
+        }),
+    }
+}
+
+/// The RSA signature hash the server accepts (SHA-1 is refused by OpenSSH 9).
+async fn rsa_hash(handle: &Handle<Client>, is_rsa: bool) -> Option<HashAlg> {
+    if !is_rsa {
+        return None;
+    }
+    match handle.best_supported_rsa_hash().await {
+        Ok(Some(hash)) => hash,
+        _ => Some(HashAlg::Sha512),
+    }
+}

@@ -1,0 +1,76 @@
+//! The russh client callbacks: the host key check against known_hosts,
+//! with accept-new, and the refusal carried out as a typed error.
+
+use std::path::PathBuf;
+
+use russh::client;
+use russh::keys::{HashAlg, PublicKeyOrCertificate};
+
+use super::known_hosts::{self, Verdict};
+use super::{Target, TransportError, Trust};
+
+/// russh callbacks: only the host key check.
+pub(super) struct Client {
+    pub(super) target: Target,
+    pub(super) trust: Trust,
+}
+
+#[derive(Debug)]
+pub(super) enum ClientError {
+    Ssh(russh::Error),
+    HostKey(Box<TransportError>),
+}
+
+impl From<russh::Error> for ClientError {
+    fn from(error: russh::Error) -> ClientError {
+        ClientError::Ssh(error)
+    }
+}
+
+impl client::Handler for Client {
+    type Error = ClientError;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, ClientError> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            // No certificate algorithm is advertised, so none should come.
+            return Ok(false);
+        };
+        let files = &self.trust.known_hosts;
+        let (address, port) = (&self.target.address, self.target.port);
+        let host = self.target.name.clone();
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let refusal = match known_hosts::check(files, address, port, key) {
+            Verdict::Trusted => return Ok(true),
+            Verdict::Unknown => {
+                if self.trust.accept_new && known_hosts::append(files, address, port, key).is_some()
+                {
+                    return Ok(true);
+                }
+                TransportError::UnknownHostKey {
+                    host,
+                    fingerprint,
+                    known_hosts_file: files
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts")),
+                }
+            }
+            Verdict::Changed { file, line } => TransportError::ChangedHostKey {
+                host,
+                fingerprint,
+                file,
+                line,
+            },
+            Verdict::Revoked { file, line } => TransportError::RevokedHostKey {
+                host,
+                fingerprint,
+                file,
+                line,
+            },
+        };
+        Err(ClientError::HostKey(Box::new(refusal)))
+    }
+}
