@@ -41,8 +41,18 @@ fn main() {
     let project = Project::new(&ten);
     project.playbook("one.yml", 1);
     project.playbook("twenty.yml", 21);
-    let ferry_one = measure(runs, || project.ferry(&ferry, &["playbook", "one.yml", "-i", "inventory/bench.ini"]));
-    let ferry_twenty = measure(runs, || project.ferry(&ferry, &["playbook", "twenty.yml", "-i", "inventory/bench.ini"]));
+    let ferry_one = measure(runs, || {
+        project.ferry(
+            &ferry,
+            &["playbook", "one.yml", "-i", "inventory/bench.ini"],
+        )
+    });
+    let ferry_twenty = measure(runs, || {
+        project.ferry(
+            &ferry,
+            &["playbook", "twenty.yml", "-i", "inventory/bench.ini"],
+        )
+    });
     let masters = Masters::start(&ten);
     let ssh_one = measure(runs, || masters.commands(1));
     let ssh_twenty = measure(runs, || masters.commands(21));
@@ -54,9 +64,20 @@ fn main() {
     println!("## 20 trivial steps on 10 hosts\n");
     println!("| | wall | per extra step per host |");
     println!("|---|---|---|");
-    println!("| ferry (one playbook, 21 steps) | {} | {} |", ferry_twenty, ms(ferry_step));
-    println!("| OpenSSH, ControlMaster (21 `ssh` per host) | {} | {} |", ssh_twenty, ms(ssh_step));
-    println!("| raw russh round trip (`true`, p50 of 200) | — | {} |", ms(russh));
+    println!(
+        "| ferry (one playbook, 21 steps) | {} | {} |",
+        ferry_twenty,
+        ms(ferry_step)
+    );
+    println!(
+        "| OpenSSH, ControlMaster (21 `ssh` per host) | {} | {} |",
+        ssh_twenty,
+        ms(ssh_step)
+    );
+    println!(
+        "| raw russh round trip (`true`, p50 of 200) | — | {} |",
+        ms(russh)
+    );
     println!();
     println!(
         "ratios: ferry/OpenSSH wall {:.2}×; ferry per step / raw russh round trip {:.2}×\n",
@@ -68,7 +89,9 @@ fn main() {
 
     let fifty = TestHosts::start(50);
     let project = Project::new(&fifty);
-    let ferry_fifty = measure(runs, || project.ferry(&ferry, &["run", "bench", "--", "true"]));
+    let ferry_fifty = measure(runs, || {
+        project.ferry(&ferry, &["run", "bench", "--", "true"])
+    });
     let ssh_fifty = measure(runs, || fresh_ssh_all(&fifty));
     println!("## one command on 50 hosts (new connections)\n");
     println!("| | wall |");
@@ -76,7 +99,10 @@ fn main() {
     println!("| `ferry run bench -- true` | {ferry_fifty} |");
     println!("| 50 × `ssh host true` in parallel | {ssh_fifty} |");
     println!();
-    println!("ratio: ferry/OpenSSH {:.2}×", ratio(ferry_fifty.median, ssh_fifty.median));
+    println!(
+        "ratio: ferry/OpenSSH {:.2}×",
+        ratio(ferry_fifty.median, ssh_fifty.median)
+    );
 }
 
 /// Median, min and max of `runs` timings of `f`.
@@ -127,14 +153,24 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("inventory")).unwrap();
         std::fs::create_dir_all(dir.path().join(".ssh")).unwrap();
-        std::fs::write(dir.path().join("inventory/bench.ini"), format!("[web]\n{}", hosts.inventory())).unwrap();
+        std::fs::write(
+            dir.path().join("inventory/bench.ini"),
+            hosts.inventory_ini("web"),
+        )
+        .unwrap();
         std::fs::copy(&hosts.known_hosts, dir.path().join(".ssh/known_hosts")).unwrap();
         Project { dir }
     }
 
     fn playbook(&self, name: &str, steps: usize) {
-        let tasks: String = (0..steps).map(|i| format!("    - name: step {i}\n      command: 'true'\n")).collect();
-        std::fs::write(self.dir.path().join(name), format!("- hosts: web\n  tasks:\n{tasks}")).unwrap();
+        let tasks: String = (0..steps)
+            .map(|i| format!("    - name: step {i}\n      command: 'true'\n"))
+            .collect();
+        std::fs::write(
+            self.dir.path().join(name),
+            format!("- hosts: web\n  tasks:\n{tasks}"),
+        )
+        .unwrap();
     }
 
     fn ferry(&self, bin: &Path, args: &[&str]) {
@@ -145,22 +181,36 @@ impl Project {
             .stdout(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "ferry failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ferry failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
 fn ssh_base(hosts: &TestHosts, host: &sshd::TestHost) -> Command {
     let mut cmd = Command::new("ssh");
-    cmd.args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", hosts.known_hosts.display()))
-        .arg("-i")
-        .arg(&host.key)
-        .arg("-p")
-        .arg(host.port.to_string())
-        .arg(format!("{}@{}", host.user, host.address))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    cmd.args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+    ])
+    .arg("-o")
+    .arg(format!(
+        "UserKnownHostsFile={}",
+        hosts.known_hosts.display()
+    ))
+    .arg("-i")
+    .arg(&host.key)
+    .arg("-p")
+    .arg(host.port.to_string())
+    .arg(format!("{}@{}", host.user, host.address))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null());
     cmd
 }
 
@@ -175,8 +225,13 @@ impl<'a> Masters<'a> {
         let sockets: Vec<PathBuf> = hosts.hosts.iter().map(|h| h.dir.join("ctl.sock")).collect();
         for (h, sock) in hosts.hosts.iter().zip(&sockets) {
             let mut cmd = ssh_base(hosts, h);
-            cmd.args(["-M", "-N", "-f", "-o", "ControlPersist=120", "-S"]).arg(sock);
-            assert!(cmd.status().unwrap().success(), "ControlMaster for {}", h.name);
+            cmd.args(["-M", "-N", "-f", "-o", "ControlPersist=120", "-S"])
+                .arg(sock);
+            assert!(
+                cmd.status().unwrap().success(),
+                "ControlMaster for {}",
+                h.name
+            );
         }
         Masters { hosts, sockets }
     }
@@ -201,7 +256,10 @@ impl Drop for Masters<'_> {
     fn drop(&mut self) {
         for (h, sock) in self.hosts.hosts.iter().zip(&self.sockets) {
             let mut cmd = ssh_base(self.hosts, h);
-            cmd.arg("-S").arg(sock).args(["-O", "exit"]).stderr(Stdio::null());
+            cmd.arg("-S")
+                .arg(sock)
+                .args(["-O", "exit"])
+                .stderr(Stdio::null());
             let _ = cmd.status();
         }
     }
@@ -222,9 +280,13 @@ fn fresh_ssh_all(hosts: &TestHosts) {
 fn russh_round_trip(hosts: &TestHosts) -> Duration {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let session = Session::connect(&hosts.hosts[0].target(), &hosts.trust(), &ConnectOptions::default())
-            .await
-            .unwrap();
+        let session = Session::connect(
+            &hosts.hosts[0].target(),
+            &hosts.trust(),
+            &ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
         let mut times = Vec::new();
         for _ in 0..200 {
             let start = Instant::now();

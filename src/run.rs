@@ -86,7 +86,9 @@ fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
 fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
     let task = match args.command.as_slice() {
         [script] => json!({ "name": script, "shell": script, "register": "output" }),
-        words => json!({ "name": words.join(" "), "command": { "argv": words }, "register": "output" }),
+        words => {
+            json!({ "name": words.join(" "), "command": { "argv": words }, "register": "output" })
+        }
     };
     let playbook = json!([{ "name": "ferry run", "hosts": "all", "tasks": [task] }]);
     let compile = CompileArgs {
@@ -99,8 +101,12 @@ fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
             return;
         }
         for (host, registered) in results {
-            let Some(out) = registered.get("output") else { continue };
-            let rc = out["rc"].as_u64().map_or("-".to_string(), |rc| rc.to_string());
+            let Some(out) = registered.get("output") else {
+                continue;
+            };
+            let rc = out["rc"]
+                .as_u64()
+                .map_or("-".to_string(), |rc| rc.to_string());
             println!("── {host} (rc {rc}) ──");
             for stream in ["stdout", "stderr"] {
                 if let Some(text) = out[stream].as_str().filter(|t| !t.is_empty()) {
@@ -120,9 +126,9 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
         .ok()
         .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
         .is_some_and(|p: Playbook| {
-            p.plays
-                .iter()
-                .any(|play| play.escalate == Some(true) || play.tasks.iter().any(|t| t.escalate == Some(true)))
+            p.plays.iter().any(|play| {
+                play.escalate == Some(true) || play.tasks.iter().any(|t| t.escalate == Some(true))
+            })
         });
     let mut tasks = vec![
         json!({
@@ -160,7 +166,12 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     finish(&outcome, &results)
 }
 
-fn execute(plan: &Plan, project_dir: &Path, exec: &ExecArgs, dry_run: bool) -> Result<Outcome, Error> {
+fn execute(
+    plan: &Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+) -> Result<Outcome, Error> {
     let (outcome, results) = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
     finish(&outcome, &results)?;
     Ok(outcome)
@@ -177,7 +188,8 @@ fn run_plan(
     dry_run: bool,
     before_recap: impl FnOnce(&Results),
 ) -> Result<(Outcome, Results), Error> {
-    let mut trust = Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
+    let mut trust =
+        Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
     trust.accept_new = exec.accept_new_host_keys;
     let mut options = executor::Options::new(project_dir.to_path_buf());
     options.forks = exec.forks;
@@ -185,7 +197,8 @@ fn run_plan(
     options.dry_run = dry_run;
     options.verbose = exec.verbose;
     options.grace = Duration::from_secs(exec.grace);
-    options.ssh_config = Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
+    options.ssh_config =
+        Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
     let templates = Templates::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -248,7 +261,12 @@ fn print_plan(plan: &Plan, json: bool) {
 }
 
 /// Compiles the stage's playbook: every input error surfaces here.
-fn compile_stage(dir: &Path, stage: &str, args: &CompileArgs, rev: Option<&str>) -> Result<Plan, Error> {
+fn compile_stage(
+    dir: &Path,
+    stage: &str,
+    args: &CompileArgs,
+    rev: Option<&str>,
+) -> Result<Plan, Error> {
     let playbook = stage::playbook_path(dir)?;
     let inventory = stage::inventory_path(dir, stage)?;
     compile_files(&playbook, &inventory, stage, args, rev)
@@ -280,7 +298,10 @@ fn compile_synthetic(
     args: &CompileArgs,
 ) -> Result<Plan, Error> {
     let inventory = stage::inventory_path(dir, stage)?;
-    let source = Source::new(name, serde_json::to_string_pretty(playbook).unwrap_or_default());
+    let source = Source::new(
+        name,
+        serde_json::to_string_pretty(playbook).unwrap_or_default(),
+    );
     let parsed = playbook::parse_source(&source, &Library::new(None))?;
     compile_playbook(&parsed, dir, &inventory, stage, args, None)
 }

@@ -8,10 +8,10 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
+use super::Options;
 use super::event::{Event, Reporter, Status};
 use super::shutdown::Shutdown;
 use super::step::{StepContext, StepOutcome, run_step};
-use super::Options;
 use crate::plan::{HostPlan, Step};
 use crate::shell::Masker;
 use crate::template::Templates;
@@ -26,7 +26,11 @@ pub struct RunOnce {
 
 impl RunOnce {
     fn cell(&self, step: &Step) -> Arc<OnceCell<(String, StepOutcome)>> {
-        let key = format!("{}#{}", step.location, step.item.as_ref().map(Value::to_string).unwrap_or_default());
+        let key = format!(
+            "{}#{}",
+            step.location,
+            step.item.as_ref().map(Value::to_string).unwrap_or_default()
+        );
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         cells.entry(key).or_default().clone()
     }
@@ -52,7 +56,12 @@ pub struct Shared<'a> {
     pub run_once: &'a RunOnce,
 }
 
-pub async fn run_host(plan: &HostPlan, session: &Session, shared: &Shared<'_>, registered: Map<String, Value>) -> HostResult {
+pub async fn run_host(
+    plan: &HostPlan,
+    session: &Session,
+    shared: &Shared<'_>,
+    registered: Map<String, Value>,
+) -> HostResult {
     let started = Instant::now();
     let mut result = HostResult {
         registered,
@@ -60,7 +69,17 @@ pub async fn run_host(plan: &HostPlan, session: &Session, shared: &Shared<'_>, r
     };
     let mut notified: HashSet<String> = HashSet::new();
     for (i, step) in plan.steps.iter().enumerate() {
-        if !run_one(plan, session, shared, i + 1, step, &mut result, &mut notified).await {
+        if !run_one(
+            plan,
+            session,
+            shared,
+            i + 1,
+            step,
+            &mut result,
+            &mut notified,
+        )
+        .await
+        {
             break;
         }
     }
@@ -68,7 +87,16 @@ pub async fn run_host(plan: &HostPlan, session: &Session, shared: &Shared<'_>, r
         let offset = plan.steps.len();
         for (i, handler) in plan.handlers.iter().enumerate() {
             if handler.listen.iter().any(|name| notified.contains(name))
-                && !run_one(plan, session, shared, offset + i + 1, handler, &mut result, &mut notified).await
+                && !run_one(
+                    plan,
+                    session,
+                    shared,
+                    offset + i + 1,
+                    handler,
+                    &mut result,
+                    &mut notified,
+                )
+                .await
             {
                 break;
             }
@@ -142,7 +170,9 @@ async fn run_one(
         }
     };
     if let Some(name) = &step.register {
-        result.registered.insert(name.clone(), outcome.result.clone());
+        result
+            .registered
+            .insert(name.clone(), outcome.result.clone());
     }
     if outcome.status == Status::Changed {
         notified.extend(step.notify.iter().cloned());
@@ -157,7 +187,11 @@ async fn run_one(
         status: outcome.status,
         elapsed: started.elapsed(),
         reason: outcome.reason.clone(),
-        command: if hidden { None } else { outcome.command.clone() },
+        command: if hidden {
+            None
+        } else {
+            outcome.command.clone()
+        },
         rc: outcome.rc,
         output: if hidden {
             String::new()

@@ -86,7 +86,11 @@ impl Outcome {
 
     /// No host could be reached at all.
     pub fn nothing_reachable(&self) -> bool {
-        !self.hosts.is_empty() && self.hosts.values().all(|h| matches!(h, HostEnd::Unreachable(_)))
+        !self.hosts.is_empty()
+            && self
+                .hosts
+                .values()
+                .all(|h| matches!(h, HostEnd::Unreachable(_)))
     }
 }
 
@@ -118,7 +122,15 @@ pub async fn execute(
             .iter()
             .filter(|h| matches!(outcome.hosts.get(&h.host), None | Some(HostEnd::Ok)))
             .collect();
-        connect_all(&hosts, options, &forks, reporter, &mut sessions, &mut outcome).await;
+        connect_all(
+            &hosts,
+            options,
+            &forks,
+            reporter,
+            &mut sessions,
+            &mut outcome,
+        )
+        .await;
         let run_once = host::RunOnce::default();
         let shared = host::Shared {
             options,
@@ -128,7 +140,10 @@ pub async fn execute(
             shutdown,
             run_once: &run_once,
         };
-        let live: Vec<&HostPlan> = hosts.into_iter().filter(|h| sessions.contains_key(&h.host)).collect();
+        let live: Vec<&HostPlan> = hosts
+            .into_iter()
+            .filter(|h| sessions.contains_key(&h.host))
+            .collect();
         let mut stopped = false;
         for batch in batches(play, &live) {
             if stopped || shutdown.is_requested() {
@@ -151,7 +166,11 @@ pub async fn execute(
             for (h, result) in batch.iter().zip(ended) {
                 failures += usize::from(result.failed);
                 outcome.interrupted |= result.interrupted;
-                let end = if result.failed { HostEnd::Failed } else { HostEnd::Ok };
+                let end = if result.failed {
+                    HostEnd::Failed
+                } else {
+                    HostEnd::Ok
+                };
                 outcome.hosts.insert(h.host.clone(), end);
                 results.insert(h.host.clone(), result.registered);
             }
@@ -190,11 +209,21 @@ async fn connect_all(
     sessions: &mut IndexMap<String, Session>,
     outcome: &mut Outcome,
 ) {
-    let wanted: Vec<&HostPlan> = hosts.iter().copied().filter(|h| !sessions.contains_key(&h.host)).collect();
+    let wanted: Vec<&HostPlan> = hosts
+        .iter()
+        .copied()
+        .filter(|h| !sessions.contains_key(&h.host))
+        .collect();
     let attempts = wanted.iter().map(|h| async move {
         let _permit = forks.acquire().await.expect("semaphore is never closed");
         let started = Instant::now();
-        let result = connect::connect(h, options.ssh_config.as_ref(), &options.trust, &options.connect).await;
+        let result = connect::connect(
+            h,
+            options.ssh_config.as_ref(),
+            &options.trust,
+            &options.connect,
+        )
+        .await;
         match &result {
             Ok(_) => reporter.event(&Event::Connected {
                 host: h.host.clone(),
@@ -213,7 +242,9 @@ async fn connect_all(
                 sessions.insert(h.host.clone(), session);
             }
             Err(err) => {
-                outcome.hosts.insert(h.host.clone(), HostEnd::Unreachable(err.to_string()));
+                outcome
+                    .hosts
+                    .insert(h.host.clone(), HostEnd::Unreachable(err.to_string()));
             }
         }
     }

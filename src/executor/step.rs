@@ -130,7 +130,8 @@ fn deferred_action(
     };
     let render_file = |path: &std::path::Path| -> Result<String, Diagnostic> {
         let source = Source::read(path)?;
-        cx.templates.render(&source.text, &vars, &Span::file_start(source.clone()))
+        cx.templates
+            .render(&source.text, &vars, &Span::file_start(source.clone()))
     };
     let lookup = |name: &str| vars.get(name).cloned();
     let module_cx = modules::Context {
@@ -255,7 +256,10 @@ async fn once(
         }
         if cx.dry_run {
             let what = match upload {
-                Some(u) => format!("would upload {} bytes to `{}` and run: {shown}", u.size, u.dest),
+                Some(u) => format!(
+                    "would upload {} bytes to `{}` and run: {shown}",
+                    u.size, u.dest
+                ),
                 None => format!("would run: {shown}"),
             };
             let mut outcome = StepOutcome::new(Status::Changed, what);
@@ -299,7 +303,11 @@ async fn once(
         (None, None) => Some("ended without an exit status".to_string()),
     };
     StepOutcome {
-        status: if failed { Status::Failed } else { Status::Changed },
+        status: if failed {
+            Status::Failed
+        } else {
+            Status::Changed
+        },
         reason,
         command: Some(shown.clone()),
         rc: out.status,
@@ -330,8 +338,13 @@ async fn exec(
     command: &str,
     stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
 ) -> Result<ExecOutput, Box<StepOutcome>> {
-    let (host, index, verbose, masker, reporter) =
-        (cx.host, cx.index, cx.verbose && !step.no_log, cx.masker, cx.reporter);
+    let (host, index, verbose, masker, reporter) = (
+        cx.host,
+        cx.index,
+        cx.verbose && !step.no_log,
+        cx.masker,
+        cx.reporter,
+    );
     let mut on_output = move |stream: Stream, bytes: &[u8]| {
         if verbose {
             reporter.event(&Event::Output {
@@ -357,10 +370,15 @@ async fn exec(
     result.map_err(|err| Box::new(StepOutcome::failed(cx.masker.mask(&err.to_string()))))
 }
 
-fn eval(cx: &StepContext<'_>, expr: &Expr, registered: &Map<String, Value>) -> Result<bool, Diagnostic> {
+fn eval(
+    cx: &StepContext<'_>,
+    expr: &Expr,
+    registered: &Map<String, Value>,
+) -> Result<bool, Diagnostic> {
     let mut vars = expr.vars.clone();
     vars.extend(registered.clone());
-    cx.templates.eval_bool(&expr.expr, &vars, &span_of(&expr.location))
+    cx.templates
+        .eval_bool(&expr.expr, &vars, &span_of(&expr.location))
 }
 
 /// A span from a `file:line:col` location kept in the plan.

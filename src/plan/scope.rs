@@ -131,7 +131,10 @@ impl<'t> Scope<'t> {
         self.context_for(std::iter::once(text))
     }
 
-    fn context_for<'a>(&self, texts: impl Iterator<Item = &'a str>) -> Result<Map<String, Value>, Diagnostic> {
+    fn context_for<'a>(
+        &self,
+        texts: impl Iterator<Item = &'a str>,
+    ) -> Result<Map<String, Value>, Diagnostic> {
         for text in texts.filter(|t| has_template(t)) {
             for name in self.templates.variables(text) {
                 self.get(&name)?;

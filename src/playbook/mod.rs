@@ -12,8 +12,8 @@ use crate::diagnostic::Span;
 use crate::yaml::Node;
 
 pub use library::Library;
-pub use parse::{load, parse_source};
 pub(crate) use parse::vars_of;
+pub use parse::{load, parse_source};
 
 /// A list of plays, with every include and import already spliced in.
 #[derive(Debug)]

@@ -13,10 +13,20 @@ fn run_reaches_twenty_hosts_and_groups_output_per_host() {
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     for h in &hosts.hosts {
         let block = format!("── {} ", h.name);
-        assert!(out.stdout.contains(&block), "no block for {}:\n{}", h.name, out.stdout);
+        assert!(
+            out.stdout.contains(&block),
+            "no block for {}:\n{}",
+            h.name,
+            out.stdout
+        );
     }
     // argv words are quoted: `$0` is not expanded by the remote shell.
-    assert_eq!(out.stdout.matches("hello from $0").count(), 20, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("hello from $0").count(),
+        20,
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -27,7 +37,11 @@ fn unknown_host_key_is_refused_with_its_fingerprint_until_accepted() {
     let out = project.ferry(&["run", "test", "--", "true"]);
     assert_eq!(out.status, 3, "no host reachable: {}", out.stderr);
     assert!(out.stderr.contains("SHA256:"), "{}", out.stderr);
-    assert!(out.stderr.contains("--accept-new-host-keys"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--accept-new-host-keys"),
+        "{}",
+        out.stderr
+    );
 
     let out = project.ferry(&["run", "test", "--accept-new-host-keys", "--", "true"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -41,13 +55,22 @@ fn changed_host_key_stops_that_host_only() {
     let project = Project::with_hosts(&hosts);
     let (h1, h2) = (&hosts.hosts[0], &hosts.hosts[1]);
     // host1's entry carries host2's key: to ferry, host1's key has changed.
-    let forged = format!("[{}]:{} {}\n{}\n", h1.address, h1.port, h2.host_key, h2.known_hosts_line());
+    let forged = format!(
+        "[{}]:{} {}\n{}\n",
+        h1.address,
+        h1.port,
+        h2.host_key,
+        h2.known_hosts_line()
+    );
     project.file(".ssh/known_hosts", &forged);
     let out = project.ferry(&["run", "test", "--accept-new-host-keys", "--", "true"]);
     assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains("has changed"), "{all}");
-    assert!(all.contains("known_hosts:1"), "names the line to fix: {all}");
+    assert!(
+        all.contains("known_hosts:1"),
+        "names the line to fix: {all}"
+    );
     let known = std::fs::read_to_string(project.path().join(".ssh/known_hosts")).unwrap();
     assert_eq!(known, forged, "a changed key is never overwritten");
 }
@@ -58,12 +81,19 @@ fn an_unreachable_host_does_not_stop_the_others() {
     let project = Project::with_hosts(&hosts);
     let mut inventory = std::fs::read_to_string(project.path().join("inventory/test.ini")).unwrap();
     // Nothing listens there: a closed port on this host's own address range.
-    inventory.push_str(&format!("gone ansible_host={} ansible_port=1\n", hosts.hosts[0].address));
+    inventory.push_str(&format!(
+        "gone ansible_host={} ansible_port=1\n",
+        hosts.hosts[0].address
+    ));
     project.file("inventory/test.ini", &inventory);
     let out = project.ferry(&["run", "test", "--", "echo", "alive"]);
     assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.stdout.matches("alive").count(), 2, "{}", out.stdout);
-    assert!(out.stdout.contains("gone") && out.stdout.contains("unreachable"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("gone") && out.stdout.contains("unreachable"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -78,12 +108,19 @@ fn a_failing_step_on_one_host_is_named_in_the_recap() {
     assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("host2"), "{}", out.stdout);
     assert!(out.stdout.contains("Refuse on host2"), "{}", out.stdout);
-    assert!(out.stdout.contains("no disk left"), "stderr tail in the recap:\n{}", out.stdout);
+    assert!(
+        out.stdout.contains("no disk left"),
+        "stderr tail in the recap:\n{}",
+        out.stdout
+    );
 
     let (_, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
     let ends = step_ends(&events);
     assert!(ends.contains(&("host2".into(), "Refuse on host2".into(), "failed".into())));
-    assert!(!ends.iter().any(|(h, n, _)| h == "host2" && n == "After"), "host2 stops at its failure");
+    assert!(
+        !ends.iter().any(|(h, n, _)| h == "host2" && n == "After"),
+        "host2 stops at its failure"
+    );
     assert!(ends.contains(&("host1".into(), "After".into(), "changed".into())));
 }
 
@@ -125,7 +162,11 @@ fn when_register_loop_and_handlers_use_real_results() {
     assert_ne!(read(1, "rc").as_deref(), Some("0\n"));
     for h in 0..2 {
         assert!(read(h, "a").is_some() && read(h, "b").is_some());
-        assert_eq!(read(h, "handled").as_deref(), Some("handled\n"), "handler ran once");
+        assert_eq!(
+            read(h, "handled").as_deref(),
+            Some("handled\n"),
+            "handler ran once"
+        );
     }
 }
 
@@ -175,10 +216,19 @@ fn dry_run_reports_what_would_change_and_changes_nothing() {
         "site.yml",
         "- hosts: web\n  tasks:\n    - file: { path: \"{{ deploy_to }}\", state: directory }\n    - copy: { content: x, dest: \"{{ deploy_to }}/x\" }\n",
     );
-    let (out, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini", "--check"]);
+    let (out, events) = project.ferry_json(&[
+        "playbook",
+        "site.yml",
+        "-i",
+        "inventory/test.ini",
+        "--check",
+    ]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(step_ends(&events).len(), 2);
-    assert!(!hosts.hosts[0].dir.join("app").exists(), "a dry run changes nothing");
+    assert!(
+        !hosts.hosts[0].dir.join("app").exists(),
+        "a dry run changes nothing"
+    );
 }
 
 #[test]
@@ -190,7 +240,14 @@ fn ctrl_c_stops_new_steps_and_the_running_command() {
         "- hosts: web\n  tasks:\n    - shell: echo $$ > {{ deploy_to }}.pid; exec sleep 60\n    - shell: touch {{ deploy_to }}.after\n",
     );
     let mut child = std::process::Command::new(crate::support::ferry::ferry_bin())
-        .args(["playbook", "site.yml", "-i", "inventory/test.ini", "--grace", "1"])
+        .args([
+            "playbook",
+            "site.yml",
+            "-i",
+            "inventory/test.ini",
+            "--grace",
+            "1",
+        ])
         .current_dir(project.path())
         .env("HOME", project.path())
         .stdout(std::process::Stdio::piped())
@@ -200,24 +257,41 @@ fn ctrl_c_stops_new_steps_and_the_running_command() {
     let pid_files: Vec<_> = hosts.hosts.iter().map(|h| h.dir.join("app.pid")).collect();
     let started = Instant::now();
     while !pid_files.iter().all(|p| p.exists()) {
-        assert!(started.elapsed() < Duration::from_secs(20), "steps never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "steps never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // SIGINT, as Ctrl-C sends it.
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let interrupted = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(interrupted.elapsed() < Duration::from_secs(15), "ferry took {:?} to stop", interrupted.elapsed());
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(15),
+        "ferry took {:?} to stop",
+        interrupted.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("interrupted"), "{stdout}");
     for h in &hosts.hosts {
-        assert!(!h.dir.join("app.after").exists(), "no new step after Ctrl-C");
+        assert!(
+            !h.dir.join("app.after").exists(),
+            "no new step after Ctrl-C"
+        );
         let pid = std::fs::read_to_string(h.dir.join("app.pid")).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::path::Path::new(&format!("/proc/{}", pid.trim())).exists() {
-            assert!(Instant::now() < deadline, "remote command {} still running", pid.trim());
+            assert!(
+                Instant::now() < deadline,
+                "remote command {} still running",
+                pid.trim()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

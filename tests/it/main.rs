@@ -2,4 +2,6 @@
 
 mod cli;
 mod corpus;
+mod executor;
 mod support;
+mod transport;

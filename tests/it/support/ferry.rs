@@ -71,17 +71,13 @@ impl Project {
     /// their host keys.
     pub fn with_hosts(hosts: &super::sshd::TestHosts) -> Project {
         let project = Project::new();
-        let mut inventory = String::from("[web]\n");
+        let inventory = hosts.inventory_ini("web");
         for h in &hosts.hosts {
-            inventory.push_str(&format!(
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} deploy_to={}\n",
-                h.name,
-                h.address,
-                h.port,
-                h.user,
-                h.key.display(),
-                h.dir.join("app").display()
-            ));
+            let deploy_to = h.dir.join("app");
+            project.file(
+                &format!("inventory/host_vars/{}.yml", h.name),
+                &format!("deploy_to: {}\n", deploy_to.display()),
+            );
         }
         project.file("inventory/test.ini", &inventory);
         let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();

@@ -1,3 +1,8 @@
-//! Test support: running the real `ferry` binary in a scratch project.
+//! Test support: the real `ferry` binary in scratch projects, and real
+//! OpenSSH sshd hosts on loopback.
+
+// Not every test module uses every helper.
+#![allow(dead_code)]
 
 pub mod ferry;
+pub mod sshd;

@@ -1,13 +1,11 @@
 //! The SSH transport against real OpenSSH sshd processes on 127.x.y.z.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::sshd::{TestHosts, random};
 use ferry::transport::{ConnectOptions, ExecOutput, Session, Target, TransportError, Trust};
-use support::sshd::{TestHosts, random};
 
 async fn connect(target: &Target, trust: &Trust) -> Result<Session, TransportError> {
     Session::connect(target, trust, &ConnectOptions::default()).await
