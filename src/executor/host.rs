@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use super::Options;
 use super::event::{Event, Reporter, Status};
 use super::shutdown::Shutdown;
-use super::step::{StepContext, StepOutcome, run_step};
+use super::step::{StepContext, StepOutcome, run_step, stop_remote};
 use crate::plan::{HostPlan, Step};
 use crate::shell::Masker;
 use crate::template::Templates;
@@ -131,6 +131,7 @@ async fn run_one(
         module: step.module.clone(),
     });
     let started = Instant::now();
+    let remote_pid = Mutex::new(None);
     let cx = StepContext {
         host,
         index,
@@ -142,6 +143,7 @@ async fn run_one(
         project_dir: &shared.options.project_dir,
         dry_run: shared.options.dry_run,
         verbose: shared.options.verbose,
+        remote_pid: &remote_pid,
     };
     let running = async {
         if step.run_once {
@@ -162,6 +164,7 @@ async fn run_one(
     let outcome = tokio::select! {
         outcome = running => outcome,
         _ = shared.shutdown.deadline(shared.options.grace) => {
+            stop_remote(session, &remote_pid).await;
             result.interrupted = true;
             StepOutcome::failed(format!(
                 "stopped by Ctrl-C after a {}s grace period",

@@ -16,6 +16,12 @@ use crate::transport::{ExecOutput, Session, Stream};
 /// Marks, on stdout, that a step's check passed and its command did not run.
 const SATISFIED: &str = "__ferry_satisfied__";
 
+/// Prefixes, on stderr, the remote shell's pid: the handle to stop the
+/// command if ferry abandons it. sshd ignores SSH `signal` requests in root
+/// sessions, and closing the channel does not stop a command that neither
+/// reads nor writes, so ferry kills the process group itself.
+const PID_MARK: &str = "__ferry_pid=";
+
 /// How a step went, ready for the reporter and for `register`.
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
@@ -69,6 +75,8 @@ pub struct StepContext<'a> {
     pub project_dir: &'a std::path::Path,
     pub dry_run: bool,
     pub verbose: bool,
+    /// The pid of the remote shell running the current command, if any.
+    pub remote_pid: &'a std::sync::Mutex<Option<u32>>,
 }
 
 pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
@@ -331,35 +339,46 @@ async fn once(
 }
 
 /// Runs one command, streaming output to the reporter with `-v`, under the
-/// step's timeout.
+/// step's timeout; a command that times out is stopped on the host.
 async fn exec(
     step: &Step,
     cx: &StepContext<'_>,
     command: &str,
     stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
 ) -> Result<ExecOutput, Box<StepOutcome>> {
-    let (host, index, verbose, masker, reporter) = (
+    let (host, index, verbose, masker, reporter, remote_pid) = (
         cx.host,
         cx.index,
         cx.verbose && !step.no_log,
         cx.masker,
         cx.reporter,
+        cx.remote_pid,
     );
+    let mut seen_pid = false;
     let mut on_output = move |stream: Stream, bytes: &[u8]| {
-        if verbose {
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        if stream == Stream::Stderr && !seen_pid {
+            seen_pid = true;
+            let (pid, rest) = split_pid(&text);
+            *remote_pid.lock().unwrap_or_else(|e| e.into_inner()) = pid;
+            text = rest.to_string();
+        }
+        if verbose && !text.is_empty() {
             reporter.event(&Event::Output {
                 host: host.to_string(),
                 index,
                 stderr: stream == Stream::Stderr,
-                text: masker.mask(&String::from_utf8_lossy(bytes)),
+                text: masker.mask(&text),
             });
         }
     };
-    let running = cx.session.exec(command, stdin, &mut on_output);
+    let command = format!("printf '{PID_MARK}%s\\n' \"$$\" >&2; {command}");
+    let running = cx.session.exec(&command, stdin, &mut on_output);
     let result = match step.timeout {
         Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), running).await {
             Ok(result) => result,
             Err(_) => {
+                stop_remote(cx.session, cx.remote_pid).await;
                 return Err(Box::new(StepOutcome::failed(format!(
                     "timed out after {secs}s (the command was stopped)"
                 ))));
@@ -367,7 +386,33 @@ async fn exec(
         },
         None => running.await,
     };
-    result.map_err(|err| Box::new(StepOutcome::failed(cx.masker.mask(&err.to_string()))))
+    *cx.remote_pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    let mut out =
+        result.map_err(|err| Box::new(StepOutcome::failed(cx.masker.mask(&err.to_string()))))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    out.stderr = split_pid(&stderr).1.as_bytes().to_vec();
+    Ok(out)
+}
+
+/// Splits the pid line off the start of stderr.
+fn split_pid(stderr: &str) -> (Option<u32>, &str) {
+    let Some(rest) = stderr.strip_prefix(PID_MARK) else {
+        return (None, stderr);
+    };
+    let (pid, rest) = rest.split_once('\n').unwrap_or((rest, ""));
+    (pid.trim().parse().ok(), rest)
+}
+
+/// Stops an abandoned command: TERM to its process group, KILL a second later.
+pub async fn stop_remote(session: &Session, remote_pid: &std::sync::Mutex<Option<u32>>) {
+    let pid = remote_pid.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let Some(pid) = pid else { return };
+    let kill = format!(
+        "kill -TERM -- -{pid} 2>/dev/null || kill -TERM {pid} 2>/dev/null; \
+         sleep 1; kill -KILL -- -{pid} 2>/dev/null; true"
+    );
+    let stop = session.exec(&kill, None, &mut |_, _| {});
+    let _ = tokio::time::timeout(Duration::from_secs(5), stop).await;
 }
 
 fn eval(
@@ -410,6 +455,13 @@ mod tests {
         assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail("a\nb\n", 5), "a\nb");
         assert_eq!(tail("", 3), "");
+    }
+
+    #[test]
+    fn the_pid_line_is_split_off_stderr() {
+        assert_eq!(split_pid("__ferry_pid=42\nboom\n"), (Some(42), "boom\n"));
+        assert_eq!(split_pid("__ferry_pid=42\n"), (Some(42), ""));
+        assert_eq!(split_pid("plain\n"), (None, "plain\n"));
     }
 
     #[test]
