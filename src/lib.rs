@@ -19,6 +19,8 @@
 //! - `plan`: compilation into per-host steps, and how a plan is printed.
 //! - `release`: releases on the server, and the id of a new one.
 //! - `executor`: runs a plan over SSH and reports events.
+//! - `report`: shows those events (live lines, plain log lines or JSON) and
+//!   the recap at the end.
 
 pub mod cli;
 pub mod diagnostic;
@@ -29,6 +31,7 @@ pub mod modules;
 pub mod plan;
 pub mod playbook;
 pub mod release;
+pub mod report;
 pub mod run;
 pub mod shell;
 pub mod stage;

@@ -1,0 +1,542 @@
+//! The recap: what happened on each host, folded from the executor's events.
+//!
+//! Every reporter keeps one and feeds it every event; at the end the CLI gets
+//! it back from [`super::ReportSink::finish`] for the exit status, and the
+//! reporter has already shown it (a table, or one JSON object).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use super::paint::{Paint, Tone};
+use super::seconds;
+use crate::executor::{Event, Status};
+
+/// How many lines of a failed step's stderr the recap keeps.
+pub const STDERR_TAIL: usize = 10;
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The outcome of a run, host by host, and why anything failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recap {
+    /// Every host, in the order it first appeared in an event.
+    pub hosts: IndexMap<String, HostRecap>,
+    /// Failed steps (ignored ones too, marked) and unreachable hosts, in the
+    /// order they happened.
+    pub failures: Vec<Failure>,
+    /// Set by Ctrl-C: the hosts that were still running a step then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Vec<String>>,
+    /// The whole run, once it ended.
+    #[serde(
+        rename = "elapsed_ms",
+        serialize_with = "millis_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub elapsed: Option<Duration>,
+}
+
+/// One host's counts of step outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostRecap {
+    pub ok: usize,
+    pub changed: usize,
+    pub skipped: usize,
+    /// Failures that stopped the host (not the ignored ones).
+    pub failed: usize,
+    /// Failures that `ignore_errors` let pass.
+    pub ignored: usize,
+    pub unreachable: bool,
+    /// The host finished every play it took part in.
+    pub done: bool,
+    /// Time spent on the host: the executor's own measure once it is done.
+    #[serde(rename = "elapsed_ms", serialize_with = "millis")]
+    pub elapsed: Duration,
+    /// The part of `elapsed` measured step by step since the last `HostDone`,
+    /// replaced by that event's own figure.
+    #[serde(skip)]
+    since_done: Duration,
+}
+
+impl HostRecap {
+    /// A failure stopped this host, or it could not be reached.
+    pub fn is_bad(&self) -> bool {
+        self.failed > 0 || self.unreachable
+    }
+
+    fn add_time(&mut self, elapsed: Duration) {
+        self.elapsed += elapsed;
+        self.since_done += elapsed;
+    }
+
+    fn tone(&self) -> Tone {
+        if self.is_bad() {
+            Tone::Bad
+        } else if self.changed > 0 {
+            Tone::Changed
+        } else {
+            Tone::Good
+        }
+    }
+}
+
+/// Why a host did not get through its steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// A step failed on a host.
+    Step {
+        host: String,
+        /// 1-based position among the host's steps.
+        index: usize,
+        step: String,
+        /// The command that ran, masked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rc: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The last [`STDERR_TAIL`] lines of stderr.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        stderr: Vec<String>,
+        /// `ignore_errors` let the host go on.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ignored: bool,
+    },
+    /// A host could not be reached.
+    Unreachable { host: String, error: String },
+}
+
+impl Failure {
+    pub fn host(&self) -> &str {
+        match self {
+            Failure::Step { host, .. } | Failure::Unreachable { host, .. } => host,
+        }
+    }
+}
+
+impl Recap {
+    /// Folds one event into the recap.
+    pub fn record(&mut self, event: &Event) {
+        match event {
+            Event::PlayStart { hosts, .. } => {
+                for host in hosts {
+                    self.host(host);
+                }
+            }
+            Event::Connected { host, elapsed } => self.host(host).add_time(*elapsed),
+            Event::Unreachable { host, error } => {
+                self.host(host).unreachable = true;
+                self.failures.push(Failure::Unreachable {
+                    host: host.clone(),
+                    error: error.clone(),
+                });
+            }
+            Event::StepStart { host, .. } | Event::Output { host, .. } => {
+                self.host(host);
+            }
+            Event::StepEnd {
+                host,
+                index,
+                name,
+                status,
+                elapsed,
+                reason,
+                command,
+                rc,
+                output,
+                ignored,
+            } => {
+                let counts = self.host(host);
+                counts.add_time(*elapsed);
+                match status {
+                    Status::Ok => counts.ok += 1,
+                    Status::Changed => counts.changed += 1,
+                    Status::Skipped => counts.skipped += 1,
+                    Status::Failed if *ignored => counts.ignored += 1,
+                    Status::Failed => counts.failed += 1,
+                }
+                if *status == Status::Failed {
+                    self.failures.push(Failure::Step {
+                        host: host.clone(),
+                        index: *index,
+                        step: name.clone(),
+                        command: command.clone(),
+                        rc: *rc,
+                        reason: reason.clone(),
+                        stderr: tail(output, STDERR_TAIL),
+                        ignored: *ignored,
+                    });
+                }
+            }
+            Event::HostDone { host, elapsed } => {
+                let counts = self.host(host);
+                counts.elapsed = counts.elapsed - counts.since_done + *elapsed;
+                counts.since_done = Duration::ZERO;
+                counts.done = true;
+            }
+            Event::Interrupted { waiting } => self.interrupted = Some(waiting.clone()),
+            Event::RunEnd { elapsed } => self.elapsed = Some(*elapsed),
+        }
+    }
+
+    fn host(&mut self, host: &str) -> &mut HostRecap {
+        if !self.hosts.contains_key(host) {
+            self.hosts.insert(host.to_string(), HostRecap::default());
+        }
+        &mut self.hosts[host]
+    }
+
+    /// The hosts that failed or could not be reached, in order.
+    pub fn bad_hosts(&self) -> impl Iterator<Item = &str> {
+        self.hosts
+            .iter()
+            .filter(|(_, counts)| counts.is_bad())
+            .map(|(host, _)| host.as_str())
+    }
+
+    /// 0: every host succeeded; 1: a host failed or was unreachable;
+    /// [`EXIT_INTERRUPTED`]: Ctrl-C stopped the run, whatever the hosts did.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted.is_some() {
+            EXIT_INTERRUPTED
+        } else if self.bad_hosts().next().is_some() {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// One line saying how the run went, for the end of the recap.
+    pub fn summary(&self) -> String {
+        let took = self
+            .elapsed
+            .map(|d| format!(" in {}", seconds(d)))
+            .unwrap_or_default();
+        if let Some(waiting) = &self.interrupted {
+            if waiting.is_empty() {
+                return format!("interrupted{took}");
+            }
+            return format!(
+                "interrupted{took}: {} did not finish",
+                list(waiting.iter().map(String::as_str))
+            );
+        }
+        let total = self.hosts.len();
+        let bad: Vec<&str> = self.bad_hosts().collect();
+        let hosts = if total == 1 { "host" } else { "hosts" };
+        if bad.is_empty() {
+            format!("{total} {hosts} succeeded{took}")
+        } else {
+            format!(
+                "{} of {total} {hosts} failed{took}: {}",
+                bad.len(),
+                list(bad.into_iter())
+            )
+        }
+    }
+
+    /// The recap table, then each failure with its command and the end of its
+    /// stderr, then the summary line. ANSI colors only if `color`.
+    pub fn render(&self, color: bool) -> String {
+        let paint = Paint::new(color);
+        let mut out = String::new();
+        self.render_table(&paint, &mut out);
+        for failure in &self.failures {
+            out.push('\n');
+            render_failure(failure, &paint, &mut out);
+        }
+        out.push('\n');
+        let tone = match self.exit_code() {
+            0 => Tone::Good,
+            1 => Tone::Bad,
+            _ => Tone::Changed,
+        };
+        let _ = writeln!(out, "{}", paint.paint(&self.summary(), tone));
+        out
+    }
+
+    fn render_table(&self, paint: &Paint, out: &mut String) {
+        let with_ignored = self.hosts.values().any(|h| h.ignored > 0);
+        let mut headers = vec!["ok", "changed", "skipped", "failed"];
+        if with_ignored {
+            headers.push("ignored");
+        }
+        headers.extend(["unreachable", "time"]);
+        let times: Vec<String> = self.hosts.values().map(|h| seconds(h.elapsed)).collect();
+        let host_width = self
+            .hosts
+            .keys()
+            .map(|h| h.chars().count())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let time_width = times.iter().map(String::len).chain([4]).max().unwrap_or(4);
+
+        let mut header = format!("{:<host_width$}", "host");
+        for name in &headers {
+            let width = if *name == "time" {
+                time_width
+            } else {
+                name.len()
+            };
+            let _ = write!(header, "  {name:>width$}");
+        }
+        let _ = writeln!(out, "{}", paint.bold(&header));
+
+        for ((host, counts), time) in self.hosts.iter().zip(&times) {
+            let pad = host_width.saturating_sub(host.chars().count());
+            let _ = write!(
+                out,
+                "{}{}",
+                paint.paint(host, counts.tone()),
+                " ".repeat(pad)
+            );
+            let mut cells = vec![
+                (counts.ok, Tone::Good),
+                (counts.changed, Tone::Changed),
+                (counts.skipped, Tone::Plain),
+                (counts.failed, Tone::Bad),
+            ];
+            if with_ignored {
+                cells.push((counts.ignored, Tone::Changed));
+            }
+            cells.push((usize::from(counts.unreachable), Tone::Bad));
+            for ((count, tone), name) in cells.into_iter().zip(&headers) {
+                let cell = format!("{count:>width$}", width = name.len());
+                let tone = if count == 0 { Tone::Plain } else { tone };
+                let _ = write!(out, "  {}", paint.paint(&cell, tone));
+            }
+            let _ = writeln!(out, "  {time:>time_width$}");
+        }
+    }
+}
+
+/// `web2: step "Install requirements" failed (rc 1)`, its command, the end
+/// of its stderr.
+pub(crate) fn render_failure(failure: &Failure, paint: &Paint, out: &mut String) {
+    match failure {
+        Failure::Unreachable { host, error } => {
+            let head = format!("{host}: unreachable");
+            let _ = writeln!(out, "{}", paint.paint(&head, Tone::Bad));
+            let _ = writeln!(out, "  {error}");
+        }
+        Failure::Step {
+            host,
+            step,
+            command,
+            rc,
+            reason,
+            stderr,
+            ignored,
+            ..
+        } => {
+            let mut head = format!("{host}: step \"{step}\" failed");
+            if let Some(rc) = rc {
+                let _ = write!(head, " (rc {rc})");
+            }
+            let tone = if *ignored {
+                head.push_str(", ignored");
+                Tone::Changed
+            } else {
+                Tone::Bad
+            };
+            let _ = writeln!(out, "{}", paint.paint(&head, tone));
+            if let Some(reason) = reason {
+                let _ = writeln!(out, "  {reason}");
+            }
+            if let Some(command) = command {
+                let _ = writeln!(out, "  command: {command}");
+            }
+            if !stderr.is_empty() {
+                let _ = writeln!(out, "  stderr:");
+                for line in stderr {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    }
+}
+
+/// The last `n` lines of `text`, without trailing blank lines.
+pub(crate) fn tail(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].iter().map(|l| l.to_string()).collect()
+}
+
+/// `web1, web2, web3 and 12 more`.
+fn list<'a>(hosts: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let hosts: Vec<&str> = hosts.collect();
+    let mut text = hosts[..hosts.len().min(SHOWN)].join(", ");
+    if hosts.len() > SHOWN {
+        let _ = write!(text, " and {} more", hosts.len() - SHOWN);
+    }
+    text
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn millis_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => millis(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{failure_tail, script};
+
+    fn recap() -> Recap {
+        let mut recap = Recap::default();
+        for event in script() {
+            recap.record(&event);
+        }
+        recap
+    }
+
+    #[test]
+    fn counts_each_host_in_the_order_it_appeared() {
+        let recap = recap();
+        let hosts: Vec<&str> = recap.hosts.keys().map(String::as_str).collect();
+        assert_eq!(hosts, ["web1", "web2", "db1", "web3"]);
+        let web1 = &recap.hosts["web1"];
+        assert_eq!(
+            (web1.ok, web1.changed, web1.skipped, web1.failed),
+            (1, 1, 1, 0)
+        );
+        assert_eq!(web1.elapsed, Duration::from_millis(2500));
+        assert!(web1.done);
+        let web2 = &recap.hosts["web2"];
+        assert_eq!((web2.ok, web2.changed, web2.failed), (1, 0, 1));
+        assert!(recap.hosts["web3"].unreachable);
+        let db1 = &recap.hosts["db1"];
+        assert_eq!((db1.ok, db1.failed, db1.ignored), (1, 0, 1));
+        assert!(!db1.is_bad());
+    }
+
+    #[test]
+    fn a_failed_or_unreachable_host_exits_1() {
+        let recap = recap();
+        assert_eq!(recap.exit_code(), 1);
+        assert_eq!(recap.bad_hosts().collect::<Vec<_>>(), ["web2", "web3"]);
+        assert_eq!(recap.summary(), "2 of 4 hosts failed in 7.0s: web2, web3");
+    }
+
+    #[test]
+    fn all_good_exits_0() {
+        let mut recap = Recap::default();
+        for event in script().into_iter().filter(|e| e.host() != Some("web2")) {
+            if !matches!(event, Event::Unreachable { .. }) {
+                recap.record(&event);
+            }
+        }
+        assert_eq!(recap.exit_code(), 0, "{recap:?}");
+    }
+
+    #[test]
+    fn interrupted_says_so_whatever_the_hosts_did() {
+        let mut recap = recap();
+        recap.record(&Event::Interrupted {
+            waiting: vec!["web1".into()],
+        });
+        assert_eq!(recap.exit_code(), EXIT_INTERRUPTED);
+        assert!(
+            recap
+                .summary()
+                .starts_with("interrupted in 7.0s: web1 did not finish")
+        );
+    }
+
+    #[test]
+    fn failure_details_keep_the_last_ten_lines_of_stderr() {
+        let recap = recap();
+        let Failure::Step {
+            host,
+            step,
+            command,
+            rc,
+            stderr,
+            ignored,
+            ..
+        } = &recap.failures[0]
+        else {
+            panic!("{:?}", recap.failures);
+        };
+        assert_eq!(host, "web2");
+        assert_eq!(step, "Install requirements");
+        assert_eq!(command.as_deref(), Some("pip install -r requirements.txt"));
+        assert_eq!(*rc, Some(1));
+        assert_eq!(stderr, &failure_tail());
+        assert!(!ignored);
+        assert!(
+            matches!(&recap.failures[1], Failure::Step { ignored: true, host, .. } if host == "db1")
+        );
+        assert!(
+            matches!(&recap.failures[2], Failure::Unreachable { host, error } if host == "web3" && error.contains("refused"))
+        );
+    }
+
+    #[test]
+    fn renders_an_aligned_table_then_the_failures() {
+        let text = recap().render(false);
+        let expected_head = "\
+host  ok  changed  skipped  failed  ignored  unreachable  time
+web1   1        1        1       0        0            0  2.5s
+web2   1        0        0       1        0            0  1.5s
+db1    1        0        0       0        1            0  0.3s
+web3   0        0        0       0        0            1  0.0s
+
+web2: step \"Install requirements\" failed (rc 1)
+  command: pip install -r requirements.txt
+  stderr:
+    line 3
+";
+        assert!(text.starts_with(expected_head), "{text}");
+        assert!(text.contains("    line 12\n\ndb1: step \"Migrate\" failed (rc 2), ignored\n"));
+        assert!(text.contains("web3: unreachable\n  connection refused\n"));
+        assert!(text.ends_with("2 of 4 hosts failed in 7.0s: web2, web3\n"));
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn renders_colors_only_when_asked() {
+        let text = recap().render(true);
+        assert!(text.contains("\x1b[31m"), "{text}");
+        let plain = console::strip_ansi_codes(&text);
+        assert_eq!(plain, recap().render(false));
+    }
+
+    #[test]
+    fn the_table_leaves_out_ignored_when_nothing_was() {
+        let mut recap = Recap::default();
+        recap.record(&Event::PlayStart {
+            play: "p".into(),
+            hosts: vec!["a-long-host-name".into()],
+        });
+        let text = recap.render(false);
+        assert!(
+            text.starts_with(
+                "host              ok  changed  skipped  failed  unreachable  time\n\
+                 a-long-host-name   0        0        0       0            0  0.0s\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tail_drops_trailing_blank_lines() {
+        assert_eq!(tail("a\nb\nc\n\n", 2), ["b", "c"]);
+        assert!(tail("", 10).is_empty());
+    }
+}
