@@ -29,7 +29,7 @@ mod terminal;
 
 pub use json::Json;
 pub use plain::Plain;
-pub use recap::{EXIT_INTERRUPTED, Failure, HostRecap, Recap, STDERR_TAIL};
+pub use recap::{EXIT_INTERRUPTED, EXIT_NO_HOST_REACHED, Failure, HostRecap, Recap, STDERR_TAIL};
 pub use terminal::Terminal;
 
 use crate::executor::{Reporter, Status};
@@ -79,7 +79,9 @@ pub fn reporter(mode: Mode, verbose: bool) -> Box<dyn ReportSink> {
             verbose,
             console::colors_enabled(),
         )),
-        Mode::Plain | Mode::Auto => Box::new(Plain::new(stdout, verbose, false)),
+        Mode::Plain | Mode::Auto => {
+            Box::new(Plain::new(stdout, verbose, console::colors_enabled()))
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use crate::executor::{Event, Status};
 /// How many lines of a failed step's stderr the recap keeps.
 pub const STDERR_TAIL: usize = 10;
 
+/// The exit status when no host could be reached (DESIGN.md: could not start).
+pub const EXIT_NO_HOST_REACHED: i32 = 3;
+
 /// The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells do).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -201,10 +204,13 @@ impl Recap {
     }
 
     /// 0: every host succeeded; 1: a host failed or was unreachable;
+    /// [`EXIT_NO_HOST_REACHED`]: not one host could be reached;
     /// [`EXIT_INTERRUPTED`]: Ctrl-C stopped the run, whatever the hosts did.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted.is_some() {
             EXIT_INTERRUPTED
+        } else if !self.hosts.is_empty() && self.hosts.values().all(|h| h.unreachable) {
+            EXIT_NO_HOST_REACHED
         } else if self.bad_hosts().next().is_some() {
             1
         } else {
@@ -232,6 +238,8 @@ impl Recap {
         let hosts = if total == 1 { "host" } else { "hosts" };
         if bad.is_empty() {
             format!("{total} {hosts} succeeded{took}")
+        } else if self.exit_code() == EXIT_NO_HOST_REACHED {
+            format!("no host could be reached{took}")
         } else {
             format!(
                 "{} of {total} {hosts} failed{took}: {}",
@@ -254,8 +262,8 @@ impl Recap {
         out.push('\n');
         let tone = match self.exit_code() {
             0 => Tone::Good,
-            1 => Tone::Bad,
-            _ => Tone::Changed,
+            EXIT_INTERRUPTED => Tone::Changed,
+            _ => Tone::Bad,
         };
         let _ = writeln!(out, "{}", paint.paint(&self.summary(), tone));
         out
@@ -442,6 +450,19 @@ mod tests {
             }
         }
         assert_eq!(recap.exit_code(), 0, "{recap:?}");
+    }
+
+    #[test]
+    fn no_host_reached_exits_3() {
+        let mut recap = Recap::default();
+        for host in ["web1", "web2"] {
+            recap.record(&Event::Unreachable {
+                host: host.into(),
+                error: "connection refused".into(),
+            });
+        }
+        assert_eq!(recap.exit_code(), EXIT_NO_HOST_REACHED);
+        assert_eq!(recap.summary(), "no host could be reached");
     }
 
     #[test]

@@ -369,7 +369,11 @@ impl Live {
     fn give_line(&mut self, host: &str) {
         let bar = if self.bars < self.cap {
             self.bars += 1;
-            let bar = ProgressBar::new_spinner();
+            // Dressed before it joins, so it is never drawn bare.
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+                .with_style(self.styles.running.clone())
+                .with_prefix(host.to_string())
+                .with_message("connecting…");
             match &self.summary {
                 Some(summary) => self.multi.insert_before(summary, bar),
                 None => self.multi.add(bar),
@@ -380,14 +384,14 @@ impl Live {
                 return;
             };
             bar.reset();
+            bar.set_style(self.styles.running.clone());
+            bar.set_prefix(host.to_string());
+            bar.set_message("connecting…");
             bar
         } else {
             return;
         };
         self.running_hidden -= 1;
-        bar.set_style(self.styles.running.clone());
-        bar.set_prefix(host.to_string());
-        bar.set_message("connecting…");
         if self.tick {
             bar.enable_steady_tick(TICK);
         }
@@ -411,12 +415,18 @@ impl Live {
             }
             return;
         }
-        let summary = self.summary.get_or_insert_with(|| {
-            let style = ProgressStyle::with_template("  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            self.multi.add(ProgressBar::new_spinner().with_style(style))
-        });
-        summary.set_message(format!("… and {}", parts.join(", ")));
+        let message = format!("… and {}", parts.join(", "));
+        match &self.summary {
+            Some(summary) => summary.set_message(message),
+            None => {
+                let style = ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let summary = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+                    .with_style(style)
+                    .with_message(message);
+                self.summary = Some(self.multi.add(summary));
+            }
+        }
     }
 
     /// Makes room for host names `width` long in every line.
