@@ -25,6 +25,7 @@ mod json;
 mod paint;
 mod plain;
 mod recap;
+mod table;
 mod terminal;
 
 pub use json::Json;
@@ -149,6 +150,15 @@ pub(crate) mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// The recap of [`script`].
+    pub(crate) fn scripted_recap() -> Recap {
+        let mut recap = Recap::default();
+        for event in script() {
+            recap.record(&event);
+        }
+        recap
     }
 
     pub(crate) const SECRET_COMMAND: &str = "psql --password='********' -c migrate";

@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::paint::{Paint, Tone};
-use super::recap::render_failure;
+use super::table::render_failure;
 use super::{Output, Recap, ReportSink, lock, seconds, status_label};
 use crate::executor::{Event, Reporter, Status};
 
