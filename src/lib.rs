@@ -20,6 +20,8 @@
 //! - `executor`: runs a plan over SSH and reports events.
 //! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
 //! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.
+//! - `report`: shows those events (live lines, plain log lines or JSON) and
+//!   the recap at the end.
 
 pub mod cli;
 pub mod diagnostic;
@@ -30,6 +32,7 @@ pub mod modules;
 pub mod plan;
 pub mod playbook;
 pub mod release;
+pub mod report;
 pub mod run;
 pub mod shell;
 pub mod stage;

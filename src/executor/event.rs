@@ -39,6 +39,8 @@ pub enum Event {
         host: String,
         /// 1-based position among the host's steps.
         index: usize,
+        /// How many steps the host has in this play (the `12` of `[3/12]`).
+        total: usize,
         name: String,
         module: String,
     },
@@ -85,6 +87,21 @@ pub enum Event {
         #[serde(with = "millis")]
         elapsed: Duration,
     },
+}
+
+impl Event {
+    /// The host the event is about, if it is about one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Event::Connected { host, .. }
+            | Event::Unreachable { host, .. }
+            | Event::StepStart { host, .. }
+            | Event::Output { host, .. }
+            | Event::StepEnd { host, .. }
+            | Event::HostDone { host, .. } => Some(host),
+            Event::PlayStart { .. } | Event::Interrupted { .. } | Event::RunEnd { .. } => None,
+        }
+    }
 }
 
 /// Receives the executor's events. Implementations must be cheap: they are

@@ -124,9 +124,11 @@ async fn run_one(
         return false;
     }
     let host = plan.host.as_str();
+    let total = plan.steps.len();
     shared.reporter.event(&Event::StepStart {
         host: host.to_string(),
         index,
+        total,
         name: step.name.clone(),
         module: step.module.clone(),
     });

@@ -411,7 +411,8 @@ pub async fn stop_remote(session: &Session, remote_pid: &std::sync::Mutex<Option
         "kill -TERM -- -{pid} 2>/dev/null || kill -TERM {pid} 2>/dev/null; \
          sleep 1; kill -KILL -- -{pid} 2>/dev/null; true"
     );
-    let stop = session.exec(&kill, None, &mut |_, _| {});
+    let mut ignore = |_: Stream, _: &[u8]| {};
+    let stop = session.exec(&kill, None, &mut ignore);
     let _ = tokio::time::timeout(Duration::from_secs(5), stop).await;
 }
 

@@ -1,0 +1,166 @@
+//! `--json`: every event as one JSON object per line, for CI.
+//!
+//! Each line is an [`Event`] as it serializes (`{"event":"step_end",...}`)
+//! with a `time` field added, flushed as soon as it is written; the last line
+//! is `{"event":"recap",...}` with the [`Recap`] as data and the exit status.
+
+use std::io::Write as _;
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Output, Recap, ReportSink, lock};
+use crate::executor::{Event, Reporter};
+
+/// Writes one JSON object per line (to stdout, normally).
+pub struct Json {
+    state: Mutex<State>,
+}
+
+struct State {
+    out: Output,
+    recap: Recap,
+    finished: bool,
+}
+
+/// One line: the event, stamped.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    time: String,
+}
+
+/// The last line.
+#[derive(Serialize)]
+#[serde(tag = "event", rename = "recap")]
+struct RecapLine<'a> {
+    #[serde(flatten)]
+    recap: &'a Recap,
+    exit_code: i32,
+    summary: String,
+}
+
+impl Json {
+    pub fn new(out: Output) -> Self {
+        Json {
+            state: Mutex::new(State {
+                out,
+                recap: Recap::default(),
+                finished: false,
+            }),
+        }
+    }
+}
+
+impl State {
+    fn write(&mut self, value: &impl Serialize) {
+        // Serializing these types cannot fail: every map key is a string.
+        if let Ok(mut line) = serde_json::to_vec(value) {
+            line.push(b'\n');
+            let _ = self.out.write_all(&line);
+            let _ = self.out.flush();
+        }
+    }
+}
+
+impl Reporter for Json {
+    fn event(&self, event: &Event) {
+        let mut state = lock(&self.state);
+        state.recap.record(event);
+        state.write(&Line {
+            event,
+            time: format!("{:.3}", Timestamp::now()),
+        });
+    }
+}
+
+impl ReportSink for Json {
+    fn finish(&self) -> Recap {
+        let mut state = lock(&self.state);
+        let recap = state.recap.clone();
+        if !state.finished {
+            state.finished = true;
+            state.write(&RecapLine {
+                recap: &recap,
+                exit_code: recap.exit_code(),
+                summary: recap.summary(),
+            });
+        }
+        recap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::report::tests::{Capture, SECRET_COMMAND, failure_tail, script};
+
+    fn lines() -> Vec<Value> {
+        let capture = Capture::default();
+        let json = Json::new(capture.output());
+        for event in script() {
+            json.event(&event);
+        }
+        json.finish();
+        capture
+            .text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_object_per_line_tagged_with_its_event() {
+        let lines = lines();
+        assert_eq!(lines.len(), script().len() + 1);
+        for line in &lines {
+            assert!(line["event"].is_string(), "{line}");
+            assert!(line["time"].is_string() || line["event"] == "recap");
+        }
+        assert_eq!(lines[0]["event"], "play_start");
+        assert_eq!(lines[0]["hosts"][2], "db1");
+        let failed = lines
+            .iter()
+            .find(|l| l["event"] == "step_end" && l["status"] == "failed")
+            .unwrap();
+        assert_eq!(failed["host"], "web2");
+        assert_eq!(failed["rc"], 1);
+        assert_eq!(failed["elapsed"], 1000);
+    }
+
+    #[test]
+    fn ends_with_the_recap_as_data() {
+        let lines = lines();
+        let recap = lines.last().unwrap();
+        assert_eq!(recap["event"], "recap");
+        assert_eq!(recap["exit_code"], 1);
+        assert_eq!(recap["elapsed_ms"], 7000);
+        assert_eq!(recap["hosts"]["web1"]["changed"], 1);
+        assert_eq!(recap["hosts"]["web3"]["unreachable"], true);
+        let failure = &recap["failures"][0];
+        assert_eq!(failure["kind"], "step");
+        assert_eq!(failure["step"], "Install requirements");
+        let tail: Vec<Value> = failure_tail().into_iter().map(Value::from).collect();
+        assert_eq!(failure["stderr"], Value::Array(tail));
+        assert_eq!(recap["failures"][1]["ignored"], true);
+        assert_eq!(recap["failures"][2]["kind"], "unreachable");
+    }
+
+    #[test]
+    fn masked_strings_pass_through_unchanged() {
+        let lines = lines();
+        let ignored = lines
+            .iter()
+            .find(|l| l["event"] == "step_end" && l["host"] == "db1" && l["status"] == "failed")
+            .unwrap();
+        assert_eq!(ignored["command"], SECRET_COMMAND);
+        assert_eq!(
+            lines.last().unwrap()["failures"][1]["command"],
+            SECRET_COMMAND
+        );
+    }
+}

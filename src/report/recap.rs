@@ -1,0 +1,387 @@
+//! The recap: what happened on each host, folded from the executor's events.
+//!
+//! Every reporter keeps one and feeds it every event; at the end the CLI gets
+//! it back from [`super::ReportSink::finish`] for the exit status, and the
+//! reporter has already shown it (a table, `table.rs`, or one JSON object).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use super::paint::Tone;
+use super::seconds;
+use crate::executor::{Event, Status};
+
+/// How many lines of a failed step's stderr the recap keeps.
+pub const STDERR_TAIL: usize = 10;
+
+/// The exit status when no host could be reached (DESIGN.md: could not start).
+pub const EXIT_NO_HOST_REACHED: i32 = 3;
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells do).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The outcome of a run, host by host, and why anything failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recap {
+    /// Every host, in the order it first appeared in an event.
+    pub hosts: IndexMap<String, HostRecap>,
+    /// Failed steps (ignored ones too, marked) and unreachable hosts, in the
+    /// order they happened.
+    pub failures: Vec<Failure>,
+    /// Set by Ctrl-C: the hosts that were still running a step then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Vec<String>>,
+    /// The whole run, once it ended.
+    #[serde(
+        rename = "elapsed_ms",
+        serialize_with = "millis_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub elapsed: Option<Duration>,
+}
+
+/// One host's counts of step outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostRecap {
+    pub ok: usize,
+    pub changed: usize,
+    pub skipped: usize,
+    /// Failures that stopped the host (not the ignored ones).
+    pub failed: usize,
+    /// Failures that `ignore_errors` let pass.
+    pub ignored: usize,
+    pub unreachable: bool,
+    /// The host finished every play it took part in.
+    pub done: bool,
+    /// Time spent on the host: the executor's own measure once it is done.
+    #[serde(rename = "elapsed_ms", serialize_with = "millis")]
+    pub elapsed: Duration,
+    /// The part of `elapsed` measured step by step since the last `HostDone`,
+    /// replaced by that event's own figure.
+    #[serde(skip)]
+    since_done: Duration,
+}
+
+impl HostRecap {
+    /// A failure stopped this host, or it could not be reached.
+    pub fn is_bad(&self) -> bool {
+        self.failed > 0 || self.unreachable
+    }
+
+    fn add_time(&mut self, elapsed: Duration) {
+        self.elapsed += elapsed;
+        self.since_done += elapsed;
+    }
+
+    pub(crate) fn tone(&self) -> Tone {
+        if self.is_bad() {
+            Tone::Bad
+        } else if self.changed > 0 {
+            Tone::Changed
+        } else {
+            Tone::Good
+        }
+    }
+}
+
+/// Why a host did not get through its steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// A step failed on a host.
+    Step {
+        host: String,
+        /// 1-based position among the host's steps.
+        index: usize,
+        step: String,
+        /// The command that ran, masked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rc: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The last [`STDERR_TAIL`] lines of stderr.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        stderr: Vec<String>,
+        /// `ignore_errors` let the host go on.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ignored: bool,
+    },
+    /// A host could not be reached.
+    Unreachable { host: String, error: String },
+}
+
+impl Failure {
+    pub fn host(&self) -> &str {
+        match self {
+            Failure::Step { host, .. } | Failure::Unreachable { host, .. } => host,
+        }
+    }
+}
+
+impl Recap {
+    /// Folds one event into the recap.
+    pub fn record(&mut self, event: &Event) {
+        match event {
+            Event::PlayStart { hosts, .. } => {
+                for host in hosts {
+                    self.host(host);
+                }
+            }
+            Event::Connected { host, elapsed } => self.host(host).add_time(*elapsed),
+            Event::Unreachable { host, error } => {
+                self.host(host).unreachable = true;
+                self.failures.push(Failure::Unreachable {
+                    host: host.clone(),
+                    error: error.clone(),
+                });
+            }
+            Event::StepStart { host, .. } | Event::Output { host, .. } => {
+                self.host(host);
+            }
+            Event::StepEnd {
+                host,
+                index,
+                name,
+                status,
+                elapsed,
+                reason,
+                command,
+                rc,
+                output,
+                ignored,
+            } => {
+                let counts = self.host(host);
+                counts.add_time(*elapsed);
+                match status {
+                    Status::Ok => counts.ok += 1,
+                    Status::Changed => counts.changed += 1,
+                    Status::Skipped => counts.skipped += 1,
+                    Status::Failed if *ignored => counts.ignored += 1,
+                    Status::Failed => counts.failed += 1,
+                }
+                if *status == Status::Failed {
+                    self.failures.push(Failure::Step {
+                        host: host.clone(),
+                        index: *index,
+                        step: name.clone(),
+                        command: command.clone(),
+                        rc: *rc,
+                        reason: reason.clone(),
+                        stderr: tail(output, STDERR_TAIL),
+                        ignored: *ignored,
+                    });
+                }
+            }
+            Event::HostDone { host, elapsed } => {
+                let counts = self.host(host);
+                counts.elapsed = counts.elapsed - counts.since_done + *elapsed;
+                counts.since_done = Duration::ZERO;
+                counts.done = true;
+            }
+            Event::Interrupted { waiting } => self.interrupted = Some(waiting.clone()),
+            Event::RunEnd { elapsed } => self.elapsed = Some(*elapsed),
+        }
+    }
+
+    fn host(&mut self, host: &str) -> &mut HostRecap {
+        if !self.hosts.contains_key(host) {
+            self.hosts.insert(host.to_string(), HostRecap::default());
+        }
+        &mut self.hosts[host]
+    }
+
+    /// The hosts that failed or could not be reached, in order.
+    pub fn bad_hosts(&self) -> impl Iterator<Item = &str> {
+        self.hosts
+            .iter()
+            .filter(|(_, counts)| counts.is_bad())
+            .map(|(host, _)| host.as_str())
+    }
+
+    /// 0: every host succeeded; 1: a host failed or was unreachable;
+    /// [`EXIT_NO_HOST_REACHED`]: not one host could be reached;
+    /// [`EXIT_INTERRUPTED`]: Ctrl-C stopped the run, whatever the hosts did.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted.is_some() {
+            EXIT_INTERRUPTED
+        } else if !self.hosts.is_empty() && self.hosts.values().all(|h| h.unreachable) {
+            EXIT_NO_HOST_REACHED
+        } else if self.bad_hosts().next().is_some() {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// One line saying how the run went, for the end of the recap.
+    pub fn summary(&self) -> String {
+        let took = self
+            .elapsed
+            .map(|d| format!(" in {}", seconds(d)))
+            .unwrap_or_default();
+        if let Some(waiting) = &self.interrupted {
+            if waiting.is_empty() {
+                return format!("interrupted{took}");
+            }
+            return format!(
+                "interrupted{took}: {} did not finish",
+                list(waiting.iter().map(String::as_str))
+            );
+        }
+        let total = self.hosts.len();
+        let bad: Vec<&str> = self.bad_hosts().collect();
+        let hosts = if total == 1 { "host" } else { "hosts" };
+        if bad.is_empty() {
+            format!("{total} {hosts} succeeded{took}")
+        } else if self.exit_code() == EXIT_NO_HOST_REACHED {
+            format!("no host could be reached{took}")
+        } else {
+            format!(
+                "{} of {total} {hosts} failed{took}: {}",
+                bad.len(),
+                list(bad.into_iter())
+            )
+        }
+    }
+}
+
+/// The last `n` lines of `text`, without trailing blank lines.
+pub(crate) fn tail(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].iter().map(|l| l.to_string()).collect()
+}
+
+/// `web1, web2, web3 and 12 more`.
+fn list<'a>(hosts: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let hosts: Vec<&str> = hosts.collect();
+    let mut text = hosts[..hosts.len().min(SHOWN)].join(", ");
+    if hosts.len() > SHOWN {
+        let _ = write!(text, " and {} more", hosts.len() - SHOWN);
+    }
+    text
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn millis_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => millis(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{failure_tail, script, scripted_recap as recap};
+
+    #[test]
+    fn counts_each_host_in_the_order_it_appeared() {
+        let recap = recap();
+        let hosts: Vec<&str> = recap.hosts.keys().map(String::as_str).collect();
+        assert_eq!(hosts, ["web1", "web2", "db1", "web3"]);
+        let web1 = &recap.hosts["web1"];
+        assert_eq!(
+            (web1.ok, web1.changed, web1.skipped, web1.failed),
+            (1, 1, 1, 0)
+        );
+        assert_eq!(web1.elapsed, Duration::from_millis(2500));
+        assert!(web1.done);
+        let web2 = &recap.hosts["web2"];
+        assert_eq!((web2.ok, web2.changed, web2.failed), (1, 0, 1));
+        assert!(recap.hosts["web3"].unreachable);
+        let db1 = &recap.hosts["db1"];
+        assert_eq!((db1.ok, db1.failed, db1.ignored), (1, 0, 1));
+        assert!(!db1.is_bad());
+    }
+
+    #[test]
+    fn a_failed_or_unreachable_host_exits_1() {
+        let recap = recap();
+        assert_eq!(recap.exit_code(), 1);
+        assert_eq!(recap.bad_hosts().collect::<Vec<_>>(), ["web2", "web3"]);
+        assert_eq!(recap.summary(), "2 of 4 hosts failed in 7.0s: web2, web3");
+    }
+
+    #[test]
+    fn all_good_exits_0() {
+        let mut recap = Recap::default();
+        for event in script().into_iter().filter(|e| e.host() != Some("web2")) {
+            if !matches!(event, Event::Unreachable { .. }) {
+                recap.record(&event);
+            }
+        }
+        assert_eq!(recap.exit_code(), 0, "{recap:?}");
+    }
+
+    #[test]
+    fn no_host_reached_exits_3() {
+        let mut recap = Recap::default();
+        for host in ["web1", "web2"] {
+            recap.record(&Event::Unreachable {
+                host: host.into(),
+                error: "connection refused".into(),
+            });
+        }
+        assert_eq!(recap.exit_code(), EXIT_NO_HOST_REACHED);
+        assert_eq!(recap.summary(), "no host could be reached");
+    }
+
+    #[test]
+    fn interrupted_says_so_whatever_the_hosts_did() {
+        let mut recap = recap();
+        recap.record(&Event::Interrupted {
+            waiting: vec!["web1".into()],
+        });
+        assert_eq!(recap.exit_code(), EXIT_INTERRUPTED);
+        assert!(
+            recap
+                .summary()
+                .starts_with("interrupted in 7.0s: web1 did not finish")
+        );
+    }
+
+    #[test]
+    fn failure_details_keep_the_last_ten_lines_of_stderr() {
+        let recap = recap();
+        let Failure::Step {
+            host,
+            step,
+            command,
+            rc,
+            stderr,
+            ignored,
+            ..
+        } = &recap.failures[0]
+        else {
+            panic!("{:?}", recap.failures);
+        };
+        assert_eq!(host, "web2");
+        assert_eq!(step, "Install requirements");
+        assert_eq!(command.as_deref(), Some("pip install -r requirements.txt"));
+        assert_eq!(*rc, Some(1));
+        assert_eq!(stderr, &failure_tail());
+        assert!(!ignored);
+        assert!(
+            matches!(&recap.failures[1], Failure::Step { ignored: true, host, .. } if host == "db1")
+        );
+        assert!(
+            matches!(&recap.failures[2], Failure::Unreachable { host, error } if host == "web3" && error.contains("refused"))
+        );
+    }
+
+    #[test]
+    fn tail_drops_trailing_blank_lines() {
+        assert_eq!(tail("a\nb\nc\n\n", 2), ["b", "c"]);
+        assert!(tail("", 10).is_empty());
+    }
+}
