@@ -9,7 +9,10 @@
 //!
 //! - `diagnostic`, `suggestion`: located input errors with `did you mean`.
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
+//! - `inventory`: Ansible INI/YAML inventories → hosts, groups, merged vars,
+//!   host patterns, the `ansible-inventory --list` JSON.
 
 pub mod diagnostic;
+pub mod inventory;
 pub mod suggestion;
 pub mod yaml;
