@@ -77,6 +77,9 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         ("json_inventory/inventory.json", vec!["all", "web:db"]),
         ("ini_values/hosts.ini", vec!["odd,numbers"]),
+        ("format_detection/ini_content.yml", vec!["all", "db, web2"]),
+        ("format_detection/plain", vec!["web*"]),
+        ("format_detection/empty.yml", vec![]),
         (
             "ini_nesting/hosts.ini",
             vec![

@@ -399,9 +399,10 @@ impl Inventory {
             level = next;
         }
         let mut hosts = Vec::new();
+        let mut taken = vec![false; self.hosts.len()];
         for group in order {
             for &h in &self.groups[group].hosts {
-                if !hosts.contains(&h) {
+                if !std::mem::replace(&mut taken[h], true) {
                     hosts.push(h);
                 }
             }
@@ -414,5 +415,83 @@ impl Inventory {
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
     for (k, v) in from {
         into.insert(k.clone(), v.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_format_is_detected_as_ansible_detects_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let no_ext = write(dir.path(), "hosts", "[web]\nweb1\n");
+        let inv = Inventory::load(&no_ext).unwrap();
+        assert_eq!(inv.group_names("web1"), ["web"]);
+        let ini_in_yml = write(dir.path(), "a.yml", "web1\nweb2 x=1\n");
+        let inv = Inventory::load(&ini_in_yml).unwrap();
+        assert_eq!(inv.hosts().collect::<Vec<_>>(), ["web1", "web2"]);
+        let empty = write(dir.path(), "e.yaml", "");
+        assert_eq!(Inventory::load(&empty).unwrap().hosts().count(), 0);
+    }
+
+    #[test]
+    fn a_yaml_error_is_reported_for_a_yaml_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "inv.yml", "web:\n  hosts:\n    - web1\n");
+        let err = Inventory::load(&path).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("`hosts` of group `web` must be a mapping"),
+            "{err}"
+        );
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.col), (3, 5));
+        // Without extension a YAML mapping is still reported as YAML.
+        let path = write(dir.path(), "inv", "web:\n  hosts:\n    - web1\n");
+        let err = Inventory::load(&path).unwrap_err();
+        assert!(err.message.starts_with("`hosts` of group `web`"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_and_unsupported_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Inventory::load(&dir.path().join("missing.ini")).unwrap_err();
+        assert!(err.message.starts_with("cannot read `"), "{err}");
+        assert!(err.message.contains("missing.ini"), "{err}");
+        let toml = write(dir.path(), "inv.toml", "[web]\n");
+        let err = Inventory::load(&toml).unwrap_err();
+        assert!(
+            err.message.contains("TOML inventories are not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn group_vars_files_override_inline_vars_of_deeper_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "hosts.ini",
+            "[parent:children]\nchild\n[child]\nh1 ansible_ssh_user=old user=alias\n[child:vars]\nx=child-inline\n",
+        );
+        std::fs::create_dir(dir.path().join("group_vars")).unwrap();
+        write(
+            &dir.path().join("group_vars"),
+            "parent.yml",
+            "x: parent-file\nport: '2200'\n",
+        );
+        let inv = Inventory::load(&path).unwrap();
+        assert_eq!(inv.host_vars("h1")["x"], "parent-file");
+        let address = inv.address("h1");
+        assert_eq!(address.user.as_deref(), Some("old"));
+        assert_eq!(address.port, Some(2200));
+        assert_eq!(address.address, "h1");
     }
 }

@@ -12,6 +12,7 @@
 //! Where Ansible warns that a part matches nothing and carries on, ferry
 //! stops: a misspelt group would otherwise deploy to fewer hosts than meant.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -94,23 +95,23 @@ pub(crate) fn select(
             let names = inventory.hosts().chain(inventory.groups());
             return Err(error(message, body_offset, len).suggest(body, names));
         };
+        let matched_set: HashSet<usize> = matched.iter().copied().collect();
+        let in_matched = |h: &usize| matched_set.contains(h);
         match sign {
-            Some('!') => hosts.retain(|h| !matched.contains(h)),
-            Some(_) => hosts.retain(|h| matched.contains(h)),
+            Some('!') => hosts.retain(|h| !in_matched(h)),
+            Some(_) => hosts.retain(in_matched),
             None => {
-                let existing = hosts.clone();
-                hosts.extend(matched.into_iter().filter(|h| !existing.contains(h)));
+                let existing: HashSet<usize> = hosts.iter().copied().collect();
+                hosts.extend(matched.iter().filter(|h| !existing.contains(h)));
             }
         }
     }
-    let mut names: Vec<String> = Vec::new();
-    for h in hosts {
-        let name = &inventory.hosts[h].name;
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    Ok(names)
+    let mut seen = HashSet::new();
+    Ok(hosts
+        .into_iter()
+        .filter(|&h| seen.insert(h))
+        .map(|h| inventory.hosts[h].name.clone())
+        .collect())
 }
 
 fn is_glob(text: &str) -> bool {
