@@ -22,6 +22,8 @@
 //! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.
 //! - `report`: shows those events (live lines, plain log lines or JSON) and
 //!   the recap at the end.
+//! - `inventory`: Ansible INI/YAML inventories → hosts, groups, merged vars,
+//!   host patterns, the `ansible-inventory --list` JSON.
 
 pub mod cli;
 pub mod diagnostic;
