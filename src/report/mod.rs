@@ -4,9 +4,8 @@
 //! and never prints. Each reporter here shows them its own way — live lines
 //! per host on a terminal ([`Terminal`]), timestamped lines in a log
 //! ([`Plain`]), one JSON object per line for CI ([`Json`]) — and folds them
-//! into a [`Recap`]. At the end the
-//! CLI calls [`ReportSink::finish`], which shows the recap and hands it back
-//! for the exit status:
+//! into a [`Recap`]. At the end the CLI calls [`ReportSink::finish`], which
+//! shows the recap and hands it back for the exit status:
 //!
 //! ```ignore
 //! let sink: Arc<dyn ReportSink> = report::reporter(Mode::Auto, verbose).into();
