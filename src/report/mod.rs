@@ -2,11 +2,10 @@
 //!
 //! The executor sends [`Event`](crate::executor::Event)s to a [`Reporter`]
 //! and never prints. Each reporter here shows them its own way — live lines
-//! per host on a terminal
-//! ([`Terminal`]), timestamped lines in a log ([`Plain`]), one JSON object per
-//! line for CI ([`Json`]) — and folds them into a [`Recap`]. At the end the
-//! CLI calls [`ReportSink::finish`], which shows the recap and hands it back
-//! for the exit status:
+//! per host on a terminal ([`Terminal`]), timestamped lines in a log
+//! ([`Plain`]), one JSON object per line for CI ([`Json`]) — and folds them
+//! into a [`Recap`]. At the end the CLI calls [`ReportSink::finish`], which
+//! shows the recap and hands it back for the exit status:
 //!
 //! ```ignore
 //! let sink: Arc<dyn ReportSink> = report::reporter(Mode::Auto, verbose).into();
