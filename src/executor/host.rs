@@ -21,11 +21,14 @@ use crate::transport::Session;
 /// host to reach such a step runs it, the others take its result.
 #[derive(Default)]
 pub struct RunOnce {
-    cells: Mutex<HashMap<String, Arc<OnceCell<(String, StepOutcome)>>>>,
+    cells: Mutex<HashMap<String, Arc<OnceResult>>>,
 }
 
+/// The outcome of one `run_once` step, and the host that ran it.
+type OnceResult = OnceCell<(String, StepOutcome)>;
+
 impl RunOnce {
-    fn cell(&self, step: &Step) -> Arc<OnceCell<(String, StepOutcome)>> {
+    fn cell(&self, step: &Step) -> Arc<OnceResult> {
         let key = format!(
             "{}#{}",
             step.location,

@@ -239,7 +239,7 @@ fn ctrl_c_stops_new_steps_and_the_running_command() {
         "site.yml",
         "- hosts: web\n  tasks:\n    - shell: echo $$ > {{ deploy_to }}.pid; exec sleep 60\n    - shell: touch {{ deploy_to }}.after\n",
     );
-    let mut child = std::process::Command::new(crate::support::ferry::ferry_bin())
+    let child = std::process::Command::new(crate::support::ferry::ferry_bin())
         .args([
             "playbook",
             "site.yml",

@@ -3,5 +3,6 @@
 mod cli;
 mod corpus;
 mod executor;
+mod inventory_ansible;
 mod support;
 mod transport;

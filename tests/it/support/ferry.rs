@@ -25,6 +25,10 @@ impl Project {
         }
     }
 
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Writes `text` to `relative` (creating directories).
     pub fn file(&self, relative: &str, text: &str) -> &Project {
         let path = self.dir.path().join(relative);
