@@ -234,10 +234,15 @@ fn finish(outcome: &Outcome, _results: &Results) -> Result<(), Error> {
         )));
     }
     if outcome.nothing_reachable() {
-        return Err(Error::CannotStart(format!(
-            "no host could be reached ({})",
-            bad.join(", ")
-        )));
+        let reasons: String = outcome
+            .hosts
+            .iter()
+            .filter_map(|(host, end)| match end {
+                HostEnd::Unreachable(why) => Some(format!("\n  {host}: {why}")),
+                _ => None,
+            })
+            .collect();
+        return Err(Error::CannotStart(format!("no host could be reached:{reasons}")));
     }
     if bad.is_empty() {
         Ok(())

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::scope::{Raw, Scope, has_template, node_runtime_dependency};
+use super::scope::{Raw, Scope, expression_template, has_template, node_runtime_dependency};
 use super::{Batch, Body, Connection, Expr, HostPlan, Plan, PlayPlan, Step};
 use crate::diagnostic::{Diagnostic, Source, Span};
 use crate::inventory::Inventory;
@@ -370,7 +370,7 @@ impl TaskCompiler<'_, '_> {
             let Some(text) = cond.scalar_string() else {
                 return Err(cond.type_error("`when`", "an expression or a list of expressions"));
             };
-            if scope.runtime_dependency(&text).is_some() {
+            if scope.runtime_dependency(&expression_template(&text)).is_some() {
                 step.when.push(self.expr(scope, task, cond)?);
             } else if !scope.eval_bool(&text, &cond.span)? {
                 step.body = Body::Skipped {
@@ -463,7 +463,7 @@ impl TaskCompiler<'_, '_> {
         };
         let _ = task;
         Ok(Expr {
-            vars: scope.needed(&text)?,
+            vars: scope.needed(&expression_template(&text))?,
             expr: text,
             location: node.span.to_string(),
         })

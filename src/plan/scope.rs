@@ -177,7 +177,8 @@ impl<'t> Scope<'t> {
     }
 
     pub fn eval_bool(&self, expr: &str, span: &Span) -> Result<bool, Diagnostic> {
-        self.templates.eval_bool(expr, &self.context(expr)?, span)
+        self.templates
+            .eval_bool(expr, &self.context(&expression_template(expr))?, span)
     }
 
     /// Renders every string in a YAML value, each at its own location.
@@ -199,6 +200,16 @@ impl<'t> Scope<'t> {
     /// Names of every defined variable (for `did you mean`).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.raw.keys().map(String::as_str)
+    }
+}
+
+/// A bare expression (`when: x == 1`) as a template (`{{ x == 1 }}`), so
+/// that the variables it reads can be found; one already in braces as is.
+pub(crate) fn expression_template(expr: &str) -> String {
+    if has_template(expr) {
+        expr.to_string()
+    } else {
+        format!("{{{{ {expr} }}}}")
     }
 }
 
