@@ -242,7 +242,9 @@ fn finish(outcome: &Outcome, _results: &Results) -> Result<(), Error> {
                 _ => None,
             })
             .collect();
-        return Err(Error::CannotStart(format!("no host could be reached:{reasons}")));
+        return Err(Error::CannotStart(format!(
+            "no host could be reached:{reasons}"
+        )));
     }
     if bad.is_empty() {
         Ok(())

@@ -74,7 +74,17 @@ fn syntax_error(source: &Arc<Source>, err: &serde_saphyr::Error) -> Diagnostic {
         Some(at) => message[..at].to_string(),
         None => message,
     };
-    let message = format!("invalid YAML: {message}");
+    // Say it in the user's words, without the parser's configuration advice.
+    let message = match message.strip_prefix("duplicate mapping key: ") {
+        Some(rest) => {
+            let key = rest
+                .split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(rest);
+            format!("duplicate key `{key}` (each key may appear once in a mapping)")
+        }
+        None => format!("invalid YAML: {message}"),
+    };
     match err.location() {
         Some(loc) => Diagnostic::new(
             message,

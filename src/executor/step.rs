@@ -144,6 +144,7 @@ fn deferred_action(
     let lookup = |name: &str| vars.get(name).cloned();
     let module_cx = modules::Context {
         at: &at,
+        args: None,
         project_dir: cx.project_dir,
         render_file: &render_file,
         lookup: &lookup,

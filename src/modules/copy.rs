@@ -34,7 +34,10 @@ pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
         (Some(src), None) => {
             let path = local_path(args.cx.project_dir, &src);
             let content = std::fs::read(&path).map_err(|e| {
-                args.error(format!("cannot read `src` file `{}`: {e}", path.display()))
+                args.error_at(
+                    "src",
+                    format!("cannot read `src` file `{}`: {e}", path.display()),
+                )
             })?;
             let dest = into_dir(dest, &src);
             (content, src, dest)

@@ -57,9 +57,12 @@ pub fn file(args: &Args) -> Result<Action, Diagnostic> {
             )),
         ),
         other => {
-            return Err(args.error(format!(
+            return Err(args.error_at(
+                "state",
+                format!(
                 "`state` must be one of `file`, `directory`, `link`, `touch`, `absent`, not `{other}`"
-            )));
+            ),
+            ));
         }
     };
     let run = if state == "absent" || state == "link" {

@@ -75,6 +75,9 @@ pub struct Check {
 pub struct Context<'a> {
     /// Where the module key was written: errors point here.
     pub at: &'a Node,
+    /// The arguments as written, when they are known: an error about one
+    /// argument points at its value.
+    pub args: Option<&'a Node>,
     /// The directory of the playbook, for local `src:` files.
     pub project_dir: &'a std::path::Path,
     /// Renders a local template file with the host's variables.
@@ -157,13 +160,28 @@ impl Args<'_> {
         self.cx.at.error(message)
     }
 
+    /// An error about argument `key`, at its value if it was written.
+    fn error_at(&self, key: &str, message: impl Into<String>) -> Diagnostic {
+        let written = self.cx.args.and_then(|args| match &args.value {
+            yaml::Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        });
+        match written {
+            Some(value) => value.error(message),
+            None => self.error(message),
+        }
+    }
+
     fn string(&self, key: &str) -> Result<Option<String>, Diagnostic> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(self.error(format!("argument `{key}` must be a string"))),
+            Some(_) => Err(self.error_at(key, format!("argument `{key}` must be a string"))),
         }
     }
 
@@ -179,7 +197,7 @@ impl Args<'_> {
             None => Ok(None),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(m) if m <= 0o7777 => Ok(Some(Mode::Octal(format!("{m:o}")))),
-                _ => Err(self.error(format!("`mode` {n} is not a file mode"))),
+                _ => Err(self.error_at("mode", format!("`mode` {n} is not a file mode"))),
             },
             Some(Value::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_digit(8)) => {
                 let digits = s.trim_start_matches('0');
@@ -187,12 +205,26 @@ impl Args<'_> {
                     if digits.is_empty() { "0" } else { digits }.to_string(),
                 )))
             }
-            Some(Value::String(s)) if s.chars().all(|c| "ugoa+-=rwxXst,".contains(c)) => {
-                Ok(Some(Mode::Symbolic(s.clone())))
-            }
-            Some(other) => Err(self.error(format!("`mode` {other} is not a file mode"))),
+            Some(Value::String(s)) if is_symbolic_mode(s) => Ok(Some(Mode::Symbolic(s.clone()))),
+            Some(other) => Err(self.error_at(
+                "mode",
+                format!(
+                "`mode` {other} is not a file mode (octal like `0644`, or symbolic like `u+rwx,go-w`)"
+            ),
+            )),
         }
     }
+}
+
+/// `u+rwx,g-w,o=`: chmod's symbolic clauses, comma-separated.
+fn is_symbolic_mode(mode: &str) -> bool {
+    mode.split(',').all(|clause| {
+        let who_end = clause.find(|c| !"ugoa".contains(c)).unwrap_or(clause.len());
+        let ops = &clause[who_end..];
+        !ops.is_empty()
+            && ops.starts_with(['+', '-', '='])
+            && ops.chars().all(|c| "+-=rwxXst".contains(c))
+    })
 }
 
 /// A file mode as `chmod` takes it; only octal modes can be checked by `stat`.
@@ -264,4 +296,19 @@ fn stat_is(format: &str, path: &str, value: &str) -> Command {
     Command::script(format!("[ \"$({stat})\" ="))
         .arg(value)
         .raw("]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_symbolic_mode;
+
+    #[test]
+    fn symbolic_modes_are_chmod_clauses() {
+        for ok in ["u+x", "u+rwx,g-w,o=", "a=r", "+x", "go-w"] {
+            assert!(is_symbolic_mode(ok), "{ok}");
+        }
+        for bad in ["rwxr-xr-x", "u", "", "u+q", "x+u"] {
+            assert!(!is_symbolic_mode(bad), "{bad}");
+        }
+    }
 }

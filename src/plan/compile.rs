@@ -143,14 +143,14 @@ fn compile_host(
     for (vars, span) in &input.extra_vars {
         scope.set_json(vars, span);
     }
-    for name in &play.secrets {
+    for (name, span) in &play.secrets {
         match scope.get(name)? {
             Some(Value::String(s)) => masker.add(&s),
             Some(other) => masker.add(&other.to_string()),
             None => {
                 return Err(Diagnostic::new(
                     format!("secret `{name}` is not a defined variable"),
-                    play.span.clone(),
+                    span.clone(),
                 )
                 .suggest(name, scope.names()));
             }
@@ -370,7 +370,10 @@ impl TaskCompiler<'_, '_> {
             let Some(text) = cond.scalar_string() else {
                 return Err(cond.type_error("`when`", "an expression or a list of expressions"));
             };
-            if scope.runtime_dependency(&expression_template(&text)).is_some() {
+            if scope
+                .runtime_dependency(&expression_template(&text))
+                .is_some()
+            {
                 step.when.push(self.expr(scope, task, cond)?);
             } else if !scope.eval_bool(&text, &cond.span)? {
                 step.body = Body::Skipped {
@@ -408,6 +411,7 @@ impl TaskCompiler<'_, '_> {
         let lookup = |name: &str| scope.get(name).ok().flatten();
         let cx = modules::Context {
             at: &task.module_node,
+            args: Some(&task.args),
             project_dir: self.input.project_dir,
             render_file: &render_file,
             lookup: &lookup,

@@ -47,8 +47,9 @@ pub struct Play {
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
     pub rollback: Rollback,
-    /// Names of variables whose values must never be shown.
-    pub secrets: Vec<String>,
+    /// Names of variables whose values must never be shown, with where each
+    /// was named.
+    pub secrets: Vec<(String, Span)>,
     pub span: Span,
 }
 

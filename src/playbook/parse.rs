@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::reader::{MapReader, bool_of, scalar_string, unknown_key};
+use super::reader::{MapReader, bool_of, scalar_string, uint_of, unknown_key};
 use super::{Library, Play, Playbook, Rollback, Task};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::modules;
@@ -172,20 +172,31 @@ impl Parser<'_> {
             vars,
             vars_files,
             serial: map.take("serial").cloned(),
-            max_fail_percentage: map.uint("max_fail_percentage")?,
+            max_fail_percentage: match map.take("max_fail_percentage") {
+                Some(n) => match uint_of(n, "max_fail_percentage")? {
+                    p if p <= 100 => Some(p),
+                    _ => return Err(n.error("`max_fail_percentage` must be between 0 and 100")),
+                },
+                None => None,
+            },
             escalate: map.bool("become")?,
             become_user: map.string("become_user")?,
             rollback,
-            secrets: map.strings("secrets")?,
+            secrets: match map.take("secrets") {
+                None => Vec::new(),
+                Some(Node {
+                    value: Value::Seq(items),
+                    ..
+                }) => items
+                    .iter()
+                    .map(|i| Ok((scalar_string(i, "secrets")?, i.span.clone())))
+                    .collect::<Result<_, Diagnostic>>()?,
+                Some(n) => vec![(scalar_string(n, "secrets")?, n.span.clone())],
+            },
             tasks: [included.tasks, tasks].concat(),
             handlers,
             hosts,
         };
-        if let Some(n) = &play.max_fail_percentage
-            && *n > 100
-        {
-            return Err(node.error("`max_fail_percentage` must be between 0 and 100"));
-        }
         map.finish("a play", PLAY_KEYS)?;
         Ok(play)
     }

@@ -32,7 +32,14 @@ impl Failure<'_> {
         }
         match self.err.kind() {
             ErrorKind::UndefinedError if detail == filters::MANDATORY => self.mandatory(range),
-            ErrorKind::UndefinedError => Diagnostic::new("undefined value", self.at(range)),
+            ErrorKind::UndefinedError => match self.filtered_subject(range.clone()) {
+                // `undefined | bool`: the filter saw an undefined value;
+                // name the variable it was applied to.
+                Some((_, subject)) if !subject.contains(['(', ' ', '\'', '"']) => {
+                    self.undefined(subject, None)
+                }
+                _ => Diagnostic::new("undefined value", self.at(range)),
+            },
             ErrorKind::SyntaxError => {
                 Diagnostic::new(format!("invalid template: {detail}"), self.at(range))
             }
@@ -127,22 +134,26 @@ impl Failure<'_> {
     /// `{{ dbpass | mandatory }}`: the variable is the expression the filter
     /// is applied to, written before the filter's name.
     fn mandatory(&self, range: Option<Range<usize>>) -> Diagnostic {
-        let subject = range.as_ref().and_then(|range| {
-            let before = self.text[..range.start]
-                .trim_end()
-                .strip_suffix('|')?
-                .trim_end();
-            let open = before.rfind(['{', '(', ',']).map_or(0, |i| i + 1);
-            let subject = before[open..].trim_start_matches(['{', '-', '+']).trim();
-            Some((before.len() - subject.len()..before.len(), subject))
-        });
-        match subject {
+        match self.filtered_subject(range.clone()) {
             Some((at, subject)) if !subject.is_empty() => Diagnostic::new(
                 format!("mandatory variable `{subject}` is undefined"),
                 location::locate(self.span, self.text, at.start, at.end),
             ),
             _ => Diagnostic::new("mandatory variable is undefined", self.at(range)),
         }
+    }
+
+    /// The expression a failing filter (at `range`) was applied to, and
+    /// where it is: `dbpass` in `{{ dbpass | mandatory }}`.
+    fn filtered_subject(&self, range: Option<Range<usize>>) -> Option<(Range<usize>, &str)> {
+        let range = range?;
+        let before = self.text[..range.start]
+            .trim_end()
+            .strip_suffix('|')?
+            .trim_end();
+        let open = before.rfind(['{', '(', ',']).map_or(0, |i| i + 1);
+        let subject = before[open..].trim_start_matches(['{', '-', '+']).trim();
+        Some((before.len() - subject.len()..before.len(), subject))
     }
 
     /// An unknown filter, test or function, with `did you mean`.

@@ -172,10 +172,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("int", to_int);
     env.add_filter("float", to_float);
     env.add_filter("to_json", |v: Value, kwargs: Kwargs| {
-        to_json(v, kwargs, None, false)
+        to_json(defined(v)?, kwargs, None, false)
     });
     env.add_filter("to_nice_json", |v: Value, kwargs: Kwargs| {
-        to_json(v, kwargs, Some(4), true)
+        to_json(defined(v)?, kwargs, Some(4), true)
     });
     env.add_filter("from_json", data::from_json);
     env.add_filter("to_yaml", |v: Value| {
@@ -301,9 +301,20 @@ fn splitext(path: String) -> Value {
     Value::from(vec![Value::from(root), Value::from(ext)])
 }
 
+/// Filters that take any value receive an undefined one even in strict
+/// mode; in Ansible `undefined | bool` is an error, so it is one here too.
+fn defined(value: Value) -> Result<Value, Error> {
+    if value.is_undefined() {
+        Err(Error::from(minijinja::ErrorKind::UndefinedError))
+    } else {
+        Ok(value)
+    }
+}
+
 /// Ansible's `bool`: `yes`, `on`, `1`, `true` (any case) and 1 are true.
-fn to_bool(value: Value) -> bool {
-    match value.kind() {
+fn to_bool(value: Value) -> Result<bool, Error> {
+    let value = defined(value)?;
+    Ok(match value.kind() {
         ValueKind::Bool => value.is_true(),
         ValueKind::Number => f64::try_from(value).is_ok_and(|x| x == 1.0),
         ValueKind::String => {
@@ -311,7 +322,7 @@ fn to_bool(value: Value) -> bool {
             matches!(s.as_str(), "yes" | "on" | "1" | "true")
         }
         _ => false,
-    }
+    })
 }
 
 /// Jinja's `int(default=0, base=10)`: `'12'` → 12, `'3.7'` → 3, junk → default.
@@ -324,7 +335,7 @@ fn to_int(
     let default = default.or(kwargs.get("default")?).unwrap_or(0);
     let base = base.or(kwargs.get("base")?);
     kwargs.assert_all_used()?;
-    Ok(int_of(value, default, base))
+    Ok(int_of(defined(value)?, default, base))
 }
 
 fn int_of(value: Value, default: i64, base: Option<u32>) -> Value {
@@ -357,6 +368,7 @@ fn int_of(value: Value, default: i64, base: Option<u32>) -> Value {
 fn to_float(value: Value, default: Option<f64>, kwargs: Kwargs) -> Result<f64, Error> {
     let default = default.or(kwargs.get("default")?).unwrap_or(0.0);
     kwargs.assert_all_used()?;
+    let value = defined(value)?;
     Ok(match value.as_str() {
         Some(s) => s.trim().parse().unwrap_or(default),
         None if value.kind() == ValueKind::Bool => f64::from(u8::from(value.is_true())),
