@@ -148,6 +148,22 @@ fn check_fixture(ansible: &Ansible, file: &str, patterns: &[&str]) -> Vec<String
             diffs.join("\n  ")
         ));
     }
+    let group_names = ansible.group_names(&path);
+    if group_names.len() != inventory.hosts().count() {
+        failures.push(format!(
+            "{file}: ansible shows group_names for {} hosts, ferry has {}",
+            group_names.len(),
+            inventory.hosts().count()
+        ));
+    }
+    for (host, expected) in group_names {
+        let actual = inventory.group_names(&host);
+        if actual != expected {
+            failures.push(format!(
+                "{file}: group_names of `{host}`:\n  ansible: {expected:?}\n  ferry:   {actual:?}"
+            ));
+        }
+    }
     for pattern in patterns {
         let (pattern, any_order) = match pattern.strip_prefix("any order: ") {
             Some(pattern) => (pattern, true),
@@ -249,6 +265,48 @@ impl Ansible {
             &["-i", &inventory.to_string_lossy(), "--list"],
         );
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from ansible ({e}):\n{out}"))
+    }
+
+    /// `group_names` of every host, from `ansible all -m debug` (an action
+    /// that runs on the controller: no host is contacted).
+    fn group_names(&self, inventory: &Path) -> Vec<(String, Vec<String>)> {
+        let out = self.run(
+            "ansible",
+            &[
+                "-i",
+                &inventory.to_string_lossy(),
+                "all",
+                "-m",
+                "debug",
+                "-a",
+                "var=group_names",
+            ],
+        );
+        // "web1 | SUCCESS => {\n    \"group_names\": [...]\n}\n"
+        let mut hosts = Vec::new();
+        let mut lines = out.lines();
+        while let Some(line) = lines.next() {
+            let Some(host) = line.strip_suffix(" | SUCCESS => {") else {
+                continue;
+            };
+            let mut body = String::from("{");
+            for line in lines.by_ref() {
+                body.push_str(line);
+                if line == "}" {
+                    break;
+                }
+            }
+            let value: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("cannot read ansible's output ({e}):\n{out}"));
+            let names = value["group_names"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no group_names in:\n{out}"))
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect();
+            hosts.push((host.to_string(), names));
+        }
+        hosts
     }
 
     fn list_hosts(&self, inventory: &Path, pattern: &str) -> Vec<String> {
