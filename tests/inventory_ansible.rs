@@ -78,6 +78,10 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
         ("json_inventory/inventory.json", vec!["all", "web:db"]),
         ("ini_values/hosts.ini", vec!["odd,numbers"]),
         ("format_detection/ini_content.yml", vec!["all", "db, web2"]),
+        (
+            "ini_special_sections/hosts.ini",
+            vec!["all", "ungrouped", "web:tail", "a*:w?"],
+        ),
         ("format_detection/plain", vec!["web*"]),
         ("format_detection/empty.yml", vec![]),
         (
