@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 use serde_json::Value;
 
-use super::{Inventory, python_literal, range, shlex};
+use super::{HelpIfNone, Inventory, python_literal, range, shlex};
 use crate::diagnostic::{Diagnostic, Source, Span};
 
 static SECTION: LazyLock<Regex> =
@@ -244,20 +244,6 @@ fn host_line(
 
 fn typed(text: &str) -> Value {
     python_literal::eval(text).unwrap_or_else(|| Value::String(text.to_string()))
-}
-
-trait HelpIfNone {
-    fn with_help_if_none(self, help: impl Into<String>) -> Self;
-}
-
-impl HelpIfNone for Diagnostic {
-    fn with_help_if_none(self, help: impl Into<String>) -> Diagnostic {
-        if self.help.is_some() {
-            self
-        } else {
-            self.with_help(help)
-        }
-    }
 }
 
 #[cfg(test)]

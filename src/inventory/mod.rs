@@ -411,6 +411,21 @@ impl Inventory {
     }
 }
 
+/// A general hint for errors that may already carry a `did you mean`.
+trait HelpIfNone {
+    fn with_help_if_none(self, help: impl Into<String>) -> Self;
+}
+
+impl HelpIfNone for Diagnostic {
+    fn with_help_if_none(self, help: impl Into<String>) -> Diagnostic {
+        if self.help.is_some() {
+            self
+        } else {
+            self.with_help(help)
+        }
+    }
+}
+
 /// Ansible's default `hash_behaviour = replace`: later keys replace earlier ones whole.
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
     for (k, v) in from {
