@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 use serde_json::Value;
 
-use super::{Inventory, python_literal, range, shlex};
+use super::{HelpIfNone, Inventory, python_literal, range, shlex};
 use crate::diagnostic::{Diagnostic, Source, Span};
 
 static SECTION: LazyLock<Regex> =
@@ -218,7 +218,8 @@ fn host_line(
         return Err(Diagnostic::new(
             format!("host `{pattern}` ends with `:` but has no port after it"),
             pattern_span(pattern.chars().count() - 1, 1),
-        ));
+        )
+        .with_help("if this is a YAML inventory, name the file `.yml` or `.yaml`"));
     }
     let mut vars = Vec::new();
     for word in rest {
@@ -244,20 +245,6 @@ fn host_line(
 
 fn typed(text: &str) -> Value {
     python_literal::eval(text).unwrap_or_else(|| Value::String(text.to_string()))
-}
-
-trait HelpIfNone {
-    fn with_help_if_none(self, help: impl Into<String>) -> Self;
-}
-
-impl HelpIfNone for Diagnostic {
-    fn with_help_if_none(self, help: impl Into<String>) -> Diagnostic {
-        if self.help.is_some() {
-            self
-        } else {
-            self.with_help(help)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -354,6 +341,18 @@ mod tests {
         assert_eq!(
             error("[a:children]\nb\n[b:children]\na\n"),
             ("making `a` a child of `b` creates a loop".into(), 4, 1)
+        );
+        assert_eq!(
+            error("all:\n  hosts:\n"),
+            (
+                "host `all:` ends with `:` but has no port after it".into(),
+                1,
+                4
+            )
+        );
+        assert_eq!(
+            error("web1:70000\n"),
+            ("port `70000` is out of range".into(), 1, 6)
         );
         assert_eq!(
             error("web1 x='open\n"),

@@ -6,6 +6,12 @@
 //! `None` null, `[1, 2]` a list, `{'a': 1}` a mapping and `'5'` (quoted
 //! inside the value) a string — but `yes`, `0644` (a syntax error in Python
 //! 3) and `{a: 1}` stay strings. `0x1f` is 31, `1_000` is 1000.
+//!
+//! In a host line the shell-like split runs first and removes one level of
+//! quotes, so `x="5"` is the integer 5 and `x='"5"'` the string `5`; in a
+//! `:vars` section the value is taken as written, so `x="5"` is a string
+//! there, and `x=5 # note` is 5 (Python drops the comment) while
+//! `x=hi # note` is the whole text.
 
 use serde_json::{Map, Number, Value};
 

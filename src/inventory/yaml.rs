@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{Inventory, range};
+use super::{HelpIfNone, Inventory, range};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::yaml::{self, Node, Value};
 
@@ -99,7 +99,7 @@ fn group(inventory: &mut Inventory, name: &Node, body: &Node) -> Result<usize, D
             return Err(key
                 .error(format!("unknown key `{section}` in group `{group_name}`"))
                 .suggest(section, ["hosts", "vars", "children"])
-                .with_help_unless_set("a group has only `hosts`, `vars` and `children`"));
+                .with_help_if_none("a group has only `hosts`, `vars` and `children`"));
         }
         // A lone string stands for a mapping with one null entry, as in Ansible.
         let single;
@@ -199,20 +199,6 @@ fn hosts(
         }
     }
     Ok(())
-}
-
-trait HelpUnlessSet {
-    fn with_help_unless_set(self, help: &str) -> Self;
-}
-
-impl HelpUnlessSet for Diagnostic {
-    fn with_help_unless_set(self, help: &str) -> Diagnostic {
-        if self.help.is_some() {
-            self
-        } else {
-            self.with_help(help)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,10 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
         ("json_inventory/inventory.json", vec!["all", "web:db"]),
         ("ini_values/hosts.ini", vec!["odd,numbers"]),
         ("format_detection/ini_content.yml", vec!["all", "db, web2"]),
+        (
+            "ini_special_sections/hosts.ini",
+            vec!["all", "ungrouped", "web:tail", "a*:w?"],
+        ),
         ("format_detection/plain", vec!["web*"]),
         ("format_detection/empty.yml", vec![]),
         (
@@ -131,6 +135,62 @@ fn inventories_read_as_ansible_reads_them() {
     );
 }
 
+/// Inventories both Ansible and ferry reject, and (under `stricter/`) ones
+/// Ansible reads with at most a warning — a range that yields no host, an
+/// unknown key or a malformed group in YAML (whose hosts Ansible drops),
+/// a duplicate YAML key (Ansible keeps the last), an inventory plugin
+/// configuration — which ferry rejects on purpose. ferry's errors must
+/// point at a line.
+#[test]
+fn invalid_inventories_are_errors() {
+    let ansible = Ansible::get();
+    let dir = fixtures().join("invalid");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for sub in [dir.clone(), dir.join("stricter")] {
+        for entry in std::fs::read_dir(&sub).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.push(dir.join("bad_group_vars/hosts.ini"));
+    files.sort();
+    assert!(files.len() >= 20, "fixtures missing: {files:?}");
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|path| {
+                let (ansible, dir) = (&ansible, &dir);
+                scope.spawn(move || {
+                    let name = path.strip_prefix(dir).unwrap().display().to_string();
+                    let stricter = name.starts_with("stricter/");
+                    let mut failures = Vec::new();
+                    if ansible.rejects(path) == stricter {
+                        failures.push(format!(
+                            "{name}: Ansible {} it",
+                            if stricter { "rejects" } else { "accepts" }
+                        ));
+                    }
+                    match Inventory::load(path) {
+                        Ok(_) => failures.push(format!("{name}: ferry accepts it")),
+                        Err(err) if err.span.is_none() => {
+                            failures.push(format!("{name}: ferry's error has no location: {err}"))
+                        }
+                        Err(_) => {}
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 fn check_fixture(ansible: &Ansible, file: &str, patterns: &[&str]) -> Vec<String> {
     let path = fixtures().join(file);
     let mut failures = Vec::new();
@@ -147,6 +207,22 @@ fn check_fixture(ansible: &Ansible, file: &str, patterns: &[&str]) -> Vec<String
             "{file}: --list differs (ansible vs ferry):\n  {}",
             diffs.join("\n  ")
         ));
+    }
+    let group_names = ansible.group_names(&path);
+    if group_names.len() != inventory.hosts().count() {
+        failures.push(format!(
+            "{file}: ansible shows group_names for {} hosts, ferry has {}",
+            group_names.len(),
+            inventory.hosts().count()
+        ));
+    }
+    for (host, expected) in group_names {
+        let actual = inventory.group_names(&host);
+        if actual != expected {
+            failures.push(format!(
+                "{file}: group_names of `{host}`:\n  ansible: {expected:?}\n  ferry:   {actual:?}"
+            ));
+        }
     }
     for pattern in patterns {
         let (pattern, any_order) = match pattern.strip_prefix("any order: ") {
@@ -216,20 +292,8 @@ impl Ansible {
     /// Runs a venv script through the venv's python (the scripts' `#!`
     /// lines name the path the venv was built at, before its rename).
     fn run(&self, script: &str, args: &[&str]) -> String {
-        let mut command = Command::new(self.venv.join("bin/python"));
-        command.arg(self.venv.join("bin").join(script)).args(args);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ANSIBLE_") {
-                command.env_remove(key);
-            }
-        }
-        let output = command
-            .env("ANSIBLE_NOCOLOR", "1")
-            .env("ANSIBLE_HOME", self.home.path())
-            .env("ANSIBLE_LOCAL_TEMP", self.home.path().join("tmp"))
-            .env("ANSIBLE_REMOTE_TEMP", self.home.path().join("remote"))
-            // No ansible.cfg or group_vars/ of the working directory may leak in.
-            .current_dir(self.home.path())
+        let output = self
+            .command(script, args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -243,12 +307,88 @@ impl Ansible {
         stdout
     }
 
+    fn command(&self, script: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(self.venv.join("bin/python"));
+        command.arg(self.venv.join("bin").join(script)).args(args);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ANSIBLE_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_HOME", self.home.path())
+            .env("ANSIBLE_LOCAL_TEMP", self.home.path().join("tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", self.home.path().join("remote"))
+            // No ansible.cfg or group_vars/ of the working directory may leak in.
+            .current_dir(self.home.path());
+        command
+    }
+
+    /// Whether Ansible fails to read an inventory (it often carries on with
+    /// an empty one and only warns).
+    fn rejects(&self, inventory: &Path) -> bool {
+        let output = self
+            .command(
+                "ansible-inventory",
+                &["-i", &inventory.to_string_lossy(), "--list"],
+            )
+            .output()
+            .expect("run ansible-inventory");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        !output.status.success()
+            || stderr.contains("Unable to parse")
+            || stderr.contains("Failed to parse")
+    }
+
     fn list(&self, inventory: &Path) -> Value {
         let out = self.run(
             "ansible-inventory",
             &["-i", &inventory.to_string_lossy(), "--list"],
         );
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON from ansible ({e}):\n{out}"))
+    }
+
+    /// `group_names` of every host, from `ansible all -m debug` (an action
+    /// that runs on the controller: no host is contacted).
+    fn group_names(&self, inventory: &Path) -> Vec<(String, Vec<String>)> {
+        let out = self.run(
+            "ansible",
+            &[
+                "-i",
+                &inventory.to_string_lossy(),
+                "all",
+                "-m",
+                "debug",
+                "-a",
+                "var=group_names",
+            ],
+        );
+        // "web1 | SUCCESS => {\n    \"group_names\": [...]\n}\n"
+        let mut hosts = Vec::new();
+        let mut lines = out.lines();
+        while let Some(line) = lines.next() {
+            let Some(host) = line.strip_suffix(" | SUCCESS => {") else {
+                continue;
+            };
+            let mut body = String::from("{");
+            for line in lines.by_ref() {
+                body.push_str(line);
+                if line == "}" {
+                    break;
+                }
+            }
+            let value: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("cannot read ansible's output ({e}):\n{out}"));
+            let names = value["group_names"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no group_names in:\n{out}"))
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect();
+            hosts.push((host.to_string(), names));
+        }
+        hosts
     }
 
     fn list_hosts(&self, inventory: &Path, pattern: &str) -> Vec<String> {
