@@ -104,6 +104,12 @@ pub(crate) fn parse(source: &Arc<Source>) -> Result<Inventory, Diagnostic> {
             }
             continue;
         }
+        if line.starts_with('[') && !line.ends_with(']') {
+            return Err(Diagnostic::new(
+                format!("section header `{line}` is missing its closing `]`"),
+                span(0, line.chars().count()),
+            ));
+        }
         if line.starts_with('[') && line.ends_with(']') {
             return Err(Diagnostic::new(
                 format!("malformed section header `{line}`"),
