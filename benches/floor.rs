@@ -58,9 +58,12 @@ fn main() {
     let ssh_twenty = measure(runs, || masters.commands(21));
     drop(masters);
     let russh = russh_round_trip(&ten);
+    let raw_one = measure(runs, || russh_all(&ten, 1));
+    let raw_twenty = measure(runs, || russh_all(&ten, 21));
 
     let ferry_step = (ferry_twenty.median - ferry_one.median) / 20;
     let ssh_step = (ssh_twenty.median - ssh_one.median) / 20;
+    let raw_step = (raw_twenty.median - raw_one.median) / 20;
     println!("## 20 trivial steps on 10 hosts\n");
     println!("| | wall | per extra step per host |");
     println!("|---|---|---|");
@@ -75,14 +78,19 @@ fn main() {
         ms(ssh_step)
     );
     println!(
-        "| raw russh round trip (`true`, p50 of 200) | — | {} |",
+        "| raw russh, same 21 `true` per host, all hosts at once | {} | {} |",
+        raw_twenty,
+        ms(raw_step)
+    );
+    println!(
+        "| raw russh round trip, one host alone (`true`, p50 of 200) | — | {} |",
         ms(russh)
     );
     println!();
     println!(
-        "ratios: ferry/OpenSSH wall {:.2}×; ferry per step / raw russh round trip {:.2}×\n",
+        "ratios: ferry/OpenSSH wall {:.2}×; ferry per step / raw russh per step under the same load {:.2}×\n",
         ratio(ferry_twenty.median, ssh_twenty.median),
-        ratio(ferry_step, russh)
+        ratio(ferry_step, raw_step)
     );
     drop(project);
     drop(ten);
@@ -274,6 +282,33 @@ fn fresh_ssh_all(hosts: &TestHosts) {
     for child in &mut children {
         assert!(child.wait().unwrap().success());
     }
+}
+
+/// `count` sequential `true` execs per host on established sessions, all
+/// hosts at once: the transport's floor under the same load as ferry's.
+fn russh_all(hosts: &TestHosts, count: usize) {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Runtime::new().unwrap();
+    }
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let sessions = futures::future::join_all(hosts.hosts.iter().map(|h| async {
+                Session::connect(&h.target(), &hosts.trust(), &ConnectOptions::default())
+                    .await
+                    .unwrap()
+            }))
+            .await;
+            futures::future::join_all(sessions.iter().map(|s| async move {
+                for _ in 0..count {
+                    s.exec("true", None, &mut |_, _| {}).await.unwrap();
+                }
+            }))
+            .await;
+            for s in sessions {
+                s.close().await;
+            }
+        })
+    });
 }
 
 /// p50 of 200 sequential `true` execs on one established russh session.
