@@ -156,13 +156,50 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
             "changed_when": false,
         }));
     }
+    // Each check registers its result, so its findings can be shown per host.
+    for (i, task) in tasks.iter_mut().enumerate() {
+        task["register"] = json!(format!("check{i}"));
+    }
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect();
     let playbook = json!([{ "name": "ferry check", "hosts": "all", "tasks": tasks }]);
     let compile = CompileArgs {
         limit: args.limit,
         extra_vars: Vec::new(),
     };
     let plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
-    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |_| {})?;
+    let json = args.exec.json;
+    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |results| {
+        if json {
+            return;
+        }
+        for (host, registered) in results {
+            println!("── {host} ──");
+            for (i, name) in names.iter().enumerate() {
+                let Some(result) = registered.get(&format!("check{i}")) else {
+                    continue;
+                };
+                let (mark, text) = match result["skipped"].as_bool() {
+                    Some(true) => ("-", result["msg"].as_str().unwrap_or_default()),
+                    _ if result["failed"].as_bool() == Some(true) => (
+                        "✗",
+                        result["stderr"]
+                            .as_str()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or(result["msg"].as_str().unwrap_or_default()),
+                    ),
+                    _ => ("✓", result["stdout"].as_str().unwrap_or_default()),
+                };
+                let text = text.lines().collect::<Vec<_>>().join("; ");
+                println!(
+                    "  {mark} {name}{}{text}",
+                    if text.is_empty() { "" } else { ": " }
+                );
+            }
+        }
+    })?;
     finish(&outcome, &results)
 }
 

@@ -293,3 +293,105 @@ fn ctrl_c_stops_new_steps_and_the_running_command() {
         }
     }
 }
+
+#[test]
+fn run_once_serial_and_max_fail_percentage() {
+    let hosts = TestHosts::start(4);
+    let project = Project::with_hosts(&hosts);
+    project.file(
+        "site.yml",
+        r#"- hosts: web
+  tasks:
+    - name: Once for all hosts
+      shell: echo {{ inventory_hostname }} >> {{ deploy_to | dirname }}/../once
+      run_once: true
+- hosts: web
+  serial: 2
+  max_fail_percentage: 0
+  tasks:
+    - name: Fail in the first batch
+      shell: "[ {{ inventory_hostname }} != host2 ]"
+    - name: Record
+      shell: touch {{ deploy_to | dirname }}/recorded
+"#,
+    );
+    let (out, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    let once = std::fs::read_to_string(hosts.root.join("once")).unwrap();
+    assert_eq!(once.lines().count(), 1, "run_once ran once: {once}");
+    let ends = step_ends(&events);
+    let once_ends = ends
+        .iter()
+        .filter(|(_, n, _)| n == "Once for all hosts")
+        .count();
+    assert_eq!(once_ends, 4, "every host reports the shared result");
+    // Batch 1 (host1, host2) runs; host2 fails; 50% > 0%: batch 2 never starts.
+    assert!(hosts.hosts[0].dir.join("recorded").exists());
+    for h in &hosts.hosts[2..] {
+        assert!(
+            !h.dir.join("recorded").exists(),
+            "{} ran after the play stopped",
+            h.name
+        );
+    }
+}
+
+#[test]
+fn timeout_stops_a_step_and_until_retries_it() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    project.file(
+        "site.yml",
+        r#"- hosts: web
+  tasks:
+    - name: Third time lucky
+      shell: n=$(cat {{ deploy_to | dirname }}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{ deploy_to | dirname }}/n; echo $n
+      register: tries
+      until: tries.stdout == '3'
+      retries: 5
+      delay: 0
+    - name: Too slow
+      shell: sleep 30
+      timeout: 1
+"#,
+    );
+    let started = Instant::now();
+    let (out, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let n = std::fs::read_to_string(hosts.hosts[0].dir.join("n")).unwrap();
+    assert_eq!(n.trim(), "3", "until stopped retrying once true");
+    let slow = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "Too slow")
+        .expect("the slow step ended");
+    assert_eq!(slow["status"], "failed");
+    assert!(
+        slow["reason"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1s"),
+        "{slow}"
+    );
+}
+
+#[test]
+fn check_reports_tools_disk_and_a_held_lock() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    let out = project.ferry(&["check", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("MB free"), "{}", out.stdout);
+
+    let lock = hosts.hosts[1].dir.join("app/.ferry/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), "alice@laptop pid 42\n").unwrap();
+    let out = project.ferry(&["check", "test"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("deploy lock held: alice@laptop pid 42"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ferry unlock"), "{}", out.stdout);
+}
