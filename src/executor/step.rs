@@ -136,8 +136,7 @@ fn deferred_action(
         value: crate::yaml::Value::Null,
         span: span.clone(),
     };
-    let render_file = |path: &std::path::Path| -> Result<String, Diagnostic> {
-        let source = Source::read(path)?;
+    let render = |source: &std::sync::Arc<Source>| -> Result<String, Diagnostic> {
         cx.templates
             .render(&source.text, &vars, &Span::file_start(source.clone()))
     };
@@ -146,7 +145,7 @@ fn deferred_action(
         at: &at,
         args: None,
         project_dir: cx.project_dir,
-        render_file: &render_file,
+        render: &render,
         lookup: &lookup,
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Action, Args, Attributes, Check};
-use crate::diagnostic::Diagnostic;
+use super::{Action, Args, Attributes, Check, output_is};
+use crate::diagnostic::{Diagnostic, Source};
 use crate::shell::Command;
 
 pub const COPY_KEYS: &[&str] = &["src", "content", "dest", "mode", "owner", "group"];
@@ -51,11 +51,17 @@ pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
     put(args, dest, content, from)
 }
 
+/// Renders `src` — the project's own file, or else one of ferry's built-in
+/// templates of that name — and puts the result on the host.
 pub fn template(args: &Args) -> Result<Action, Diagnostic> {
     let src = args.required("src", "template")?;
     let dest = into_dir(args.required("dest", "template")?, &src);
     let path = local_path(args.cx.project_dir, &src);
-    let rendered = (args.cx.render_file)(&path)?;
+    let source = match (path.is_file(), crate::playbook::built_in_template(&src)) {
+        (false, Some(text)) => Source::new(format!("<built-in>/templates/{src}"), text),
+        _ => Source::read(&path).map_err(|e| args.error_at("src", e.message))?,
+    };
+    let rendered = (args.cx.render)(&source)?;
     put(args, dest, rendered.into_bytes(), src)
 }
 
@@ -87,17 +93,15 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let check = attrs.check(&dest).map(|attrs_ok| {
-        let same = Command::script("[ \"$(")
-            .raw(&Command::new("sha256sum").arg(&dest).to_string())
-            .raw("2>/dev/null | cut -c1-64)\" =")
-            .arg(&sha256)
-            .raw("]");
-        Check {
-            command: same.and(attrs_ok),
+    let digest = Command::new("sha256sum")
+        .arg(&dest)
+        .raw("2>/dev/null | cut -c1-64");
+    let check = attrs
+        .check(&dest, output_is(&digest, &sha256))
+        .map(|command| Check {
+            command,
             satisfied: format!("`{dest}` already has this content"),
-        }
-    });
+        });
     // Write beside the destination, keep its mode if it exists, then rename
     // over it: readers never see a half-written file.
     let tmp = format!("{dest}.ferry-tmp");

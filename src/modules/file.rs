@@ -1,6 +1,6 @@
 //! `file`: directories, links, absent paths, touched files, and attributes.
 
-use super::{Action, Args, Attributes, Check};
+use super::{Action, Args, Attributes, Check, output_is};
 use crate::diagnostic::Diagnostic;
 use crate::shell::Command;
 
@@ -35,13 +35,7 @@ pub fn file(args: &Args) -> Result<Action, Diagnostic> {
         "link" => {
             let src = args.required("src", "file")?;
             (
-                Some(
-                    Command::script("[ \"$(")
-                        .raw(&Command::new("readlink").arg(&path).to_string())
-                        .raw(")\" =")
-                        .arg(&src)
-                        .raw("]"),
-                ),
+                Some(output_is(&Command::new("readlink").arg(&path), &src)),
                 format!("`{path}` already links to `{src}`"),
                 Command::new("ln").args(["-sfn", &src, &path]),
             )
@@ -75,10 +69,9 @@ pub fn file(args: &Args) -> Result<Action, Diagnostic> {
             command: test,
             satisfied,
         }),
-        (Some(test), _) => attrs.check(&path).map(|a| Check {
-            command: test.and(a),
-            satisfied,
-        }),
+        (Some(test), _) => attrs
+            .check(&path, test)
+            .map(|command| Check { command, satisfied }),
         (None, _) => None,
     };
     Ok(Action::Remote {

@@ -80,8 +80,9 @@ pub struct Context<'a> {
     pub args: Option<&'a Node>,
     /// The directory of the playbook, for local `src:` files.
     pub project_dir: &'a std::path::Path,
-    /// Renders a local template file with the host's variables.
-    pub render_file: &'a dyn Fn(&std::path::Path) -> Result<String, Diagnostic>,
+    /// Renders a template's text with the host's variables.
+    pub render:
+        &'a dyn Fn(&std::sync::Arc<crate::diagnostic::Source>) -> Result<String, Diagnostic>,
     /// A host variable's value, for `debug: var=`.
     pub lookup: &'a dyn Fn(&str) -> Option<Value>,
 }
@@ -259,10 +260,10 @@ impl Attributes {
         })
     }
 
-    /// A test that passes when `path` already has these attributes, or `None`
-    /// when they cannot be tested (a symbolic mode: chmod always runs).
-    fn check(&self, path: &str) -> Option<Command> {
-        let mut test = Command::script("true");
+    /// `test` extended to pass only when `path` also has these attributes,
+    /// or `None` when they cannot be tested (a symbolic mode: chmod always
+    /// runs).
+    fn check(&self, path: &str, mut test: Command) -> Option<Command> {
         if let Some(mode) = &self.mode {
             let Mode::Octal(m) = mode else { return None };
             test = test.and(stat_is("%a", path, m));
@@ -292,8 +293,12 @@ impl Attributes {
 
 /// `[ "$(stat -c FORMAT PATH)" = VALUE ]`
 fn stat_is(format: &str, path: &str, value: &str) -> Command {
-    let stat = Command::new("stat").args(["-c", format, path]);
-    Command::script(format!("[ \"$({stat})\" ="))
+    output_is(&Command::new("stat").args(["-c", format, path]), value)
+}
+
+/// `[ "$(COMMAND)" = VALUE ]`: the command's output is exactly `value`.
+pub(crate) fn output_is(command: &Command, value: &str) -> Command {
+    Command::script(format!("[ \"$({command})\" ="))
         .arg(value)
         .raw("]")
 }

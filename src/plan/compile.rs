@@ -403,17 +403,15 @@ impl TaskCompiler<'_, '_> {
             Value::String(raw) => json!({ "_raw": raw }),
             other => json!({ "_raw": other.to_string() }),
         };
-        let render_file = |path: &Path| -> Result<String, Diagnostic> {
-            let source = Source::read(path).map_err(|e| task.module_node.error(e.message))?;
-            let span = Span::file_start(source.clone());
-            scope.render_str(&source.text, &span)
+        let render = |source: &std::sync::Arc<Source>| -> Result<String, Diagnostic> {
+            scope.render_str(&source.text, &Span::file_start(source.clone()))
         };
         let lookup = |name: &str| scope.get(name).ok().flatten();
         let cx = modules::Context {
             at: &task.module_node,
             args: Some(&task.args),
             project_dir: self.input.project_dir,
-            render_file: &render_file,
+            render: &render,
             lookup: &lookup,
         };
         let mut action = modules::compile(&task.module, &args, &cx)?;

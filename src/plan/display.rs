@@ -51,12 +51,31 @@ fn step_text(out: &mut String, number: &str, step: &Step) {
     } else {
         " handler".to_string()
     };
+    let module = if step.name == step.module {
+        String::new()
+    } else {
+        format!(" [{}]", step.module)
+    };
     let _ = writeln!(
         out,
-        "  {number} {}{item} [{}]{label}{run_once}",
-        step.name, step.module
+        "  {number} {}{item}{module}{label}{run_once}",
+        step.name
     );
     let pad = "         ";
+    if let Some(until) = &step.until {
+        let retries = step.retries.unwrap_or(3);
+        let delay = step.delay.unwrap_or(5);
+        let _ = writeln!(
+            out,
+            "{pad}until {} (up to {retries} retries, {delay}s apart)",
+            until.expr
+        );
+    } else if let Some(retries) = step.retries {
+        let _ = writeln!(out, "{pad}retried up to {retries} times on failure");
+    }
+    if let Some(timeout) = step.timeout {
+        let _ = writeln!(out, "{pad}timeout: {timeout}s");
+    }
     for cond in &step.when {
         let _ = writeln!(out, "{pad}when (at run time): {}", cond.expr);
     }

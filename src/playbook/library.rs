@@ -1,6 +1,6 @@
-//! Finding reusable playbooks by name: the project's `playbooks/` first, then
-//! the ones built into the binary, so a project can override any built-in one
-//! by writing a file of the same name.
+//! Finding reusable playbooks (and templates) by name: the project's
+//! `playbooks/` first, then the ones built into the binary, so a project can
+//! override any built-in one by writing a file of the same name.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,13 @@ use include_dir::{Dir, include_dir};
 use crate::diagnostic::Source;
 
 static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
+static BUILT_IN_TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// The text of ferry's built-in template `name` (`dotenv.j2`), used when the
+/// project has no file of that name.
+pub fn built_in_template(name: &str) -> Option<&'static str> {
+    BUILT_IN_TEMPLATES.get_file(name)?.contents_utf8()
+}
 
 /// Where `include: NAME` and `import_playbook: NAME` look.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ mod reader;
 use crate::diagnostic::Span;
 use crate::yaml::Node;
 
-pub use library::Library;
+pub use library::{Library, built_in_template};
 pub(crate) use parse::vars_of;
 pub use parse::{load, parse_source};
 
