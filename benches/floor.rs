@@ -198,27 +198,8 @@ impl Project {
 }
 
 fn ssh_base(hosts: &TestHosts, host: &sshd::TestHost) -> Command {
-    let mut cmd = Command::new("ssh");
-    cmd.args([
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-    ])
-    .arg("-o")
-    .arg(format!(
-        "UserKnownHostsFile={}",
-        hosts.known_hosts.display()
-    ))
-    .arg("-i")
-    .arg(&host.key)
-    .arg("-p")
-    .arg(host.port.to_string())
-    .arg(format!("{}@{}", host.user, host.address))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null());
+    let mut cmd = hosts.ssh(host);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
     cmd
 }
 

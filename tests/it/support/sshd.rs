@@ -170,6 +170,21 @@ impl TestHosts {
         path
     }
 
+    /// The OpenSSH client, set to reach `host` as ferry would: no user
+    /// config, this set's key and known_hosts, no prompts. Add the command.
+    pub fn ssh(&self, host: &TestHost) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(["-F", "/dev/null", "-o", "BatchMode=yes"])
+            .args(["-o", "StrictHostKeyChecking=yes", "-o"])
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+            .arg("-i")
+            .arg(&host.key)
+            .arg("-p")
+            .arg(host.port.to_string())
+            .arg(format!("{}@{}", host.user, host.address));
+        cmd
+    }
+
     /// Trust exactly these hosts' keys.
     pub fn trust(&self) -> Trust {
         Trust {
