@@ -96,7 +96,7 @@ fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
         extra_vars: Vec::new(),
     };
     let plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
-    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |results| {
+    let outcome = run_plan(&plan, dir, &args.exec, false, |results| {
         if args.exec.json {
             return;
         }
@@ -115,7 +115,7 @@ fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
             }
         }
     })?;
-    finish(&outcome, &results)
+    finish(&outcome)
 }
 
 /// `ferry check STAGE`: reach, host key and login (by connecting), then the
@@ -171,7 +171,7 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     };
     let plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
     let json = args.exec.json;
-    let (outcome, results) = run_plan(&plan, dir, &args.exec, false, |results| {
+    let outcome = run_plan(&plan, dir, &args.exec, false, |results| {
         if json {
             return;
         }
@@ -200,7 +200,7 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
             }
         }
     })?;
-    finish(&outcome, &results)
+    finish(&outcome)
 }
 
 fn execute(
@@ -209,8 +209,8 @@ fn execute(
     exec: &ExecArgs,
     dry_run: bool,
 ) -> Result<Outcome, Error> {
-    let (outcome, results) = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
-    finish(&outcome, &results)?;
+    let outcome = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
+    finish(&outcome)?;
     Ok(outcome)
 }
 
@@ -224,7 +224,7 @@ fn run_plan(
     exec: &ExecArgs,
     dry_run: bool,
     before_recap: impl FnOnce(&Results),
-) -> Result<(Outcome, Results), Error> {
+) -> Result<Outcome, Error> {
     let mut trust =
         Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
     trust.accept_new = exec.accept_new_host_keys;
@@ -253,11 +253,11 @@ fn run_plan(
     });
     before_recap(&results);
     sink.finish();
-    Ok((outcome, results))
+    Ok(outcome)
 }
 
 /// The error (and exit status) for a run that did not fully succeed.
-fn finish(outcome: &Outcome, _results: &Results) -> Result<(), Error> {
+fn finish(outcome: &Outcome) -> Result<(), Error> {
     let bad: Vec<&str> = outcome
         .hosts
         .iter()

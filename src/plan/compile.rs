@@ -200,13 +200,12 @@ fn compile_host(
 /// `groups`: every group's hosts, as Ansible's magic variable has it.
 fn groups_of(list: &Map<String, Value>) -> Map<String, Value> {
     let mut groups = Map::new();
-    for (name, group) in list {
+    for name in list.keys() {
         if name == "_meta" {
             continue;
         }
         let mut hosts = Vec::new();
         collect_hosts(list, name, &mut hosts, 0);
-        let _ = group;
         groups.insert(name.clone(), json!(hosts));
     }
     groups
@@ -340,17 +339,17 @@ impl TaskCompiler<'_, '_> {
             until: task
                 .until
                 .as_ref()
-                .map(|n| self.expr(scope, task, n))
+                .map(|n| self.expr(scope, n))
                 .transpose()?,
             changed_when: task
                 .changed_when
                 .as_ref()
-                .map(|n| self.expr(scope, task, n))
+                .map(|n| self.expr(scope, n))
                 .transpose()?,
             failed_when: task
                 .failed_when
                 .as_ref()
-                .map(|n| self.expr(scope, task, n))
+                .map(|n| self.expr(scope, n))
                 .transpose()?,
             ignore_errors: task.ignore_errors,
             no_log: task.no_log,
@@ -374,7 +373,7 @@ impl TaskCompiler<'_, '_> {
                 .runtime_dependency(&expression_template(&text))
                 .is_some()
             {
-                step.when.push(self.expr(scope, task, cond)?);
+                step.when.push(self.expr(scope, cond)?);
             } else if !scope.eval_bool(&text, &cond.span)? {
                 step.body = Body::Skipped {
                     reason: format!("`when: {text}` is false"),
@@ -456,14 +455,13 @@ impl TaskCompiler<'_, '_> {
     }
 
     /// An expression evaluated at run time (a registered result's test).
-    fn expr(&self, scope: &Scope, task: &Task, node: &Node) -> Result<Expr, Diagnostic> {
+    fn expr(&self, scope: &Scope, node: &Node) -> Result<Expr, Diagnostic> {
         let text = match &node.value {
             yaml::Value::Bool(b) => b.to_string(),
             _ => node
                 .scalar_string()
                 .ok_or_else(|| node.type_error("a condition", "an expression"))?,
         };
-        let _ = task;
         Ok(Expr {
             vars: scope.needed(&expression_template(&text))?,
             expr: text,

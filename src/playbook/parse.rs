@@ -126,16 +126,13 @@ impl Parser<'_> {
             .unwrap_or_default();
         let vars_files = match map.take("vars_files") {
             None => Vec::new(),
-            Some(
-                n @ Node {
-                    value: Value::Seq(items),
-                    ..
-                },
-            ) => {
+            Some(Node {
+                value: Value::Seq(items),
+                ..
+            }) => {
                 for item in items {
                     scalar_string(item, "vars_files")?;
                 }
-                let _ = n;
                 items.clone()
             }
             Some(n) => vec![n.clone()],
