@@ -24,8 +24,20 @@ pub fn playbook_path(dir: &Path) -> Result<PathBuf, Diagnostic> {
         })
 }
 
-/// The inventory file of `stage`.
+/// The inventory file of `stage`: as named in deploy.yml's `stages:` map, or
+/// else `inventory/STAGE.yml` (`.yaml`, `.ini`).
 pub fn inventory_path(dir: &Path, stage: &str) -> Result<PathBuf, Diagnostic> {
+    let declared = declared_stages(dir)?;
+    if let Some((_, node)) = declared.iter().find(|(name, _)| name == stage) {
+        let Some(path) = node.as_str() else {
+            return Err(node.type_error(&format!("stage `{stage}`"), "the path of an inventory file"));
+        };
+        let full = join(dir, path);
+        if !full.is_file() {
+            return Err(node.error(format!("stage `{stage}` names `{path}`, which is not a file")));
+        }
+        return Ok(full);
+    }
     let inventory_dir = join(dir, "inventory");
     if let Some(found) = INVENTORY_EXTENSIONS
         .iter()
@@ -34,7 +46,10 @@ pub fn inventory_path(dir: &Path, stage: &str) -> Result<PathBuf, Diagnostic> {
     {
         return Ok(found);
     }
-    let stages = stages(&inventory_dir);
+    let mut stages = stages(&inventory_dir);
+    stages.extend(declared.into_iter().map(|(name, _)| name));
+    stages.sort();
+    stages.dedup();
     let looked = INVENTORY_EXTENSIONS
         .iter()
         .map(|ext| format!("inventory/{stage}.{ext}"))
@@ -51,6 +66,27 @@ pub fn inventory_path(dir: &Path, stage: &str) -> Result<PathBuf, Diagnostic> {
         None => diag.with_help(format!("stages here: {}", stages.join(", "))),
     };
     Err(diag)
+}
+
+/// The `stages:` map of deploy.yml, if it is written as a mapping with one.
+fn declared_stages(dir: &Path) -> Result<Vec<(String, yaml::Node)>, Diagnostic> {
+    let Ok(path) = playbook_path(dir) else {
+        return Ok(Vec::new());
+    };
+    let root = yaml::parse(&Source::read(&path)?)?;
+    let yaml::Value::Map(entries) = &root.value else {
+        return Ok(Vec::new());
+    };
+    let Some((_, stages)) = entries.iter().find(|(k, _)| k.as_str() == Some("stages")) else {
+        return Ok(Vec::new());
+    };
+    let yaml::Value::Map(stages) = &stages.value else {
+        return Err(stages.type_error("`stages`", "a mapping of stage names to inventory files"));
+    };
+    Ok(stages
+        .iter()
+        .map(|(k, v)| (k.scalar_string().unwrap_or_default(), v.clone()))
+        .collect())
 }
 
 /// The stages that have an inventory file.

@@ -88,8 +88,22 @@ struct Included {
 impl Parser<'_> {
     fn playbook(&mut self, source: &Arc<Source>) -> Result<Vec<Play>, Diagnostic> {
         let root = yaml::parse(source)?;
-        let Value::Seq(items) = &root.value else {
-            return Err(root.type_error("a playbook", "a list of plays"));
+        // A deploy.yml may also be a mapping: `stages:` (read by
+        // `crate::stage`) and `plays:`.
+        let plays_node = match &root.value {
+            Value::Map(_) => {
+                let mut map = MapReader::new(&root, "a playbook")?;
+                map.take("stages");
+                let plays = map
+                    .take("plays")
+                    .ok_or_else(|| root.error("a playbook written as a mapping needs `plays:`"))?;
+                map.finish("a playbook", &["stages", "plays"])?;
+                plays
+            }
+            _ => &root,
+        };
+        let Value::Seq(items) = &plays_node.value else {
+            return Err(plays_node.type_error("a playbook", "a list of plays"));
         };
         let mut plays = Vec::new();
         for item in items {

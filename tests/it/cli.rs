@@ -165,3 +165,19 @@ fn when_false_skips_at_compile_time_and_registered_results_wait_for_run_time() {
         out.stdout
     );
 }
+
+#[test]
+fn a_stages_map_in_deploy_yml_names_each_stages_inventory() {
+    let project = Project::new();
+    project
+        .file(
+            "deploy.yml",
+            "stages:\n  prod: hosts/production.ini\nplays:\n  - hosts: web\n    tasks:\n      - command: echo {{ inventory_hostname }}\n",
+        )
+        .file("hosts/production.ini", "[web]\nweb7\n");
+    let out = project.ferry(&["plan", "prod", "--offline"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("run:   echo web7"), "{}", out.stdout);
+    let out = project.ferry(&["inventory", "prod", "--list"]);
+    assert!(out.stdout.contains("web7"), "{}", out.stdout);
+}
