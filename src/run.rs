@@ -16,8 +16,8 @@ use crate::release::release_id;
 use crate::report::{self, Mode};
 use crate::stage;
 use crate::template::Templates;
-use crate::transport::Trust;
 use crate::transport::ssh_config::SshConfig;
+use crate::transport::{Trust, keys};
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -56,12 +56,12 @@ fn not_yet(command: &str, why: &str) -> Result<(), Error> {
 }
 
 fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
-    let plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
     if args.offline {
         print_plan(&plan, args.exec.json);
         return Ok(());
     }
-    execute(&plan, dir, &args.exec, true).map(drop)
+    execute(&mut plan, dir, &args.exec, true).map(drop)
 }
 
 fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
@@ -72,13 +72,13 @@ fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
         .unwrap_or_default();
     let file = dir.join(&args.file);
     let inventory = dir.join(&args.inventory);
-    let plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
+    let mut plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
     if args.plan {
         print_plan(&plan, args.exec.json);
         return Ok(());
     }
     let project_dir = file.parent().unwrap_or(dir);
-    execute(&plan, project_dir, &args.exec, args.check).map(drop)
+    execute(&mut plan, project_dir, &args.exec, args.check).map(drop)
 }
 
 /// `ferry run STAGE -- COMMAND...`: one word is a shell script, several
@@ -95,8 +95,9 @@ fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
         limit: args.limit,
         extra_vars: Vec::new(),
     };
-    let plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
-    let outcome = run_plan(&plan, dir, &args.exec, false, |results| {
+    let mut plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
+    let masker = plan.masker.clone();
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
         if args.exec.json {
             return;
         }
@@ -110,7 +111,7 @@ fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
             println!("── {host} (rc {rc}) ──");
             for stream in ["stdout", "stderr"] {
                 if let Some(text) = out[stream].as_str().filter(|t| !t.is_empty()) {
-                    println!("{}", plan.masker.mask(text));
+                    println!("{}", masker.mask(text));
                 }
             }
         }
@@ -169,9 +170,9 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
         limit: args.limit,
         extra_vars: Vec::new(),
     };
-    let plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
+    let mut plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
     let json = args.exec.json;
-    let outcome = run_plan(&plan, dir, &args.exec, false, |results| {
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
         if json {
             return;
         }
@@ -203,8 +204,44 @@ fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     finish(&outcome)
 }
 
+/// Asks on the terminal for the passphrase of each encrypted key that no
+/// `ssh_key_passphrase` variable unlocks, once per key file, before any
+/// host is contacted. Off a terminal the connection says the key is
+/// encrypted and needs one.
+fn ask_passphrases(plan: &mut Plan) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let Plan { plays, masker, .. } = plan;
+    let mut answers: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+    for play in plays.iter_mut() {
+        for host in &mut play.hosts {
+            let c = &mut host.connection;
+            let Some(key) = c.key_file.clone().filter(|_| c.passphrase.is_none()) else {
+                continue;
+            };
+            if !answers.contains_key(&key) {
+                if !matches!(
+                    keys::load_identity(&key, None),
+                    Err(crate::transport::TransportError::KeyIsEncrypted { .. })
+                ) {
+                    continue;
+                }
+                let prompt = format!("passphrase for key `{}`: ", key.display());
+                let answer = rpassword::prompt_password(prompt)
+                    .map_err(|e| Error::CannotStart(format!("cannot read the passphrase: {e}")))?;
+                masker.add(&answer);
+                answers.insert(key.clone(), answer);
+            }
+            c.passphrase = answers.get(&key).cloned();
+        }
+    }
+    Ok(())
+}
+
 fn execute(
-    plan: &Plan,
+    plan: &mut Plan,
     project_dir: &Path,
     exec: &ExecArgs,
     dry_run: bool,
@@ -219,12 +256,14 @@ type Results = indexmap::IndexMap<String, serde_json::Map<String, serde_json::Va
 /// Runs a plan with the reporter the flags ask for; `before_recap` may
 /// print per-host results before the recap is shown.
 fn run_plan(
-    plan: &Plan,
+    plan: &mut Plan,
     project_dir: &Path,
     exec: &ExecArgs,
     dry_run: bool,
     before_recap: impl FnOnce(&Results),
 ) -> Result<Outcome, Error> {
+    ask_passphrases(plan)?;
+    let plan = &*plan;
     let mut trust =
         Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
     trust.accept_new = exec.accept_new_host_keys;

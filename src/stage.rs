@@ -30,11 +30,15 @@ pub fn inventory_path(dir: &Path, stage: &str) -> Result<PathBuf, Diagnostic> {
     let declared = declared_stages(dir)?;
     if let Some((_, node)) = declared.iter().find(|(name, _)| name == stage) {
         let Some(path) = node.as_str() else {
-            return Err(node.type_error(&format!("stage `{stage}`"), "the path of an inventory file"));
+            return Err(
+                node.type_error(&format!("stage `{stage}`"), "the path of an inventory file")
+            );
         };
         let full = join(dir, path);
         if !full.is_file() {
-            return Err(node.error(format!("stage `{stage}` names `{path}`, which is not a file")));
+            return Err(node.error(format!(
+                "stage `{stage}` names `{path}`, which is not a file"
+            )));
         }
         return Ok(full);
     }

@@ -24,6 +24,7 @@ pub fn target(host: &HostPlan, ssh_config: Option<&SshConfig>) -> Target {
     if let Some(key) = &c.key_file {
         target.identity_files.insert(0, key.clone());
     }
+    target.passphrase = c.passphrase.clone();
     target
 }
 

@@ -158,11 +158,20 @@ fn compile_host(
     }
 
     let address = input.inventory.address(host);
+    let passphrase = match scope.get("ssh_key_passphrase")? {
+        Some(Value::String(p)) => Some(p),
+        Some(other) => Some(other.to_string()),
+        None => None,
+    };
+    if let Some(p) = &passphrase {
+        masker.add(p);
+    }
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
         port: address.port,
         user: address.user,
         key_file: address.key_file,
+        passphrase,
     };
 
     let mut compiler = TaskCompiler {

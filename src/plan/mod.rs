@@ -63,6 +63,10 @@ pub struct Connection {
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<std::path::PathBuf>,
+    /// The passphrase of an encrypted key (`ssh_key_passphrase`, or asked
+    /// for on the terminal). Secret: never serialized, masked everywhere.
+    #[serde(skip)]
+    pub passphrase: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

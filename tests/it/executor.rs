@@ -395,3 +395,45 @@ fn check_reports_tools_disk_and_a_held_lock() {
     );
     assert!(out.stdout.contains("ferry unlock"), "{}", out.stdout);
 }
+
+#[test]
+fn an_encrypted_key_opens_with_its_passphrase_variable_which_stays_secret() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    let key = project.path().join("encrypted_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "open sesame 42", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let authorized = hosts.root.join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    std::fs::write(&authorized, keys).unwrap();
+    let h = &hosts.hosts[0];
+    let inventory = format!(
+        "[web]\n{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+        h.name,
+        h.address,
+        h.port,
+        h.user,
+        key.display()
+    );
+    project.file("inventory/test.ini", &inventory);
+    let vars =
+        |passphrase: &str| format!("deploy_to: /tmp/unused\nssh_key_passphrase: '{passphrase}'\n");
+
+    project.file("inventory/host_vars/host1.yml", &vars("open sesame 42"));
+    let out = project.ferry(&["run", "test", "--", "echo", "unlocked"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("unlocked"));
+    assert!(!out.stdout.contains("open sesame") && !out.stderr.contains("open sesame"));
+
+    project.file("inventory/host_vars/host1.yml", &vars("open sesame 43"));
+    let out = project.ferry(&["run", "test", "--", "true"]);
+    assert_eq!(out.status, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("wrong passphrase"), "{}", out.stderr);
+    assert!(!out.stdout.contains("open sesame") && !out.stderr.contains("open sesame"));
+}
