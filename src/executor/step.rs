@@ -104,6 +104,9 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
             outcome.output = cx.masker.mask(&msg);
             outcome
         }
+        Action::Release { .. } if cx.dry_run => {
+            StepOutcome::skipped("release steps are planned by `ferry deploy --dry-run`")
+        }
         Action::Release { .. } => {
             StepOutcome::failed("release steps are carried out by `ferry deploy`, not here")
         }
