@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Action, Args};
 use crate::diagnostic::Diagnostic;
 
-pub const KEYS: &[&str] = &["keep_releases", "rev", "path"];
+pub const KEYS: &[&str] = &["deploy_to", "keep_releases", "shared_files", "shared_dirs"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -86,6 +86,7 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
     }
     Ok(Plan {
         stage: input.stage.clone(),
+        release: input.release.clone(),
         plays,
         masker,
     })
@@ -452,7 +453,40 @@ impl TaskCompiler<'_, '_> {
         if let Action::Debug { msg } = &mut action {
             *msg = self.masker.mask(msg);
         }
+        if let Action::Release { args, .. } = &mut action {
+            self.release_vars(scope, task, args)?;
+        }
         Ok(action)
+    }
+
+    /// A release step carries the deploy variables it works with, resolved
+    /// for its host, so the plan shows them and the executor needs nothing
+    /// else: `deploy_to` (required), `keep_releases`, `shared_files`,
+    /// `shared_dirs`.
+    fn release_vars(&self, scope: &Scope, task: &Task, args: &mut Value) -> Result<(), Diagnostic> {
+        let Value::Object(args) = args else {
+            return Ok(());
+        };
+        for name in ["deploy_to", "keep_releases", "shared_files", "shared_dirs"] {
+            if args.contains_key(name) {
+                continue;
+            }
+            match scope.get(name)? {
+                Some(value) => {
+                    args.insert(name.to_string(), value);
+                }
+                None => {
+                    return Err(task
+                        .module_node
+                        .error(format!(
+                            "`{}` needs `{name}`, the directory releases live in on `{}`",
+                            task.module, self.host
+                        ))
+                        .with_help("set `deploy_to` in the inventory (per host or group) or in the play's `vars`"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The task's `environment:`, rendered.

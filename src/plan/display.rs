@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{Body, Plan, Step};
-use crate::modules::Action;
+use crate::modules::{Action, ReleaseStep};
 
 /// Renders the whole plan as text.
 pub fn render_text(plan: &Plan) -> String {
@@ -28,10 +28,10 @@ pub fn render_text(plan: &Plan) -> String {
             let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
             let _ = writeln!(out, "\n  {} ({user}{}{port})", host.host, c.address);
             for (i, step) in host.steps.iter().enumerate() {
-                step_text(&mut out, &format!("{:>3}.", i + 1), step);
+                step_text(&mut out, &format!("{:>3}.", i + 1), step, &plan.release.id);
             }
             for step in &host.handlers {
-                step_text(&mut out, "  ↳", step);
+                step_text(&mut out, "  ↳", step, &plan.release.id);
             }
         }
         out.push('\n');
@@ -39,7 +39,7 @@ pub fn render_text(plan: &Plan) -> String {
     plan.masker.mask(&out)
 }
 
-fn step_text(out: &mut String, number: &str, step: &Step) {
+fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
     let item = step
         .item
         .as_ref()
@@ -112,20 +112,36 @@ fn step_text(out: &mut String, number: &str, step: &Step) {
                 let _ = writeln!(out, "{pad}msg: {msg}");
             }
             Action::Release { step, args } => {
-                let args = if args.as_object().is_some_and(|m| m.is_empty()) {
-                    String::new()
-                } else {
-                    format!(" {}", compact(args))
-                };
-                let _ = writeln!(
-                    out,
-                    "{pad}release {}{args} (carried out by `ferry deploy`)",
-                    serde_json::to_string(step)
-                        .unwrap_or_default()
-                        .trim_matches('"')
-                );
+                let _ = writeln!(out, "{pad}{}", release_text(*step, args, release));
             }
         },
+    }
+}
+
+/// What a release step will do, in words.
+fn release_text(step: ReleaseStep, args: &serde_json::Value, release: &str) -> String {
+    let deploy_to = args["deploy_to"].as_str().unwrap_or("?");
+    match step {
+        ReleaseStep::Upload => {
+            let shared: Vec<String> = ["shared_files", "shared_dirs"]
+                .iter()
+                .flat_map(|k| args[*k].as_array().cloned().unwrap_or_default())
+                .map(|v| compact(&v))
+                .collect();
+            let shared = if shared.is_empty() {
+                String::new()
+            } else {
+                format!("; link shared {}", shared.join(", "))
+            };
+            format!("new release {deploy_to}/releases/{release} (only changed files sent){shared}")
+        }
+        ReleaseStep::Switch => format!(
+            "wait until every host is prepared, then switch {deploy_to}/current → releases/{release}"
+        ),
+        ReleaseStep::Cleanup => format!(
+            "keep the newest {} complete releases in {deploy_to}/releases",
+            compact(&args["keep_releases"])
+        ),
     }
 }
 

@@ -25,6 +25,8 @@ pub use display::render_text;
 #[derive(Debug, Serialize)]
 pub struct Plan {
     pub stage: String,
+    /// The release a deploy of this plan creates on every host.
+    pub release: crate::release::ReleaseId,
     pub plays: Vec<PlayPlan>,
     /// Secret values, masked wherever the plan is shown.
     #[serde(skip)]
