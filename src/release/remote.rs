@@ -1,0 +1,423 @@
+//! The server side of a release, as commands: make the release directory
+//! (seeded from the previous one), unpack the shipped files into it, write
+//! its REVISION, manifest and shared links, mark it, switch `current`,
+//! remove old ones, append to the history. Each function only builds a
+//! [`Command`]; the executor runs it over the transport.
+//!
+//! Every user value (paths, ids, commits) goes through [`Command::arg`];
+//! the shell text around it is constant.
+//!
+//! # Hard links
+//!
+//! [`prepare`] seeds a new release with `cp -al` from the previous one, so
+//! unchanged files cost no copy and no upload: the two releases share the
+//! files' inodes. That is safe as long as nothing writes *into* an existing
+//! file of the new release in place — `>>`, `>` (which truncates the same
+//! inode), `open(…, "r+")`, a build tool that rewrites a file in place:
+//! each would change the old release, the one `current` serves, too.
+//! Writing a new file and renaming it over the old one (what `sed -i`,
+//! editors, `pip`, `collectstatic` do) is safe.
+//!
+//! ferry's own writes keep to that rule: [`extract`] runs `tar
+//! --unlink-first`, so every shipped file replaces its path with a new
+//! inode rather than writing through it; REVISION and the manifest are
+//! removed by [`prepare`] before [`finish`] writes them; the markers are
+//! never copied. Build steps in a playbook that append to tracked files
+//! should first break the link (`cp --remove-destination f f.tmp`, or copy
+//! and rename).
+
+use crate::shell::Command;
+
+use super::layout::{COMPLETE_MARKER, FAILED_MARKER, MANIFEST, REVISION, is_release_name};
+
+/// A path in the release that would reach outside it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}` is not a relative path inside the release (no leading `/`, no `..`)")]
+pub struct BadPath {
+    pub path: String,
+}
+
+/// A release-relative path: not empty, not absolute, no `.`, `..` or empty
+/// components. Returns it without a trailing `/`.
+fn inside(path: &str) -> Result<&str, BadPath> {
+    let trimmed = path.trim_end_matches('/');
+    let ok = !trimmed.is_empty()
+        && !trimmed.starts_with('/')
+        && trimmed
+            .split('/')
+            .all(|part| !matches!(part, "" | "." | ".."));
+    if ok {
+        Ok(trimmed)
+    } else {
+        Err(BadPath {
+            path: path.to_string(),
+        })
+    }
+}
+
+/// `{deploy_to}/releases/{id}`. Ids come from [`super::ReleaseId`] or from a
+/// probe's listing, both plain names; anything else is a bug.
+fn release_dir(deploy_to: &str, id: &str) -> String {
+    assert!(is_release_name(id), "not a release name: {id:?}");
+    format!("{deploy_to}/releases/{id}")
+}
+
+/// Creates `releases/<id>`. With `seed_from` (an existing release), the new
+/// one starts as a hard-linked copy of it (see the module doc) without its
+/// markers, REVISION and manifest, and then `delete` (files gone since
+/// the seed, and the shared paths, so that extraction cannot write through
+/// a shared link into `shared/`) is removed from it. Fails if the release
+/// already exists.
+pub fn prepare(
+    deploy_to: &str,
+    id: &str,
+    seed_from: Option<&str>,
+    delete: &[String],
+) -> Result<Command, BadPath> {
+    let dir = release_dir(deploy_to, id);
+    let releases = format!("{deploy_to}/releases");
+    let exists_check = Command::new("set")
+        .arg("--")
+        .arg(&dir)
+        .raw("; if [ -e \"$1\" ]; then echo \"release $1 already exists\" >&2; exit 1; fi");
+    let mut cmd = Command::new("mkdir")
+        .arg("-p")
+        .arg(releases)
+        .raw("&& {")
+        .raw(exists_check.as_sent())
+        .raw("; }");
+    match seed_from {
+        Some(seed) => {
+            let own_files = [COMPLETE_MARKER, FAILED_MARKER, MANIFEST, REVISION];
+            cmd = cmd
+                .and(
+                    Command::new("cp")
+                        .arg("-al")
+                        .arg(release_dir(deploy_to, seed))
+                        .arg(&dir),
+                )
+                .and(
+                    Command::new("rm")
+                        .arg("-f")
+                        .args(own_files.iter().map(|name| format!("{dir}/{name}"))),
+                );
+        }
+        None => cmd = cmd.and(Command::new("mkdir").arg(&dir)),
+    }
+    if !delete.is_empty() {
+        let paths = delete
+            .iter()
+            .map(|path| inside(path).map(|path| format!("{dir}/{path}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        cmd = cmd.and(Command::new("rm").arg("-rf").arg("--").args(paths));
+    }
+    Ok(cmd)
+}
+
+/// Unpacks a tar archive from stdin into the release. GNU tar drops a
+/// leading `/` and skips members with `..` by default; the options say so
+/// anyway. `--unlink-first` replaces each file rather than writing into it
+/// (hard links, see the module doc); ownership is the login user's.
+pub fn extract(deploy_to: &str, id: &str) -> Command {
+    Command::new("tar")
+        .args(["-x", "-f", "-", "--unlink-first", "--no-same-owner"])
+        .arg("-C")
+        .arg(release_dir(deploy_to, id))
+}
+
+/// Writes `REVISION` (when there is a commit) and the manifest — read from
+/// stdin, never on the command line — and links the shared paths.
+///
+/// A shared dir missing from `shared/` is created empty; a shared file
+/// missing there is created empty with mode 0600, since shared files are
+/// mostly secrets (`.env`) and an empty file beats a dangling link. Either
+/// way the release's own copy (the repository's `media/.gitkeep`, say) is
+/// replaced by a relative link, `../../shared/<path>` (deeper for nested
+/// paths), which survives moving `deploy_to`.
+pub fn finish(
+    deploy_to: &str,
+    id: &str,
+    commit: Option<&str>,
+    shared_files: &[String],
+    shared_dirs: &[String],
+) -> Result<Command, BadPath> {
+    let dir = release_dir(deploy_to, id);
+    let mut cmd = Command::new("cat")
+        .raw(">")
+        .arg(format!("{dir}/{MANIFEST}"));
+    if let Some(commit) = commit {
+        cmd = cmd.and(
+            Command::new("printf")
+                .arg("%s\\n")
+                .arg(commit)
+                .raw(">")
+                .arg(format!("{dir}/{REVISION}")),
+        );
+    }
+    let shared = format!("{deploy_to}/shared");
+    for (path, is_dir) in shared_dirs
+        .iter()
+        .map(|p| (p, true))
+        .chain(shared_files.iter().map(|p| (p, false)))
+    {
+        let path = inside(path)?;
+        let source = format!("{shared}/{path}");
+        let create = if is_dir {
+            Command::new("mkdir").arg("-p").arg(&source)
+        } else {
+            Command::new("mkdir")
+                .arg("-p")
+                .arg(parent(&source))
+                .and(Command::new("test").arg("-e").arg(&source))
+                .raw("|| ( umask 077 && :")
+                .raw(">")
+                .arg(&source)
+                .raw(")")
+        };
+        let depth = path.split('/').count();
+        let target = format!("{}shared/{path}", "../".repeat(depth + 1));
+        let link = format!("{dir}/{path}");
+        cmd = cmd
+            .raw("&& {")
+            .raw(create.as_sent())
+            .raw("; }")
+            .and(Command::new("rm").arg("-rf").arg("--").arg(&link))
+            .and(Command::new("mkdir").arg("-p").arg(parent(&link)))
+            .and(Command::new("ln").arg("-s").arg(target).arg(&link));
+    }
+    Ok(cmd)
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or(".", |(parent, _)| parent)
+}
+
+/// Writes `.ferry-complete`: every pre-switch step passed.
+pub fn mark_complete(deploy_to: &str, id: &str) -> Command {
+    let dir = release_dir(deploy_to, id);
+    Command::new("rm")
+        .arg("-f")
+        .arg(format!("{dir}/{FAILED_MARKER}"))
+        .and(Command::new("touch").arg(format!("{dir}/{COMPLETE_MARKER}")))
+}
+
+/// Writes `.ferry-failed` (and drops `.ferry-complete`): never a rollback
+/// target, removed by the next cleanup.
+pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
+    let dir = release_dir(deploy_to, id);
+    Command::new("rm")
+        .arg("-f")
+        .arg(format!("{dir}/{COMPLETE_MARKER}"))
+        .and(Command::new("touch").arg(format!("{dir}/{FAILED_MARKER}")))
+}
+
+/// Points `current` at the release atomically: a new link `current.tmp`,
+/// then `mv -T` renames it over `current` (rename(2) replaces the old link
+/// in one step; `ln -sfn` unlinks and then creates, leaving a moment with
+/// no `current`). Fails if the release directory is missing. Prints
+/// `previous <old link target>` (empty when there was none).
+pub fn switch(deploy_to: &str, id: &str) -> Command {
+    Command::new("set")
+        .arg("--")
+        .arg(deploy_to)
+        .arg(id)
+        .arg(release_dir(deploy_to, id))
+        .raw(concat!(
+            "; if [ ! -d \"$3\" ]; then echo \"no release $3\" >&2; exit 1; fi;",
+            " prev=$(readlink \"$1/current\" 2>/dev/null);",
+            " rm -f \"$1/current.tmp\" && ln -s \"releases/$2\" \"$1/current.tmp\"",
+            " && mv -T \"$1/current.tmp\" \"$1/current\" && printf 'previous %s\\n' \"$prev\""
+        ))
+}
+
+/// The release id `current` pointed at before [`switch`].
+pub fn parse_switch(stdout: &str) -> Option<String> {
+    let target = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("previous "))?
+        .trim_end_matches('/');
+    let id = target.rsplit('/').next().unwrap_or(target);
+    Some(id.to_string()).filter(|id| !id.is_empty())
+}
+
+/// Deletes releases. Ids that are not plain release names are skipped, and
+/// so is whatever `current` points at, whatever the caller asked.
+pub fn remove(deploy_to: &str, ids: &[String]) -> Command {
+    let ids = ids.iter().filter(|id| is_release_name(id));
+    Command::new("set")
+        .arg("--")
+        .arg(deploy_to)
+        .args(ids)
+        .raw(concat!(
+            "; d=$1; shift; cur=$(readlink \"$d/current\" 2>/dev/null); cur=${cur%/}; cur=${cur##*/};",
+            " for id do if [ \"$id\" = \"$cur\" ]; then continue; fi;",
+            " rm -rf -- \"$d/releases/$id\" || exit 1; done"
+        ))
+}
+
+/// One line of `.ferry/history.log`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryLine {
+    /// UTC RFC 3339.
+    pub time: String,
+    /// `user@controller-host`.
+    pub user: String,
+    /// `deploy`, `switch`, `rollback`.
+    pub action: String,
+    /// The release `current` pointed at before.
+    pub from: Option<String>,
+    /// The release it points at after.
+    pub to: Option<String>,
+    /// The commit of `to`.
+    pub rev: Option<String>,
+}
+
+impl HistoryLine {
+    /// Tab-separated `time user action from=… to=… rev=…`, tabs and
+    /// newlines inside values replaced by spaces so it stays one line.
+    pub fn to_line(&self) -> String {
+        let clean = |value: &str| value.replace(['\t', '\n', '\r'], " ");
+        let opt = |value: &Option<String>| clean(value.as_deref().unwrap_or("-"));
+        format!(
+            "{}\t{}\t{}\tfrom={}\tto={}\trev={}",
+            clean(&self.time),
+            clean(&self.user),
+            clean(&self.action),
+            opt(&self.from),
+            opt(&self.to),
+            opt(&self.rev)
+        )
+    }
+
+    /// Reads a line written by [`HistoryLine::to_line`].
+    pub fn parse(line: &str) -> Option<HistoryLine> {
+        let mut parts = line.split('\t');
+        let mut field = |key: &str| -> Option<Option<String>> {
+            let value = parts.next()?;
+            let value = if key.is_empty() {
+                value
+            } else {
+                value.strip_prefix(key)?
+            };
+            Some(Some(value.to_string()).filter(|v| v != "-"))
+        };
+        let time = field("")??;
+        let user = field("")??;
+        let action = field("")??;
+        Some(HistoryLine {
+            time,
+            user,
+            action,
+            from: field("from=")?,
+            to: field("to=")?,
+            rev: field("rev=")?,
+        })
+    }
+}
+
+/// Appends one line to `.ferry/history.log` (a single short `write` with
+/// `O_APPEND`, so concurrent appends do not interleave).
+pub fn history(deploy_to: &str, line: &HistoryLine) -> Command {
+    let dir = format!("{deploy_to}/.ferry");
+    Command::new("mkdir")
+        .arg("-p")
+        .arg(&dir)
+        .and(Command::new("printf").arg("%s\\n").arg(line.to_line()))
+        .raw(">>")
+        .arg(format!("{dir}/history.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_stay_inside_the_release() {
+        assert_eq!(inside("media/"), Ok("media"));
+        assert_eq!(inside("config/.env"), Ok("config/.env"));
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "/"] {
+            assert!(inside(bad).is_err(), "{bad:?}");
+        }
+        assert!(prepare("/srv/app", "2", Some("1"), &["../../etc".into()]).is_err());
+        assert!(finish("/srv/app", "2", None, &["/etc/shadow".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn prepare_seeds_with_hard_links_and_deletes() {
+        let cmd = prepare("/srv/my app", "2", Some("1"), &["gone.py".into()])
+            .unwrap()
+            .to_string();
+        assert!(
+            cmd.contains("cp -al '/srv/my app/releases/1' '/srv/my app/releases/2'"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.ends_with("rm -rf -- '/srv/my app/releases/2/gone.py'"),
+            "{cmd}"
+        );
+        let fresh = prepare("/srv/app", "2", None, &[]).unwrap().to_string();
+        assert!(fresh.ends_with("&& mkdir /srv/app/releases/2"), "{fresh}");
+    }
+
+    #[test]
+    fn finish_links_shared_paths_relatively() {
+        let cmd = finish(
+            "/srv/app",
+            "2",
+            Some("abc"),
+            &["config/.env".into()],
+            &["media".into()],
+        )
+        .unwrap()
+        .to_string();
+        assert!(cmd.starts_with("cat > /srv/app/releases/2/.ferry-manifest"));
+        assert!(cmd.contains("ln -s ../../shared/media /srv/app/releases/2/media"));
+        assert!(cmd.contains("ln -s ../../../shared/config/.env /srv/app/releases/2/config/.env"));
+        assert!(cmd.contains("umask 077"));
+    }
+
+    #[test]
+    #[should_panic(expected = "not a release name")]
+    fn odd_release_ids_are_refused() {
+        switch("/srv/app", "../../etc");
+    }
+
+    #[test]
+    fn remove_skips_odd_ids() {
+        let cmd = remove("/srv/app", &["1".into(), "..".into(), "a/b".into()]).to_string();
+        assert!(cmd.starts_with("set -- /srv/app 1 ;"), "{cmd}");
+    }
+
+    #[test]
+    fn switch_output() {
+        assert_eq!(parse_switch("previous releases/1\n"), Some("1".into()));
+        assert_eq!(
+            parse_switch("previous /srv/app/releases/1/\n"),
+            Some("1".into())
+        );
+        assert_eq!(parse_switch("previous \n"), None);
+        assert_eq!(parse_switch(""), None);
+    }
+
+    #[test]
+    fn history_lines_round_trip_and_stay_one_line() {
+        let line = HistoryLine {
+            time: "2026-11-24T10:40:00Z".into(),
+            user: "alice@laptop".into(),
+            action: "deploy".into(),
+            from: None,
+            to: Some("2".into()),
+            rev: Some("abc\ndef".into()),
+        };
+        let text = line.to_line();
+        assert!(!text.contains('\n'));
+        assert_eq!(
+            text,
+            "2026-11-24T10:40:00Z\talice@laptop\tdeploy\tfrom=-\tto=2\trev=abc def"
+        );
+        let parsed = HistoryLine::parse(&text).unwrap();
+        assert_eq!(parsed.from, None);
+        assert_eq!(parsed.rev.as_deref(), Some("abc def"));
+        assert_eq!(HistoryLine::parse("nonsense"), None);
+    }
+}
