@@ -311,6 +311,43 @@ async fn seeded_release_hard_links_the_previous_and_extraction_never_writes_thro
 }
 
 #[tokio::test]
+async fn seeded_release_with_shared_paths_deleted_keeps_extraction_out_of_shared() {
+    let hosts = TestHosts::start(1);
+    let session = connect(&hosts).await;
+    let deploy_to = deploy_to(&hosts.hosts[0]);
+    let root = Path::new(&deploy_to);
+    make_release(&session, &deploy_to, "001", &[("app.py", "x")]).await;
+    let media = vec!["media".to_string()];
+    let finish = remote::finish(&deploy_to, "001", None, &[], &media).unwrap();
+    ok(&session, &finish, Some(Vec::new())).await;
+    assert!(root.join("releases/001/media").is_symlink());
+
+    // The seed's `media` link is gone before the archive's media/ arrives.
+    let prepare = remote::prepare(&deploy_to, "002", Some("001"), &media).unwrap();
+    ok(&session, &prepare, None).await;
+    let archive = tar_of(&[("media/tracked.txt", "from the repo")]);
+    ok(&session, &remote::extract(&deploy_to, "002"), Some(archive)).await;
+    assert!(!root.join("shared/media/tracked.txt").exists());
+    let finish = remote::finish(&deploy_to, "002", None, &[], &media).unwrap();
+    ok(&session, &finish, Some(Vec::new())).await;
+    assert!(root.join("releases/002/media").is_symlink());
+    assert!(!root.join("shared/media/tracked.txt").exists());
+    session.close().await;
+}
+
+#[tokio::test]
+async fn prepare_refuses_an_existing_release() {
+    let hosts = TestHosts::start(1);
+    let session = connect(&hosts).await;
+    let deploy_to = deploy_to(&hosts.hosts[0]);
+    let prepare = remote::prepare(&deploy_to, "001", None, &[]).unwrap();
+    ok(&session, &prepare, None).await;
+    let again = exec(&session, &prepare, None).await;
+    assert!(!again.success());
+    session.close().await;
+}
+
+#[tokio::test]
 async fn extract_refuses_members_that_climb_out() {
     let hosts = TestHosts::start(1);
     let session = connect(&hosts).await;
