@@ -208,7 +208,9 @@ fn lock_dir(deploy_to: &str) -> String {
     format!("{deploy_to}/.ferry/lock")
 }
 
-/// Takes the lock: `mkdir` decides. On success it writes `owner`; when the
+/// Takes the lock: `mkdir` decides. On success it writes `owner` (and
+/// removes the lock again if it cannot, rather than leave one nobody
+/// owns); when the
 /// lock is held it prints a marker, the lock's age in seconds (by the
 /// server's clock, so the controller's does not matter) and the owner
 /// file, and exits with [`HELD_STATUS`].
@@ -226,7 +228,8 @@ pub fn acquire(deploy_to: &str, owner: &LockOwner) -> Command {
         .arg(&lock)
         .raw("&& { if mkdir \"$1\" 2>/dev/null; then")
         .raw(write_owner.as_sent())
-        .raw("; else")
+        // A lock without an owner would block every deploy: give it back.
+        .raw("|| { rm -rf \"$1\"; exit 1; }; else")
         .raw(&format!("echo '{HELD_MARKER}';"))
         .raw("echo \"age=$(( $(date +%s) - $(stat -c %Y \"$1\" 2>/dev/null || date +%s) ))\";")
         .raw(&format!(
@@ -317,7 +320,9 @@ pub enum Released {
 
 /// Removes the lock only if its `owner` is still exactly `owner`'s text.
 /// Prints `released`, `absent`, or `other` and the owner file; exits 0 in
-/// all three cases.
+/// all three cases. The check and the removal are two steps: only a
+/// `ferry unlock` followed by a new deploy's `mkdir` between them could
+/// slip in, and both are deliberate human acts.
 pub fn release(deploy_to: &str, owner: &LockOwner) -> Command {
     // `$(cat)` drops trailing newlines; so does the expected text.
     let expected = owner.to_text().trim_end_matches('\n').to_string();

@@ -4,5 +4,6 @@ mod cli;
 mod corpus;
 mod executor;
 mod inventory_ansible;
+mod release_remote;
 mod support;
 mod transport;
