@@ -63,7 +63,7 @@ pub struct StageArgs {
 }
 
 /// Options shared by the commands that compile a playbook.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct CompileArgs {
     /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
     #[arg(short = 'l', long, value_name = "PATTERN")]
@@ -110,6 +110,10 @@ pub struct DeployArgs {
     /// Redeploy even when the revision is already deployed.
     #[arg(long)]
     pub force: bool,
+    /// Deploy HEAD even though the work tree has uncommitted changes (they
+    /// are not shipped: only committed files are).
+    #[arg(long)]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,4 +184,18 @@ pub struct PlaybookArgs {
     pub check: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
+}
+
+impl ExecArgs {
+    /// The defaults, for commands that take no run options (`releases`,
+    /// `unlock`): plain output, no first-use trust.
+    pub fn quiet() -> ExecArgs {
+        ExecArgs {
+            forks: 256,
+            accept_new_host_keys: false,
+            grace: 10,
+            json: false,
+            verbose: false,
+        }
+    }
 }

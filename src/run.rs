@@ -5,13 +5,18 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{CheckArgs, Cli, Command, CompileArgs, ExecArgs, PlanArgs, PlaybookArgs, RunArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, CompileArgs, DeployArgs, ExecArgs, PlanArgs, PlaybookArgs, RunArgs,
+    StageArgs,
+};
 use crate::diagnostic::Source;
 use crate::error::Error;
-use crate::executor::{self, HostEnd, Outcome, Shutdown};
+use crate::executor::{self, DeployOptions, HostEnd, Outcome, Shutdown};
 use crate::inventory::Inventory;
 use crate::plan::{self, CompileInput, Plan};
 use crate::playbook::{self, Library, Playbook};
+use crate::release::layout;
+use crate::release::lock::{self, LockOwner};
 use crate::release::release_id;
 use crate::report::{self, Mode};
 use crate::stage;
@@ -32,14 +37,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Playbook(args) => playbook(dir, args),
         Command::Run(args) => run_command(dir, args),
         Command::Check(args) => check(dir, args),
-        Command::Deploy(args) => {
-            compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
-            not_yet("deploy", "the release lifecycle lands with issue 4")
-        }
-        Command::Unlock(args) | Command::Releases(args) => {
-            Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
-            not_yet("unlock/releases", "releases and locks land with issue 4")
-        }
+        Command::Deploy(args) => deploy(dir, args),
+        Command::Releases(args) => releases(dir, args),
+        Command::Unlock(args) => unlock(dir, args),
         Command::Rollback(args) => {
             Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
             not_yet("rollback", "the release lifecycle lands with issue 4")
@@ -53,6 +53,123 @@ fn not_yet(command: &str, why: &str) -> Result<(), Error> {
         command: command.to_string(),
         why: why.to_string(),
     })
+}
+
+/// `ferry deploy STAGE`: the playbook with its release steps carried out —
+/// lock, upload (only what changed), barrier, switch, rollback on failure.
+fn deploy(dir: &Path, args: DeployArgs) -> Result<(), Error> {
+    let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    let project_dir = project_dir_of(&stage::playbook_path(dir)?);
+    let source =
+        crate::release::Source::open(git_dir(&project_dir), args.rev.as_deref(), args.allow_dirty)
+            .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
+    let owner = LockOwner::this_process(Some(source.commit()), &plan.release.id);
+    let options = DeployOptions {
+        source,
+        release_id: plan.release.id.clone(),
+        force: args.force,
+        owner,
+    };
+    let outcome = run_plan_with(
+        &mut plan,
+        &project_dir,
+        &args.exec,
+        args.dry_run,
+        Some(&options),
+        |_| {},
+    )?;
+    if let Some(why) = &outcome.cannot_start {
+        return Err(Error::CannotStart(format!(
+            "cannot start the deploy:\n{why}"
+        )));
+    }
+    finish(&outcome)
+}
+
+/// The stage's deploy plan reduced to one command per host (each host once,
+/// with the `deploy_to` of its release steps), for `releases` and `unlock`.
+fn per_release_dir(
+    dir: &Path,
+    stage: &str,
+    name: &str,
+    command: impl Fn(&str) -> crate::shell::Command,
+) -> Result<Plan, Error> {
+    let mut plan = compile_stage(dir, stage, &CompileArgs::default(), None)?;
+    let mut seen = std::collections::HashSet::new();
+    for play in &mut plan.plays {
+        play.hosts.retain_mut(|host| {
+            let Some(deploy_to) = host.deploy_to() else {
+                return false;
+            };
+            if !seen.insert(host.host.clone()) {
+                return false;
+            }
+            host.steps = vec![plan::Step::command(name, command(&deploy_to), "out")];
+            host.handlers.clear();
+            true
+        });
+    }
+    plan.plays.retain(|p| !p.hosts.is_empty());
+    if plan.plays.is_empty() {
+        return Err(Error::Input(crate::diagnostic::Diagnostic::plain(format!(
+            "stage `{stage}` has no host with release steps (`release.upload`) in deploy.yml"
+        ))));
+    }
+    Ok(plan)
+}
+
+/// `ferry releases STAGE`: every host's releases, current marked.
+fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
+    let mut plan = per_release_dir(dir, &args.stage, "releases", layout::probe)?;
+    let exec = ExecArgs::quiet();
+    let outcome = run_plan(&mut plan, dir, &exec, false, |results| {
+        for (host, registered) in results {
+            println!("{host}");
+            // Registered stdout loses its final newline (as in Ansible);
+            // the probe's byte counts include it.
+            let text = format!(
+                "{}\n",
+                registered["out"]["stdout"].as_str().unwrap_or_default()
+            );
+            match layout::parse_probe(&text) {
+                Ok(state) if state.releases.is_empty() => println!("  (no releases)"),
+                Ok(state) => {
+                    for r in state.releases.iter().rev() {
+                        let mark = if state.current.as_deref() == Some(r.id.as_str()) {
+                            "*"
+                        } else {
+                            " "
+                        };
+                        let commit = r.commit.as_deref().map_or("-", |c| &c[..c.len().min(10)]);
+                        let state = serde_json::to_value(r.state).unwrap_or_default();
+                        let state = state.as_str().unwrap_or_default();
+                        println!("  {mark} {}  {state:<10}  {commit}", r.id);
+                    }
+                }
+                Err(err) => println!("  cannot read the releases: {err}"),
+            }
+        }
+    })?;
+    finish(&outcome)
+}
+
+/// `ferry unlock STAGE`: removes a stale deploy lock and says whose it was.
+fn unlock(dir: &Path, args: StageArgs) -> Result<(), Error> {
+    let mut plan = per_release_dir(dir, &args.stage, "unlock", lock::force_release)?;
+    let exec = ExecArgs::quiet();
+    let outcome = run_plan(&mut plan, dir, &exec, false, |results| {
+        for (host, registered) in results {
+            let text = registered["out"]["stdout"].as_str().unwrap_or_default();
+            match text.strip_prefix("held\n") {
+                Some(owner) => match LockOwner::parse(owner) {
+                    Some(owner) => println!("{host}: removed the lock of {owner}"),
+                    None => println!("{host}: removed the lock of {}", owner.trim()),
+                },
+                None => println!("{host}: no lock"),
+            }
+        }
+    })?;
+    finish(&outcome)
 }
 
 fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
@@ -262,6 +379,17 @@ fn run_plan(
     dry_run: bool,
     before_recap: impl FnOnce(&Results),
 ) -> Result<Outcome, Error> {
+    run_plan_with(plan, project_dir, exec, dry_run, None, before_recap)
+}
+
+fn run_plan_with(
+    plan: &mut Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+    deploy: Option<&DeployOptions>,
+    before_recap: impl FnOnce(&Results),
+) -> Result<Outcome, Error> {
     ask_passphrases(plan)?;
     let plan = &*plan;
     let mut trust =
@@ -288,7 +416,7 @@ fn run_plan(
                 trigger.trigger();
             }
         });
-        executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown).await
+        executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
     before_recap(&results);
     sink.finish();
@@ -362,10 +490,7 @@ fn compile_files(
     args: &CompileArgs,
     rev: Option<&str>,
 ) -> Result<Plan, Error> {
-    let project_dir = playbook_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let project_dir = project_dir_of(playbook_path);
     let library = Library::new(Some(project_dir.clone()));
     let playbook = playbook::load(playbook_path, &library)?;
     compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
@@ -403,7 +528,7 @@ fn compile_playbook(
         .iter()
         .map(|arg| stage::extra_vars(arg, project_dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let release = release_id(project_dir, rev)?;
+    let release = release_id(git_dir(project_dir), rev)?;
     let templates = Templates::new();
     let input = CompileInput {
         stage: stage.to_string(),
@@ -417,6 +542,21 @@ fn compile_playbook(
         release: &release,
     };
     Ok(plan::compile(&input)?)
+}
+
+/// The directory of a playbook: empty for a bare `deploy.yml`, so that
+/// paths joined to it read as the user wrote them (`playbooks/x.yml`).
+fn project_dir_of(playbook: &Path) -> PathBuf {
+    playbook.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// A directory to hand to git: the current one when `dir` is empty.
+fn git_dir(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
 }
 
 fn pretty(value: &serde_json::Value) -> String {

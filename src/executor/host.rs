@@ -5,14 +5,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures::future::join_all;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use super::Options;
+use super::deploy::{self, Deploy};
 use super::event::{Event, Reporter, Status};
 use super::shutdown::Shutdown;
 use super::step::{StepContext, StepOutcome, run_step, stop_remote};
-use crate::plan::{HostPlan, Step};
+use crate::modules::{Action, ReleaseStep};
+use crate::plan::{Body, HostPlan, PlayPlan, Step};
+use crate::playbook::Rollback;
 use crate::shell::Masker;
 use crate::template::Templates;
 use crate::transport::Session;
@@ -47,6 +51,9 @@ pub struct HostResult {
     pub interrupted: bool,
     /// Everything it registered, by name.
     pub registered: Map<String, Value>,
+    /// Deploys: the host ran its `release.upload` / `release.switch` step.
+    pub uploaded: bool,
+    pub reached_switch: bool,
 }
 
 /// Everything the hosts of one run share.
@@ -57,6 +64,8 @@ pub struct Shared<'a> {
     pub reporter: &'a dyn Reporter,
     pub shutdown: &'a Shutdown,
     pub run_once: &'a RunOnce,
+    /// The release lifecycle, when this run is a deploy.
+    pub deploy: Option<&'a Deploy<'a>>,
 }
 
 pub async fn run_host(
@@ -85,6 +94,12 @@ pub async fn run_host(
         {
             break;
         }
+    }
+    if let Some(deploy) = shared.deploy
+        && !result.reached_switch
+        && has_switch(plan)
+    {
+        deploy::stopped_before_switch(deploy, &plan.host, session).await;
     }
     if !result.failed && !result.interrupted {
         let offset = plan.steps.len();
@@ -150,7 +165,36 @@ async fn run_one(
         verbose: shared.options.verbose,
         remote_pid: &remote_pid,
     };
+    let release = match (&step.body, shared.deploy) {
+        (
+            Body::Ready {
+                action: Action::Release { step: kind, args },
+            },
+            Some(deploy),
+        ) => Some((*kind, args, deploy)),
+        _ => None,
+    };
+    let unchanged = shared
+        .deploy
+        .and_then(|d| d.host(host))
+        .is_some_and(|h| h.unchanged);
+    match release {
+        Some((ReleaseStep::Upload, _, _)) => result.uploaded = true,
+        Some((ReleaseStep::Switch, _, _)) => result.reached_switch = true,
+        _ => {}
+    }
     let running = async {
+        if let Some((kind, args, deploy)) = release {
+            return match (kind, shared.options.dry_run) {
+                (kind, true) => deploy::describe(deploy, host, kind),
+                (ReleaseStep::Upload, false) => deploy::upload(deploy, host, session, args).await,
+                (ReleaseStep::Switch, false) => deploy::switch(deploy, host, session).await,
+                (ReleaseStep::Cleanup, false) => deploy::cleanup(deploy, host, session, args).await,
+            };
+        }
+        if unchanged && result.uploaded {
+            return StepOutcome::new(Status::Ok, "this release is already current: nothing to do");
+        }
         if step.run_once {
             let cell = shared.run_once.cell(step);
             let (ran_on, outcome) = cell
@@ -213,4 +257,112 @@ async fn run_one(
         return false;
     }
     !result.interrupted
+}
+
+/// Whether a host's plan has a `release.switch` step (it then takes part in
+/// the barrier).
+pub fn has_switch(plan: &HostPlan) -> bool {
+    plan.steps.iter().any(is_switch)
+}
+
+fn is_switch(step: &Step) -> bool {
+    matches!(
+        &step.body,
+        Body::Ready {
+            action: Action::Release {
+                step: ReleaseStep::Switch,
+                ..
+            }
+        }
+    )
+}
+
+/// After a batch: when a step after the switch failed on any host, switch
+/// every host that switched back to the release it had, and run the steps
+/// after the switch again there (restart, health check) — unless the play
+/// says `rollback: manual`. Those hosts end as failed: the deploy did not
+/// take.
+pub async fn roll_back(
+    play: &PlayPlan,
+    batch: &[&HostPlan],
+    sessions: &indexmap::IndexMap<String, Session>,
+    shared: &Shared<'_>,
+    deploy: &Deploy<'_>,
+    ended: &mut [HostResult],
+) {
+    let switched = |h: &HostPlan| deploy.host(&h.host).is_some_and(|s| s.switched);
+    let failed_after = batch
+        .iter()
+        .zip(ended.iter())
+        .any(|(h, r)| r.failed && switched(h));
+    if !failed_after || play.rollback == Rollback::Manual || shared.options.dry_run {
+        return;
+    }
+    let runs = batch
+        .iter()
+        .zip(ended.iter_mut())
+        .filter(|(h, _)| switched(h))
+        .map(|(h, result)| async move {
+            let session = &sessions[&h.host];
+            let index = h.steps.len() + h.handlers.len() + 1;
+            shared.reporter.event(&Event::StepStart {
+                host: h.host.clone(),
+                index,
+                total: index,
+                name: "roll back".into(),
+                module: "release.switch".into(),
+            });
+            let started = Instant::now();
+            let back = deploy::switch_back(deploy, &h.host, session).await;
+            let (status, reason) = match &back {
+                Ok(previous) => (
+                    Status::Changed,
+                    format!("switched back to `{previous}`: a step after the switch failed"),
+                ),
+                Err(err) => (Status::Failed, format!("cannot switch back: {err}")),
+            };
+            shared.reporter.event(&Event::StepEnd {
+                host: h.host.clone(),
+                index,
+                name: "roll back".into(),
+                status,
+                elapsed: started.elapsed(),
+                reason: Some(reason),
+                command: None,
+                rc: None,
+                output: String::new(),
+                ignored: false,
+            });
+            result.failed = true;
+            if back.is_ok() {
+                let after = h
+                    .steps
+                    .iter()
+                    .position(is_switch)
+                    .map_or(h.steps.len(), |i| i + 1);
+                let mut rerun = HostResult {
+                    registered: result.registered.clone(),
+                    uploaded: true,
+                    reached_switch: true,
+                    ..HostResult::default()
+                };
+                let mut notified = HashSet::new();
+                for (i, step) in h.steps.iter().enumerate().skip(after) {
+                    if !run_one(
+                        h,
+                        session,
+                        shared,
+                        index + 1 + i,
+                        step,
+                        &mut rerun,
+                        &mut notified,
+                    )
+                    .await
+                    {
+                        break;
+                    }
+                }
+            }
+        });
+    join_all(runs).await;
 }

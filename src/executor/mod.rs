@@ -7,11 +7,13 @@
 //! prints. One SSH connection per host serves every step of every play.
 
 mod connect;
+mod deploy;
 mod event;
 mod host;
 mod shutdown;
 mod step;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ use crate::template::Templates;
 use crate::transport::ssh_config::SshConfig;
 use crate::transport::{ConnectOptions, Session, Trust};
 
+pub use deploy::DeployOptions;
 pub use event::{Event, Reporter, Status};
 pub use host::HostResult;
 pub use shutdown::{Shutdown, ShutdownTrigger};
@@ -67,6 +70,10 @@ impl Options {
 pub struct Outcome {
     pub hosts: IndexMap<String, HostEnd>,
     pub interrupted: bool,
+    /// Why the run could not start (a deploy lock held elsewhere).
+    pub cannot_start: Option<String>,
+    /// Bytes of release content sent, per host (deploys only).
+    pub sent_bytes: IndexMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +109,16 @@ pub async fn execute(
     templates: &Templates,
     reporter: &dyn Reporter,
     shutdown: &Shutdown,
+    deploy_options: Option<&DeployOptions>,
 ) -> (Outcome, IndexMap<String, Map<String, Value>>) {
     let started = Instant::now();
     let forks = Semaphore::new(options.forks.max(1));
     let mut sessions: IndexMap<String, Session> = IndexMap::new();
     let mut outcome = Outcome::default();
     let mut results: IndexMap<String, Map<String, Value>> = IndexMap::new();
-    for play in &plan.plays {
+    // Hosts whose deploy lock this run holds: (host, deploy_to).
+    let mut locked: Vec<(String, String)> = Vec::new();
+    'plays: for play in &plan.plays {
         if shutdown.is_requested() {
             break;
         }
@@ -132,18 +142,38 @@ pub async fn execute(
         )
         .await;
         let run_once = host::RunOnce::default();
-        let shared = host::Shared {
-            options,
-            templates,
-            masker: &plan.masker,
-            reporter,
-            shutdown,
-            run_once: &run_once,
-        };
         let live: Vec<&HostPlan> = hosts
             .into_iter()
             .filter(|h| sessions.contains_key(&h.host))
             .collect();
+        let mut releases = HashMap::new();
+        if let Some(deploy) = deploy_options {
+            let attempts = live.iter().filter_map(|h| {
+                let deploy_to = h.deploy_to()?;
+                let session = &sessions[&h.host];
+                let dry_run = options.dry_run;
+                Some(async move {
+                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, !dry_run).await;
+                    (h.host.clone(), deploy_to, state)
+                })
+            });
+            let mut refused = Vec::new();
+            for (host, deploy_to, state) in join_all(attempts).await {
+                match state {
+                    Ok(state) => {
+                        if !options.dry_run {
+                            locked.push((host.clone(), deploy_to));
+                        }
+                        releases.insert(host, state);
+                    }
+                    Err(err) => refused.push(format!("{host}: {err}")),
+                }
+            }
+            if !refused.is_empty() {
+                outcome.cannot_start = Some(refused.join("\n"));
+                break 'plays;
+            }
+        }
         let mut stopped = false;
         for batch in batches(play, &live) {
             if stopped || shutdown.is_requested() {
@@ -152,6 +182,22 @@ pub async fn execute(
                 }
                 continue;
             }
+            let at_barrier = batch.iter().filter(|h| host::has_switch(h)).count();
+            let gate = deploy::Gate::new(at_barrier, play.max_fail_percentage);
+            let batch_releases = batch
+                .iter()
+                .filter_map(|h| releases.get(&h.host).map(|r| (h.host.clone(), r.clone())))
+                .collect();
+            let deploy = deploy_options.map(|d| deploy::Deploy::new(d, batch_releases, gate));
+            let shared = host::Shared {
+                options,
+                templates,
+                masker: &plan.masker,
+                reporter,
+                shutdown,
+                run_once: &run_once,
+                deploy: deploy.as_ref(),
+            };
             let runs = batch.iter().map(|h| {
                 let session = &sessions[&h.host];
                 let registered = results.get(&h.host).cloned().unwrap_or_default();
@@ -161,7 +207,13 @@ pub async fn execute(
                     host::run_host(h, session, shared, registered).await
                 }
             });
-            let ended = join_all(runs).await;
+            let mut ended = join_all(runs).await;
+            if let Some(deploy) = &deploy {
+                host::roll_back(play, &batch, &sessions, &shared, deploy, &mut ended).await;
+                for (host, state) in deploy.snapshot() {
+                    outcome.sent_bytes.insert(host, state.sent_bytes);
+                }
+            }
             let mut failures = 0;
             for (h, result) in batch.iter().zip(ended) {
                 failures += usize::from(result.failed);
@@ -190,6 +242,12 @@ pub async fn execute(
             .map(|(h, _)| h.clone())
             .collect();
         reporter.event(&Event::Interrupted { waiting });
+    }
+    if let Some(deploy) = deploy_options {
+        let unlocks = locked
+            .iter()
+            .map(|(host, deploy_to)| deploy::unlock(deploy, &sessions[host], deploy_to));
+        join_all(unlocks).await;
     }
     for (_, session) in sessions {
         session.close().await;

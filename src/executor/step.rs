@@ -37,7 +37,7 @@ pub struct StepOutcome {
 }
 
 impl StepOutcome {
-    fn new(status: Status, reason: impl Into<String>) -> StepOutcome {
+    pub(crate) fn new(status: Status, reason: impl Into<String>) -> StepOutcome {
         let reason = reason.into();
         StepOutcome {
             status,
@@ -58,7 +58,7 @@ impl StepOutcome {
         StepOutcome::new(Status::Failed, reason)
     }
 
-    fn skipped(reason: impl Into<String>) -> StepOutcome {
+    pub(crate) fn skipped(reason: impl Into<String>) -> StepOutcome {
         StepOutcome::new(Status::Skipped, reason)
     }
 }

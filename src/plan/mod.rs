@@ -156,3 +156,56 @@ pub struct Expr {
     /// Where it was written, for errors at run time.
     pub location: String,
 }
+
+impl HostPlan {
+    /// Where this host's releases live: the `deploy_to` its release steps
+    /// carry (`None` when the play has no release step).
+    pub fn deploy_to(&self) -> Option<String> {
+        self.steps.iter().find_map(|step| match &step.body {
+            Body::Ready {
+                action: Action::Release { args, .. },
+            } => args["deploy_to"].as_str().map(str::to_string),
+            _ => None,
+        })
+    }
+}
+
+impl Step {
+    /// A step ferry makes itself (`ferry releases`, `ferry unlock`): one
+    /// command that reports `ok` (its output is what matters), its result
+    /// registered under `register`.
+    pub fn command(name: &str, run: crate::shell::Command, register: &str) -> Step {
+        Step {
+            name: name.to_string(),
+            module: "command".to_string(),
+            location: format!("<ferry {name}>"),
+            item: None,
+            body: Body::Ready {
+                action: Action::Remote {
+                    check: None,
+                    run,
+                    upload: None,
+                },
+            },
+            when: Vec::new(),
+            register: Some(register.to_string()),
+            notify: Vec::new(),
+            listen: Vec::new(),
+            run_once: false,
+            become_user: None,
+            timeout: None,
+            retries: None,
+            delay: None,
+            until: None,
+            changed_when: Some(Expr {
+                expr: "false".to_string(),
+                vars: Map::new(),
+                location: format!("<ferry {name}>"),
+            }),
+            failed_when: None,
+            ignore_errors: false,
+            no_log: false,
+            tags: Vec::new(),
+        }
+    }
+}

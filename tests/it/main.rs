@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod deploy;
 mod executor;
 mod inventory_ansible;
 mod release_remote;

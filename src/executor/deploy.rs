@@ -1,0 +1,483 @@
+//! The release lifecycle inside a run: lock, probe, upload, the switch
+//! barrier, rollback, cleanup, unlock.
+//!
+//! `ferry deploy` runs a plan like any other, but its release steps are
+//! carried out here, with state shared by the hosts of a play: every host
+//! prepares its new release at its own pace, and no host switches `current`
+//! until every host is prepared (or the failures are within
+//! `max_fail_percentage`). A failure before the switch leaves every host on
+//! the release it had; a failure after it switches the hosts back.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::event::Status;
+use super::step::StepOutcome;
+use crate::modules::ReleaseStep;
+use crate::release::layout::{self, HostState};
+use crate::release::lock::{self, LockOwner};
+use crate::release::remote::{self, HistoryLine};
+use crate::release::{Manifest, Source};
+use crate::shell::Command;
+use crate::transport::Session;
+
+/// What a deploy needs besides the plan.
+pub struct DeployOptions {
+    /// The tree of the revision being deployed.
+    pub source: Source,
+    /// The release id chosen once for every host.
+    pub release_id: String,
+    /// Redeploy even when a host's current release has this commit.
+    pub force: bool,
+    /// Who holds the locks this deploy takes.
+    pub owner: LockOwner,
+}
+
+/// A host's release state during a deploy.
+#[derive(Debug, Clone)]
+pub struct HostRelease {
+    pub deploy_to: String,
+    /// What the host had when the deploy started.
+    pub before: HostState,
+    /// Its current release already has this commit: nothing to do.
+    pub unchanged: bool,
+    /// The new release directory exists on the host.
+    pub created: bool,
+    /// `current` points at the new release.
+    pub switched: bool,
+    /// Bytes of file content sent to the host.
+    pub sent_bytes: u64,
+}
+
+/// Shared by the hosts of one batch.
+pub struct Deploy<'a> {
+    pub options: &'a DeployOptions,
+    pub gate: Gate,
+    hosts: Mutex<HashMap<String, HostRelease>>,
+}
+
+impl<'a> Deploy<'a> {
+    pub fn new(
+        options: &'a DeployOptions,
+        hosts: HashMap<String, HostRelease>,
+        gate: Gate,
+    ) -> Deploy<'a> {
+        Deploy {
+            options,
+            gate,
+            hosts: Mutex::new(hosts),
+        }
+    }
+
+    pub fn host(&self, name: &str) -> Option<HostRelease> {
+        self.lock().get(name).cloned()
+    }
+
+    fn update(&self, name: &str, f: impl FnOnce(&mut HostRelease)) {
+        if let Some(host) = self.lock().get_mut(name) {
+            f(host);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HostRelease>> {
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every host's state, for the rollback phase and the summary.
+    pub fn snapshot(&self) -> HashMap<String, HostRelease> {
+        self.lock().clone()
+    }
+}
+
+/// The barrier before the switch. Every host arrives exactly once: at its
+/// `release.switch` step, prepared, or earlier, having failed.
+pub struct Gate {
+    expected: usize,
+    max_fail_percentage: u64,
+    state: Mutex<(usize, usize)>,
+    opened: Notify,
+}
+
+impl Gate {
+    pub fn new(expected: usize, max_fail_percentage: Option<u64>) -> Gate {
+        Gate {
+            expected,
+            max_fail_percentage: max_fail_percentage.unwrap_or(0),
+            state: Mutex::new((0, 0)),
+            opened: Notify::new(),
+        }
+    }
+
+    /// Records a host as prepared (`ok`) or failed.
+    pub fn arrive(&self, ok: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if ok {
+            state.0 += 1;
+        } else {
+            state.1 += 1;
+        }
+        if state.0 + state.1 >= self.expected {
+            self.opened.notify_waiters();
+        }
+    }
+
+    /// Waits for every host, then says whether the prepared ones switch,
+    /// and how many failed.
+    pub async fn wait(&self) -> (bool, usize) {
+        loop {
+            let notified = self.opened.notified();
+            {
+                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if state.0 + state.1 >= self.expected {
+                    let failed = state.1 as u64;
+                    let proceed = failed * 100 <= self.max_fail_percentage * self.expected as u64
+                        && state.0 > 0;
+                    return (proceed, state.1);
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Runs one command on a host, failing with its stderr.
+async fn run(
+    session: &Session,
+    command: &Command,
+    stdin: Option<Vec<u8>>,
+) -> Result<String, String> {
+    let stdin = stdin.map(|bytes| {
+        Box::new(std::io::Cursor::new(bytes)) as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+    });
+    let out = session
+        .exec(command.as_sent(), stdin, &mut |_, _| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    if out.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(format!(
+            "exited with status {}: {}",
+            out.status.map_or("?".to_string(), |s| s.to_string()),
+            stderr.trim()
+        ))
+    }
+}
+
+/// The step's deploy variables (compiled into its arguments).
+fn shared_paths(args: &Value, key: &str) -> Vec<String> {
+    args[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// `release.upload`: a new release with the tree of the revision, seeded
+/// from the current release so only changed files travel.
+pub async fn upload(
+    deploy: &Deploy<'_>,
+    host: &str,
+    session: &Session,
+    args: &Value,
+) -> StepOutcome {
+    let Some(state) = deploy.host(host) else {
+        return StepOutcome::failed("host has no release state (not locked and probed)");
+    };
+    let options = deploy.options;
+    let commit = options.source.commit().to_string();
+    if state.unchanged {
+        return StepOutcome::new(
+            Status::Ok,
+            format!("current release already has commit {}", &commit[..7]),
+        );
+    }
+    let new = options.source.manifest();
+    let seed = state
+        .before
+        .current
+        .as_ref()
+        .zip(state.before.current_manifest.as_deref())
+        .and_then(|(id, text)| Manifest::parse(text).ok().map(|m| (id.clone(), m)));
+    let (seed_id, delta) = match &seed {
+        Some((id, old)) => (Some(id.as_str()), new.delta(old)),
+        None => (None, new.delta(&Manifest::default())),
+    };
+    let id = &options.release_id;
+    let deploy_to = &state.deploy_to;
+    // Shared paths are removed from the seed too, so that unpacking cannot
+    // write through a shared link into `shared/`.
+    let shared_files = shared_paths(args, "shared_files");
+    let shared_dirs = shared_paths(args, "shared_dirs");
+    let mut delete = delta.delete.clone();
+    if seed_id.is_some() {
+        delete.extend(shared_files.iter().chain(&shared_dirs).cloned());
+    }
+    let prepare = match remote::prepare(deploy_to, id, seed_id, &delete) {
+        Ok(command) => command,
+        Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
+    };
+    if let Err(err) = run(session, &prepare, None).await {
+        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
+    }
+    deploy.update(host, |h| h.created = true);
+    let mut tar = Vec::new();
+    let paths = delta.send.clone();
+    if let Err(err) = options.source.write_tar(Some(&paths), &mut tar) {
+        return StepOutcome::failed(format!("cannot read the revision's files: {err}"));
+    }
+    let sent = tar.len() as u64;
+    if let Err(err) = run(session, &remote::extract(deploy_to, id), Some(tar)).await {
+        return StepOutcome::failed(format!("cannot unpack release `{id}`: {err}"));
+    }
+    let finish = match remote::finish(deploy_to, id, Some(&commit), &shared_files, &shared_dirs) {
+        Ok(command) => command,
+        Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
+    };
+    if let Err(err) = run(session, &finish, Some(new.to_text().into_bytes())).await {
+        return StepOutcome::failed(format!("cannot finish release `{id}`: {err}"));
+    }
+    deploy.update(host, |h| h.sent_bytes = sent);
+    StepOutcome::new(
+        Status::Changed,
+        format!(
+            "release `{id}`: sent {} file(s), {sent} bytes; {} kept from `{}`, {} removed",
+            delta.send.len(),
+            delta.keep.len(),
+            seed_id.unwrap_or("nothing"),
+            delta.delete.len()
+        ),
+    )
+}
+
+/// What a release step would do on a host, from its probed state: the dry
+/// run of `ferry deploy --dry-run` / `ferry plan`.
+pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutcome {
+    let Some(state) = deploy.host(host) else {
+        return StepOutcome::failed("host has no release state (not probed)");
+    };
+    let id = &deploy.options.release_id;
+    if state.unchanged {
+        return StepOutcome::new(Status::Ok, "this release is already current");
+    }
+    let from = state
+        .before
+        .current
+        .clone()
+        .unwrap_or_else(|| "nothing".into());
+    match kind {
+        ReleaseStep::Upload => {
+            let new = deploy.options.source.manifest();
+            let old = state
+                .before
+                .current_manifest
+                .as_deref()
+                .and_then(|text| Manifest::parse(text).ok())
+                .unwrap_or_default();
+            let delta = new.delta(&old);
+            StepOutcome::new(
+                Status::Changed,
+                format!(
+                    "would create release `{id}`: send {} file(s) ({} bytes), keep {} from `{from}`, remove {}",
+                    delta.send.len(),
+                    delta.send_bytes,
+                    delta.keep.len(),
+                    delta.delete.len()
+                ),
+            )
+        }
+        ReleaseStep::Switch => StepOutcome::new(
+            Status::Changed,
+            format!("would switch current: `{from}` → `{id}`, once every host is prepared"),
+        ),
+        ReleaseStep::Cleanup => StepOutcome::new(
+            Status::Changed,
+            "would remove releases beyond `keep_releases` and failed leftovers",
+        ),
+    }
+}
+
+/// `release.switch`: the barrier, then the atomic switch.
+pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepOutcome {
+    let Some(state) = deploy.host(host) else {
+        return StepOutcome::failed("host has no release state (not locked and probed)");
+    };
+    deploy.gate.arrive(true);
+    let (proceed, failed) = deploy.gate.wait().await;
+    let id = &deploy.options.release_id;
+    if !proceed {
+        mark_failed(deploy, host, session).await;
+        return StepOutcome::failed(format!(
+            "not switched: {failed} host(s) failed before the switch, so no host switched"
+        ));
+    }
+    if state.unchanged {
+        return StepOutcome::new(Status::Ok, "already current");
+    }
+    let deploy_to = &state.deploy_to;
+    let complete = remote::mark_complete(deploy_to, id);
+    if let Err(err) = run(session, &complete, None).await {
+        return StepOutcome::failed(format!("cannot mark release `{id}` complete: {err}"));
+    }
+    if let Err(err) = run(session, &remote::switch(deploy_to, id), None).await {
+        return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}"));
+    }
+    deploy.update(host, |h| h.switched = true);
+    history(
+        deploy,
+        session,
+        deploy_to,
+        "deploy",
+        state.before.current.clone(),
+        id,
+    )
+    .await;
+    let from = state.before.current.unwrap_or_else(|| "nothing".into());
+    StepOutcome::new(Status::Changed, format!("current: `{from}` → `{id}`"))
+}
+
+/// A host that stops before the switch: it still passes the barrier (as
+/// failed, so the others do not wait for it), and its new release, if it
+/// made one, is marked failed.
+pub async fn stopped_before_switch(deploy: &Deploy<'_>, host: &str, session: &Session) {
+    deploy.gate.arrive(false);
+    mark_failed(deploy, host, session).await;
+}
+
+async fn mark_failed(deploy: &Deploy<'_>, host: &str, session: &Session) {
+    if let Some(state) = deploy.host(host)
+        && state.created
+    {
+        let id = &deploy.options.release_id;
+        let _ = run(session, &remote::mark_failed(&state.deploy_to, id), None).await;
+    }
+}
+
+/// `release.cleanup`: removes old and failed releases, keeping the newest
+/// `keep_releases` complete ones, `current` and the one before it.
+pub async fn cleanup(
+    deploy: &Deploy<'_>,
+    host: &str,
+    session: &Session,
+    args: &Value,
+) -> StepOutcome {
+    let Some(state) = deploy.host(host) else {
+        return StepOutcome::failed("host has no release state (not locked and probed)");
+    };
+    let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
+    let now = match run(session, &layout::probe(&state.deploy_to), None).await {
+        Ok(text) => match layout::parse_probe(&text) {
+            Ok(now) => now,
+            Err(err) => return StepOutcome::failed(format!("cannot read the releases: {err}")),
+        },
+        Err(err) => return StepOutcome::failed(format!("cannot read the releases: {err}")),
+    };
+    let remove = layout::cleanup(&now, keep);
+    if remove.is_empty() {
+        return StepOutcome::new(Status::Ok, format!("no more than {keep} releases to keep"));
+    }
+    if let Err(err) = run(session, &remote::remove(&state.deploy_to, &remove), None).await {
+        return StepOutcome::failed(format!("cannot remove old releases: {err}"));
+    }
+    StepOutcome::new(Status::Changed, format!("removed {}", remove.join(", ")))
+}
+
+/// Appends a line to the host's `.ferry/history.log`. A failure to record
+/// does not undo what was done; it is not reported as a step failure.
+async fn history(
+    deploy: &Deploy<'_>,
+    session: &Session,
+    deploy_to: &str,
+    action: &str,
+    from: Option<String>,
+    to: &str,
+) {
+    let line = HistoryLine {
+        time: jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        user: deploy.options.owner.who.clone(),
+        action: action.to_string(),
+        from,
+        to: Some(to.to_string()),
+        rev: Some(deploy.options.source.commit().to_string()),
+    };
+    let _ = run(session, &remote::history(deploy_to, &line), None).await;
+}
+
+/// Switches a host back to the release it had before this deploy.
+pub async fn switch_back(
+    deploy: &Deploy<'_>,
+    host: &str,
+    session: &Session,
+) -> Result<String, String> {
+    let state = deploy.host(host).ok_or("host has no release state")?;
+    let Some(previous) = state.before.current.clone() else {
+        return Err("it had no release before this deploy".to_string());
+    };
+    run(session, &remote::switch(&state.deploy_to, &previous), None).await?;
+    mark_failed(deploy, host, session).await;
+    deploy.update(host, |h| h.switched = false);
+    let id = Some(deploy.options.release_id.clone());
+    history(deploy, session, &state.deploy_to, "rollback", id, &previous).await;
+    Ok(previous)
+}
+
+/// Takes the deploy lock on a host (unless `take_lock` is false: a dry run
+/// changes nothing, not even the lock) and reads its releases.
+pub async fn lock_and_probe(
+    options: &DeployOptions,
+    session: &Session,
+    deploy_to: &str,
+    take_lock: bool,
+) -> Result<HostRelease, String> {
+    if take_lock {
+        let acquire = lock::acquire(deploy_to, &options.owner);
+        let out = session
+            .exec(acquire.as_sent(), None, &mut |_, _| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        lock::parse_acquire(&out, &lock::this_host(), &lock::pid_running)
+            .map_err(|held| format!("{held}; clear a stale lock with `ferry unlock STAGE`"))?;
+    }
+    let probed = match run(session, &layout::probe(deploy_to), None).await {
+        Ok(text) => layout::parse_probe(&text).map_err(|e| e.to_string()),
+        Err(err) => Err(err),
+    };
+    let before = match probed {
+        Ok(state) => state,
+        Err(err) => {
+            if take_lock {
+                unlock(options, session, deploy_to).await;
+            }
+            return Err(format!("cannot read the releases in `{deploy_to}`: {err}"));
+        }
+    };
+    let commit = options.source.commit();
+    let unchanged = !options.force
+        && before.current.as_ref().is_some_and(|current| {
+            before.releases.iter().any(|r| {
+                &r.id == current
+                    && r.state == layout::ReleaseState::Complete
+                    && r.commit.as_deref() == Some(commit)
+            })
+        });
+    Ok(HostRelease {
+        deploy_to: deploy_to.to_string(),
+        before,
+        unchanged,
+        created: false,
+        switched: false,
+        sent_bytes: 0,
+    })
+}
+
+/// Releases this deploy's lock on a host (only if it is still ours).
+pub async fn unlock(options: &DeployOptions, session: &Session, deploy_to: &str) {
+    let _ = run(session, &lock::release(deploy_to, &options.owner), None).await;
+}

@@ -1,0 +1,371 @@
+//! `ferry deploy` end to end: a real git repository, real sshd hosts, the
+//! release layout checked on disk.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::ferry::{Project, step_ends};
+use crate::support::sshd::TestHosts;
+
+const PLAYBOOK: &str = r#"- hosts: web
+  vars:
+    keep_releases: 2
+    shared_dirs: [media]
+  tasks:
+    - release.upload: {}
+    - name: Build
+      shell: "test ! -e FAIL_BUILD_ON_{{ inventory_hostname }}"
+      args: { chdir: "{{ release_path }}" }
+    - release.switch: {}
+    - name: Health
+      shell: "test ! -e {{ current_path }}/FAIL_HEALTH"
+    - release.cleanup: {}
+"#;
+
+/// A project that is also a git repository with an app of a few files.
+fn app(hosts: &TestHosts) -> Project {
+    let project = Project::with_hosts(hosts);
+    project.file("deploy.yml", PLAYBOOK);
+    project.file(".gitignore", ".ssh/\ninventory/\n");
+    for i in 0..20 {
+        project.file(&format!("app/module{i}.py"), &format!("VALUE = {i}\n"));
+    }
+    project.file("run.sh", "#!/bin/sh\necho run\n");
+    git(project.path(), &["init", "-q", "-b", "main"]);
+    git(
+        project.path(),
+        &["config", "user.email", "test@example.org"],
+    );
+    git(project.path(), &["config", "user.name", "Test"]);
+    std::fs::set_permissions(
+        project.path().join("run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    commit(&project, "v1");
+    project
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn commit(project: &Project, message: &str) -> String {
+    git(project.path(), &["add", "-A"]);
+    git(project.path(), &["commit", "-q", "-m", message]);
+    git(project.path(), &["rev-parse", "HEAD"])
+}
+
+fn deploy_to(hosts: &TestHosts, i: usize) -> PathBuf {
+    hosts.hosts[i].dir.join("app")
+}
+
+fn current(hosts: &TestHosts, i: usize) -> Option<String> {
+    std::fs::read_link(deploy_to(hosts, i).join("current"))
+        .ok()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+/// Every file under `dir` with its size and mtime, for "nothing changed".
+/// The `.ferry` directory's own mtime is left out: the deploy lock is taken
+/// (and released) inside it on every run, by design.
+fn listing(dir: &Path) -> BTreeMap<PathBuf, (u64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+            if entry.file_name() == ".ferry" {
+                continue;
+            }
+            out.insert(
+                entry.path(),
+                (meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000),
+            );
+        }
+    }
+    out
+}
+
+/// The entries that differ between two listings, for a readable failure.
+fn differences(
+    before: &[BTreeMap<PathBuf, (u64, i64)>],
+    after: &[BTreeMap<PathBuf, (u64, i64)>],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (b, a) in before.iter().zip(after) {
+        for (path, value) in b {
+            if a.get(path) != Some(value) {
+                out.push(format!(
+                    "{}: {:?} → {:?}",
+                    path.display(),
+                    value,
+                    a.get(path)
+                ));
+            }
+        }
+        for path in a.keys().filter(|p| !b.contains_key(*p)) {
+            out.push(format!("{}: new", path.display()));
+        }
+    }
+    out
+}
+
+fn deploy(
+    project: &Project,
+    extra: &[&str],
+) -> (crate::support::ferry::Output, Vec<serde_json::Value>) {
+    let mut args = vec!["deploy", "test"];
+    args.extend_from_slice(extra);
+    project.ferry_json(&args)
+}
+
+#[test]
+fn first_deploy_then_a_delta_then_nothing() {
+    let hosts = TestHosts::start(3);
+    let project = app(&hosts);
+    let v1 = git(project.path(), &["rev-parse", "HEAD"]);
+
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for i in 0..3 {
+        let id = current(&hosts, i).expect("current points at a release");
+        let release = deploy_to(&hosts, i).join("releases").join(&id);
+        assert_eq!(
+            std::fs::read_to_string(release.join("REVISION"))
+                .unwrap()
+                .trim(),
+            v1
+        );
+        assert!(release.join("app/module7.py").is_file());
+        assert!(!release.join(".git").exists(), "never ships .git");
+        let mode = std::fs::metadata(release.join("run.sh")).unwrap().mode();
+        assert_eq!(mode & 0o111, 0o111, "executable bit kept");
+        assert!(release.join("media").is_symlink(), "shared dir linked");
+        assert!(
+            !deploy_to(&hosts, i).join(".ferry/lock").exists(),
+            "lock released"
+        );
+    }
+
+    // v2: one file changed, one added, one removed.
+    project.file("app/module3.py", "VALUE = 'three'\n");
+    project.file("app/new.py", "NEW = True\n");
+    std::fs::remove_file(project.path().join("app/module9.py")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new release id
+    let v2 = commit(&project, "v2");
+    let (out, events) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let upload = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
+        .unwrap();
+    let reason = upload["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("sent 2 file(s)"),
+        "only what changed is sent: {reason}"
+    );
+    for i in 0..3 {
+        let id = current(&hosts, i).unwrap();
+        let release = deploy_to(&hosts, i).join("releases").join(&id);
+        assert_eq!(
+            std::fs::read_to_string(release.join("REVISION"))
+                .unwrap()
+                .trim(),
+            v2
+        );
+        assert!(!release.join("app/module9.py").exists());
+        assert_eq!(
+            std::fs::read_to_string(release.join("app/module3.py")).unwrap(),
+            "VALUE = 'three'\n"
+        );
+    }
+
+    // The same revision again: every step ok, nothing touched on disk.
+    let before: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
+    let (out, events) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let statuses: Vec<String> = step_ends(&events).into_iter().map(|(_, _, s)| s).collect();
+    assert!(statuses.iter().all(|s| s == "ok"), "{statuses:?}");
+    let after: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
+    assert_eq!(
+        differences(&before, &after),
+        Vec::<String>::new(),
+        "an unchanged redeploy changes nothing on disk"
+    );
+}
+
+#[test]
+fn a_failure_before_the_switch_switches_no_host() {
+    let hosts = TestHosts::start(3);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let before: Vec<_> = (0..3).map(|i| current(&hosts, i)).collect();
+
+    project.file("FAIL_BUILD_ON_host2", "");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&project, "breaks host2's build");
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let after: Vec<_> = (0..3).map(|i| current(&hosts, i)).collect();
+    assert_eq!(before, after, "no host switched");
+    for i in 0..3 {
+        let releases = deploy_to(&hosts, i).join("releases");
+        let failed = std::fs::read_dir(&releases)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join(".ferry-failed").exists())
+            .count();
+        assert_eq!(failed, 1, "host{}: the new release is marked failed", i + 1);
+        assert!(
+            !deploy_to(&hosts, i).join(".ferry/lock").exists(),
+            "lock released"
+        );
+    }
+}
+
+#[test]
+fn a_failure_after_the_switch_switches_back() {
+    let hosts = TestHosts::start(2);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let before: Vec<_> = (0..2).map(|i| current(&hosts, i)).collect();
+
+    project.file("FAIL_HEALTH", "");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&project, "fails its health check");
+    let (out, events) = deploy(&project, &[]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let after: Vec<_> = (0..2).map(|i| current(&hosts, i)).collect();
+    assert_eq!(before, after, "every host is back on the release it had");
+    assert!(
+        step_ends(&events)
+            .iter()
+            .any(|(_, n, s)| n == "roll back" && s == "changed")
+    );
+    let history = std::fs::read_to_string(deploy_to(&hosts, 0).join(".ferry/history.log")).unwrap();
+    assert!(history.contains("rollback"), "{history}");
+}
+
+#[test]
+fn a_held_lock_stops_the_deploy_and_names_its_owner() {
+    let hosts = TestHosts::start(2);
+    let project = app(&hosts);
+    let lock = deploy_to(&hosts, 1).join(".ferry/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("owner"),
+        "user=alice host=laptop pid=4242 time=2026-11-24T09:00:00Z\n",
+    )
+    .unwrap();
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("alice"), "{}", out.stderr);
+    assert!(current(&hosts, 0).is_none(), "nothing deployed anywhere");
+    assert!(
+        !deploy_to(&hosts, 0).join(".ferry/lock").exists(),
+        "the lock it took is released"
+    );
+    assert!(lock.exists(), "the other deploy's lock is left alone");
+}
+
+#[test]
+fn cleanup_keeps_current_and_the_one_before() {
+    let hosts = TestHosts::start(1);
+    let project = app(&hosts);
+    for n in 0..4 {
+        project.file("app/version.py", &format!("V = {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        commit(&project, &format!("v{n}"));
+        let (out, _) = deploy(&project, &[]);
+        assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    }
+    let releases: Vec<_> = std::fs::read_dir(deploy_to(&hosts, 0).join("releases"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(releases.len(), 2, "keep_releases: 2");
+    let id = current(&hosts, 0).unwrap();
+    assert!(
+        releases
+            .iter()
+            .any(|r| r.file_name().to_string_lossy() == id)
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing_on_any_host() {
+    let hosts = TestHosts::start(2);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    project.file("app/module1.py", "VALUE = 'changed'\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&project, "v2");
+    let before: Vec<_> = (0..2).map(|i| listing(&deploy_to(&hosts, i))).collect();
+    let (out, events) = deploy(&project, &["--dry-run"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let upload = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
+        .unwrap();
+    assert!(
+        upload["reason"]
+            .as_str()
+            .unwrap()
+            .contains("send 1 file(s)"),
+        "{upload}"
+    );
+    let after: Vec<_> = (0..2).map(|i| listing(&deploy_to(&hosts, i))).collect();
+    assert_eq!(
+        differences(&before, &after),
+        Vec::<String>::new(),
+        "a dry run leaves every host byte-identical"
+    );
+}
+
+#[test]
+fn releases_lists_them_and_unlock_clears_a_stale_lock() {
+    let hosts = TestHosts::start(2);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let id = current(&hosts, 0).unwrap();
+    let out = project.ferry(&["releases", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("* {id}  complete")),
+        "{}",
+        out.stdout
+    );
+
+    let lock = deploy_to(&hosts, 1).join(".ferry/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), "user=alice host=laptop pid=4242\n").unwrap();
+    let out = project.ferry(&["unlock", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("host2: removed the lock of") && out.stdout.contains("alice"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("host1: no lock"), "{}", out.stdout);
+    assert!(!lock.exists());
+}
