@@ -136,6 +136,8 @@ pub struct RollbackArgs {
     /// The release to go back to (default: the newest complete one before current).
     #[arg(long, value_name = "RELEASE")]
     pub to: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Debug, Args)]

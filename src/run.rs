@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, CompileArgs, DeployArgs, ExecArgs, PlanArgs, PlaybookArgs, RunArgs,
-    StageArgs,
+    CheckArgs, Cli, Command, CompileArgs, DeployArgs, ExecArgs, PlanArgs, PlaybookArgs,
+    RollbackArgs, RunArgs, StageArgs,
 };
 use crate::diagnostic::Source;
 use crate::error::Error;
@@ -15,9 +15,9 @@ use crate::executor::{self, DeployOptions, HostEnd, Outcome, Shutdown};
 use crate::inventory::Inventory;
 use crate::plan::{self, CompileInput, Plan};
 use crate::playbook::{self, Library, Playbook};
-use crate::release::layout;
 use crate::release::lock::{self, LockOwner};
 use crate::release::release_id;
+use crate::release::{layout, remote};
 use crate::report::{self, Mode};
 use crate::stage;
 use crate::template::Templates;
@@ -40,10 +40,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Deploy(args) => deploy(dir, args),
         Command::Releases(args) => releases(dir, args),
         Command::Unlock(args) => unlock(dir, args),
-        Command::Rollback(args) => {
-            Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
-            not_yet("rollback", "the release lifecycle lands with issue 4")
-        }
+        Command::Rollback(args) => rollback(dir, args),
         Command::Init(_) => not_yet("init", "the app playbooks land with issue 5"),
     }
 }
@@ -151,6 +148,131 @@ fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
         }
     })?;
     finish(&outcome)
+}
+
+/// `ferry rollback STAGE [--to RELEASE]`: under the deploy lock, points
+/// `current` back at the newest complete release older than it (or the one
+/// named) on every host, records it in the history, and runs the playbook's
+/// steps after `release.switch` again (restart, health check).
+fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
+    let compiled = compile_stage(dir, &args.stage, &CompileArgs::default(), None)?;
+    let owner = LockOwner::this_process(None, args.to.as_deref().unwrap_or("previous"));
+    // 1. Lock every host and read its releases.
+    let mut probe = per_release_dir(dir, &args.stage, "lock and read releases", |deploy_to| {
+        lock::acquire(deploy_to, &owner).and(layout::probe(deploy_to))
+    })?;
+    let mut states = std::collections::HashMap::new();
+    let mut refused = Vec::new();
+    let outcome = run_plan(&mut probe, dir, &args.exec, false, |results| {
+        for (host, registered) in results {
+            let out = &registered["out"];
+            let exec = crate::transport::ExecOutput {
+                status: out["rc"].as_u64().map(|rc| rc as u32),
+                signal: None,
+                stdout: format!("{}\n", out["stdout"].as_str().unwrap_or_default()).into_bytes(),
+                stderr: out["stderr"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .as_bytes()
+                    .to_vec(),
+            };
+            if exec.success() {
+                let text = String::from_utf8_lossy(&exec.stdout);
+                match layout::parse_probe(&text) {
+                    Ok(state) => {
+                        states.insert(host.clone(), state);
+                    }
+                    Err(err) => refused.push(format!("{host}: cannot read the releases: {err}")),
+                }
+            } else if let Err(err) =
+                lock::parse_acquire(&exec, &lock::this_host(), &lock::pid_running)
+            {
+                refused.push(format!("{host}: {err}"));
+            }
+        }
+    })?;
+    let unlock_all = |exec: &ExecArgs| -> Result<(), Error> {
+        let mut unlock = per_release_dir(dir, &args.stage, "unlock", |deploy_to| {
+            lock::release(deploy_to, &owner)
+        })?;
+        for play in &mut unlock.plays {
+            play.hosts.retain(|h| states.contains_key(&h.host));
+        }
+        run_plan(&mut unlock, dir, exec, false, |_| {}).map(drop)
+    };
+    // 2. Choose each host's target; refuse if any host has none.
+    let mut targets = std::collections::HashMap::new();
+    for (host, state) in &states {
+        let target = match &args.to {
+            Some(id) => match state.release(id) {
+                Some(r) if r.state == layout::ReleaseState::Complete => Ok(id.clone()),
+                Some(_) => Err(format!("{host}: release `{id}` is not complete")),
+                None => Err(format!("{host}: has no release `{id}`")),
+            },
+            None => layout::previous(state)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| {
+                    format!("{host}: no complete release older than `current` to go back to")
+                }),
+        };
+        match target {
+            Ok(target) => {
+                targets.insert(host.clone(), (target, state.current.clone()));
+            }
+            Err(err) => refused.push(err),
+        }
+    }
+    if !refused.is_empty() || !outcome.success() {
+        unlock_all(&ExecArgs::quiet())?;
+        return Err(Error::CannotStart(format!(
+            "cannot roll back:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
+    // 3. Switch, record, and run the steps after the switch again.
+    let mut plan = compiled;
+    for play in &mut plan.plays {
+        play.hosts.retain_mut(|host| {
+            let (Some(deploy_to), Some((target, from))) =
+                (host.deploy_to(), targets.get(&host.host))
+            else {
+                return false;
+            };
+            let line = remote::HistoryLine {
+                time: jiff::Timestamp::now()
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+                user: owner.who.clone(),
+                action: "rollback".to_string(),
+                from: from.clone(),
+                to: Some(target.clone()),
+                rev: None,
+            };
+            let switch = remote::switch(&deploy_to, target).and(remote::history(&deploy_to, &line));
+            let after = host
+                .steps
+                .iter()
+                .position(|s| s.module == "release.switch")
+                .map_or(host.steps.len(), |i| i + 1);
+            let mut steps = vec![plan::Step::command(
+                &format!("switch back to {target}"),
+                switch,
+                "switch",
+            )];
+            steps.extend(
+                host.steps
+                    .drain(after..)
+                    .filter(|s| !s.module.starts_with("release.")),
+            );
+            steps[0].changed_when = None;
+            host.steps = steps;
+            true
+        });
+    }
+    let project_dir = project_dir_of(&stage::playbook_path(dir)?);
+    let result = run_plan(&mut plan, git_dir(&project_dir), &args.exec, false, |_| {});
+    unlock_all(&ExecArgs::quiet())?;
+    finish(&result?)
 }
 
 /// `ferry unlock STAGE`: removes a stale deploy lock and says whose it was.

@@ -369,3 +369,58 @@ fn releases_lists_them_and_unlock_clears_a_stale_lock() {
     assert!(out.stdout.contains("host1: no lock"), "{}", out.stdout);
     assert!(!lock.exists());
 }
+
+#[test]
+fn rollback_goes_back_one_release_at_a_time_and_forward_with_to() {
+    let hosts = TestHosts::start(2);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let v1 = current(&hosts, 0).unwrap();
+    project.file("app/module1.py", "VALUE = 'two'\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&project, "v2");
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let v2 = current(&hosts, 0).unwrap();
+    assert_ne!(v1, v2);
+
+    let (out, events) = project.ferry_json(&["rollback", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for i in 0..2 {
+        assert_eq!(current(&hosts, i).as_deref(), Some(v1.as_str()));
+        assert!(
+            !deploy_to(&hosts, i).join(".ferry/lock").exists(),
+            "lock released"
+        );
+    }
+    assert!(
+        step_ends(&events).iter().any(|(_, n, _)| n == "Health"),
+        "the steps after the switch ran again"
+    );
+    let history = std::fs::read_to_string(deploy_to(&hosts, 0).join(".ferry/history.log")).unwrap();
+    assert!(
+        history.lines().last().unwrap().contains("rollback"),
+        "{history}"
+    );
+
+    // Nothing older than v1: a second rollback refuses and changes nothing.
+    let out = project.ferry(&["rollback", "test"]);
+    assert_eq!(out.status, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("no complete release older than `current`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(current(&hosts, 0).as_deref(), Some(v1.as_str()));
+    assert!(
+        !deploy_to(&hosts, 0).join(".ferry/lock").exists(),
+        "lock released"
+    );
+
+    // --to names any complete release, newer ones too.
+    let out = project.ferry(&["rollback", "test", "--to", &v2]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(current(&hosts, 1).as_deref(), Some(v2.as_str()));
+}
