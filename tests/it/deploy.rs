@@ -16,7 +16,7 @@ const PLAYBOOK: &str = r#"- hosts: web
   tasks:
     - release.upload: {}
     - name: Build
-      shell: "test ! -e FAIL_BUILD_ON_{{ inventory_hostname }}"
+      shell: "test ! -e FAIL_BUILD_ON_{{ inventory_hostname }} && { test ! -e SLOW || sleep 30; }"
       args: { chdir: "{{ release_path }}" }
     - release.switch: {}
     - name: Health
@@ -423,4 +423,57 @@ fn rollback_goes_back_one_release_at_a_time_and_forward_with_to() {
     let out = project.ferry(&["rollback", "test", "--to", &v2]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(current(&hosts, 1).as_deref(), Some(v2.as_str()));
+}
+
+#[test]
+fn a_second_deploy_is_refused_and_ctrl_c_leaves_every_host_on_a_complete_release() {
+    let hosts = TestHosts::start(3);
+    let project = app(&hosts);
+    let (out, _) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let v1: Vec<_> = (0..3).map(|i| current(&hosts, i)).collect();
+
+    project.file("SLOW", "");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&project, "a slow build");
+    let first = Command::new(crate::support::ferry::ferry_bin())
+        .args(["deploy", "test", "--grace", "1"])
+        .current_dir(project.path())
+        .env("HOME", project.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let preparing = |i: usize| {
+        std::fs::read_dir(deploy_to(&hosts, i).join("releases"))
+            .map(|d| d.flatten().filter(|e| e.path().join("SLOW").exists()).count())
+            .unwrap_or(0)
+            == 1
+    };
+    while !(0..3).all(preparing) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never started preparing");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let second = project.ferry(&["deploy", "test"]);
+    assert_eq!(second.status, 3, "{}\n{}", second.stdout, second.stderr);
+    assert!(second.stderr.contains("deploy lock held by"), "{}", second.stderr);
+    assert!(second.stderr.contains(&first.id().to_string()), "names the owner's pid: {}", second.stderr);
+
+    let sigint = Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    assert!(sigint.success());
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stdout));
+    let after: Vec<_> = (0..3).map(|i| current(&hosts, i)).collect();
+    assert_eq!(v1, after, "every host still serves the complete release it had");
+    for i in 0..3 {
+        assert!(!deploy_to(&hosts, i).join(".ferry/lock").exists(), "lock released after Ctrl-C");
+        let marked = std::fs::read_dir(deploy_to(&hosts, i).join("releases"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join("SLOW").exists())
+            .all(|e| e.path().join(".ferry-failed").exists());
+        assert!(marked, "the interrupted release is marked failed");
+    }
 }
