@@ -57,6 +57,9 @@ pub struct Deploy<'a> {
     pub options: &'a DeployOptions,
     pub gate: Gate,
     hosts: Mutex<HashMap<String, HostRelease>>,
+    /// Compressed archives by the list of paths they hold: hosts on the
+    /// same release need the same delta, built once.
+    archives: Mutex<HashMap<Vec<String>, std::sync::Arc<Vec<u8>>>>,
 }
 
 impl<'a> Deploy<'a> {
@@ -69,7 +72,25 @@ impl<'a> Deploy<'a> {
             options,
             gate,
             hosts: Mutex::new(hosts),
+            archives: Mutex::default(),
         }
+    }
+
+    /// The gzip-compressed tar of `paths` from the revision, made once per
+    /// distinct set of paths.
+    fn archive(&self, paths: &[String]) -> Result<std::sync::Arc<Vec<u8>>, String> {
+        let mut archives = self.archives.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(archive) = archives.get(paths) {
+            return Ok(archive.clone());
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        self.options
+            .source
+            .write_tar(Some(paths), &mut gz)
+            .map_err(|e| e.to_string())?;
+        let bytes = std::sync::Arc::new(gz.finish().map_err(|e| e.to_string())?);
+        archives.insert(paths.to_vec(), bytes.clone());
+        Ok(bytes)
     }
 
     pub fn host(&self, name: &str) -> Option<HostRelease> {
@@ -226,13 +247,12 @@ pub async fn upload(
         return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
     }
     deploy.update(host, |h| h.created = true);
-    let mut tar = Vec::new();
-    let paths = delta.send.clone();
-    if let Err(err) = options.source.write_tar(Some(&paths), &mut tar) {
-        return StepOutcome::failed(format!("cannot read the revision's files: {err}"));
-    }
+    let tar = match deploy.archive(&delta.send) {
+        Ok(tar) => tar,
+        Err(err) => return StepOutcome::failed(format!("cannot read the revision's files: {err}")),
+    };
     let sent = tar.len() as u64;
-    if let Err(err) = run(session, &remote::extract(deploy_to, id), Some(tar)).await {
+    if let Err(err) = run(session, &remote::extract_gzip(deploy_to, id), Some(tar.to_vec())).await {
         return StepOutcome::failed(format!("cannot unpack release `{id}`: {err}"));
     }
     let finish = match remote::finish(deploy_to, id, Some(&commit), &shared_files, &shared_dirs) {
@@ -369,6 +389,9 @@ pub async fn cleanup(
     let Some(state) = deploy.host(host) else {
         return StepOutcome::failed("host has no release state (not locked and probed)");
     };
+    if state.unchanged {
+        return StepOutcome::new(Status::Ok, "this release is already current");
+    }
     let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
     let now = match run(session, &layout::probe(&state.deploy_to), None).await {
         Ok(text) => match layout::parse_probe(&text) {
@@ -436,18 +459,24 @@ pub async fn lock_and_probe(
     deploy_to: &str,
     take_lock: bool,
 ) -> Result<HostRelease, String> {
-    if take_lock {
-        let acquire = lock::acquire(deploy_to, &options.owner);
-        let out = session
-            .exec(acquire.as_sent(), None, &mut |_, _| {})
-            .await
-            .map_err(|e| e.to_string())?;
+    // One round trip: the lock (exits early when held), then the probe.
+    let probe = layout::probe(deploy_to);
+    let command = match take_lock {
+        true => lock::acquire(deploy_to, &options.owner).and(probe),
+        false => probe,
+    };
+    let out = session
+        .exec(command.as_sent(), None, &mut |_, _| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    if take_lock && out.status == Some(lock::HELD_STATUS) {
         lock::parse_acquire(&out, &lock::this_host(), &lock::pid_running)
             .map_err(|held| format!("{held}; clear a stale lock with `ferry unlock STAGE`"))?;
     }
-    let probed = match run(session, &layout::probe(deploy_to), None).await {
-        Ok(text) => layout::parse_probe(&text).map_err(|e| e.to_string()),
-        Err(err) => Err(err),
+    let probed = if out.success() {
+        layout::parse_probe(&String::from_utf8_lossy(&out.stdout)).map_err(|e| e.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     };
     let before = match probed {
         Ok(state) => state,

@@ -119,8 +119,20 @@ pub fn prepare(
 /// anyway. `--unlink-first` replaces each file rather than writing into it
 /// (hard links, see the module doc); ownership is the login user's.
 pub fn extract(deploy_to: &str, id: &str) -> Command {
+    untar(deploy_to, id, &[])
+}
+
+/// [`extract`] for a gzip-compressed archive (what `ferry deploy` sends:
+/// source code shrinks several times, and tar cannot detect compression on
+/// a pipe by itself).
+pub fn extract_gzip(deploy_to: &str, id: &str) -> Command {
+    untar(deploy_to, id, &["-z"])
+}
+
+fn untar(deploy_to: &str, id: &str, extra: &[&str]) -> Command {
     Command::new("tar")
         .args(["-x", "-f", "-", "--unlink-first", "--no-same-owner"])
+        .args(extra)
         .arg("-C")
         .arg(release_dir(deploy_to, id))
 }
