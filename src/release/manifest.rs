@@ -23,7 +23,8 @@
 //! it need no escaping; a backslash is written `\\`, a newline `\n`, a tab
 //! `\t`, and any other control character `\xHH`. Paths are never rejected
 //! for their characters, only for being unsafe to unpack (`..`, absolute,
-//! empty components, `.git`).
+//! empty components, `.git`); a path that is not UTF-8 never gets here, as
+//! [`super::Source`] refuses it.
 //!
 //! # Strictness
 //!
