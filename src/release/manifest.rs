@@ -149,7 +149,8 @@ impl Manifest {
             {
                 return Err(problem(format!(
                     "`{}` is not after `{}`: paths must be sorted and unique",
-                    entry.path, previous.path
+                    entry.path.escape_debug(),
+                    previous.path.escape_debug()
                 )));
             }
             // Sorted order puts a path after its ancestors, so one look at
