@@ -53,7 +53,7 @@ pub const MODE_SYMLINK: u32 = 0o120000;
 /// One file of a release as git has it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
-    /// Relative, `/`-separated, safe to unpack (see [`check_path`]).
+    /// Relative, `/`-separated, safe to unpack (see the module doc).
     pub path: String,
     /// [`MODE_FILE`], [`MODE_EXECUTABLE`] or [`MODE_SYMLINK`].
     pub mode: u32,
