@@ -23,7 +23,8 @@
 //! it need no escaping; a backslash is written `\\`, a newline `\n`, a tab
 //! `\t`, and any other control character `\xHH`. Paths are never rejected
 //! for their characters, only for being unsafe to unpack (`..`, absolute,
-//! empty components, `.git`).
+//! empty components, `.git`); a path that is not UTF-8 never gets here, as
+//! [`super::Source`] refuses it.
 //!
 //! # Strictness
 //!
@@ -52,7 +53,7 @@ pub const MODE_SYMLINK: u32 = 0o120000;
 /// One file of a release as git has it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
-    /// Relative, `/`-separated, safe to unpack (see [`check_path`]).
+    /// Relative, `/`-separated, safe to unpack (see the module doc).
     pub path: String,
     /// [`MODE_FILE`], [`MODE_EXECUTABLE`] or [`MODE_SYMLINK`].
     pub mode: u32,
@@ -148,7 +149,8 @@ impl Manifest {
             {
                 return Err(problem(format!(
                     "`{}` is not after `{}`: paths must be sorted and unique",
-                    entry.path, previous.path
+                    entry.path.escape_debug(),
+                    previous.path.escape_debug()
                 )));
             }
             // Sorted order puts a path after its ancestors, so one look at

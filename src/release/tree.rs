@@ -30,6 +30,9 @@
 //!   long-name records. No entry lies below another entry (git trees cannot
 //!   have that), so unpacking never writes through a symlink the archive
 //!   just made. Each file is read whole from git before it is written.
+//! - **`.gitattributes`** is not applied: the tree ships exactly as committed
+//!   (no `export-ignore`, `export-subst` or line-ending filters), so the
+//!   manifest's blob ids describe the files on the host.
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -88,8 +91,15 @@ fn list_paths(paths: &[String], more: usize) -> String {
 }
 
 /// The tree of a revision in the repository at (or above) a directory.
+///
+/// It keeps the repository's path, not an open handle, so that it is `Send`
+/// and `Sync`: hosts deployed in parallel can share one `Source`, and each
+/// [`Source::write_tar`] opens the repository for itself (well under a
+/// millisecond; git objects never change, so every call sees the same tree).
+#[derive(Debug, Clone)]
 pub struct Source {
-    repo: Repository,
+    /// The repository's git directory.
+    git_dir: PathBuf,
     rev: String,
     commit: String,
     time: u64,
@@ -141,7 +151,7 @@ impl Source {
         let id = commit.id().to_string();
         drop(commit);
         Ok(Source {
-            repo,
+            git_dir: repo.path().to_path_buf(),
             rev,
             commit: id,
             time,
@@ -173,7 +183,8 @@ impl Source {
     /// Streams into `out` a tar archive of the given paths (every file when
     /// `None`), as the module doc describes, and returns the bytes written.
     /// A path that is not a file of the commit is an error, before anything
-    /// is written.
+    /// is written. Headers go out in 512-byte writes: give a buffered `out`
+    /// when small writes are costly.
     pub fn write_tar(
         &self,
         paths: Option<&[String]>,
@@ -196,11 +207,15 @@ impl Source {
                     .collect()
             }
         };
+        let repo = Repository::open(&self.git_dir).map_err(|err| TreeError::Git {
+            rev: self.rev.clone(),
+            message: format!("opening `{}`: {}", self.git_dir.display(), err.message()),
+        })?;
         let mut counted = Counted { out, bytes: 0 };
         let mut builder = tar::Builder::new(&mut counted);
         for entry in selected {
             let blob = Oid::from_str(&entry.oid)
-                .and_then(|oid| self.repo.find_blob(oid))
+                .and_then(|oid| repo.find_blob(oid))
                 .map_err(|err| TreeError::Git {
                     rev: self.rev.clone(),
                     message: format!("`{}`: {}", entry.path, err.message()),
@@ -563,6 +578,20 @@ mod tests {
     }
 
     #[test]
+    fn a_source_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>(_: &T) {}
+        let repo = sample();
+        let source = Source::open(repo.path(), None, false).unwrap();
+        shared(&source);
+        let bytes = std::thread::scope(|scope| {
+            let one = scope.spawn(|| tar_of(&source, None));
+            let two = scope.spawn(|| tar_of(&source, None));
+            (one.join().unwrap(), two.join().unwrap())
+        });
+        assert_eq!(bytes.0, bytes.1);
+    }
+
+    #[test]
     fn open_finds_the_repository_above_a_subdirectory() {
         let repo = sample();
         let source = Source::open(&repo.path().join("app/pkg"), None, false).unwrap();
@@ -839,18 +868,20 @@ mod tests {
                 sub.insert(format!("file{file:02}.py"), blob, MODE_FILE as i32)
                     .unwrap();
             }
-            root.insert(
-                format!("pkg{dir:02}"),
-                sub.write().unwrap(),
-                MODE_TREE as i32,
-            )
-            .unwrap();
+            let sub = sub.write().unwrap();
+            root.insert(format!("pkg{dir:02}"), sub, MODE_TREE as i32)
+                .unwrap();
         }
         let tree = repo.repo.find_tree(root.write().unwrap()).unwrap();
         repo.commit_tree(Some("HEAD"), &tree, "big");
+        // Checked out, as a real project is, so that `open` also pays for
+        // the work tree's status.
+        repo.repo
+            .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .unwrap();
 
         let start = Instant::now();
-        let source = Source::open(repo.path(), None, true).unwrap();
+        let source = Source::open(repo.path(), None, false).unwrap();
         let opened = start.elapsed();
         let mut sink = io::sink();
         let bytes = source.write_tar(None, &mut sink).unwrap();
