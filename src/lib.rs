@@ -16,7 +16,9 @@
 //! - `modules`: what each module compiles to (a command and its check).
 //! - `shell`: quoting, the command builder, masking of secrets.
 //! - `plan`: compilation into per-host steps, and how a plan is printed.
-//! - `release`: releases on the server, and the id of a new one.
+//! - `release`: releases on the server, and the id of a new one: the deploy
+//!   lock, the one-round-trip probe of a host, and the commands that prepare,
+//!   finish, switch and remove releases.
 //! - `executor`: runs a plan over SSH and reports events.
 //! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
 //! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.

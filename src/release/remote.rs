@@ -22,9 +22,9 @@
 //! --unlink-first`, so every shipped file replaces its path with a new
 //! inode rather than writing through it; REVISION and the manifest are
 //! removed by [`prepare`] before [`finish`] writes them; the markers are
-//! never copied. Build steps in a playbook that append to tracked files
-//! should first break the link (`cp --remove-destination f f.tmp`, or copy
-//! and rename).
+//! never copied, and the shared paths are replaced by links. A build step
+//! in a playbook that must append to a shipped file breaks the link first:
+//! `cp f f.new && mv f.new f`, then append.
 
 use crate::shell::Command;
 
