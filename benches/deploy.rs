@@ -134,7 +134,11 @@ impl App {
         std::fs::write(root.join("inventory/bench.ini"), hosts.inventory_ini("web")).unwrap();
         for h in &hosts.hosts {
             let vars = format!("base_dir: {}\n", h.dir.display());
-            std::fs::write(root.join(format!("inventory/host_vars/{}.yml", h.name)), vars).unwrap();
+            std::fs::write(
+                root.join(format!("inventory/host_vars/{}.yml", h.name)),
+                vars,
+            )
+            .unwrap();
         }
         std::fs::create_dir_all(root.join(".ssh")).unwrap();
         std::fs::copy(&hosts.known_hosts, root.join(".ssh/known_hosts")).unwrap();
@@ -171,7 +175,11 @@ impl App {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "ferry failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ferry failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -221,7 +229,11 @@ impl App {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git").args(args).current_dir(dir).status().unwrap();
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
     assert!(status.success(), "git {args:?}");
 }
 

@@ -243,17 +243,18 @@ pub async fn upload(
         Ok(command) => command,
         Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
     };
-    if let Err(err) = run(session, &prepare, None).await {
-        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
-    }
-    deploy.update(host, |h| h.created = true);
     let tar = match deploy.archive(&delta.send) {
         Ok(tar) => tar,
         Err(err) => return StepOutcome::failed(format!("cannot read the revision's files: {err}")),
     };
     let sent = tar.len() as u64;
-    if let Err(err) = run(session, &remote::extract_gzip(deploy_to, id), Some(tar.to_vec())).await {
-        return StepOutcome::failed(format!("cannot unpack release `{id}`: {err}"));
+    // One round trip: make the release (seeded) and unpack what changed.
+    // The id was checked to be new on this host when it was probed, so a
+    // failure here leaves only this deploy's own, now failed, release.
+    deploy.update(host, |h| h.created = true);
+    let unpack = prepare.and(remote::extract_gzip(deploy_to, id));
+    if let Err(err) = run(session, &unpack, Some(tar.to_vec())).await {
+        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
     }
     let finish = match remote::finish(deploy_to, id, Some(&commit), &shared_files, &shared_dirs) {
         Ok(command) => command,
@@ -340,23 +341,18 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
         return StepOutcome::new(Status::Ok, "already current");
     }
     let deploy_to = &state.deploy_to;
-    let complete = remote::mark_complete(deploy_to, id);
-    if let Err(err) = run(session, &complete, None).await {
-        return StepOutcome::failed(format!("cannot mark release `{id}` complete: {err}"));
-    }
-    if let Err(err) = run(session, &remote::switch(deploy_to, id), None).await {
+    // One round trip: complete, switch, and record it (a history line that
+    // cannot be written does not undo the switch).
+    let line = history_line(deploy, "deploy", state.before.current.clone(), id);
+    let switch = remote::mark_complete(deploy_to, id)
+        .and(remote::switch(deploy_to, id))
+        .raw("&& {")
+        .raw(remote::history(deploy_to, &line).as_sent())
+        .raw("|| true; }");
+    if let Err(err) = run(session, &switch, None).await {
         return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}"));
     }
     deploy.update(host, |h| h.switched = true);
-    history(
-        deploy,
-        session,
-        deploy_to,
-        "deploy",
-        state.before.current.clone(),
-        id,
-    )
-    .await;
     let from = state.before.current.unwrap_or_else(|| "nothing".into());
     StepOutcome::new(Status::Changed, format!("current: `{from}` → `{id}`"))
 }
@@ -393,13 +389,25 @@ pub async fn cleanup(
         return StepOutcome::new(Status::Ok, "this release is already current");
     }
     let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
-    let now = match run(session, &layout::probe(&state.deploy_to), None).await {
-        Ok(text) => match layout::parse_probe(&text) {
-            Ok(now) => now,
-            Err(err) => return StepOutcome::failed(format!("cannot read the releases: {err}")),
-        },
-        Err(err) => return StepOutcome::failed(format!("cannot read the releases: {err}")),
-    };
+    // What the host has now follows from what it had and what this deploy
+    // did (the lock keeps anyone else out): no second probe.
+    let mut now = state.before.clone();
+    if state.created {
+        let id = deploy.options.release_id.clone();
+        now.releases.push(layout::ReleaseInfo {
+            id: id.clone(),
+            state: if state.switched {
+                layout::ReleaseState::Complete
+            } else {
+                layout::ReleaseState::Failed
+            },
+            commit: Some(deploy.options.source.commit().to_string()),
+        });
+        now.releases.sort_by(|a, b| a.id.cmp(&b.id));
+        if state.switched {
+            now.current = Some(id);
+        }
+    }
     let remove = layout::cleanup(&now, keep);
     if remove.is_empty() {
         return StepOutcome::new(Status::Ok, format!("no more than {keep} releases to keep"));
@@ -420,7 +428,13 @@ async fn history(
     from: Option<String>,
     to: &str,
 ) {
-    let line = HistoryLine {
+    let line = history_line(deploy, action, from, to);
+    let _ = run(session, &remote::history(deploy_to, &line), None).await;
+}
+
+/// A line for `.ferry/history.log`: now, who, what, from which release to which.
+fn history_line(deploy: &Deploy<'_>, action: &str, from: Option<String>, to: &str) -> HistoryLine {
+    HistoryLine {
         time: jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string(),
@@ -429,8 +443,7 @@ async fn history(
         from,
         to: Some(to.to_string()),
         rev: Some(deploy.options.source.commit().to_string()),
-    };
-    let _ = run(session, &remote::history(deploy_to, &line), None).await;
+    }
 }
 
 /// Switches a host back to the release it had before this deploy.
@@ -496,6 +509,15 @@ pub async fn lock_and_probe(
                     && r.commit.as_deref() == Some(commit)
             })
         });
+    if !unchanged && before.release(&options.release_id).is_some() {
+        if take_lock {
+            unlock(options, session, deploy_to).await;
+        }
+        return Err(format!(
+            "release `{}` already exists in `{deploy_to}`: deploys of one commit less than a second apart share an id; run it again",
+            options.release_id
+        ));
+    }
     Ok(HostRelease {
         deploy_to: deploy_to.to_string(),
         before,

@@ -447,28 +447,57 @@ fn a_second_deploy_is_refused_and_ctrl_c_leaves_every_host_on_a_complete_release
     let started = std::time::Instant::now();
     let preparing = |i: usize| {
         std::fs::read_dir(deploy_to(&hosts, i).join("releases"))
-            .map(|d| d.flatten().filter(|e| e.path().join("SLOW").exists()).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().join("SLOW").exists())
+                    .count()
+            })
             .unwrap_or(0)
             == 1
     };
     while !(0..3).all(preparing) {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never started preparing");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never started preparing"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 
     let second = project.ferry(&["deploy", "test"]);
     assert_eq!(second.status, 3, "{}\n{}", second.stdout, second.stderr);
-    assert!(second.stderr.contains("deploy lock held by"), "{}", second.stderr);
-    assert!(second.stderr.contains(&first.id().to_string()), "names the owner's pid: {}", second.stderr);
+    assert!(
+        second.stderr.contains("deploy lock held by"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&first.id().to_string()),
+        "names the owner's pid: {}",
+        second.stderr
+    );
 
-    let sigint = Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap();
+    let sigint = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
     assert!(sigint.success());
     let out = first.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let after: Vec<_> = (0..3).map(|i| current(&hosts, i)).collect();
-    assert_eq!(v1, after, "every host still serves the complete release it had");
+    assert_eq!(
+        v1, after,
+        "every host still serves the complete release it had"
+    );
     for i in 0..3 {
-        assert!(!deploy_to(&hosts, i).join(".ferry/lock").exists(), "lock released after Ctrl-C");
+        assert!(
+            !deploy_to(&hosts, i).join(".ferry/lock").exists(),
+            "lock released after Ctrl-C"
+        );
         let marked = std::fs::read_dir(deploy_to(&hosts, i).join("releases"))
             .unwrap()
             .flatten()
