@@ -1,0 +1,134 @@
+//! Ad-hoc work on a stage's hosts: `run` and `check`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{compile_synthetic, finish, run_plan};
+use crate::cli::{CheckArgs, CompileArgs, RunArgs};
+use crate::error::Error;
+use crate::playbook::{self, Library, Playbook};
+use crate::stage;
+
+/// `ferry run STAGE -- COMMAND...`: one word is a shell script, several
+/// are a command and its arguments (quoted, no shell expansion).
+pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
+    let task = match args.command.as_slice() {
+        [script] => json!({ "name": script, "shell": script, "register": "output" }),
+        words => {
+            json!({ "name": words.join(" "), "command": { "argv": words }, "register": "output" })
+        }
+    };
+    let playbook = json!([{ "name": "ferry run", "hosts": "all", "tasks": [task] }]);
+    let compile = CompileArgs {
+        limit: args.limit,
+        extra_vars: Vec::new(),
+    };
+    let mut plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
+    let masker = plan.masker.clone();
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
+        if args.exec.json {
+            return;
+        }
+        for (host, registered) in results {
+            let Some(out) = registered.get("output") else {
+                continue;
+            };
+            let rc = out["rc"]
+                .as_u64()
+                .map_or("-".to_string(), |rc| rc.to_string());
+            println!("── {host} (rc {rc}) ──");
+            for stream in ["stdout", "stderr"] {
+                if let Some(text) = out[stream].as_str().filter(|t| !t.is_empty()) {
+                    println!("{}", masker.mask(text));
+                }
+            }
+        }
+    })?;
+    finish(&outcome)
+}
+
+/// `ferry check STAGE`: reach, host key and login (by connecting), then the
+/// tools ferry needs, free disk at `deploy_to`, sudo when the playbook
+/// escalates, and whether a deploy lock is held.
+pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
+    let escalates = stage::playbook_path(dir)
+        .ok()
+        .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
+        .is_some_and(|p: Playbook| {
+            p.plays.iter().any(|play| {
+                play.escalate == Some(true) || play.tasks.iter().any(|t| t.escalate == Some(true))
+            })
+        });
+    let mut tasks = vec![
+        json!({
+            "name": "tools: sh tar mkdir mv ln readlink",
+            "shell": "missing=; for t in sh tar mkdir mv ln readlink; do command -v \"$t\" >/dev/null 2>&1 || missing=\"$missing $t\"; done; if [ -n \"$missing\" ]; then echo \"missing:$missing\" >&2; exit 1; fi",
+            "changed_when": false,
+        }),
+        json!({
+            "name": "free disk at deploy_to",
+            "shell": "d={{ deploy_to | quote }}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; free=$(df -Pk \"$d\" | awk 'NR==2 {print int($4/1024)}'); echo \"${free} MB free at $d\"; if [ \"$free\" -lt {{ min_free_mb | default(200) | int }} ]; then echo \"only ${free} MB free at $d\" >&2; exit 1; fi",
+            "when": "deploy_to is defined",
+            "changed_when": false,
+        }),
+        json!({
+            "name": "no deploy lock held",
+            "shell": "lock={{ (deploy_to ~ '/.ferry/lock') | quote }}; if [ -d \"$lock\" ]; then echo \"deploy lock held: $(cat \"$lock/owner\" 2>/dev/null)\" >&2; echo 'clear a stale one with: ferry unlock STAGE' >&2; exit 1; fi",
+            "when": "deploy_to is defined",
+            "changed_when": false,
+        }),
+    ];
+    if escalates {
+        tasks.push(json!({
+            "name": "sudo without a password",
+            "command": "sudo -n true",
+            "changed_when": false,
+        }));
+    }
+    // Each check registers its result, so its findings can be shown per host.
+    for (i, task) in tasks.iter_mut().enumerate() {
+        task["register"] = json!(format!("check{i}"));
+    }
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let playbook = json!([{ "name": "ferry check", "hosts": "all", "tasks": tasks }]);
+    let compile = CompileArgs {
+        limit: args.limit,
+        extra_vars: Vec::new(),
+    };
+    let mut plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
+    let json = args.exec.json;
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
+        if json {
+            return;
+        }
+        for (host, registered) in results {
+            println!("── {host} ──");
+            for (i, name) in names.iter().enumerate() {
+                let Some(result) = registered.get(&format!("check{i}")) else {
+                    continue;
+                };
+                let (mark, text) = match result["skipped"].as_bool() {
+                    Some(true) => ("-", result["msg"].as_str().unwrap_or_default()),
+                    _ if result["failed"].as_bool() == Some(true) => (
+                        "✗",
+                        result["stderr"]
+                            .as_str()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or(result["msg"].as_str().unwrap_or_default()),
+                    ),
+                    _ => ("✓", result["stdout"].as_str().unwrap_or_default()),
+                };
+                let text = text.lines().collect::<Vec<_>>().join("; ");
+                println!(
+                    "  {mark} {name}{}{text}",
+                    if text.is_empty() { "" } else { ": " }
+                );
+            }
+        }
+    })?;
+    finish(&outcome)
+}

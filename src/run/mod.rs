@@ -1,0 +1,317 @@
+//! One function per subcommand, and the only place that prints results.
+
+mod adhoc;
+mod release;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, CompileArgs, ExecArgs, PlanArgs, PlaybookArgs};
+use crate::diagnostic::Source;
+use crate::error::Error;
+use crate::executor::{self, DeployOptions, HostEnd, Outcome, Shutdown};
+use crate::inventory::Inventory;
+use crate::plan::{self, CompileInput, Plan};
+use crate::playbook::{self, Library, Playbook};
+use crate::release::release_id;
+use crate::report::{self, Mode};
+use crate::stage;
+use crate::template::Templates;
+use crate::transport::ssh_config::SshConfig;
+use crate::transport::{Trust, keys};
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let dir = cli.dir.as_path();
+    match cli.command {
+        Command::Plan(args) => plan_stage(dir, args),
+        Command::Inventory(args) => {
+            let inventory = Inventory::load(&stage::inventory_path(dir, &args.stage)?)?;
+            println!("{}", pretty(&inventory.to_ansible_list()));
+            Ok(())
+        }
+        Command::Playbook(args) => playbook(dir, args),
+        Command::Run(args) => adhoc::run_command(dir, args),
+        Command::Check(args) => adhoc::check(dir, args),
+        Command::Deploy(args) => release::deploy(dir, args),
+        Command::Releases(args) => release::releases(dir, args),
+        Command::Unlock(args) => release::unlock(dir, args),
+        Command::Rollback(args) => release::rollback(dir, args),
+        Command::Init(_) => not_yet("init", "the app playbooks land with issue 5"),
+    }
+}
+
+fn not_yet(command: &str, why: &str) -> Result<(), Error> {
+    Err(Error::NotYet {
+        command: command.to_string(),
+        why: why.to_string(),
+    })
+}
+
+fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
+    let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    if args.offline {
+        print_plan(&plan, args.exec.json);
+        return Ok(());
+    }
+    execute(&mut plan, dir, &args.exec, true).map(drop)
+}
+
+fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
+    let stage = args
+        .inventory
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = dir.join(&args.file);
+    let inventory = dir.join(&args.inventory);
+    let mut plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
+    if args.plan {
+        print_plan(&plan, args.exec.json);
+        return Ok(());
+    }
+    let project_dir = file.parent().unwrap_or(dir);
+    execute(&mut plan, project_dir, &args.exec, args.check).map(drop)
+}
+
+/// Asks on the terminal for the passphrase of each encrypted key that no
+/// `ssh_key_passphrase` variable unlocks, once per key file, before any
+/// host is contacted. Off a terminal the connection says the key is
+/// encrypted and needs one.
+fn ask_passphrases(plan: &mut Plan) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let Plan { plays, masker, .. } = plan;
+    let mut answers: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+    for play in plays.iter_mut() {
+        for host in &mut play.hosts {
+            let c = &mut host.connection;
+            let Some(key) = c.key_file.clone().filter(|_| c.passphrase.is_none()) else {
+                continue;
+            };
+            if !answers.contains_key(&key) {
+                if !matches!(
+                    keys::load_identity(&key, None),
+                    Err(crate::transport::TransportError::KeyIsEncrypted { .. })
+                ) {
+                    continue;
+                }
+                let prompt = format!("passphrase for key `{}`: ", key.display());
+                let answer = rpassword::prompt_password(prompt)
+                    .map_err(|e| Error::CannotStart(format!("cannot read the passphrase: {e}")))?;
+                masker.add(&answer);
+                answers.insert(key.clone(), answer);
+            }
+            c.passphrase = answers.get(&key).cloned();
+        }
+    }
+    Ok(())
+}
+
+fn execute(
+    plan: &mut Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+) -> Result<Outcome, Error> {
+    let outcome = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
+    finish(&outcome)?;
+    Ok(outcome)
+}
+
+type Results = indexmap::IndexMap<String, serde_json::Map<String, serde_json::Value>>;
+
+/// Runs a plan with the reporter the flags ask for; `before_recap` may
+/// print per-host results before the recap is shown.
+fn run_plan(
+    plan: &mut Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+    before_recap: impl FnOnce(&Results),
+) -> Result<Outcome, Error> {
+    run_plan_with(plan, project_dir, exec, dry_run, None, before_recap)
+}
+
+fn run_plan_with(
+    plan: &mut Plan,
+    project_dir: &Path,
+    exec: &ExecArgs,
+    dry_run: bool,
+    deploy: Option<&DeployOptions>,
+    before_recap: impl FnOnce(&Results),
+) -> Result<Outcome, Error> {
+    ask_passphrases(plan)?;
+    let plan = &*plan;
+    let mut trust =
+        Trust::user_default(Some(project_dir.join("known_hosts")).filter(|p| p.is_file()));
+    trust.accept_new = exec.accept_new_host_keys;
+    let mut options = executor::Options::new(project_dir.to_path_buf());
+    options.forks = exec.forks;
+    options.trust = trust;
+    options.dry_run = dry_run;
+    options.verbose = exec.verbose;
+    options.grace = Duration::from_secs(exec.grace);
+    options.ssh_config =
+        Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
+    let templates = Templates::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::CannotStart(format!("cannot start the runtime: {e}")))?;
+    let sink = report::reporter(Mode::from_json_flag(exec.json), exec.verbose);
+    let (outcome, results) = runtime.block_on(async {
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                trigger.trigger();
+            }
+        });
+        executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
+    });
+    before_recap(&results);
+    sink.finish();
+    Ok(outcome)
+}
+
+/// The error (and exit status) for a run that did not fully succeed.
+fn finish(outcome: &Outcome) -> Result<(), Error> {
+    let bad: Vec<&str> = outcome
+        .hosts
+        .iter()
+        .filter(|(_, end)| **end != HostEnd::Ok)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    if outcome.interrupted {
+        return Err(Error::Interrupted(format!(
+            "stopped by Ctrl-C; {} host(s) did not finish",
+            bad.len()
+        )));
+    }
+    if outcome.nothing_reachable() {
+        let reasons: String = outcome
+            .hosts
+            .iter()
+            .filter_map(|(host, end)| match end {
+                HostEnd::Unreachable(why) => Some(format!("\n  {host}: {why}")),
+                _ => None,
+            })
+            .collect();
+        return Err(Error::CannotStart(format!(
+            "no host could be reached:{reasons}"
+        )));
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "{} of {} hosts did not succeed: {}",
+            bad.len(),
+            outcome.hosts.len(),
+            bad.join(", ")
+        )))
+    }
+}
+
+fn print_plan(plan: &Plan, json: bool) {
+    if json {
+        let text = serde_json::to_string_pretty(plan).unwrap_or_default();
+        println!("{}", plan.masker.mask(&text));
+    } else {
+        print!("{}", plan::render_text(plan));
+    }
+}
+
+/// Compiles the stage's playbook: every input error surfaces here.
+fn compile_stage(
+    dir: &Path,
+    stage: &str,
+    args: &CompileArgs,
+    rev: Option<&str>,
+) -> Result<Plan, Error> {
+    let playbook = stage::playbook_path(dir)?;
+    let inventory = stage::inventory_path(dir, stage)?;
+    compile_files(&playbook, &inventory, stage, args, rev)
+}
+
+fn compile_files(
+    playbook_path: &Path,
+    inventory_path: &Path,
+    stage: &str,
+    args: &CompileArgs,
+    rev: Option<&str>,
+) -> Result<Plan, Error> {
+    let project_dir = project_dir_of(playbook_path);
+    let library = Library::new(Some(project_dir.clone()));
+    let playbook = playbook::load(playbook_path, &library)?;
+    compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
+}
+
+/// Compiles a playbook that ferry writes itself (`run`, `check`) as JSON,
+/// which is YAML, against a stage's inventory.
+fn compile_synthetic(
+    dir: &Path,
+    stage: &str,
+    name: &str,
+    playbook: &serde_json::Value,
+    args: &CompileArgs,
+) -> Result<Plan, Error> {
+    let inventory = stage::inventory_path(dir, stage)?;
+    let source = Source::new(
+        name,
+        serde_json::to_string_pretty(playbook).unwrap_or_default(),
+    );
+    let parsed = playbook::parse_source(&source, &Library::new(None))?;
+    compile_playbook(&parsed, dir, &inventory, stage, args, None)
+}
+
+fn compile_playbook(
+    playbook: &Playbook,
+    project_dir: &Path,
+    inventory_path: &Path,
+    stage: &str,
+    args: &CompileArgs,
+    rev: Option<&str>,
+) -> Result<Plan, Error> {
+    let inventory = Inventory::load(inventory_path)?;
+    let extra_vars = args
+        .extra_vars
+        .iter()
+        .map(|arg| stage::extra_vars(arg, project_dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let release = release_id(git_dir(project_dir), rev)?;
+    let templates = Templates::new();
+    let input = CompileInput {
+        stage: stage.to_string(),
+        playbook,
+        project_dir,
+        inventory: &inventory,
+        inventory_source: Source::read(inventory_path)?,
+        extra_vars,
+        limit: args.limit.clone(),
+        templates: &templates,
+        release: &release,
+    };
+    Ok(plan::compile(&input)?)
+}
+
+/// The directory of a playbook: empty for a bare `deploy.yml`, so that
+/// paths joined to it read as the user wrote them (`playbooks/x.yml`).
+fn project_dir_of(playbook: &Path) -> PathBuf {
+    playbook.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// A directory to hand to git: the current one when `dir` is empty.
+fn git_dir(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
