@@ -72,11 +72,11 @@ fn commands_of_later_issues_say_so_and_exit_2() {
     let project = Project::new();
     project.file("deploy.yml", "- hosts: all\n  tasks: []\n");
     project.file("inventory/prod.yml", "all:\n  hosts:\n    web1:\n");
-    let out = project.ferry(&["rollback", "prod"]);
+    let out = project.ferry(&["init", "--django"]);
     assert_eq!(out.status, 2);
     assert!(
         out.stderr
-            .starts_with("error: `ferry rollback` is not available yet"),
+            .starts_with("error: `ferry init` is not available yet"),
         "{}",
         out.stderr
     );
