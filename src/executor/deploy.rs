@@ -113,6 +113,12 @@ impl<'a> Deploy<'a> {
     }
 }
 
+/// A release step on a host that was not locked and probed (it cannot
+/// happen through `execute`, which probes every host with release steps).
+fn no_state() -> StepOutcome {
+    StepOutcome::failed("host has no release state (not locked and probed)")
+}
+
 /// The barrier before the switch. Every host arrives exactly once: at its
 /// `release.switch` step, prepared, or earlier, having failed.
 pub struct Gate {
@@ -208,7 +214,7 @@ pub async fn upload(
     args: &Value,
 ) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
-        return StepOutcome::failed("host has no release state (not locked and probed)");
+        return no_state();
     };
     let options = deploy.options;
     let commit = options.source.commit().to_string();
@@ -280,7 +286,7 @@ pub async fn upload(
 /// run of `ferry deploy --dry-run` / `ferry plan`.
 pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
-        return StepOutcome::failed("host has no release state (not probed)");
+        return no_state();
     };
     let id = &deploy.options.release_id;
     if state.unchanged {
@@ -326,7 +332,7 @@ pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutco
 /// `release.switch`: the barrier, then the atomic switch.
 pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
-        return StepOutcome::failed("host has no release state (not locked and probed)");
+        return no_state();
     };
     deploy.gate.arrive(true);
     let (proceed, failed) = deploy.gate.wait().await;
@@ -383,7 +389,7 @@ pub async fn cleanup(
     args: &Value,
 ) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
-        return StepOutcome::failed("host has no release state (not locked and probed)");
+        return no_state();
     };
     if state.unchanged {
         return StepOutcome::new(Status::Ok, "this release is already current");

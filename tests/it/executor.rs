@@ -401,17 +401,7 @@ fn an_encrypted_key_opens_with_its_passphrase_variable_which_stays_secret() {
     let hosts = TestHosts::start(1);
     let project = Project::with_hosts(&hosts);
     let key = project.path().join("encrypted_ed25519");
-    let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "open sesame 42", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let authorized = hosts.root.join("authorized_keys");
-    let mut keys = std::fs::read_to_string(&authorized).unwrap();
-    keys.push_str(&public);
-    std::fs::write(&authorized, keys).unwrap();
+    hosts.authorize_new_key(&key, "open sesame 42");
     let h = &hosts.hosts[0];
     let inventory = format!(
         "[web]\n{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",

@@ -359,17 +359,7 @@ async fn encrypted_key_wrong_passphrase_is_said_plainly() {
     let hosts = TestHosts::start(1);
     let host = &hosts.hosts[0];
     let key = host.dir.join("locked_ed25519");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "sesame", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let authorized = hosts.root.join("authorized_keys");
-    let mut keys = std::fs::read_to_string(&authorized).unwrap();
-    keys.push_str(&public);
-    std::fs::write(&authorized, keys).unwrap();
+    hosts.authorize_new_key(&key, "sesame");
 
     let mut target = host.target();
     target.identity_files = vec![key.clone()];

@@ -185,6 +185,22 @@ impl TestHosts {
         cmd
     }
 
+    /// Makes a new ed25519 key at `path`, encrypted with `passphrase`, and
+    /// lets every host of the set accept it.
+    pub fn authorize_new_key(&self, path: &Path, passphrase: &str) {
+        let made = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
+            .arg(path)
+            .status()
+            .expect("ssh-keygen");
+        assert!(made.success());
+        let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
+        let authorized = self.root.join("authorized_keys");
+        let mut keys = std::fs::read_to_string(&authorized).expect("authorized_keys");
+        keys.push_str(&public);
+        std::fs::write(&authorized, keys).expect("authorized_keys");
+    }
+
     /// Trust exactly these hosts' keys.
     pub fn trust(&self) -> Trust {
         Trust {
