@@ -84,10 +84,27 @@ impl<'a> Deploy<'a> {
             return Ok(archive.clone());
         }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        self.options
-            .source
+        let source = &self.options.source;
+        source
             .write_tar(Some(paths), &mut gz)
             .map_err(|e| e.to_string())?;
+        // A second archive with the release's own files, so that one
+        // command unpacks everything (tar reads on with --ignore-zeros).
+        let mut own = tar::Builder::new(&mut gz);
+        for (name, text) in [
+            (layout::MANIFEST, source.manifest().to_text()),
+            (layout::REVISION, format!("{}\n", source.commit())),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(jiff::Timestamp::now().as_second().max(0) as u64);
+            header.set_cksum();
+            own.append_data(&mut header, name, text.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        own.finish().map_err(|e| e.to_string())?;
+        drop(own);
         let bytes = std::sync::Arc::new(gz.finish().map_err(|e| e.to_string())?);
         archives.insert(paths.to_vec(), bytes.clone());
         Ok(bytes)
@@ -254,20 +271,18 @@ pub async fn upload(
         Err(err) => return StepOutcome::failed(format!("cannot read the revision's files: {err}")),
     };
     let sent = tar.len() as u64;
-    // One round trip: make the release (seeded) and unpack what changed.
+    // One round trip: make the release (seeded), unpack what changed with
+    // the manifest and REVISION, link the shared paths.
     // The id was checked to be new on this host when it was probed, so a
     // failure here leaves only this deploy's own, now failed, release.
     deploy.update(host, |h| h.created = true);
-    let unpack = prepare.and(remote::extract_gzip(deploy_to, id));
-    if let Err(err) = run(session, &unpack, Some(tar.to_vec())).await {
-        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
-    }
-    let finish = match remote::finish(deploy_to, id, Some(&commit), &shared_files, &shared_dirs) {
+    let link = match remote::link_shared(deploy_to, id, &shared_files, &shared_dirs) {
         Ok(command) => command,
         Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
     };
-    if let Err(err) = run(session, &finish, Some(new.to_text().into_bytes())).await {
-        return StepOutcome::failed(format!("cannot finish release `{id}`: {err}"));
+    let unpack = prepare.and(remote::extract_gzip(deploy_to, id)).and(link);
+    if let Err(err) = run(session, &unpack, Some(tar.to_vec())).await {
+        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
     }
     deploy.update(host, |h| h.sent_bytes = sent);
     StepOutcome::new(

@@ -125,8 +125,12 @@ pub fn extract(deploy_to: &str, id: &str) -> Command {
 /// [`extract`] for a gzip-compressed archive (what `ferry deploy` sends:
 /// source code shrinks several times, and tar cannot detect compression on
 /// a pipe by itself).
+///
+/// `--ignore-zeros` reads on past the first archive's end, so an archive
+/// followed by a second one (the release's own files: manifest, REVISION)
+/// unpacks in one command.
 pub fn extract_gzip(deploy_to: &str, id: &str) -> Command {
-    untar(deploy_to, id, &["-z"])
+    untar(deploy_to, id, &["-z", "--ignore-zeros"])
 }
 
 fn untar(deploy_to: &str, id: &str, extra: &[&str]) -> Command {
@@ -166,6 +170,34 @@ pub fn finish(
                 .arg(format!("{dir}/{REVISION}")),
         );
     }
+    link_shared_after(cmd, deploy_to, id, shared_files, shared_dirs)
+}
+
+/// Links the shared paths into the release (as [`finish`] does), for a
+/// release whose manifest and REVISION came inside its archive.
+pub fn link_shared(
+    deploy_to: &str,
+    id: &str,
+    shared_files: &[String],
+    shared_dirs: &[String],
+) -> Result<Command, BadPath> {
+    link_shared_after(
+        Command::script("true"),
+        deploy_to,
+        id,
+        shared_files,
+        shared_dirs,
+    )
+}
+
+fn link_shared_after(
+    mut cmd: Command,
+    deploy_to: &str,
+    id: &str,
+    shared_files: &[String],
+    shared_dirs: &[String],
+) -> Result<Command, BadPath> {
+    let dir = release_dir(deploy_to, id);
     let shared = format!("{deploy_to}/shared");
     for (path, is_dir) in shared_dirs
         .iter()
