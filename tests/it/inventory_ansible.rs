@@ -103,7 +103,7 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
                 "all",
                 "apps",
                 "123",
-                "10.0.0.*",
+                "203.0.113.*",
                 "nothing:apps",
                 "ungrouped:workers",
             ],
