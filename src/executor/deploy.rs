@@ -322,20 +322,35 @@ pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutco
                 .and_then(|text| Manifest::parse(text).ok())
                 .unwrap_or_default();
             let delta = new.delta(&old);
-            StepOutcome::new(
-                Status::Changed,
-                format!(
-                    "would create release `{id}`: send {} file(s) ({} bytes), keep {} from `{from}`, remove {}",
+            let what = match &state.before.current {
+                Some(current) => format!(
+                    "send {} file(s) ({} bytes), keep {} from `{current}`, remove {}",
                     delta.send.len(),
                     delta.send_bytes,
                     delta.keep.len(),
                     delta.delete.len()
                 ),
+                None => format!(
+                    "send all {} files ({} bytes)",
+                    delta.send.len(),
+                    delta.send_bytes
+                ),
+            };
+            StepOutcome::new(
+                Status::Changed,
+                format!("would create release `{id}`: {what}"),
             )
         }
         ReleaseStep::Switch => StepOutcome::new(
             Status::Changed,
-            format!("would switch current: `{from}` → `{id}`, once every host is prepared"),
+            match &state.before.current {
+                Some(_) => {
+                    format!("would switch current: `{from}` → `{id}`, once every host is prepared")
+                }
+                None => format!(
+                    "would point current at `{id}` (the first release), once every host is prepared"
+                ),
+            },
         ),
         ReleaseStep::Cleanup => StepOutcome::new(
             Status::Changed,

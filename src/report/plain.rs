@@ -135,8 +135,11 @@ impl State {
                     format_args!("{host} {label}: {name} ({detail})"),
                 );
                 let failed = *status == Status::Failed;
-                if let Some(reason) = reason
-                    && (failed || self.verbose || *status == Status::Skipped)
+                // Why it changed (a dry run's "would …", a release's "sent …",
+                // a switch's "current: a → b"), why it was skipped or failed;
+                // why nothing changed only with -v.
+                if let Some(reason) = reason.as_deref().filter(|r| !r.is_empty())
+                    && (*status != Status::Ok || self.verbose)
                 {
                     indent(&mut out, 4, reason);
                 }

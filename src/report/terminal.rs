@@ -229,6 +229,7 @@ impl Live {
                 status,
                 elapsed,
                 output,
+                reason,
                 ..
             } => {
                 if *status == Status::Failed {
@@ -238,6 +239,12 @@ impl Live {
                     if self.verbose {
                         let label = status_label(*status, false);
                         let _ = writeln!(lines, "{host} {label}: {name} ({})", seconds(*elapsed));
+                    } else if let Some(reason) = reason.as_deref().filter(|r| !r.is_empty())
+                        && *status == Status::Changed
+                    {
+                        // What changed, when a step says it: a dry run's
+                        // "would …", a release's "sent …", "current: a → b".
+                        let _ = writeln!(lines, "{host} changed: {name}: {reason}");
                     }
                     for line in output.lines() {
                         let _ = writeln!(lines, "{host}: {line}");
