@@ -92,6 +92,10 @@ pub struct ExecArgs {
     /// Show each step's output as it arrives.
     #[arg(short, long)]
     pub verbose: bool,
+    /// No step lines and no recap unless something failed (for commands
+    /// that print a report of their own: `releases`, `unlock`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,7 +194,7 @@ pub struct PlaybookArgs {
 
 impl ExecArgs {
     /// The defaults, for commands that take no run options (`releases`,
-    /// `unlock`): plain output, no first-use trust.
+    /// `unlock`): quiet, no first-use trust.
     pub fn quiet() -> ExecArgs {
         ExecArgs {
             forks: 256,
@@ -198,6 +202,7 @@ impl ExecArgs {
             grace: 10,
             json: false,
             verbose: false,
+            quiet: true,
         }
     }
 }

@@ -161,7 +161,11 @@ fn run_plan_with(
         .enable_all()
         .build()
         .map_err(|e| Error::CannotStart(format!("cannot start the runtime: {e}")))?;
-    let sink = report::reporter(Mode::from_json_flag(exec.json), exec.verbose);
+    let sink: Box<dyn report::ReportSink> = if exec.quiet {
+        Box::new(report::Plain::new(Box::new(std::io::sink()), false, false))
+    } else {
+        report::reporter(Mode::from_json_flag(exec.json), exec.verbose)
+    };
     let (outcome, results) = runtime.block_on(async {
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(async move {
@@ -172,7 +176,10 @@ fn run_plan_with(
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
     before_recap(&results);
-    sink.finish();
+    let recap = sink.finish();
+    if exec.quiet && recap.exit_code() != 0 {
+        print!("{}", recap.render(false));
+    }
     Ok(outcome)
 }
 
