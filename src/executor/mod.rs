@@ -148,6 +148,7 @@ pub async fn execute(
             .collect();
         let mut releases = HashMap::new();
         if let Some(deploy) = deploy_options {
+            let mut refused = Vec::new();
             let attempts = live.iter().filter_map(|h| {
                 let deploy_to = h.deploy_to()?;
                 let session = &sessions[&h.host];
@@ -157,7 +158,6 @@ pub async fn execute(
                     (h.host.clone(), deploy_to, state)
                 })
             });
-            let mut refused = Vec::new();
             for (host, deploy_to, state) in join_all(attempts).await {
                 match state {
                     Ok(state) => {

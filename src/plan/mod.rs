@@ -157,6 +157,21 @@ pub struct Expr {
     pub location: String,
 }
 
+impl Plan {
+    /// A host with release steps in more than one play, if any: one deploy
+    /// makes one release per host.
+    pub fn host_with_two_releases(&self) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.plays.iter().find_map(|play| {
+            play.hosts
+                .iter()
+                .filter(|h| h.deploy_to().is_some())
+                .find(|h| !seen.insert(h.host.clone()))
+                .map(|h| h.host.clone())
+        })
+    }
+}
+
 impl HostPlan {
     /// Where this host's releases live: the `deploy_to` its release steps
     /// carry (`None` when the play has no release step).

@@ -15,6 +15,11 @@ use crate::stage;
 /// lock, upload (only what changed), barrier, switch, rollback on failure.
 pub(super) fn deploy(dir: &Path, args: DeployArgs) -> Result<(), Error> {
     let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    if let Some(host) = plan.host_with_two_releases() {
+        return Err(Error::Input(crate::diagnostic::Diagnostic::plain(format!(
+            "`{host}` has release steps in more than one play: one deploy makes one release per host, so put them in one play"
+        ))));
+    }
     let project_dir = project_dir_of(&stage::playbook_path(dir)?);
     let source =
         crate::release::Source::open(git_dir(&project_dir), args.rev.as_deref(), args.allow_dirty)

@@ -506,3 +506,16 @@ fn a_second_deploy_is_refused_and_ctrl_c_leaves_every_host_on_a_complete_release
         assert!(marked, "the interrupted release is marked failed");
     }
 }
+
+#[test]
+fn release_steps_for_one_host_in_two_plays_are_refused_before_anything_runs() {
+    let hosts = TestHosts::start(1);
+    let project = app(&hosts);
+    let play = "- hosts: web\n  tasks:\n    - release.upload: {}\n    - release.switch: {}\n";
+    project.file("deploy.yml", &format!("{play}{play}"));
+    commit(&project, "two plays");
+    let out = project.ferry(&["deploy", "test"]);
+    assert_eq!(out.status, 2, "bad input: {}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("more than one play"), "{}", out.stderr);
+    assert!(current(&hosts, 0).is_none(), "nothing deployed");
+}
