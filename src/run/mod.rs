@@ -54,6 +54,21 @@ fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
         print_plan(&plan, args.exec.json);
         return Ok(());
     }
+    let has_releases = plan
+        .plays
+        .iter()
+        .flat_map(|p| &p.hosts)
+        .any(|h| h.deploy_to().is_some());
+    if has_releases {
+        // `plan` is `deploy --dry-run`: release steps probed, not skipped.
+        let how = release::Deploying {
+            rev: args.rev.as_deref(),
+            dry_run: true,
+            force: false,
+            allow_dirty: false,
+        };
+        return release::deploy_plan(dir, plan, &args.exec, &how);
+    }
     execute(&mut plan, dir, &args.exec, true).map(drop)
 }
 

@@ -14,28 +14,52 @@ use crate::stage;
 /// `ferry deploy STAGE`: the playbook with its release steps carried out —
 /// lock, upload (only what changed), barrier, switch, rollback on failure.
 pub(super) fn deploy(dir: &Path, args: DeployArgs) -> Result<(), Error> {
-    let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    let plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
+    let how = Deploying {
+        rev: args.rev.as_deref(),
+        dry_run: args.dry_run,
+        force: args.force,
+        allow_dirty: args.allow_dirty,
+    };
+    deploy_plan(dir, plan, &args.exec, &how)
+}
+
+/// How a compiled deploy plan is to run.
+pub(super) struct Deploying<'a> {
+    pub rev: Option<&'a str>,
+    pub dry_run: bool,
+    pub force: bool,
+    pub allow_dirty: bool,
+}
+
+/// Runs a compiled plan as a deploy (`ferry deploy`, and `ferry plan` for a
+/// playbook with release steps, which is `deploy --dry-run`).
+pub(super) fn deploy_plan(
+    dir: &Path,
+    mut plan: Plan,
+    exec: &ExecArgs,
+    how: &Deploying,
+) -> Result<(), Error> {
     if let Some(host) = plan.host_with_two_releases() {
         return Err(Error::Input(crate::diagnostic::Diagnostic::plain(format!(
             "`{host}` has release steps in more than one play: one deploy makes one release per host, so put them in one play"
         ))));
     }
     let project_dir = project_dir_of(&stage::playbook_path(dir)?);
-    let source =
-        crate::release::Source::open(git_dir(&project_dir), args.rev.as_deref(), args.allow_dirty)
-            .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
+    let source = crate::release::Source::open(git_dir(&project_dir), how.rev, how.allow_dirty)
+        .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
     let owner = LockOwner::this_process(Some(source.commit()), &plan.release.id);
     let options = DeployOptions {
         source,
         release_id: plan.release.id.clone(),
-        force: args.force,
+        force: how.force,
         owner,
     };
     let outcome = run_plan_with(
         &mut plan,
         &project_dir,
-        &args.exec,
-        args.dry_run,
+        exec,
+        how.dry_run,
         Some(&options),
         |_| {},
     )?;
