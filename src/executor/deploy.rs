@@ -9,7 +9,7 @@
 //! the release it had; a failure after it switches the hosts back.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -59,7 +59,7 @@ pub struct Deploy<'a> {
     hosts: Mutex<HashMap<String, HostRelease>>,
     /// Compressed archives by the list of paths they hold: hosts on the
     /// same release need the same delta, built once.
-    archives: Mutex<HashMap<Vec<String>, std::sync::Arc<Vec<u8>>>>,
+    archives: Mutex<HashMap<Vec<String>, Arc<Vec<u8>>>>,
 }
 
 impl<'a> Deploy<'a> {
@@ -78,7 +78,7 @@ impl<'a> Deploy<'a> {
 
     /// The gzip-compressed tar of `paths` from the revision, made once per
     /// distinct set of paths.
-    fn archive(&self, paths: &[String]) -> Result<std::sync::Arc<Vec<u8>>, String> {
+    fn archive(&self, paths: &[String]) -> Result<Arc<Vec<u8>>, String> {
         let mut archives = self.archives.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(archive) = archives.get(paths) {
             return Ok(archive.clone());
@@ -105,7 +105,7 @@ impl<'a> Deploy<'a> {
         }
         own.finish().map_err(|e| e.to_string())?;
         drop(own);
-        let bytes = std::sync::Arc::new(gz.finish().map_err(|e| e.to_string())?);
+        let bytes = Arc::new(gz.finish().map_err(|e| e.to_string())?);
         archives.insert(paths.to_vec(), bytes.clone());
         Ok(bytes)
     }
@@ -187,14 +187,25 @@ impl Gate {
     }
 }
 
+/// Bytes shared between hosts, readable through a `Cursor`.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Runs one command on a host, failing with its stderr.
 async fn run(
     session: &Session,
     command: &Command,
-    stdin: Option<Vec<u8>>,
+    stdin: Option<Arc<Vec<u8>>>,
 ) -> Result<String, String> {
+    // The archive is shared by every host that needs it: read, not copied.
     let stdin = stdin.map(|bytes| {
-        Box::new(std::io::Cursor::new(bytes)) as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+        Box::new(std::io::Cursor::new(SharedBytes(bytes)))
+            as Box<dyn tokio::io::AsyncRead + Send + Unpin>
     });
     let out = session
         .exec(command.as_sent(), stdin, &mut |_, _| {})
@@ -281,7 +292,7 @@ pub async fn upload(
         Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
     };
     let unpack = prepare.and(remote::extract_gzip(deploy_to, id)).and(link);
-    if let Err(err) = run(session, &unpack, Some(tar.to_vec())).await {
+    if let Err(err) = run(session, &unpack, Some(tar)).await {
         return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
     }
     deploy.update(host, |h| h.sent_bytes = sent);

@@ -103,6 +103,18 @@ fn per_release_dir(
     Ok(plan)
 }
 
+/// A command's output back from its registered result. Registered stdout
+/// loses its final newline (as in Ansible); the release parsers count it.
+fn command_output(registered: &serde_json::Value) -> crate::transport::ExecOutput {
+    let text = |key: &str| registered[key].as_str().unwrap_or_default().to_string();
+    crate::transport::ExecOutput {
+        status: registered["rc"].as_u64().map(|rc| rc as u32),
+        signal: None,
+        stdout: format!("{}\n", text("stdout")).into_bytes(),
+        stderr: text("stderr").into_bytes(),
+    }
+}
+
 /// `ferry releases STAGE`: every host's releases, current marked.
 pub(super) fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
     let mut plan = per_release_dir(dir, &args.stage, "releases", layout::probe)?;
@@ -110,13 +122,8 @@ pub(super) fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
     let outcome = run_plan(&mut plan, dir, &exec, false, |results| {
         for (host, registered) in results {
             println!("{host}");
-            // Registered stdout loses its final newline (as in Ansible);
-            // the probe's byte counts include it.
-            let text = format!(
-                "{}\n",
-                registered["out"]["stdout"].as_str().unwrap_or_default()
-            );
-            match layout::parse_probe(&text) {
+            let out = command_output(&registered["out"]);
+            match layout::parse_probe(&String::from_utf8_lossy(&out.stdout)) {
                 Ok(state) if state.releases.is_empty() => println!("  (no releases)"),
                 Ok(state) => {
                     for r in state.releases.iter().rev() {
@@ -153,17 +160,7 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
     let mut refused = Vec::new();
     let outcome = run_plan(&mut probe, dir, &args.exec, false, |results| {
         for (host, registered) in results {
-            let out = &registered["out"];
-            let exec = crate::transport::ExecOutput {
-                status: out["rc"].as_u64().map(|rc| rc as u32),
-                signal: None,
-                stdout: format!("{}\n", out["stdout"].as_str().unwrap_or_default()).into_bytes(),
-                stderr: out["stderr"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .as_bytes()
-                    .to_vec(),
-            };
+            let exec = command_output(&registered["out"]);
             if exec.success() {
                 let text = String::from_utf8_lossy(&exec.stdout);
                 match layout::parse_probe(&text) {
