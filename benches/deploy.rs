@@ -11,17 +11,25 @@
 //!
 //! Every address is on 127.0.0.0/8. Only the processes it starts are stopped.
 
+#[path = "support/timing.rs"]
+#[allow(dead_code)]
+mod timing;
+
 #[path = "../tests/it/support/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sshd::TestHosts;
+use timing::{measure_after, ratio};
 
 const FILES: usize = 200;
+/// Timed runs per row (each full deploy goes to a fresh directory, so no
+/// warm-up run).
+const RUNS: usize = 3;
 const FILE_BYTES: usize = 10_000;
 
 fn main() {
@@ -39,28 +47,41 @@ fn main() {
     println!("|---|---|---|---|");
     let mut run = 0;
     for n in [1, 10, 50] {
-        let ferry_full = measure(|| {
-            run += 1;
-            app.ferry(&ferry, n, run, &[]);
-        });
-        let ssh_full = measure(|| {
-            run += 1;
-            app.openssh(&hosts, n, run);
-        });
+        let ferry_full = measure_after(
+            RUNS,
+            || {},
+            || {
+                run += 1;
+                app.ferry(&ferry, n, run, &[]);
+            },
+        );
+        let ssh_full = measure_after(
+            RUNS,
+            || {},
+            || {
+                run += 1;
+                app.openssh(&hosts, n, run);
+            },
+        );
         println!(
             "| {n} | {ferry_full} | {ssh_full} | {:.2}× |",
-            ferry_full.median.as_secs_f64() / ssh_full.median.as_secs_f64()
+            ratio(ferry_full.median, ssh_full.median)
         );
     }
     // Redeploys of the last ferry run's directory on 50 hosts.
     run += 1;
     app.ferry(&ferry, 50, run, &[]);
-    let unchanged = measure(|| {
-        app.ferry(&ferry, 50, run, &[]);
-    });
+    let unchanged = measure_after(
+        RUNS,
+        || {},
+        || {
+            app.ferry(&ferry, 50, run, &[]);
+        },
+    );
     let mut version = 0;
     let mut sent = Vec::new();
     let one_file = measure_after(
+        RUNS,
         || {
             version += 1;
             app.change_one_file(version);
@@ -73,41 +94,6 @@ fn main() {
     println!("|---|---|");
     println!("| unchanged redeploy | {unchanged} |");
     println!("| one file changed | {one_file}, at most {max_sent} bytes sent per host |");
-}
-
-struct Timing {
-    median: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-impl std::fmt::Display for Timing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
-        write!(f, "{} [{}–{}]", ms(self.median), ms(self.min), ms(self.max))
-    }
-}
-
-fn measure(f: impl FnMut()) -> Timing {
-    measure_after(|| {}, f)
-}
-
-/// Times `f` three times, each after an untimed `setup`.
-fn measure_after(mut setup: impl FnMut(), mut f: impl FnMut()) -> Timing {
-    let mut times: Vec<Duration> = (0..3)
-        .map(|_| {
-            setup();
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    Timing {
-        median: times[1],
-        min: times[0],
-        max: times[2],
-    }
 }
 
 /// The generated app, its git repository, and a project to deploy it from.

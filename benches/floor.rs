@@ -11,6 +11,10 @@
 //!
 //! Every address is on 127.0.0.0/8. Only the processes it starts are stopped.
 
+#[path = "support/timing.rs"]
+#[allow(dead_code)]
+mod timing;
+
 #[path = "../tests/it/support/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use ferry::transport::{ConnectOptions, Session};
 use sshd::TestHosts;
+use timing::{measure, ms, ratio};
 
 const RUNS: usize = 5;
 
@@ -111,44 +116,6 @@ fn main() {
         "ratio: ferry/OpenSSH {:.2}×",
         ratio(ferry_fifty.median, ssh_fifty.median)
     );
-}
-
-/// Median, min and max of `runs` timings of `f`.
-struct Timing {
-    median: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-impl std::fmt::Display for Timing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} [{}–{}]", ms(self.median), ms(self.min), ms(self.max))
-    }
-}
-
-fn measure(runs: usize, mut f: impl FnMut()) -> Timing {
-    f(); // warm-up: page cache, sshd's first fork
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    Timing {
-        median: times[times.len() / 2],
-        min: times[0],
-        max: times[times.len() - 1],
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 /// A scratch project whose inventory lists the hosts and whose HOME trusts them.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::sshd::{TestHosts, random};
+use crate::support::sshd::{TestHosts, new_key, random};
 use ferry::transport::{ConnectOptions, ExecOutput, Session, Target, TransportError, Trust};
 
 async fn connect(target: &Target, trust: &Trust) -> Result<Session, TransportError> {
@@ -385,12 +385,7 @@ async fn key_not_in_authorized_keys_fails_auth_listing_what_was_tried() {
     let hosts = TestHosts::start(1);
     let host = &hosts.hosts[0];
     let key = host.dir.join("stranger_rsa");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    new_key(&key, "rsa", "");
     let mut target = host.target();
     target.identity_files = vec![key.clone()];
     let error = connect(&target, &hosts.trust()).await.unwrap_err();
@@ -409,16 +404,8 @@ async fn rsa_key_logs_in_with_a_sha2_signature() {
     let hosts = TestHosts::start(1);
     let host = &hosts.hosts[0];
     let key = host.dir.join("id_rsa");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let authorized = hosts.root.join("authorized_keys");
-    let mut keys = std::fs::read_to_string(&authorized).unwrap();
-    keys.push_str(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
-    std::fs::write(&authorized, keys).unwrap();
+    new_key(&key, "rsa", "");
+    hosts.authorize(&key);
     let mut target = host.target();
     target.identity_files = vec![key];
     let session = connect(&target, &hosts.trust()).await.unwrap();
@@ -604,11 +591,7 @@ async fn agent_key_is_used_after_the_key_files_fail() {
         .unwrap();
     assert!(added.success());
     let stranger = host.dir.join("stranger_ed25519");
-    Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&stranger)
-        .status()
-        .unwrap();
+    new_key(&stranger, "ed25519", "");
     let mut target = host.target();
     target.identity_files = vec![stranger];
     let opts = ConnectOptions {

@@ -188,12 +188,12 @@ impl TestHosts {
     /// Makes a new ed25519 key at `path`, encrypted with `passphrase`, and
     /// lets every host of the set accept it.
     pub fn authorize_new_key(&self, path: &Path, passphrase: &str) {
-        let made = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
-            .arg(path)
-            .status()
-            .expect("ssh-keygen");
-        assert!(made.success());
+        new_key(path, "ed25519", passphrase);
+        self.authorize(path);
+    }
+
+    /// Lets every host of the set accept the key at `path` (its `.pub`).
+    pub fn authorize(&self, path: &Path) {
         let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
         let authorized = self.root.join("authorized_keys");
         let mut keys = std::fs::read_to_string(&authorized).expect("authorized_keys");
@@ -319,8 +319,19 @@ fn wait_listening(address: &str, port: u16, child: &mut Child) -> bool {
 }
 
 fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ferry-test", "-f"])
+    new_key(path, "ed25519", "");
+}
+
+/// Makes a key pair of `kind` (`ed25519`, `rsa`, `ecdsa`) at `path` and
+/// `path.pub`, encrypted with `passphrase` unless it is empty.
+pub fn new_key(path: &Path, kind: &str, passphrase: &str) {
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", "ferry-test"]);
+    if kind == "rsa" {
+        cmd.args(["-b", "2048"]);
+    }
+    let status = cmd
+        .arg("-f")
         .arg(path)
         .stdout(Stdio::null())
         .status()
