@@ -111,14 +111,21 @@ pub(super) fn flatten(value: Value, levels: Option<usize>, kwargs: Kwargs) -> Re
     Ok(Value::from(Serde(&out)))
 }
 
-pub(super) fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs
-        .get::<Option<String>>("key_name")?
-        .unwrap_or_else(|| "key".into());
-    let value_name = kwargs
-        .get::<Option<String>>("value_name")?
-        .unwrap_or_else(|| "value".into());
+/// `key_name=` and `value_name=` of `dict2items`/`items2dict` (default
+/// `key` and `value`).
+fn item_names(kwargs: &Kwargs) -> Result<(String, String), Error> {
+    let name = |kwarg: &str, default: &str| -> Result<String, Error> {
+        Ok(kwargs
+            .get::<Option<String>>(kwarg)?
+            .unwrap_or_else(|| default.into()))
+    };
+    let names = (name("key_name", "key")?, name("value_name", "value")?);
     kwargs.assert_all_used()?;
+    Ok(names)
+}
+
+pub(super) fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let (key_name, value_name) = item_names(&kwargs)?;
     let Json::Object(entries) = json(&value)? else {
         return Err(invalid("expects a dictionary"));
     };
@@ -136,13 +143,7 @@ pub(super) fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
 }
 
 pub(super) fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs
-        .get::<Option<String>>("key_name")?
-        .unwrap_or_else(|| "key".into());
-    let value_name = kwargs
-        .get::<Option<String>>("value_name")?
-        .unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
+    let (key_name, value_name) = item_names(&kwargs)?;
     let mut out = serde_json::Map::new();
     for item in json(&value)?
         .as_array()
