@@ -138,6 +138,9 @@ impl Templates {
         span: &Span,
     ) -> Result<Json, Diagnostic> {
         Ok(match value {
+            // Locating a string in its file is a search through the file:
+            // only templates need a location (for their errors).
+            Json::String(text) if !is_template(text) => Json::String(text.clone()),
             Json::String(text) => {
                 self.render_value(text, vars, &location::find_scalar(span, text))?
             }
@@ -153,8 +156,11 @@ impl Templates {
                 for (key, value) in entries {
                     let value = self.render_json(value, vars, span)?;
                     if value.as_str() != Some(OMIT) {
-                        let key_span = location::find_scalar(span, key);
-                        rendered.insert(self.render(key, vars, &key_span)?, value);
+                        let key = match is_template(key) {
+                            true => self.render(key, vars, &location::find_scalar(span, key))?,
+                            false => key.clone(),
+                        };
+                        rendered.insert(key, value);
                     }
                 }
                 Json::Object(rendered)
