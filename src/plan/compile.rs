@@ -8,6 +8,7 @@
 //! run time; templates that read them are kept for the executor.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -108,7 +109,7 @@ fn compile_host(
         ("release_id", json!(input.release.id)),
         ("release_commit", json!(input.release.commit)),
     ] {
-        scope.set(name, Raw::Final(value));
+        scope.set(name, Raw::Final(Arc::new(value)));
     }
     let defaults = Source::new("<ferry defaults>", "");
     for (name, template) in [
@@ -119,7 +120,10 @@ fn compile_host(
     ] {
         scope.set(
             name,
-            Raw::Json(json!(template), Span::file_start(defaults.clone())),
+            Raw::Json(
+                Arc::new(json!(template)),
+                Span::file_start(defaults.clone()),
+            ),
         );
     }
     scope.set_nodes(&play.defaults);
@@ -134,7 +138,7 @@ fn compile_host(
         ("ansible_play_hosts", json!(play_hosts)),
         ("play_hosts", json!(play_hosts)),
     ] {
-        scope.set(name, Raw::Final(value));
+        scope.set(name, Raw::Final(Arc::new(value)));
     }
     scope.set_nodes(&play.vars);
     for file in &play.vars_files {
@@ -309,7 +313,7 @@ impl TaskCompiler<'_, '_> {
         list.into_iter()
             .map(|item| {
                 let mut scope = scope.clone();
-                scope.set(task.loop_var.clone(), Raw::Final(item.clone()));
+                scope.set(task.loop_var.clone(), Raw::Final(Arc::new(item.clone())));
                 self.step(&scope, task, Some(item))
             })
             .collect()

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -21,16 +22,18 @@ pub(crate) enum Raw {
     /// From YAML we parsed: strings inside keep their own locations.
     Node(Node),
     /// From JSON-shaped sources (the inventory, `-e`): located at `span`.
-    Json(Value, Span),
+    Json(Arc<Value>, Span),
     /// Already final (magic variables, loop items): never rendered again.
-    Final(Value),
+    Final(Arc<Value>),
 }
 
 #[derive(Clone)]
 pub(crate) struct Scope<'t> {
     templates: &'t Templates,
     raw: IndexMap<String, Raw>,
-    resolved: RefCell<HashMap<String, Value>>,
+    /// Shared, not copied, when a task's scope is cloned from its host's:
+    /// `groups` and the play's host list grow with the inventory.
+    resolved: RefCell<HashMap<String, Arc<Value>>>,
     resolving: RefCell<Vec<String>>,
     /// Names registered by earlier tasks: known only at run time.
     registered: HashSet<String>,
@@ -62,7 +65,10 @@ impl<'t> Scope<'t> {
 
     pub fn set_json(&mut self, vars: &Map<String, Value>, span: &Span) {
         for (name, value) in vars {
-            self.set(name.clone(), Raw::Json(value.clone(), span.clone()));
+            self.set(
+                name.clone(),
+                Raw::Json(Arc::new(value.clone()), span.clone()),
+            );
         }
     }
 
@@ -87,7 +93,7 @@ impl<'t> Scope<'t> {
     /// The resolved value of a variable, if it is defined.
     pub fn get(&self, name: &str) -> Result<Option<Value>, Diagnostic> {
         if let Some(value) = self.resolved.borrow().get(name) {
-            return Ok(Some(value.clone()));
+            return Ok(Some(Value::clone(value)));
         }
         let Some(raw) = self.raw.get(name) else {
             return Ok(None);
@@ -115,86 +121,97 @@ impl<'t> Scope<'t> {
         let value = match raw {
             Raw::Node(node) => self.render_node(node),
             Raw::Json(value, span) => self.render_json(value, span),
-            Raw::Final(value) => Ok(value.clone()),
+            Raw::Final(value) => Ok(Value::clone(value)),
         };
         self.resolving.borrow_mut().pop();
         let value = value?;
         self.resolved
             .borrow_mut()
-            .insert(name.to_string(), value.clone());
+            .insert(name.to_string(), Arc::new(value.clone()));
         Ok(Some(value))
     }
 
-    /// The variables a template sees: those it reads resolved, the rest as
-    /// written (they are there only for `did you mean`).
-    pub fn context(&self, text: &str) -> Result<Map<String, Value>, Diagnostic> {
-        self.context_for(std::iter::once(text))
-    }
-
-    fn context_for<'a>(
-        &self,
-        texts: impl Iterator<Item = &'a str>,
-    ) -> Result<Map<String, Value>, Diagnostic> {
-        for text in texts.filter(|t| has_template(t)) {
+    /// The resolved values of the variables `texts` read (undefined ones
+    /// left out: the render then names them).
+    fn read_by(&self, texts: &[&str]) -> Result<Map<String, Value>, Diagnostic> {
+        let mut out = Map::new();
+        for text in texts.iter().filter(|t| has_template(t)) {
             for name in self.templates.variables(text) {
-                self.get(&name)?;
+                if !out.contains_key(&name)
+                    && let Some(value) = self.get(&name)?
+                {
+                    out.insert(name, value);
+                }
             }
         }
+        Ok(out)
+    }
+
+    /// Every variable: the resolved ones resolved, the rest as written
+    /// (they are there only for `did you mean`).
+    fn everything(&self) -> Map<String, Value> {
         let resolved = self.resolved.borrow();
-        Ok(self
-            .raw
+        self.raw
             .iter()
             .map(|(name, raw)| {
                 let value = match (resolved.get(name), raw) {
-                    (Some(v), _) => v.clone(),
+                    (Some(v), _) => Value::clone(v),
                     (None, Raw::Node(node)) => node.to_json(),
-                    (None, Raw::Json(v, _) | Raw::Final(v)) => v.clone(),
+                    (None, Raw::Json(v, _) | Raw::Final(v)) => Value::clone(v),
                 };
                 (name.clone(), value)
             })
-            .collect())
+            .collect()
+    }
+
+    /// Renders with just the variables the templates read; if that fails,
+    /// again with every variable, so that the error can say `did you mean`
+    /// (and a read that `variables()` missed still resolves). Errors are
+    /// rare; copying every variable — `groups` grows with the inventory —
+    /// for every string of every host made compiling quadratic in hosts.
+    fn with_context<T>(
+        &self,
+        texts: &[&str],
+        render: impl Fn(&Map<String, Value>) -> Result<T, Diagnostic>,
+    ) -> Result<T, Diagnostic> {
+        match render(&self.read_by(texts)?) {
+            Ok(value) => Ok(value),
+            Err(_) => render(&self.everything()),
+        }
     }
 
     /// The resolved values of just the variables `text` reads (for run-time
     /// expressions, which carry what they need).
     pub fn needed(&self, text: &str) -> Result<Map<String, Value>, Diagnostic> {
-        let mut out = Map::new();
-        let mut names: Vec<String> = self.templates.variables(text).into_iter().collect();
-        names.sort();
-        for name in names {
-            if let Some(value) = self.get(&name)? {
-                out.insert(name, value);
-            }
-        }
-        Ok(out)
+        self.read_by(&[text])
     }
 
     pub fn render_str(&self, text: &str, span: &Span) -> Result<String, Diagnostic> {
         if !has_template(text) {
             return Ok(text.to_string());
         }
-        self.templates.render(text, &self.context(text)?, span)
+        self.with_context(&[text], |vars| self.templates.render(text, vars, span))
     }
 
     pub fn eval_bool(&self, expr: &str, span: &Span) -> Result<bool, Diagnostic> {
-        self.templates
-            .eval_bool(expr, &self.context(&expression_template(expr))?, span)
+        let template = expression_template(expr);
+        self.with_context(&[&template], |vars| {
+            self.templates.eval_bool(expr, vars, span)
+        })
     }
 
     /// Renders every string in a YAML value, each at its own location.
     pub fn render_node(&self, node: &Node) -> Result<Value, Diagnostic> {
         let mut texts = Vec::new();
         node_strings(node, &mut texts);
-        let context = self.context_for(texts.into_iter())?;
-        self.templates.render_node(node, &context)
+        self.with_context(&texts, |vars| self.templates.render_node(node, vars))
     }
 
     /// Renders every string in a JSON value, all located at `span`.
     pub fn render_json(&self, value: &Value, span: &Span) -> Result<Value, Diagnostic> {
         let mut texts = Vec::new();
         json_strings(value, &mut texts);
-        let context = self.context_for(texts.into_iter())?;
-        self.templates.render_json(value, &context, span)
+        self.with_context(&texts, |vars| self.templates.render_json(value, vars, span))
     }
 
     /// Names of every defined variable (for `did you mean`).
