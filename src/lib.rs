@@ -38,6 +38,7 @@ pub mod playbook;
 pub mod release;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod shell;
 pub mod stage;
 pub mod suggestion;

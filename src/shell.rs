@@ -25,6 +25,21 @@ pub fn quote(word: &str) -> String {
     }
 }
 
+/// A command as a person reads it in a plan or a recap. Scripts that
+/// modules generate (`service`, `http.check`) open with a `# module: what
+/// it does` line and run to dozens of lines: this keeps that line and says
+/// how many follow (`--json` plans carry every line as sent).
+pub fn summary(command: &str) -> String {
+    let lines = command.lines().count();
+    match command.strip_prefix("# ") {
+        Some(rest) if lines > 3 => format!(
+            "{} (a script of {lines} lines; `ferry plan --json` shows it whole)",
+            rest.lines().next().unwrap_or_default()
+        ),
+        _ => command.to_string(),
+    }
+}
+
 /// A command line for `sh -c`, made of quoted words and raw shell text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Command {

@@ -6,13 +6,15 @@ from pathlib import Path
 from flask import Flask
 
 app = Flask(__name__)
-
-
-def revision() -> str:
-    path = Path(__file__).with_name("REVISION")
-    return path.read_text().strip() if path.exists() else "unknown"
+HERE = Path(__file__).resolve().parent
 
 
 @app.get("/")
 def index():
-    return {"app": "flask-hello", "revision": revision(), "greeting": os.environ.get("GREETING", "hello")}
+    revision = HERE / "REVISION"
+    return {
+        "app": "flask-hello",
+        "release": HERE.name,
+        "revision": revision.read_text().strip() if revision.exists() else "unknown",
+        "greeting": os.environ.get("GREETING", "hello"),
+    }

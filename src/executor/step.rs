@@ -254,7 +254,7 @@ async fn once(
     run: &Command,
     upload: Option<&Upload>,
 ) -> StepOutcome {
-    let shown = cx.masker.mask(run.as_sent());
+    let shown = crate::shell::summary(&cx.masker.mask(run.as_sent()));
     if cx.dry_run || (check.is_some() && upload.is_some()) {
         if let Some(check) = check {
             match exec(step, cx, check.command.as_sent(), None).await {

@@ -9,7 +9,9 @@ mod command;
 mod copy;
 mod debug;
 mod file;
+mod http;
 mod release;
+mod service;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +32,8 @@ pub const NAMES: &[&str] = &[
     "template",
     "file",
     "debug",
+    "service",
+    "http.check",
     "release.upload",
     "release.switch",
     "release.cleanup",
@@ -97,8 +101,16 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "template" => copy::TEMPLATE_KEYS,
         "file" => file::KEYS,
         "debug" => debug::KEYS,
+        "service" => service::KEYS,
+        "http.check" => http::KEYS,
         _ => release::KEYS,
     }
+}
+
+/// Whether the module only looks (`http.check`): it reports `ok`, never
+/// `changed`, unless the task says otherwise with `changed_when`.
+pub fn read_only(module: &str) -> bool {
+    module == "http.check"
 }
 
 /// Whether the module takes a free-form string (`shell: echo hi`).
@@ -142,6 +154,8 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "template" => copy::template(&args),
         "file" => file::file(&args),
         "debug" => debug::debug(&args),
+        "service" => service::service(&args),
+        "http.check" => http::check(&args),
         other => release::release(other, &args),
     }
 }

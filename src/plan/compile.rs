@@ -34,6 +34,8 @@ pub struct CompileInput<'a> {
     pub inventory_source: std::sync::Arc<Source>,
     /// `-e` variables, highest precedence, each with where it was given.
     pub extra_vars: Vec<(Map<String, Value>, Span)>,
+    /// The stage's secrets file, just below `-e`; every value is masked.
+    pub secrets: Option<crate::secrets::Secrets>,
     /// `--limit`: only hosts matching this pattern.
     pub limit: Option<String>,
     pub templates: &'a Templates,
@@ -44,6 +46,9 @@ pub struct CompileInput<'a> {
 /// Compiles every play for every host it targets.
 pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
     let mut masker = Masker::new();
+    for value in input.secrets.iter().flat_map(|s| &s.values) {
+        masker.add(value);
+    }
     let limited = match &input.limit {
         Some(pattern) => Some(input.inventory.select(pattern, None)?),
         None => None,
@@ -108,6 +113,10 @@ fn compile_host(
         ("shared_dirs", json!([])),
         ("release_id", json!(input.release.id)),
         ("release_commit", json!(input.release.commit)),
+        (
+            "procfile",
+            json!(input.release.procfile.clone().unwrap_or_default()),
+        ),
     ] {
         scope.set(name, Raw::Final(Arc::new(value)));
     }
@@ -144,6 +153,9 @@ fn compile_host(
     for file in &play.vars_files {
         let path = scope.render_str(file.as_str().unwrap_or_default(), &file.span)?;
         scope.set_nodes(&read_vars_file(input.project_dir, &path, file)?);
+    }
+    if let Some(secrets) = &input.secrets {
+        scope.set_json(&secrets.vars, &secrets.span);
     }
     for (vars, span) in &input.extra_vars {
         scope.set_json(vars, span);
@@ -369,6 +381,13 @@ impl TaskCompiler<'_, '_> {
             no_log: task.no_log,
             tags: task.tags.clone(),
         };
+        if step.changed_when.is_none() && modules::read_only(&task.module) {
+            step.changed_when = Some(Expr {
+                expr: "false".into(),
+                vars: Map::new(),
+                location: step.location.clone(),
+            });
+        }
         for cond in &task.when {
             match &cond.value {
                 yaml::Value::Bool(true) => continue,

@@ -103,10 +103,14 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
                     );
                 }
                 if let Some(check) = check {
-                    let _ = writeln!(out, "{pad}check: {}", check.command);
+                    let _ = writeln!(
+                        out,
+                        "{pad}check: {}",
+                        crate::shell::summary(check.command.as_sent())
+                    );
                     let _ = writeln!(out, "{pad}       (ok when {})", check.satisfied);
                 }
-                let _ = writeln!(out, "{pad}run:   {run}");
+                let _ = writeln!(out, "{pad}run:   {}", crate::shell::summary(run.as_sent()));
             }
             Action::Debug { msg } => {
                 let _ = writeln!(out, "{pad}msg: {msg}");

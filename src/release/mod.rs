@@ -13,6 +13,7 @@ mod id;
 pub mod layout;
 pub mod lock;
 mod manifest;
+mod procfile;
 pub mod remote;
 mod tree;
 
@@ -20,4 +21,5 @@ pub use id::{ReleaseId, release_id};
 pub use manifest::{
     Delta, Entry, MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK, Manifest, ManifestError,
 };
+pub use procfile::Procfile;
 pub use tree::{Source, TreeError};

@@ -304,6 +304,10 @@ fn compile_playbook(
         .map(|arg| stage::extra_vars(arg, project_dir))
         .collect::<Result<Vec<_>, _>>()?;
     let release = release_id(git_dir(project_dir), rev)?;
+    let secrets = crate::secrets::load(git_dir(project_dir), stage)?;
+    for warning in secrets.iter().flat_map(|s| &s.warnings) {
+        eprintln!("warning: {warning}");
+    }
     let templates = Templates::new();
     let input = CompileInput {
         stage: stage.to_string(),
@@ -312,6 +316,7 @@ fn compile_playbook(
         inventory: &inventory,
         inventory_source: Source::read(inventory_path)?,
         extra_vars,
+        secrets,
         limit: args.limit.clone(),
         templates: &templates,
         release: &release,

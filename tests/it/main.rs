@@ -1,5 +1,6 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod apps;
 mod cli;
 mod corpus;
 mod deploy;

@@ -4,5 +4,6 @@
 // Not every test module uses every helper.
 #![allow(dead_code)]
 
+pub mod apps;
 pub mod ferry;
 pub mod sshd;

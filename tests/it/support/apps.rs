@@ -1,0 +1,226 @@
+//! Real app hosting for end-to-end deploys: a supervisord per test host,
+//! the Python wheels the example apps install (downloaded by .ci/run, so
+//! tests never leave loopback), and a copy of an example app in its own git
+//! repository with an inventory for the test hosts.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::ferry::{Project, repo_root};
+use super::sshd::TestHosts;
+
+/// The wheelhouse `.ci/run` fills from `tests/apps/requirements.txt`.
+pub fn wheelhouse() -> PathBuf {
+    let dir = repo_root().join("target/wheelhouse");
+    assert!(
+        dir.join(".complete").exists() || std::fs::read_dir(&dir).is_ok_and(|d| d.count() > 3),
+        "no Python wheels in {}: run `bash .ci/run` (or `python3 -m pip download --dest target/wheelhouse -r tests/apps/requirements.txt`) first",
+        dir.display()
+    );
+    dir
+}
+
+/// One supervisord per test host, each with its own socket and `conf.d`.
+pub struct Supervisors {
+    children: Vec<Child>,
+    /// Per host: (supervisord.conf, conf.d directory).
+    pub configs: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Supervisors {
+    pub fn start(hosts: &TestHosts) -> Supervisors {
+        let mut set = Supervisors {
+            children: Vec::new(),
+            configs: Vec::new(),
+        };
+        for host in &hosts.hosts {
+            let dir = host.dir.join("supervisor");
+            let conf_d = dir.join("conf.d");
+            std::fs::create_dir_all(&conf_d).unwrap();
+            let conf = dir.join("supervisord.conf");
+            let d = dir.display();
+            std::fs::write(
+                &conf,
+                format!(
+                    "[unix_http_server]\nfile={d}/supervisor.sock\n\n\
+                     [supervisord]\nnodaemon=true\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nchilddir={d}\nchildlogdir={d}\n\n\
+                     [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+                     [supervisorctl]\nserverurl=unix://{d}/supervisor.sock\n\n\
+                     [include]\nfiles = {}/*.conf\n",
+                    conf_d.display()
+                ),
+            )
+            .unwrap();
+            let child = Command::new("supervisord")
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start supervisord (apt-get install supervisor)");
+            set.children.push(child);
+            let socket = dir.join("supervisor.sock");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !socket.exists() {
+                assert!(Instant::now() < deadline, "supervisord did not start: {d}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            set.configs.push((conf, conf_d));
+        }
+        set
+    }
+}
+
+impl Drop for Supervisors {
+    fn drop(&mut self) {
+        // TERM: supervisord stops its programs (process groups) and exits.
+        for child in &self.children {
+            terminate(child.id());
+        }
+        for child in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+/// The secret every test app's stage carries: it must never be printed.
+pub const SECRET: &str = "s3cret-greeting-9f2c";
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// An example app copied into a fresh git repository (one commit), with
+/// `inventory/test.yml` placing it on `hosts`, supervised by `supervisors`.
+pub struct App {
+    pub project: Project,
+    /// The first web port on each host (on the host's own address).
+    pub port: u16,
+}
+
+impl App {
+    pub fn new(example: &str, hosts: &TestHosts, supervisors: &Supervisors, extra: &str) -> App {
+        let project = Project::new();
+        copy_dir(&repo_root().join("examples").join(example), project.path());
+        let _ = std::fs::remove_dir_all(project.path().join("inventory"));
+        let port = 20000 + (super::sshd::random() % 20000) as u16;
+        let mut inventory = String::from("all:\n  children:\n    web:\n      hosts:\n");
+        for (host, (conf, conf_d)) in hosts.hosts.iter().zip(&supervisors.configs) {
+            inventory.push_str(&format!(
+                "        {name}:\n          ansible_host: {addr}\n          ansible_port: {port_}\n          ansible_user: {user}\n          ansible_ssh_private_key_file: {key}\n          deploy_to: {deploy}\n          gunicorn_host: {addr}\n          supervisor_conf_dir: {conf_d}\n          supervisorctl: supervisorctl -c {conf}\n",
+                name = host.name,
+                addr = host.address,
+                port_ = host.port,
+                user = host.user,
+                key = host.key.display(),
+                deploy = host.dir.join("app").display(),
+                conf_d = conf_d.display(),
+                conf = conf.display(),
+            ));
+        }
+        inventory.push_str(&format!(
+            "  vars:\n    procfile_port: {port}\n    pip_args: --no-index --find-links {}\n{extra}",
+            wheelhouse().display()
+        ));
+        project.file("inventory/test.yml", &inventory);
+        project.file("secrets/test.yml", &format!("greeting: {SECRET}\n"));
+        set_mode(&project.path().join("secrets/test.yml"), 0o600);
+        let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();
+        project.file(".ssh/known_hosts", &known);
+        git(project.path(), &["init", "-q", "-b", "main"]);
+        git(project.path(), &["add", "-A"]);
+        git(project.path(), &["commit", "-q", "-m", "v1"]);
+        App { project, port }
+    }
+
+    /// Writes `text` to `relative` and commits it as `message`.
+    pub fn commit(&self, relative: &str, text: &str, message: &str) {
+        self.project.file(relative, text);
+        git(self.project.path(), &["add", "-A"]);
+        git(self.project.path(), &["commit", "-q", "-m", message]);
+    }
+
+    pub fn head(&self) -> String {
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(self.project.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=ferry",
+            "-c",
+            "user.email=ferry@example.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("git");
+    assert!(status.success(), "git {args:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `GET path` from `address:port`: the status and body, or why not.
+pub fn http_get(address: &str, port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut stream = TcpStream::connect_timeout(
+        &format!("{address}:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not HTTP: {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
