@@ -140,6 +140,9 @@ pub struct RollbackArgs {
     /// The release to go back to (default: the newest complete one before current).
     #[arg(long, value_name = "RELEASE")]
     pub to: Option<String>,
+    /// Roll back even when the database has migrations the release does not know.
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -465,3 +465,52 @@ mod tests {
         assert_eq!(HistoryLine::parse("nonsense"), None);
     }
 }
+
+/// Where a release records the database migrations it knows (one name a
+/// line, `app.0003_x`), written by a framework's migrate step (the built-in
+/// `django/migrate` playbook does): rollback compares the lists.
+pub const MIGRATIONS_FILE: &str = ".ferry-migrations";
+
+/// Prints `RELEASE MIGRATION` for every migration every release recorded.
+pub fn recorded_migrations(deploy_to: &str) -> Command {
+    Command::new("cd")
+        .arg(format!("{deploy_to}/releases"))
+        .raw("2>/dev/null || exit 0;")
+        .raw(&format!(
+            "for r in *; do [ -f \"$r/{MIGRATIONS_FILE}\" ] && sed \"s|^|$r |\" \"$r/{MIGRATIONS_FILE}\"; done; true"
+        ))
+}
+
+/// The migrations `from` recorded that `to` did not: what the database has
+/// that the release being rolled back to does not know. `listing` is the
+/// output of [`recorded_migrations`].
+pub fn unknown_migrations(listing: &str, from: &str, to: &str) -> Vec<String> {
+    let of = |release: &str| -> Vec<&str> {
+        listing
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(r, _)| *r == release)
+            .map(|(_, m)| m.trim())
+            .filter(|m| !m.is_empty())
+            .collect()
+    };
+    let known = of(to);
+    of(from)
+        .into_iter()
+        .filter(|m| !known.contains(m))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::unknown_migrations;
+
+    #[test]
+    fn migrations_of_the_newer_release_that_the_older_lacks() {
+        let listing = "r1 notes.0001_initial\nr2 notes.0001_initial\nr2 notes.0002_seed\nr3 x\n";
+        assert_eq!(unknown_migrations(listing, "r2", "r1"), ["notes.0002_seed"]);
+        assert!(unknown_migrations(listing, "r1", "r2").is_empty());
+        assert!(unknown_migrations(listing, "r9", "r1").is_empty());
+    }
+}

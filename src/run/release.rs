@@ -214,6 +214,19 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
             refused.join("\n  ")
         )));
     }
+    // 2b. The database may have moved on: name the migrations that the
+    // target release does not know, and go on only with --yes.
+    if !args.yes {
+        let unknown = unknown_migrations(dir, &args.stage, &targets)?;
+        if !unknown.is_empty() {
+            unlock_all(&ExecArgs::quiet())?;
+            return Err(Error::Input(crate::diagnostic::Diagnostic::plain(format!(
+                "the database has migrations that the release to roll back to does not know:\n  {}\n\
+                 its code may not run against them; migrate the database back first, or roll back anyway with `--yes`",
+                unknown.join("\n  ")
+            ))));
+        }
+    }
     // 3. Switch, record, and run the steps after the switch again.
     let mut plan = compiled;
     for play in &mut plan.plays {
@@ -277,4 +290,34 @@ pub(super) fn unlock(dir: &Path, args: StageArgs) -> Result<(), Error> {
         }
     })?;
     finish(&outcome)
+}
+
+/// `host: release lacks app.0003_x, …` for each host whose target release
+/// does not know migrations its current release recorded.
+fn unknown_migrations(
+    dir: &Path,
+    stage: &str,
+    targets: &std::collections::HashMap<String, (String, Option<String>)>,
+) -> Result<Vec<String>, Error> {
+    let mut read = per_release_dir(dir, stage, "read recorded migrations", |deploy_to| {
+        remote::recorded_migrations(deploy_to)
+    })?;
+    for play in &mut read.plays {
+        play.hosts.retain(|h| targets.contains_key(&h.host));
+    }
+    let mut found = Vec::new();
+    run_plan(&mut read, dir, &ExecArgs::quiet(), false, |results| {
+        for (host, registered) in results {
+            let Some((target, Some(current))) = targets.get(host) else {
+                continue;
+            };
+            let listing =
+                String::from_utf8_lossy(&command_output(&registered["out"]).stdout).into_owned();
+            let unknown = remote::unknown_migrations(&listing, current, target);
+            if !unknown.is_empty() {
+                found.push(format!("{host}: {target} lacks {}", unknown.join(", ")));
+            }
+        }
+    })?;
+    Ok(found)
 }
