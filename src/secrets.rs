@@ -35,6 +35,22 @@ pub fn path(dir: &Path, stage: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Whether git would ignore `secrets/STAGE.yml` under `dir`: then a fresh
+/// clone lacks it, and a missing variable most likely belongs in it.
+pub fn ignored_by_git(dir: &Path, stage: &str) -> bool {
+    let Ok(repo) = git2::Repository::discover(dir) else {
+        return false;
+    };
+    let (Some(workdir), Ok(dir)) = (repo.workdir(), dir.canonicalize()) else {
+        return false;
+    };
+    let file = dir.join("secrets").join(format!("{stage}.yml"));
+    let Ok(relative) = file.strip_prefix(workdir) else {
+        return false;
+    };
+    repo.is_path_ignored(relative).unwrap_or(false)
+}
+
 /// Reads the stage's secrets, running the commands it names.
 pub fn load(dir: &Path, stage: &str) -> Result<Option<Secrets>, Diagnostic> {
     let Some(path) = path(dir, stage) else {

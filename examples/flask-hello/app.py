@@ -6,6 +6,8 @@ from pathlib import Path
 from flask import Flask
 
 app = Flask(__name__)
+# Signs sessions; from the 0600 .env that ferry writes from secrets/STAGE.yml.
+app.secret_key = os.environ["SECRET_KEY"]
 HERE = Path(__file__).resolve().parent
 
 

@@ -308,6 +308,8 @@ fn compile_playbook(
     for warning in secrets.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {warning}");
     }
+    let secrets_elsewhere =
+        secrets.is_none() && crate::secrets::ignored_by_git(git_dir(project_dir), stage);
     let templates = Templates::new();
     let input = CompileInput {
         stage: stage.to_string(),
@@ -321,7 +323,24 @@ fn compile_playbook(
         templates: &templates,
         release: &release,
     };
-    Ok(plan::compile(&input)?)
+    plan::compile(&input).map_err(|diag| {
+        // A fresh clone lacks the stage's secrets file when the project
+        // keeps it out of git: say where the missing value is meant to come
+        // from.
+        if secrets_elsewhere
+            && diag.help.is_none()
+            && diag.message.starts_with("undefined variable")
+        {
+            let file = project_dir.join("secrets").join(format!("{stage}.yml"));
+            diag.with_help(format!(
+                "there is no {}: values kept out of git (passwords, keys) go there",
+                file.display()
+            ))
+            .into()
+        } else {
+            diag.into()
+        }
+    })
 }
 
 /// The directory of a playbook: empty for a bare `deploy.yml`, so that

@@ -1,13 +1,15 @@
 //! The command line, run as a user runs it: the real binary on real files.
 
-use crate::support::ferry::{Project, repo_root, run_ferry};
+use crate::support::ferry::Project;
 
 #[test]
 fn offline_plan_of_the_example_shows_every_hosts_rendered_steps() {
-    let out = run_ferry(
-        &repo_root().join("examples/flask-hello"),
-        &["plan", "local", "--offline"],
+    let project = Project::example(
+        "flask-hello",
+        "local",
+        &format!("secret_key: {EXAMPLE_SECRET}\n"),
     );
+    let out = project.ferry(&["plan", "local", "--offline"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     for host in ["web1", "web2", "web3"] {
         assert!(
@@ -23,26 +25,34 @@ fn offline_plan_of_the_example_shows_every_hosts_rendered_steps() {
             out.stdout
         );
     }
+    // Long generated scripts show as their one-line summary.
     assert!(
+        out.stdout.contains(
+            "run:   service: upgrade flask-hello-web:* with USR2 (no request dropped) serving `/tmp/ferry-example/web1/current`"
+        ),
+        "{}",
         out.stdout
-            .contains("run:   sudo -n -H -u root -- sh -c 'supervisorctl restart flask-hello'")
     );
     assert!(
         out.stdout.contains("when (at run time)") || out.stdout.contains("rendered at run time")
     );
     // The secret goes into a 0600 file over stdin and is masked in the plan.
-    assert!(!out.stdout.contains("hello from ferry"), "{}", out.stdout);
+    assert!(!out.stdout.contains(EXAMPLE_SECRET), "{}", out.stdout);
 }
 
 #[test]
 fn json_plan_is_the_same_plan_as_data() {
-    let dir = repo_root().join("examples/flask-hello");
-    let out = run_ferry(&dir, &["plan", "local", "--offline", "--json"]);
+    let project = Project::example(
+        "flask-hello",
+        "local",
+        &format!("secret_key: {EXAMPLE_SECRET}\n"),
+    );
+    let out = project.ferry(&["plan", "local", "--offline", "--json"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
     let hosts = plan["plays"][0]["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 3);
-    let text = run_ferry(&dir, &["plan", "local", "--offline"]).stdout;
+    let text = project.ferry(&["plan", "local", "--offline"]).stdout;
     // The release id is the time of the run, to the second: the two runs may
     // straddle a second, so read each plan with its own id.
     let id = plan["release"]["id"].as_str().unwrap();
@@ -50,12 +60,40 @@ fn json_plan_is_the_same_plan_as_data() {
     for host in hosts {
         for step in host["steps"].as_array().unwrap() {
             if let Some(run) = step["body"]["action"]["run"].as_str() {
-                let run = run.replace(id, &text_id);
+                let run = ferry::shell::summary(&run.replace(id, &text_id));
                 assert!(text.contains(&run), "text plan lacks `{run}`");
             }
         }
     }
-    assert!(!out.stdout.contains("hello from ferry"));
+    assert!(!out.stdout.contains(EXAMPLE_SECRET));
+}
+
+const EXAMPLE_SECRET: &str = "example-secret-key-5d1e";
+
+#[test]
+fn a_missing_secrets_file_is_named_where_its_variable_is_used() {
+    let project = Project::example("flask-hello", "local", "");
+    std::fs::remove_dir_all(project.path().join("secrets")).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "v1"],
+    ] {
+        crate::support::apps::git(project.path(), args);
+    }
+    let out = project.ferry(&["plan", "local", "--offline"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("undefined variable `secret_key` at deploy.yml:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: there is no secrets/local.yml"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The id in the first `releases/<id>` path of a text plan.

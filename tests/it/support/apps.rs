@@ -115,8 +115,7 @@ pub struct App {
 
 impl App {
     pub fn new(example: &str, hosts: &TestHosts, supervisors: &Supervisors, extra: &str) -> App {
-        let project = Project::new();
-        copy_dir(&repo_root().join("examples").join(example), project.path());
+        let project = Project::example(example, "test", &format!("secret_key: {SECRET}\n"));
         let _ = std::fs::remove_dir_all(project.path().join("inventory"));
         let port = 20000 + (super::sshd::random() % 20000) as u16;
         let mut inventory = String::from("all:\n  children:\n    web:\n      hosts:\n");
@@ -138,8 +137,6 @@ impl App {
             wheelhouse().display()
         ));
         project.file("inventory/test.yml", &inventory);
-        project.file("secrets/test.yml", &format!("greeting: {SECRET}\n"));
-        set_mode(&project.path().join("secrets/test.yml"), 0o600);
         let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();
         project.file(".ssh/known_hosts", &known);
         git(project.path(), &["init", "-q", "-b", "main"]);
@@ -179,19 +176,6 @@ pub fn git(dir: &Path, args: &[&str]) {
         .status()
         .expect("git");
     assert!(status.success(), "git {args:?}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// `GET path` from `address:port`: the status and body, or why not.

@@ -70,6 +70,20 @@ pub fn repo_root() -> PathBuf {
 }
 
 impl Project {
+    /// A copy of `examples/NAME` without the secrets files of this checkout,
+    /// with `secrets/STAGE.yml` (mode 0600) holding `secrets` instead.
+    pub fn example(name: &str, stage: &str, secrets: &str) -> Project {
+        use std::os::unix::fs::PermissionsExt;
+        let project = Project::new();
+        copy_dir(&repo_root().join("examples").join(name), project.path());
+        let _ = std::fs::remove_dir_all(project.path().join("secrets"));
+        let file = format!("secrets/{stage}.yml");
+        project.file(&file, secrets);
+        let mode = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(project.path().join(file), mode).unwrap();
+        project
+    }
+
     /// A project whose `inventory/test.ini` lists `hosts` in group `web`,
     /// each with its own directory as `deploy_to`, and whose HOME trusts
     /// their host keys.
@@ -117,4 +131,17 @@ pub fn step_ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> 
             )
         })
         .collect()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
