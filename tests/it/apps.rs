@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::apps::{App, SECRET, Supervisors, http_get};
+use crate::support::apps::{App, SECRET, Supervisors, git, http_get};
 use crate::support::ferry::{Output, step_ends};
 use crate::support::sshd::TestHosts;
 
@@ -111,3 +111,171 @@ fn flask_from_its_procfile_upgrades_two_web_processes_without_dropping_a_request
     );
     assert_serving(&hosts, &app, 2, &app.head());
 }
+
+/// The `(host, reason)` of every end of the step named `name`.
+fn ends_of<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<(&'a str, &'a str, &'a str)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_end" && e["name"] == name)
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or_default(),
+                e["status"].as_str().unwrap_or_default(),
+                e["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Steps that did something (neither `ok` nor `skipped`).
+fn changes(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    step_ends(events)
+        .into_iter()
+        .filter(|(_, _, status)| status != "ok" && status != "skipped")
+        .collect()
+}
+
+const MIGRATE: &str = "Apply database migrations, once, before any host switches";
+
+#[test]
+fn django_migrates_once_keeps_serving_through_a_failed_migration_and_rolls_back_a_failed_health_check()
+ {
+    let hosts = TestHosts::start(3);
+    let supervisors = Supervisors::start(&hosts);
+    let database = tempfile::tempdir().unwrap();
+    let db = database.path().join("notes.sqlite3");
+    let extra = format!(
+        "    database_url: sqlite:///{}\n    health_retries: 2\n",
+        db.display()
+    );
+    let app = App::new("django-notes", &hosts, &supervisors, &extra);
+
+    // v1 serves, with its static files collected inside the release.
+    let (out, events) = deploy(&app);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let v1 = app.head();
+    assert_serving(&hosts, &app, 1, &v1);
+    for host in &hosts.hosts {
+        let css = host.dir.join("app/current/static/notes/style.css");
+        assert!(css.is_file(), "{} lacks {}", host.name, css.display());
+    }
+    // `check --deploy` warns (no HTTPS settings in the example) and the
+    // deploy shows it without failing.
+    assert!(
+        out.stdout.contains("security.W0") || out.stderr.contains("security.W0"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(ends_of(&events, MIGRATE).len(), 3);
+
+    // The same commit again: nothing changes.
+    let (out, events) = deploy(&app);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(changes(&events).is_empty(), "{:?}", changes(&events));
+
+    // v2 brings a migration: it runs once, on one host, before any switch.
+    let models = std::fs::read_to_string(app.project.path().join("notes/models.py")).unwrap();
+    app.project.file(
+        "notes/models.py",
+        &format!("{models}    pinned = models.BooleanField(default=False)\n"),
+    );
+    app.commit("notes/migrations/0002_note_pinned.py", MIGRATION_0002, "v2");
+    let (out, events) = deploy(&app);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let v2 = app.head();
+    assert_serving(&hosts, &app, 1, &v2);
+    let migrate = ends_of(&events, MIGRATE);
+    let ran: Vec<_> = migrate
+        .iter()
+        .filter(|(_, _, why)| !why.starts_with("run once, on"))
+        .collect();
+    assert_eq!(ran.len(), 1, "{migrate:?}");
+    assert!(
+        migrate.iter().all(|(_, status, _)| *status == "changed"),
+        "{migrate:?}"
+    );
+    // Its data migration wrote exactly one note.
+    let (_, body) = http_get(&hosts.hosts[0].address, app.port, "/").unwrap();
+    assert!(body.contains("\"notes\": 1"), "{body}");
+    let recorded =
+        std::fs::read_to_string(hosts.hosts[2].dir.join("app/current/.ferry-migrations")).unwrap();
+    assert!(recorded.contains("notes.0002_note_pinned"), "{recorded}");
+
+    // v3's migration fails: no host switches, every host serves v2.
+    app.commit("notes/migrations/0003_broken.py", MIGRATION_BROKEN, "v3");
+    let (out, _) = deploy(&app);
+    assert_ne!(out.status, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("0003_broken") || out.stderr.contains("0003_broken"),
+        "{}",
+        out.stdout
+    );
+    assert_serving(&hosts, &app, 1, &v2);
+
+    // v4 (without v3's migration) answers its health check with an error:
+    // every host switches, fails the check and goes back to v2 by itself.
+    git(
+        app.project.path(),
+        &["rm", "-q", "notes/migrations/0003_broken.py"],
+    );
+    let views = std::fs::read_to_string(app.project.path().join("notes/views.py")).unwrap();
+    app.commit(
+        "notes/views.py",
+        &views.replace(
+            "return HttpResponse(\"ok\\n\"",
+            "return HttpResponse(\"broken\\n\", status=500",
+        ),
+        "v4",
+    );
+    let (out, events) = deploy(&app);
+    assert_ne!(out.status, 0, "{}", out.stdout);
+    let rolled: Vec<_> = ends_of(&events, "roll back");
+    assert_eq!(rolled.len(), 3, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("broken"),
+        "the recap shows the last response:\n{}",
+        out.stdout
+    );
+    assert_serving(&hosts, &app, 1, &v2);
+
+    // Rolling back to v1 would run code that does not know 0002: ferry
+    // refuses without --yes, and names the migration.
+    let out = app.project.ferry(&["rollback", "test"]);
+    assert_eq!(out.status, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("notes.0002_note_pinned"),
+        "{}",
+        out.stderr
+    );
+    assert_serving(&hosts, &app, 1, &v2);
+    let out = app.project.ferry(&["rollback", "test", "--yes"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_serving(&hosts, &app, 1, &v1);
+}
+
+const MIGRATION_0002: &str = r#"from django.db import migrations, models
+
+
+def welcome(apps, schema_editor):
+    apps.get_model("notes", "Note").objects.create(text="welcome", pinned=True)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0001_initial")]
+    operations = [
+        migrations.AddField("note", "pinned", models.BooleanField(default=False)),
+        migrations.RunPython(welcome, migrations.RunPython.noop),
+    ]
+"#;
+
+const MIGRATION_BROKEN: &str = r#"from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    raise RuntimeError("0003_broken cannot apply")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0002_note_pinned")]
+    operations = [migrations.RunPython(fail)]
+"#;
