@@ -9,9 +9,6 @@ pub enum Error {
     /// Bad input: playbook, inventory, arguments (exit 2).
     #[error("{0}")]
     Input(#[from] Diagnostic),
-    /// A part of ferry that this build does not have yet (exit 2).
-    #[error("`ferry {command}` is not available yet: {why}")]
-    NotYet { command: String, why: String },
     /// One or more hosts failed (exit 1).
     #[error("{0}")]
     Failed(String),
@@ -26,7 +23,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::NotYet { .. } => 2,
+            Error::Input(_) => 2,
             Error::Failed(_) => 1,
             Error::CannotStart(_) => 3,
             Error::Interrupted(_) => 130,

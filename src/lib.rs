@@ -12,6 +12,8 @@
 //! - `diagnostic`, `suggestion`: located input errors with `did you mean`.
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
 //! - `stage`: which files a stage reads; `-e` extra variables.
+//! - `secrets`: a stage's secrets file, its values masked everywhere.
+//! - `init`: `ferry init`, the files that deploy an app in a directory.
 //! - `playbook`: plays and tasks, includes of reusable playbooks by name.
 //! - `modules`: what each module compiles to (a command and its check).
 //! - `shell`: quoting, the command builder, masking of secrets.
@@ -31,6 +33,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod error;
 pub mod executor;
+pub mod init;
 pub mod inventory;
 pub mod modules;
 pub mod plan;

@@ -47,7 +47,29 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Templates {
+        Templates::for_project(None)
+    }
+
+    /// Templates whose `{% include "nginx/tls.conf.j2" %}` finds the
+    /// project's `templates/NAME` first, then ferry's built-in one — the
+    /// same lookup as the `template` module's `src`.
+    pub fn for_project(project_dir: Option<&std::path::Path>) -> Templates {
         let mut env = Environment::new();
+        let dir = project_dir.map(|d| d.join("templates"));
+        env.set_loader(move |name| {
+            if name.contains("..") || name.starts_with('/') {
+                return Ok(None);
+            }
+            if let Some(path) = dir.as_ref().map(|d| d.join(name)).filter(|p| p.is_file()) {
+                return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                });
+            }
+            Ok(crate::playbook::built_in_template(name).map(str::to_string))
+        });
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         // Ranges in errors (the column of an undefined variable) need debug info.
@@ -204,17 +226,36 @@ impl Templates {
     /// out; a template with a syntax error needs nothing ([`render`](Self::render)
     /// reports the error).
     pub fn variables(&self, text: &str) -> BTreeSet<String> {
+        self.variables_through_includes(text, &mut BTreeSet::new())
+    }
+
+    /// [`variables`](Self::variables) of `text` and of the templates it
+    /// includes by a literal name (`{% include "nginx/tls.conf.j2" %}`),
+    /// each once.
+    fn variables_through_includes(
+        &self,
+        text: &str,
+        seen: &mut BTreeSet<String>,
+    ) -> BTreeSet<String> {
         if !is_template(text) {
             return BTreeSet::new();
         }
         let Ok(template) = self.env().template_from_str(text) else {
             return BTreeSet::new();
         };
-        template
+        let mut names: BTreeSet<String> = template
             .undeclared_variables(false)
             .into_iter()
             .filter(|name| self.env.globals().all(|(global, _)| global != name))
-            .collect()
+            .collect();
+        for included in included_names(text) {
+            if seen.insert(included.clone())
+                && let Ok(inner) = self.env.get_template(&included)
+            {
+                names.extend(self.variables_through_includes(inner.source(), seen));
+            }
+        }
+        names
     }
 
     /// The environment with its `'source` lifetime shortened to a borrow:
@@ -266,7 +307,10 @@ impl Templates {
         vars: &Map<String, Json>,
         run: impl Fn(Value) -> Result<T, minijinja::Error>,
     ) -> Result<T, minijinja::Error> {
-        let names = template.undeclared_variables(false);
+        let mut names = template.undeclared_variables(false);
+        if !included_names(template.source()).is_empty() {
+            names.extend(self.variables(template.source()));
+        }
         match run(self.context(&names, vars)) {
             Err(err)
                 if error::undefined_root(&err)
@@ -381,3 +425,15 @@ fn truthy(value: &Json) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// The literal names after `include` in a template's text.
+fn included_names(text: &str) -> Vec<String> {
+    text.match_indices("include")
+        .filter_map(|(at, word)| {
+            let rest = text[at + word.len()..].trim_start();
+            let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+            let end = rest[1..].find(quote)?;
+            Some(rest[1..1 + end].to_string())
+        })
+        .collect()
+}

@@ -18,5 +18,4 @@ def index():
         "app": "flask-hello",
         "release": HERE.name,
         "revision": revision.read_text().strip() if revision.exists() else "unknown",
-        "greeting": os.environ.get("GREETING", "hello"),
     }

@@ -37,15 +37,54 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Releases(args) => release::releases(dir, args),
         Command::Unlock(args) => release::unlock(dir, args),
         Command::Rollback(args) => release::rollback(dir, args),
-        Command::Init(_) => not_yet("init", "the app playbooks land with issue 5"),
+        Command::Init(args) => init(dir, args),
     }
 }
 
-fn not_yet(command: &str, why: &str) -> Result<(), Error> {
-    Err(Error::NotYet {
-        command: command.to_string(),
-        why: why.to_string(),
-    })
+/// `ferry init`: writes deploy.yml, the production inventory and secrets
+/// for the app in `dir`, and says what to do next.
+fn init(dir: &Path, args: crate::cli::InitArgs) -> Result<(), Error> {
+    use crate::init::Kind;
+    let wanted = match (args.django, args.flask, args.procfile) {
+        (true, _, _) => Some(Kind::Django),
+        (_, true, _) => Some(Kind::Flask),
+        (_, _, true) => Some(Kind::Procfile),
+        _ => None,
+    };
+    let scaffold = crate::init::scaffold(dir, wanted)?;
+    crate::init::write(dir, &scaffold)
+        .map_err(|e| Error::Failed(format!("cannot write the files: {e}")))?;
+    println!("{} app `{}`: wrote", scaffold.kind.name(), scaffold.app);
+    for file in &scaffold.files {
+        let mode = if file.private { "  (mode 0600)" } else { "" };
+        println!("  {}{mode}", file.path.display());
+    }
+    if scaffold.ignore_secrets {
+        println!("  .gitignore  (secrets/ added)");
+    }
+    for warning in &scaffold.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!("\nNext:");
+    println!(
+        "  1. inventory/production.yml: your servers' addresses, the user ferry logs in as, deploy_to, server_names."
+    );
+    println!(
+        "  2. secrets/production.yml: the real values (it stays out of git; every value is masked in ferry's output)."
+    );
+    if scaffold.kind == Kind::Django {
+        println!(
+            "  3. settings.py: read DEBUG, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL from the environment"
+        );
+        println!(
+            "     (ferry writes them to shared/.env; examples/django-notes/notes_site/settings.py shows how)."
+        );
+    }
+    println!(
+        "  Then commit deploy.yml, inventory/ and the Procfile, read the plan with `ferry plan production`,"
+    );
+    println!("  and deploy with `ferry deploy production`.");
+    Ok(())
 }
 
 fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
@@ -171,7 +210,7 @@ fn run_plan_with(
     options.grace = Duration::from_secs(exec.grace);
     options.ssh_config =
         Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
-    let templates = Templates::new();
+    let templates = Templates::for_project(Some(project_dir));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -310,7 +349,7 @@ fn compile_playbook(
     }
     let secrets_elsewhere =
         secrets.is_none() && crate::secrets::ignored_by_git(git_dir(project_dir), stage);
-    let templates = Templates::new();
+    let templates = Templates::for_project(Some(project_dir));
     let input = CompileInput {
         stage: stage.to_string(),
         playbook,

@@ -594,3 +594,29 @@ fn errors_point_into_every_scalar_style_of_a_parsed_file() {
         [(1, 10, 1), (2, 10, 1), (5, 6, 1), (8, 6, 1), (9, 13, 1)]
     );
 }
+
+#[test]
+fn includes_find_the_projects_template_first_and_count_its_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("templates/part")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/part/inner.j2"),
+        "[{{ user.name }}]",
+    )
+    .unwrap();
+    let templates = Templates::for_project(Some(dir.path()));
+    let text = r#"{{ app }} {% include "part/inner.j2" %} {% include 'dotenv.j2' %}"#;
+    let names = templates.variables(text);
+    for name in ["app", "user", "app_env", "inventory_hostname"] {
+        assert!(names.contains(name), "{name} not in {names:?}");
+    }
+    let mut vars = vars();
+    vars.insert("app_env".into(), json!({"A": "1"}));
+    vars.insert("inventory_hostname".into(), json!("web1"));
+    let out = templates.render(text, &vars, &span_for(text)).unwrap();
+    assert!(
+        out.starts_with("mysite [bob] # Written by ferry for web1"),
+        "{out}"
+    );
+    assert!(out.contains("A='1'") || out.contains("A=1"), "{out}");
+}

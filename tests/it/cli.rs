@@ -120,21 +120,6 @@ fn inventory_list_prints_ansible_shaped_json() {
 }
 
 #[test]
-fn commands_of_later_issues_say_so_and_exit_2() {
-    let project = Project::new();
-    project.file("deploy.yml", "- hosts: all\n  tasks: []\n");
-    project.file("inventory/prod.yml", "all:\n  hosts:\n    web1:\n");
-    let out = project.ferry(&["init", "--django"]);
-    assert_eq!(out.status, 2);
-    assert!(
-        out.stderr
-            .starts_with("error: `ferry init` is not available yet"),
-        "{}",
-        out.stderr
-    );
-}
-
-#[test]
 fn help_lists_every_subcommand() {
     let out = Project::new().ferry(&["--help"]);
     assert_eq!(out.status, 0);

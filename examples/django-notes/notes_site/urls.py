@@ -4,5 +4,4 @@ from notes import views
 
 urlpatterns = [
     path("", views.index),
-    path("health/", views.health),
 ]

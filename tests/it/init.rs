@@ -1,0 +1,175 @@
+//! `ferry init` on real app directories: what it writes compiles into a
+//! plan, never replaces a file, and is exactly the deploy.yml of the bundled
+//! examples (which the `apps` tests deploy end to end).
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use crate::support::apps::git;
+use crate::support::ferry::{Project, copy_dir, repo_root, run_ferry};
+
+/// `examples/NAME` in a directory of that name (init names the app after
+/// it), without its deploy.yml, inventories and secrets.
+fn bare_example(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(name);
+    copy_dir(&repo_root().join("examples").join(name), &dir);
+    for generated in ["deploy.yml", "inventory", "secrets"] {
+        let path = dir.join(generated);
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    (root, dir)
+}
+
+#[test]
+fn the_examples_deploy_yml_is_what_init_writes_for_them() {
+    for (name, kind) in [("django-notes", "Django"), ("flask-hello", "Flask")] {
+        let (_root, dir) = bare_example(name);
+        let out = run_ferry(&dir, &["init"]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert!(
+            out.stdout.starts_with(&format!("{kind} app `{name}`")),
+            "{}",
+            out.stdout
+        );
+        let written = std::fs::read_to_string(dir.join("deploy.yml")).unwrap();
+        let example =
+            std::fs::read_to_string(repo_root().join("examples").join(name).join("deploy.yml"))
+                .unwrap();
+        assert_eq!(
+            written, example,
+            "examples/{name}/deploy.yml differs from `ferry init`'s"
+        );
+    }
+}
+
+#[test]
+fn init_scaffolds_a_django_project_that_plans_and_never_overwrites() {
+    let (_root, dir) = bare_example("django-notes");
+    std::fs::remove_file(dir.join("Procfile")).unwrap();
+    std::fs::remove_file(dir.join(".gitignore")).unwrap();
+    let out = run_ferry(&dir, &["init", "--django"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ferry plan production"),
+        "{}",
+        out.stdout
+    );
+
+    // A Procfile for the project's own wsgi module, secrets kept out of git.
+    let procfile = std::fs::read_to_string(dir.join("Procfile")).unwrap();
+    assert_eq!(
+        procfile,
+        "web: gunicorn --config gunicorn.conf.py notes_site.wsgi\n"
+    );
+    let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(gitignore.lines().any(|l| l == "secrets/"), "{gitignore}");
+    let secrets = dir.join("secrets/production.yml");
+    let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secrets = std::fs::read_to_string(&secrets).unwrap();
+    let key = secrets
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key: "))
+        .unwrap()
+        .to_string();
+    assert_eq!(key.len(), 50);
+    let inventory = std::fs::read_to_string(dir.join("inventory/production.yml")).unwrap();
+    assert!(
+        inventory.contains("203.0.113.10"),
+        "documentation addresses: {inventory}"
+    );
+
+    // It compiles: every step of every host, the secret masked.
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "ferry init"]);
+    let plan = run_ferry(&dir, &["plan", "production", "--offline"]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    for expected in [
+        "web1 (deploy@203.0.113.10)",
+        "web2 (deploy@203.0.113.11)",
+        "check --deploy --fail-level ERROR",
+        "collectstatic --noinput",
+        "/etc/nginx/sites-enabled/django-notes.conf",
+    ] {
+        assert!(
+            plan.stdout.contains(expected),
+            "no `{expected}` in\n{}",
+            plan.stdout
+        );
+    }
+    assert!(!plan.stdout.contains(&key) && !plan.stderr.contains(&key));
+    assert!(!plan.stderr.contains("warning"), "{}", plan.stderr);
+
+    // Again: nothing is replaced.
+    let before = std::fs::read_to_string(dir.join("deploy.yml")).unwrap();
+    std::fs::write(dir.join("deploy.yml"), "# mine\n").unwrap();
+    let again = run_ferry(&dir, &["init"]);
+    assert_eq!(again.status, 2, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("deploy.yml, inventory/production.yml, secrets/production.yml already exist"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("deploy.yml")).unwrap(),
+        "# mine\n"
+    );
+    assert_ne!(before, "# mine\n");
+}
+
+#[test]
+fn init_detects_a_flask_app_and_refuses_a_directory_it_cannot_read() {
+    let project = Project::new();
+    project.file("requirements.txt", "Flask==3.1\ngunicorn\n");
+    project.file(
+        "wsgi.py",
+        "from flask import Flask\napp = Flask(__name__)\n",
+    );
+    let out = project.ferry(&["init"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Flask app"), "{}", out.stdout);
+    let procfile = std::fs::read_to_string(project.path().join("Procfile")).unwrap();
+    assert_eq!(
+        procfile,
+        "web: gunicorn --config gunicorn.conf.py wsgi:app\n"
+    );
+    let deploy = std::fs::read_to_string(project.path().join("deploy.yml")).unwrap();
+    assert!(
+        deploy.contains("FLASK_DEBUG") && !deploy.contains("django/"),
+        "{deploy}"
+    );
+
+    let empty = Project::new();
+    let out = empty.ferry(&["init"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .contains("cannot tell what app is in this directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--django, --flask or --procfile"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        std::fs::read_dir(empty.path()).unwrap().next().is_none(),
+        "wrote nothing"
+    );
+
+    let out = empty.ferry(&["init", "--procfile"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("no Procfile in this directory"),
+        "{}",
+        out.stderr
+    );
+}
