@@ -11,16 +11,18 @@ fn offline_plan_of_the_example_shows_every_hosts_rendered_steps() {
     );
     let out = project.ferry(&["plan", "local", "--offline"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    for host in ["web1", "web2", "web3"] {
+    for (n, host) in ["web1", "web2", "web3"].iter().enumerate() {
+        let n = n + 1;
         assert!(
             out.stdout
-                .contains(&format!("  {host} (deploy@127.0.0.1:220")),
+                .contains(&format!("  {host} (127.0.0.{n}:220{n})")),
             "{}",
             out.stdout
         );
         assert!(
-            out.stdout
-                .contains(&format!("/tmp/ferry-example/{host}/shared/venv/bin/python")),
+            out.stdout.contains(&format!(
+                "/tmp/ferry-example/{host}/flask-hello/shared/venv/bin/python"
+            )),
             "venv path rendered for {host}:\n{}",
             out.stdout
         );
@@ -28,7 +30,7 @@ fn offline_plan_of_the_example_shows_every_hosts_rendered_steps() {
     // Long generated scripts show as their one-line summary.
     assert!(
         out.stdout.contains(
-            "run:   service: upgrade flask-hello-web:* with USR2 (no request dropped) serving `/tmp/ferry-example/web1/current`"
+            "run:   service: upgrade flask-hello-web:* with USR2 (no request dropped) serving `/tmp/ferry-example/web1/flask-hello/current`"
         ),
         "{}",
         out.stdout
