@@ -128,7 +128,7 @@ fi
 
 # ferry reads ~/.ssh/known_hosts: these hosts' keys are in the demo's own.
 ferry() { HOME=$ROOT/home "$FERRY" -C "examples/$APP" "$@"; }
-extra="pip_args=--no-index --find-links $REPO/target/wheelhouse"
+extra="{pip_args: '--no-index --find-links $REPO/target/wheelhouse'}"
 
 say "ferry plan local --offline   (what will run, host by host: the first steps)"
 ferry plan local --offline -e "$extra" >"$ROOT/plan.txt"
@@ -159,6 +159,7 @@ Where to look:
 
 Run ferry yourself against these hosts (HOME holds their host keys):
   HOME=$ROOT/home $FERRY -C examples/$APP deploy local -e "$extra"
+  HOME=$ROOT/home $FERRY -C examples/$APP releases local
   HOME=$ROOT/home $FERRY -C examples/$APP rollback local
 Stop the hosts: bash examples/demo.sh stop
 EOF
