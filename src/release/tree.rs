@@ -30,6 +30,11 @@
 //!   long-name records. No entry lies below another entry (git trees cannot
 //!   have that), so unpacking never writes through a symlink the archive
 //!   just made. Each file is read whole from git before it is written.
+//! - **A project in a subdirectory** (deploy.yml in `apps/shop/` of a
+//!   larger repository, or ferry's own `examples/`) ships that directory's
+//!   tree only, its paths relative to it — what Capistrano calls
+//!   `repo_tree`: the release is the project, not the whole repository,
+//!   and only changes inside it make the work tree dirty.
 //! - **`.gitattributes`** is not applied: the tree ships exactly as committed
 //!   (no `export-ignore`, `export-subst` or line-ending filters), so the
 //!   manifest's blob ids describe the files on the host.
@@ -90,6 +95,15 @@ fn list_paths(paths: &[String], more: usize) -> String {
     }
 }
 
+/// Where `dir` lies inside the repository's work tree, when that is not
+/// its top.
+fn project_subdir(repo: &Repository, dir: &Path) -> Option<PathBuf> {
+    let top = repo.workdir()?.canonicalize().ok()?;
+    let dir = dir.canonicalize().ok()?;
+    let relative = dir.strip_prefix(&top).ok()?;
+    (!relative.as_os_str().is_empty()).then(|| relative.to_path_buf())
+}
+
 /// The tree of a revision in the repository at (or above) a directory.
 ///
 /// It keeps the repository's path, not an open handle, so that it is `Send`
@@ -125,15 +139,30 @@ impl Source {
                 rev: rev.clone(),
                 message: err.message().to_string(),
             })?;
+        let subdir = project_subdir(&repo, dir);
         if !allow_dirty {
-            check_clean(&repo, &rev)?;
+            check_clean(&repo, &rev, subdir.as_deref())?;
         }
         let git = |err: git2::Error| TreeError::Git {
             rev: rev.clone(),
             message: err.message().to_string(),
         };
         let (mut entries, submodules) = {
-            let tree = commit.tree().map_err(git)?;
+            let mut tree = commit.tree().map_err(git)?;
+            if let Some(subdir) = &subdir {
+                tree = tree
+                    .get_path(subdir)
+                    .and_then(|entry| entry.to_object(&repo))
+                    .and_then(|object| object.peel_to_tree())
+                    .map_err(|err| TreeError::Git {
+                        rev: rev.clone(),
+                        message: format!(
+                            "the project's directory `{}` is not in that commit: {}",
+                            subdir.display(),
+                            err.message()
+                        ),
+                    })?;
+            }
             let mut walk = Walk {
                 repo: &repo,
                 odb: repo.odb().map_err(git)?,
@@ -255,11 +284,15 @@ impl Source {
 }
 
 /// Refuses a work tree with changes to tracked files.
-fn check_clean(repo: &Repository, rev: &str) -> Result<(), TreeError> {
+fn check_clean(repo: &Repository, rev: &str, subdir: Option<&Path>) -> Result<(), TreeError> {
     if repo.is_bare() {
         return Ok(());
     }
     let mut options = StatusOptions::new();
+    // Only the project's directory ships: changes elsewhere do not count.
+    if let Some(subdir) = subdir {
+        options.pathspec(subdir).disable_pathspec_match(true);
+    }
     options
         .include_untracked(false)
         .include_ignored(false)
@@ -592,10 +625,25 @@ mod tests {
     }
 
     #[test]
-    fn open_finds_the_repository_above_a_subdirectory() {
+    fn a_project_in_a_subdirectory_ships_that_directory_only() {
         let repo = sample();
-        let source = Source::open(&repo.path().join("app/pkg"), None, false).unwrap();
-        assert_eq!(source.manifest().entries.len(), 6);
+        let whole = Source::open(repo.path(), None, false).unwrap();
+        let source = Source::open(&repo.path().join("app"), None, false).unwrap();
+        let paths: Vec<&str> = source
+            .manifest()
+            .entries
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect();
+        let expected: Vec<&str> = whole
+            .manifest()
+            .entries
+            .iter()
+            .filter_map(|e| e.path.strip_prefix("app/"))
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(paths, expected);
+        assert_eq!(source.commit(), whole.commit());
     }
 
     #[test]
@@ -629,6 +677,19 @@ mod tests {
         let source = Source::open(repo.path(), None, true).unwrap();
         let readme = source.manifest().get("README.md").unwrap();
         assert_eq!(readme.oid, blob_id("hello\n"));
+    }
+
+    #[test]
+    fn only_changes_inside_a_subdirectory_project_make_it_dirty() {
+        let repo = sample();
+        repo.write("README.md", "edited\n");
+        assert!(Source::open(&repo.path().join("app"), None, false).is_ok());
+        repo.write("app/pkg/deep/mod.py", "x = 2\n");
+        let err = Source::open(&repo.path().join("app"), None, false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("`app/pkg/deep/mod.py`"), "{err}");
+        assert!(!err.to_string().contains("README"), "{err}");
     }
 
     #[test]
