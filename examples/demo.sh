@@ -17,10 +17,13 @@ ROOT=/tmp/ferry-example
 APP=${1:-django-notes}
 
 # Stops what a previous run started, by the PIDs it recorded.
+# supervisord stops the apps (gracefully) before it exits: wait for that.
 stop_hosts() {
   for pidfile in "$ROOT"/web*/sshd.pid "$ROOT"/web*/supervisor/supervisord.pid; do
     [ -f "$pidfile" ] || continue
-    kill "$(cat "$pidfile")" 2>/dev/null || true
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     rm -f "$pidfile"
   done
 }
