@@ -30,10 +30,17 @@ pub fn quote(word: &str) -> String {
 /// it does` line and run to dozens of lines: this keeps that line and says
 /// how many follow (`--json` plans carry every line as sent).
 pub fn summary(command: &str) -> String {
-    let lines = command.lines().count();
-    match command.strip_prefix("# ") {
+    // A script run through sudo (`become`) reads `sudo … sh -c '# …'`.
+    let (sudo, script) = match command.split_once(" sh -c '# ") {
+        Some((sudo, script)) if sudo.starts_with("sudo ") && !sudo.contains('\n') => {
+            (format!("{sudo}: "), Some(script))
+        }
+        _ => (String::new(), command.strip_prefix("# ")),
+    };
+    let lines = script.map_or(0, |s| s.trim_end_matches('\'').lines().count());
+    match script {
         Some(rest) if lines > 3 => format!(
-            "{} (a script of {lines} lines; `ferry plan --json` shows it whole)",
+            "{sudo}{} (a script of {lines} lines; `ferry plan --json` shows it whole)",
             rest.lines().next().unwrap_or_default()
         ),
         _ => command.to_string(),
@@ -180,6 +187,21 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_scripts_are_summed_up_by_their_first_line_with_or_without_sudo() {
+        let script = "# service: restart web\na\nb\nc\n";
+        assert_eq!(
+            summary(script),
+            "service: restart web (a script of 4 lines; `ferry plan --json` shows it whole)"
+        );
+        let sudo = format!("sudo -n -H -u root -- sh -c {}", quote(script));
+        assert_eq!(
+            summary(&sudo),
+            "sudo -n -H -u root --: service: restart web (a script of 4 lines; `ferry plan --json` shows it whole)"
+        );
+        assert_eq!(summary("echo hi"), "echo hi");
+    }
 
     #[test]
     fn quotes_like_python_shlex() {

@@ -358,7 +358,7 @@ impl TaskCompiler<'_, '_> {
             notify: task.notify.clone(),
             listen: Vec::new(),
             run_once: task.run_once,
-            become_user: become_user(self.play, task),
+            become_user: self.become_user(scope, task)?,
             timeout: task.timeout,
             retries: task.retries,
             delay: task.delay,
@@ -450,7 +450,7 @@ impl TaskCompiler<'_, '_> {
         wrap_remote(
             &mut action,
             &self.environment(scope, task)?,
-            become_user(self.play, task).as_deref(),
+            self.become_user(scope, task)?.as_deref(),
         );
         if let Action::Remote { check, run, .. } = &mut action {
             if task.creates.is_some() || task.removes.is_some() {
@@ -521,6 +521,35 @@ impl TaskCompiler<'_, '_> {
     }
 
     /// An expression evaluated at run time (a registered result's test).
+    /// The user a task runs as through sudo, if it escalates: `become` of
+    /// the task (a boolean, or a template rendered for this host) or else
+    /// of the play.
+    fn become_user(&self, scope: &Scope, task: &Task) -> Result<Option<String>, Diagnostic> {
+        let escalates = match &task.escalate_if {
+            Some(node) => {
+                let text = node.scalar_string().unwrap_or_default();
+                let rendered = scope.render_str(&text, &node.span)?;
+                match rendered.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" | "" => false,
+                    other => {
+                        return Err(Diagnostic::new(
+                            format!("`become` must be true or false, not `{other}`"),
+                            node.span.clone(),
+                        ));
+                    }
+                }
+            }
+            None => task.escalate.or(self.play.escalate).unwrap_or(false),
+        };
+        Ok(escalates.then(|| {
+            task.become_user
+                .clone()
+                .or_else(|| self.play.become_user.clone())
+                .unwrap_or_else(|| "root".into())
+        }))
+    }
+
     fn expr(&self, scope: &Scope, node: &Node) -> Result<Expr, Diagnostic> {
         let text = match &node.value {
             yaml::Value::Bool(b) => b.to_string(),
@@ -574,16 +603,6 @@ pub(crate) fn wrap_remote(
             check.command = std::mem::take(&mut check.command).become_user(user);
         }
     }
-}
-
-/// The user a task runs as through sudo, if it escalates (`become`).
-fn become_user(play: &Play, task: &Task) -> Option<String> {
-    task.escalate.or(play.escalate).filter(|b| *b).map(|_| {
-        task.become_user
-            .clone()
-            .or_else(|| play.become_user.clone())
-            .unwrap_or_else(|| "root".into())
-    })
 }
 
 fn json_kind(value: &Value) -> &'static str {

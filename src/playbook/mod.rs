@@ -73,6 +73,10 @@ pub struct Task {
     pub listen: Vec<String>,
     pub run_once: bool,
     pub escalate: Option<bool>,
+    /// `become: "{{ expr }}"`: escalate when the expression, rendered per
+    /// host, is true (a playbook whose steps need root only under some
+    /// setting, such as `process_manager: systemd`).
+    pub escalate_if: Option<Node>,
     pub become_user: Option<String>,
     pub tags: Vec<String>,
     pub changed_when: Option<Node>,

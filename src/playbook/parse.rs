@@ -340,6 +340,13 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
             var
         }
     };
+    let (escalate, escalate_if) = match map.take("become") {
+        Some(node) if matches!(node.value, crate::yaml::Value::Str(_)) => {
+            (None, Some(node.clone()))
+        }
+        Some(node) => (Some(bool_of(node, "become")?), None),
+        None => (None, None),
+    };
     let mut task = Task {
         name,
         when,
@@ -349,7 +356,8 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
         notify: map.strings("notify")?,
         listen: map.strings("listen")?,
         run_once: map.bool("run_once")?.unwrap_or(false),
-        escalate: map.bool("become")?,
+        escalate,
+        escalate_if,
         become_user: map.string("become_user")?,
         tags: map.strings("tags")?,
         changed_when: map.take("changed_when").cloned(),

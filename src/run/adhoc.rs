@@ -57,7 +57,11 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
         .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
         .is_some_and(|p: Playbook| {
             p.plays.iter().any(|play| {
-                play.escalate == Some(true) || play.tasks.iter().any(|t| t.escalate == Some(true))
+                play.escalate == Some(true)
+                    || play
+                        .tasks
+                        .iter()
+                        .any(|t| t.escalate == Some(true) || t.escalate_if.is_some())
             })
         });
     let mut tasks = vec![

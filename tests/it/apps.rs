@@ -43,6 +43,7 @@ fn flask_from_its_procfile_upgrades_two_web_processes_without_dropping_a_request
     let (out, _) = deploy(&app);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert_serving(&hosts, &app, 2, &app.head());
+    assert_worker_runs_current(&hosts);
     for host in &hosts.hosts {
         let env = host.dir.join("app/shared/.env");
         let mode = std::fs::metadata(&env).unwrap();
@@ -110,6 +111,32 @@ fn flask_from_its_procfile_upgrades_two_web_processes_without_dropping_a_request
         "requests failed during the upgrade: {errors:?}"
     );
     assert_serving(&hosts, &app, 2, &app.head());
+    assert_worker_runs_current(&hosts);
+}
+
+/// The Procfile's `worker:` runs on every host, from the release `current`
+/// points to (it writes that release's name every second).
+fn assert_worker_runs_current(hosts: &TestHosts) {
+    for host in &hosts.hosts {
+        let app = host.dir.join("app");
+        let current = std::fs::read_link(app.join("current")).unwrap();
+        let release = current.file_name().unwrap().to_string_lossy().into_owned();
+        let beat = app.join("shared/worker.heartbeat");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = std::fs::read_to_string(&beat).unwrap_or_default();
+            if seen.trim() == release {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: the worker runs `{}`, not `{release}`",
+                host.name,
+                seen.trim()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// The `(host, reason)` of every end of the step named `name`.

@@ -95,6 +95,8 @@ fn init_scaffolds_a_django_project_that_plans_and_never_overwrites() {
         "check --deploy --fail-level ERROR",
         "collectstatic --noinput",
         "/etc/nginx/sites-enabled/django-notes.conf",
+        // The system's supervisor belongs to root (`become: "{{ procfile_become }}"`).
+        "sudo -n -H -u root -- sh -c 'supervisorctl reread && supervisorctl update'",
     ] {
         assert!(
             plan.stdout.contains(expected),

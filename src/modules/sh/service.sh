@@ -25,7 +25,9 @@ pids() {
     esac
     for u in $units; do systemctl show -p MainPID --value -- "$u"; done | grep -v '^0$'
   else
-    $supervisorctl pid "$name" | grep '^[0-9][0-9]*$'
+    # `supervisorctl pid` takes one program, not `group:*`: read the pids of
+    # every matching program from `status` instead.
+    $supervisorctl status "$name" 2>/dev/null | sed -n 's/.* RUNNING  *pid \([0-9][0-9]*\),.*/\1/p'
   fi
 }
 running() {

@@ -133,7 +133,7 @@ impl App {
             ));
         }
         inventory.push_str(&format!(
-            "  vars:\n    nginx: false\n    procfile_port: {port}\n    pip_args: --no-index --find-links {}\n{extra}",
+            "  vars:\n    nginx: false\n    procfile_become: false\n    procfile_port: {port}\n    pip_args: --no-index --find-links {}\n{extra}",
             wheelhouse().display()
         ));
         project.file("inventory/test.yml", &inventory);
