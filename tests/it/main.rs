@@ -10,4 +10,5 @@ mod inventory_ansible;
 mod nginx;
 mod release_remote;
 mod support;
+mod systemd;
 mod transport;
