@@ -118,6 +118,9 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
             Action::Release { step, args } => {
                 let _ = writeln!(out, "{pad}{}", release_text(*step, args, release));
             }
+            Action::Certs { spec } => {
+                let _ = writeln!(out, "{pad}{}", crate::certs::describe(spec));
+            }
         },
     }
 }

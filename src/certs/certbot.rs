@@ -1,0 +1,118 @@
+//! `mode: certbot`: for hosts that keep certbot, ferry runs its renewal and
+//! reads from its report whether anything renewed, so the reload handler
+//! is notified only then.
+//!
+//! `--no-random-sleep-on-renew` matters: without a terminal certbot sleeps
+//! up to eight minutes before renewing, to spread load on the CA.
+
+use crate::modules::CertsSpec;
+use crate::shell::Command;
+
+/// `certbot renew -n --no-random-sleep-on-renew [certbot_args…]`
+pub fn renew(spec: &CertsSpec) -> Command {
+    Command::new("certbot")
+        .args(["renew", "--non-interactive", "--no-random-sleep-on-renew"])
+        .args(&spec.certbot_args)
+}
+
+/// `certbot certificates`: read-only, for a dry run.
+pub fn list(spec: &CertsSpec) -> Command {
+    // Only the options that say where certbot keeps its files apply here.
+    let mut cmd = Command::new("certbot").arg("certificates");
+    let mut args = spec.certbot_args.iter();
+    while let Some(arg) = args.next() {
+        if ["--config-dir", "--work-dir", "--logs-dir"].contains(&arg.as_str()) {
+            if let Some(value) = args.next() {
+                cmd = cmd.arg(arg).arg(value);
+            }
+        } else if ["--config-dir=", "--work-dir=", "--logs-dir="]
+            .iter()
+            .any(|p| arg.starts_with(p))
+        {
+            cmd = cmd.arg(arg);
+        }
+    }
+    cmd
+}
+
+/// What `certbot renew` reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// Certificates renewed (their fullchain paths).
+    pub renewed: Vec<String>,
+    pub failed: Vec<String>,
+    /// Not due yet.
+    pub skipped: Vec<String>,
+}
+
+/// Reads certbot's summary: every certificate it handled is listed on a
+/// line ending in `(success)`, `(failure)` or `(skipped)`.
+pub fn parse(output: &str) -> Renewal {
+    let mut renewal = Renewal::default();
+    for line in output.lines().map(str::trim) {
+        let path = |suffix: &str| {
+            line.strip_suffix(suffix).map(|rest| {
+                // `…/fullchain.pem expires on 2027-01-01 (skipped)`
+                rest.split(" expires on ")
+                    .next()
+                    .unwrap_or(rest)
+                    .trim()
+                    .to_string()
+            })
+        };
+        if let Some(p) = path("(success)") {
+            renewal.renewed.push(p);
+        } else if let Some(p) = path("(failure)") {
+            renewal.failed.push(p);
+        } else if let Some(p) = path("(skipped)") {
+            renewal.skipped.push(p);
+        }
+    }
+    renewal
+}
+
+/// `certbot certificates`: each certificate's name and days left.
+pub fn parse_list(output: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in output.lines().map(str::trim) {
+        if let Some(n) = line.strip_prefix("Certificate Name:") {
+            name = Some(n.trim().to_string());
+        } else if let Some(expiry) = line.strip_prefix("Expiry Date:")
+            && let Some(n) = name.take()
+        {
+            out.push((n, expiry.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renew_has_no_random_sleep() {
+        let spec = crate::modules::CertsSpec {
+            mode: crate::modules::CertsMode::Certbot,
+            certificates: Vec::new(),
+            webroot: String::new(),
+            dir: String::new(),
+            owner: None,
+            group: None,
+            renew_before_days: 30,
+            directory: String::new(),
+            ca_bundle: None,
+            email: None,
+            certbot_args: vec!["--config-dir".into(), "/etc/le".into(), "--quiet".into()],
+        };
+        assert_eq!(
+            renew(&spec).to_string(),
+            "certbot renew --non-interactive --no-random-sleep-on-renew --config-dir /etc/le --quiet"
+        );
+        assert_eq!(
+            list(&spec).to_string(),
+            "certbot certificates --config-dir /etc/le"
+        );
+    }
+}

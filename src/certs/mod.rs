@@ -1,0 +1,588 @@
+//! Certificates for many hosts, obtained once on the controller.
+//!
+//! A `certs` step is a cross-host step, like `release.switch`: every host
+//! of the batch that has it arrives at a meeting point (or is marked absent
+//! when it stopped earlier), and the first to find everyone there runs the
+//! coordinator for all of them, the others take their share of its result.
+//! The coordinator probes what each host has installed ([`probe`]), decides
+//! per certificate whether to (re)issue it, and only then talks to the ACME
+//! server ([`acme`]): one order per certificate, its http-01 challenge
+//! written to the webroot of **every** host serving the name over their SSH
+//! sessions, the result installed on all of them at once ([`install`]).
+//! A dry run stops after the decision: no ACME server is contacted.
+//! `mode: certbot` needs no meeting: each host runs certbot ([`certbot`]).
+
+mod acme;
+mod certbot;
+mod install;
+mod probe;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use futures::future::join_all;
+use tokio::sync::{Notify, OnceCell};
+
+pub use acme::{AcmeError, account_file};
+pub use certbot::{Renewal, parse as parse_certbot_renew};
+pub use probe::{Decision, Installed, Leaf, decide, leaf};
+
+use crate::executor::Status;
+use crate::modules::{Action, Certificate, CertsMode, CertsSpec};
+use crate::plan::{Body, HostPlan, Step};
+use crate::shell::Command;
+use crate::transport::Session;
+
+/// How a `certs` step ended on one host.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: String,
+}
+
+impl Outcome {
+    fn new(status: Status, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One host at a `certs` step.
+pub struct Arrival {
+    pub host: String,
+    pub session: Session,
+    pub spec: CertsSpec,
+    /// `become`: the step's commands run through sudo as this user.
+    pub become_user: Option<String>,
+}
+
+/// The `certs` steps of one batch of hosts.
+pub struct Certs {
+    project_dir: PathBuf,
+    stage: String,
+    dry_run: bool,
+    /// How many hosts have each step (by its key).
+    expected: HashMap<String, usize>,
+    meetings: Mutex<HashMap<String, Arc<Meeting>>>,
+}
+
+#[derive(Default)]
+struct Meeting {
+    state: Mutex<MeetingState>,
+    all_here: Notify,
+    result: OnceCell<HashMap<String, Outcome>>,
+}
+
+#[derive(Default)]
+struct MeetingState {
+    arrived: Vec<Arc<Arrival>>,
+    /// Hosts that arrived or were marked absent.
+    passed: HashSet<String>,
+}
+
+/// A `certs` step's identity across hosts: where it was written (and its
+/// loop item).
+pub fn key(step: &Step) -> Option<String> {
+    match &step.body {
+        Body::Ready {
+            action: Action::Certs { .. },
+        } => Some(format!(
+            "{}#{}",
+            step.location,
+            step.item
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+impl Certs {
+    pub fn new(hosts: &[&HostPlan], project_dir: PathBuf, stage: &str, dry_run: bool) -> Certs {
+        let mut expected: HashMap<String, usize> = HashMap::new();
+        for host in hosts {
+            let keys: HashSet<String> = host.steps.iter().filter_map(key).collect();
+            for k in keys {
+                *expected.entry(k).or_default() += 1;
+            }
+        }
+        Certs {
+            project_dir,
+            stage: stage.to_string(),
+            dry_run,
+            expected,
+            meetings: Mutex::default(),
+        }
+    }
+
+    /// Whether this batch has any `certs` step.
+    pub fn is_empty(&self) -> bool {
+        self.expected.is_empty()
+    }
+
+    fn meeting(&self, key: &str) -> Arc<Meeting> {
+        let mut meetings = self.meetings.lock().unwrap_or_else(|e| e.into_inner());
+        meetings.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Records `host` at the step `key` (present with its arrival, or
+    /// absent) and wakes the others when it is the last.
+    fn pass(&self, key: &str, host: &str, arrival: Option<Arrival>) -> Arc<Meeting> {
+        let meeting = self.meeting(key);
+        let mut state = meeting.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.passed.insert(host.to_string())
+            && let Some(arrival) = arrival
+        {
+            state.arrived.push(Arc::new(arrival));
+        }
+        if state.passed.len() >= self.expected.get(key).copied().unwrap_or(0) {
+            meeting.all_here.notify_waiters();
+        }
+        drop(state);
+        meeting
+    }
+
+    /// A host reached a `certs` step: waits for the others, then returns
+    /// this host's share of the outcome.
+    pub async fn step(&self, key: &str, arrival: Arrival) -> Outcome {
+        let host = arrival.host.clone();
+        if arrival.spec.mode == CertsMode::Certbot {
+            self.pass(key, &host, None);
+            return certbot_renew(&arrival, self.dry_run).await;
+        }
+        let meeting = self.pass(key, &host, Some(arrival));
+        let expected = self.expected.get(key).copied().unwrap_or(0);
+        loop {
+            let notified = meeting.all_here.notified();
+            {
+                let state = meeting.state.lock().unwrap_or_else(|e| e.into_inner());
+                if state.passed.len() >= expected {
+                    break;
+                }
+            }
+            notified.await;
+        }
+        let results = meeting
+            .result
+            .get_or_init(|| async {
+                let arrived = meeting
+                    .state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .arrived
+                    .clone();
+                self.coordinate(&arrived).await
+            })
+            .await;
+        results
+            .get(&host)
+            .cloned()
+            .unwrap_or_else(|| Outcome::new(Status::Failed, "no result for this host"))
+    }
+
+    /// A host's run ended: it passes every `certs` step it did not reach,
+    /// so the others do not wait for it.
+    pub fn leave(&self, plan: &HostPlan) {
+        for k in plan.steps.iter().filter_map(key) {
+            self.pass(&k, &plan.host, None);
+        }
+    }
+
+    /// Probe, decide, issue, install: for every host at once.
+    async fn coordinate(&self, arrived: &[Arc<Arrival>]) -> HashMap<String, Outcome> {
+        let mut report: BTreeMap<String, HostReport> = arrived
+            .iter()
+            .map(|a| (a.host.clone(), HostReport::default()))
+            .collect();
+        // 1. What every host has.
+        let probes = join_all(arrived.iter().map(|a| async move {
+            let out = run(a, &probe::command(&a.spec), None).await;
+            (a.clone(), out.map(|text| probe::parse(&text, &a.spec)))
+        }))
+        .await;
+        // 2. Certificates by name, with the hosts that serve them.
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for (a, found) in probes {
+            let found = match found {
+                Ok(found) => found,
+                Err(err) => {
+                    report
+                        .entry(a.host.clone())
+                        .or_default()
+                        .failed
+                        .push(format!("cannot read the installed certificates: {err}"));
+                    continue;
+                }
+            };
+            for (cert, (_, installed)) in a.spec.certificates.iter().zip(found) {
+                let group = groups.entry(cert.name.clone()).or_insert_with(|| Group {
+                    cert: cert.clone(),
+                    spec: a.spec.clone(),
+                    hosts: Vec::new(),
+                    conflict: None,
+                });
+                if group.cert.names != cert.names && group.conflict.is_none() {
+                    group.conflict = Some(format!(
+                        "certificate `{}` has different names on `{}` and `{}`",
+                        cert.name, group.hosts[0].0.host, a.host
+                    ));
+                }
+                group.hosts.push((a.clone(), installed));
+            }
+        }
+        let now = jiff::Timestamp::now().as_second();
+        let mut account: Option<Result<acme::AcmeAccount, AcmeError>> = None;
+        for group in groups.values() {
+            let name = &group.cert.name;
+            let hosts: Vec<&Arc<Arrival>> = group.hosts.iter().map(|(a, _)| a).collect();
+            if let Some(conflict) = &group.conflict {
+                for h in &hosts {
+                    report
+                        .entry(h.host.clone())
+                        .or_default()
+                        .failed
+                        .push(conflict.clone());
+                }
+                continue;
+            }
+            let found: Vec<(String, Installed)> = group
+                .hosts
+                .iter()
+                .map(|(a, i)| (a.host.clone(), i.clone()))
+                .collect();
+            let reason = match decide(&group.cert, group.spec.renew_before_days, &found, now) {
+                Decision::Keep { not_after } => {
+                    for h in &hosts {
+                        report
+                            .entry(h.host.clone())
+                            .or_default()
+                            .notes
+                            .push(format!(
+                                "`{name}` valid until {} ({})",
+                                probe::date(not_after),
+                                probe::days_left(not_after - now)
+                            ));
+                    }
+                    continue;
+                }
+                Decision::Issue { reason } => reason,
+            };
+            if self.dry_run {
+                for h in &hosts {
+                    let r = report.entry(h.host.clone()).or_default();
+                    r.changed = true;
+                    r.notes.push(format!(
+                        "would issue `{name}` from `{}`: {reason}",
+                        group.spec.directory
+                    ));
+                }
+                continue;
+            }
+            // 3. The ACME order, shared by every host of the name.
+            let result = async {
+                if account.is_none() {
+                    let file = account_file(&self.project_dir, &self.stage);
+                    let bundle = group
+                        .spec
+                        .ca_bundle
+                        .as_ref()
+                        .map(|b| self.project_dir.join(b));
+                    account = Some(
+                        acme::AcmeAccount::open(
+                            &group.spec.directory,
+                            bundle.as_deref(),
+                            group.spec.email.as_deref(),
+                            &file,
+                        )
+                        .await,
+                    );
+                }
+                let client = match account.as_mut() {
+                    Some(Ok(client)) => client,
+                    Some(Err(err)) => return Err(err.to_string()),
+                    None => return Err("no ACME account".to_string()),
+                };
+                let responder = Webroots { hosts: &hosts };
+                let issued = client
+                    .issue(
+                        &group.cert.names,
+                        &group.spec.webroot,
+                        group.spec.email.as_deref(),
+                        &responder,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                install_everywhere(&hosts, &group.cert, &issued).await
+            }
+            .await;
+            for h in &hosts {
+                let r = report.entry(h.host.clone()).or_default();
+                match &result {
+                    Ok(()) => {
+                        r.changed = true;
+                        r.notes.push(format!("issued and installed `{name}` ({reason})"));
+                    }
+                    Err(err) => r.failed.push(format!(
+                        "`{name}` not issued ({reason}): {err}; the certificate it had stays in place"
+                    )),
+                }
+            }
+        }
+        report
+            .into_iter()
+            .map(|(host, r)| {
+                let outcome = if !r.failed.is_empty() {
+                    Outcome::new(Status::Failed, r.failed.join("; "))
+                } else if r.changed {
+                    Outcome::new(Status::Changed, r.notes.join("; "))
+                } else if r.notes.is_empty() {
+                    Outcome::new(Status::Ok, "no certificates for this host")
+                } else {
+                    Outcome::new(Status::Ok, r.notes.join("; "))
+                };
+                (host, outcome)
+            })
+            .collect()
+    }
+}
+
+/// What the coordinator has to say to one host.
+#[derive(Default)]
+struct HostReport {
+    notes: Vec<String>,
+    changed: bool,
+    failed: Vec<String>,
+}
+
+/// One certificate and every host that serves it.
+struct Group {
+    cert: Certificate,
+    spec: CertsSpec,
+    hosts: Vec<(Arc<Arrival>, Installed)>,
+    conflict: Option<String>,
+}
+
+/// Challenge responses on the webroot of every host of a name.
+struct Webroots<'a> {
+    hosts: &'a [&'a Arc<Arrival>],
+}
+
+impl acme::Responder for Webroots<'_> {
+    async fn publish(&self, token: &str, content: &str) -> Result<(), String> {
+        let writes = self.hosts.iter().map(|h| async move {
+            let cmd = install::write_challenge(&h.spec.webroot, token);
+            run(h, &cmd, Some(content.as_bytes().to_vec()))
+                .await
+                .map_err(|e| format!("`{}`: {e}", h.host))
+        });
+        let failed: Vec<String> = join_all(writes)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            self.withdraw(token).await;
+            Err(failed.join("; "))
+        }
+    }
+
+    async fn withdraw(&self, token: &str) {
+        join_all(self.hosts.iter().map(|h| async move {
+            let _ = run(h, &install::remove_challenge(&h.spec.webroot, token), None).await;
+        }))
+        .await;
+    }
+}
+
+/// Stages the new key and chain on every host, then renames them into
+/// place everywhere; if any host cannot take them, none does.
+async fn install_everywhere(
+    hosts: &[&Arc<Arrival>],
+    cert: &Certificate,
+    issued: &acme::Issued,
+) -> Result<(), String> {
+    let staged = join_all(hosts.iter().map(|h| async move {
+        run(
+            h,
+            &install::stage_key(&h.spec, cert),
+            Some(issued.key_pem.clone().into_bytes()),
+        )
+        .await?;
+        run(
+            h,
+            &install::stage_chain(&h.spec, cert),
+            Some(issued.chain_pem.clone().into_bytes()),
+        )
+        .await
+    }))
+    .await;
+    let failed: Vec<String> = hosts
+        .iter()
+        .zip(staged)
+        .filter_map(|(h, r)| {
+            r.err()
+                .map(|e| format!("cannot write it on `{}`: {e}", h.host))
+        })
+        .collect();
+    if !failed.is_empty() {
+        join_all(
+            hosts
+                .iter()
+                .map(|h| async move { run(h, &install::discard(&h.spec, cert), None).await }),
+        )
+        .await;
+        return Err(failed.join("; "));
+    }
+    let committed = join_all(
+        hosts
+            .iter()
+            .map(|h| async move { run(h, &install::commit(&h.spec, cert), None).await }),
+    )
+    .await;
+    let failed: Vec<String> = hosts
+        .iter()
+        .zip(committed)
+        .filter_map(|(h, r)| {
+            r.err()
+                .map(|e| format!("cannot put it in place on `{}`: {e}", h.host))
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// `mode: certbot` on one host.
+async fn certbot_renew(a: &Arrival, dry_run: bool) -> Outcome {
+    if dry_run {
+        return match run(a, &certbot::list(&a.spec), None).await {
+            Ok(text) => {
+                let listed: Vec<String> = certbot::parse_list(&text)
+                    .into_iter()
+                    .map(|(name, expiry)| format!("`{name}` expires {expiry}"))
+                    .collect();
+                Outcome::new(
+                    Status::Ok,
+                    format!(
+                        "would run `certbot renew`, which renews what is due: {}",
+                        if listed.is_empty() {
+                            "no certificates".to_string()
+                        } else {
+                            listed.join("; ")
+                        }
+                    ),
+                )
+            }
+            Err(err) => Outcome::new(
+                Status::Failed,
+                format!("`certbot certificates` failed: {err}"),
+            ),
+        };
+    }
+    let cmd = certbot::renew(&a.spec);
+    let out = exec(a, &cmd, None).await;
+    let (text, ok, err) = match out {
+        Ok((stdout, stderr, ok)) => (format!("{stdout}\n{stderr}"), ok, stderr),
+        Err(e) => return Outcome::new(Status::Failed, e),
+    };
+    let renewal = certbot::parse(&text);
+    if !renewal.failed.is_empty() || !ok {
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Outcome::new(
+            Status::Failed,
+            format!(
+                "certbot could not renew {}: {}",
+                if renewal.failed.is_empty() {
+                    "(see its output)".to_string()
+                } else {
+                    renewal.failed.join(", ")
+                },
+                tail.join(" | ")
+            ),
+        );
+    }
+    if renewal.renewed.is_empty() {
+        Outcome::new(
+            Status::Ok,
+            format!(
+                "certbot renewed nothing ({} not due yet)",
+                renewal.skipped.len()
+            ),
+        )
+    } else {
+        Outcome::new(
+            Status::Changed,
+            format!("certbot renewed {}", renewal.renewed.join(", ")),
+        )
+    }
+}
+
+/// Runs a command on an arrival's host (through sudo with `become`),
+/// failing with its stderr.
+async fn run(a: &Arrival, command: &Command, stdin: Option<Vec<u8>>) -> Result<String, String> {
+    match exec(a, command, stdin).await? {
+        (stdout, _, true) => Ok(stdout),
+        (_, stderr, false) => Err(stderr.trim().to_string()),
+    }
+}
+
+async fn exec(
+    a: &Arrival,
+    command: &Command,
+    stdin: Option<Vec<u8>>,
+) -> Result<(String, String, bool), String> {
+    let command = match &a.become_user {
+        Some(user) => command.clone().become_user(user),
+        None => command.clone(),
+    };
+    let stdin = stdin.map(|bytes| {
+        Box::new(std::io::Cursor::new(bytes)) as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+    });
+    let out = a
+        .session
+        .exec(command.as_sent(), stdin, &mut |_, _| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.success(),
+    ))
+}
+
+/// What a `certs` step does, in words, for `ferry plan --offline`.
+pub fn describe(spec: &CertsSpec) -> String {
+    match spec.mode {
+        CertsMode::Certbot => format!("run: {}", certbot::renew(spec)),
+        CertsMode::Acme => {
+            let certs: Vec<String> = spec
+                .certificates
+                .iter()
+                .map(|c| format!("{} [{}]", c.name, c.names.join(", ")))
+                .collect();
+            format!(
+                "certificates {} in {}/ from {} (http-01 via {}), renewed {} days before expiry, with every host serving them",
+                certs.join("; "),
+                spec.dir.trim_end_matches('/'),
+                spec.directory,
+                spec.webroot,
+                spec.renew_before_days
+            )
+        }
+    }
+}
