@@ -181,12 +181,12 @@ impl AcmeAccount {
                 challenge
                     .set_ready()
                     .await
-                    .map_err(|e| classify(e, &self.directory, &joined))?;
+                    .map_err(|e| validation(e, &name, webroot, &self.directory, &joined))?;
             }
             let status = order
                 .poll_ready(&policy())
                 .await
-                .map_err(|e| classify(e, &self.directory, &joined))?;
+                .map_err(|e| validation(e, &joined, webroot, &self.directory, &joined))?;
             if status != OrderStatus::Ready {
                 return Err(validation_error(&mut order, webroot, &self.directory, &joined).await);
             }
@@ -377,6 +377,41 @@ fn detail(problem: &Problem) -> String {
         }
     }
     text
+}
+
+/// Problems the ACME server reports when it could not fetch or match a
+/// challenge response: the name does not lead to these hosts, or they do
+/// not serve the webroot.
+const VALIDATION_PROBLEMS: &[&str] = &[
+    "unauthorized",
+    "connection",
+    "dns",
+    "incorrectResponse",
+    "tls",
+    "caa",
+];
+
+/// An error while a challenge is validated: a validation failure when the
+/// server says so, otherwise as [`classify`] sorts it.
+fn validation(
+    error: instant_acme::Error,
+    name: &str,
+    webroot: &str,
+    directory: &str,
+    names: &str,
+) -> AcmeError {
+    match error {
+        instant_acme::Error::Api(problem)
+            if VALIDATION_PROBLEMS.iter().any(|kind| is(&problem, kind)) =>
+        {
+            AcmeError::Validation {
+                name: name.to_string(),
+                detail: detail(&problem),
+                webroot: webroot.to_string(),
+            }
+        }
+        other => classify(other, directory, names),
+    }
 }
 
 /// Sorts an instant-acme error into what the user can do about it.

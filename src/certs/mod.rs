@@ -324,10 +324,11 @@ impl Certs {
                 match &result {
                     Ok(()) => {
                         r.changed = true;
-                        r.notes.push(format!("issued and installed `{name}` ({reason})"));
+                        r.notes
+                            .push(format!("issued and installed `{name}` ({reason})"));
                     }
                     Err(err) => r.failed.push(format!(
-                        "`{name}` not issued ({reason}): {err}; the certificate it had stays in place"
+                        "`{name}` not issued: {err}; the certificate it had stays in place"
                     )),
                 }
             }

@@ -131,31 +131,58 @@ pub fn decide(
 ) -> Decision {
     let wanted: BTreeSet<String> = cert.names.iter().cloned().collect();
     let window = renew_before_days as i64 * 86_400;
-    let mut reasons = Vec::new();
+    // Why, as (what with `{}` for the hosts, host): hosts that share a
+    // reason are named together.
+    let mut why: Vec<(String, &str)> = Vec::new();
     let mut earliest = i64::MAX;
     for (host, installed) in found {
+        let host = host.as_str();
         match installed {
-            Installed::Missing => reasons.push(format!("not on `{host}`")),
-            Installed::NoKey => reasons.push(format!("its key is missing on `{host}`")),
-            Installed::Unreadable(err) => reasons.push(format!("unreadable on `{host}`: {err}")),
+            Installed::Missing => why.push(("not on {}".into(), host)),
+            Installed::NoKey => why.push(("its key is missing on {}".into(), host)),
+            Installed::Unreadable(err) => why.push((format!("unreadable on {{}}: {err}"), host)),
             Installed::Present(leaf) => {
                 earliest = earliest.min(leaf.not_after);
                 if leaf.names != wanted {
-                    reasons.push(format!(
-                        "names changed on `{host}`: it has {}, wanted {}",
-                        list(&leaf.names),
-                        list(&wanted)
+                    why.push((
+                        format!(
+                            "names changed on {{}}: it has {}, wanted {}",
+                            list(&leaf.names),
+                            list(&wanted)
+                        ),
+                        host,
                     ));
                 } else if leaf.not_after - now <= window {
-                    reasons.push(format!(
-                        "expires {} on `{host}` ({}; renew_before is {renew_before_days} days)",
-                        date(leaf.not_after),
-                        days_left(leaf.not_after - now)
+                    why.push((
+                        format!(
+                            "expires {} on {{}} ({}; renew_before is {renew_before_days} days)",
+                            date(leaf.not_after),
+                            days_left(leaf.not_after - now)
+                        ),
+                        host,
                     ));
                 }
             }
         }
     }
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for (text, host) in why {
+        match grouped.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, hosts)) => hosts.push(host),
+            None => grouped.push((text, vec![host])),
+        }
+    }
+    let mut reasons: Vec<String> = grouped
+        .into_iter()
+        .map(|(text, hosts)| {
+            let named: Vec<String> = hosts.iter().take(5).map(|h| format!("`{h}`")).collect();
+            let mut hosts_text = named.join(", ");
+            if hosts.len() > 5 {
+                hosts_text.push_str(&format!(" and {} more", hosts.len() - 5));
+            }
+            text.replacen("{}", &hosts_text, 1)
+        })
+        .collect();
     if reasons.is_empty() {
         return Decision::Keep {
             not_after: earliest,

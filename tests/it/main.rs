@@ -1,6 +1,7 @@
 //! ferry's integration tests: one binary, one module per area.
 
 mod apps;
+mod certs;
 mod cli;
 mod corpus;
 mod deploy;
