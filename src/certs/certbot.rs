@@ -91,6 +91,46 @@ pub fn parse_list(output: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    // Real output of certbot 2.1.0 (Debian) renewing against pebble.
+    const NOT_DUE: &str = include_str!("../../tests/fixtures/certbot/renew-notdue.txt");
+    const RENEWED: &str = include_str!("../../tests/fixtures/certbot/renew-renewed.txt");
+    const FAILED: &str = include_str!("../../tests/fixtures/certbot/renew-failed.txt");
+
+    #[test]
+    fn nothing_due_is_nothing_renewed() {
+        let r = parse(NOT_DUE);
+        assert!(r.renewed.is_empty() && r.failed.is_empty());
+        assert_eq!(r.skipped, ["/etc/le/live/cb.test/fullchain.pem"]);
+    }
+
+    #[test]
+    fn a_renewal_is_seen() {
+        let r = parse(RENEWED);
+        assert_eq!(r.renewed, ["/etc/le/live/cb.test/fullchain.pem"]);
+        assert!(r.failed.is_empty() && r.skipped.is_empty());
+    }
+
+    #[test]
+    fn certificates_are_listed_with_their_expiry() {
+        let listed = parse_list(include_str!(
+            "../../tests/fixtures/certbot/certificates.txt"
+        ));
+        assert_eq!(
+            listed,
+            [(
+                "cb.test".to_string(),
+                "2031-11-24 14:38:03+00:00 (VALID: 1825 days)".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_failure_is_seen() {
+        let r = parse(FAILED);
+        assert_eq!(r.failed, ["/etc/le/live/cb.test/fullchain.pem"]);
+        assert!(r.renewed.is_empty());
+    }
+
     #[test]
     fn renew_has_no_random_sleep() {
         let spec = crate::modules::CertsSpec {
