@@ -31,7 +31,7 @@ pub enum AcmeError {
     RateLimited { names: String, detail: String },
     #[error(
         "the ACME server could not validate `{name}`: {detail} \
-         (does `{name}` point at these hosts, and do they serve `{webroot}` at /.well-known/acme-challenge/?)"
+         (does `{name}` point at these hosts, and do they serve {webroot} at /.well-known/acme-challenge/?)"
     )]
     Validation {
         name: String,
@@ -183,14 +183,26 @@ impl AcmeAccount {
                     .await
                     .map_err(|e| validation(e, &name, webroot, &self.directory, &joined))?;
             }
-            let status = order
-                .poll_ready(&policy())
-                .await
-                .map_err(|e| validation(e, &joined, webroot, &self.directory, &joined))?;
-            if status != OrderStatus::Ready {
-                return Err(validation_error(&mut order, webroot, &self.directory, &joined).await);
+            // When the order fails, its authorizations say which name failed
+            // and why; the order's own error only lists them all.
+            match order.poll_ready(&policy()).await {
+                Ok(OrderStatus::Ready) => Ok(()),
+                Ok(_) => Err(
+                    validation_error(&mut order, webroot, &self.directory, &joined)
+                        .await
+                        .unwrap_or_else(|| {
+                            AcmeError::Refused(format!("the order for `{joined}` became invalid"))
+                        }),
+                ),
+                Err(e) => {
+                    let fallback = validation(e, &joined, webroot, &self.directory, &joined);
+                    Err(
+                        validation_error(&mut order, webroot, &self.directory, &joined)
+                            .await
+                            .unwrap_or(fallback),
+                    )
+                }
             }
-            Ok(())
         }
         .await;
         for token in &tokens {
@@ -217,36 +229,37 @@ fn policy() -> RetryPolicy {
         .timeout(Duration::from_secs(90))
 }
 
-/// The challenge errors of an invalid order: the ACME server's own words,
-/// which name the URL it fetched.
+/// The challenge error of an invalid order, from its authorizations: the
+/// name that failed and the ACME server's own words, which name the URL it
+/// fetched. `None` when no challenge says what went wrong.
 async fn validation_error(
     order: &mut instant_acme::Order,
     webroot: &str,
     directory: &str,
     names: &str,
-) -> AcmeError {
+) -> Option<AcmeError> {
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let authz = match authz {
             Ok(authz) => authz,
-            Err(e) => return classify(e, directory, names),
+            Err(e) => return Some(classify(e, directory, names)),
         };
         let name = authz.identifier().to_string();
         if let Some(problem) = authz.challenges.iter().find_map(|c| c.error.as_ref()) {
             if is(problem, "rateLimited") {
-                return AcmeError::RateLimited {
+                return Some(AcmeError::RateLimited {
                     names: names.to_string(),
                     detail: detail(problem),
-                };
+                });
             }
-            return AcmeError::Validation {
+            return Some(AcmeError::Validation {
                 name,
                 detail: detail(problem),
                 webroot: webroot.to_string(),
-            };
+            });
         }
     }
-    AcmeError::Refused(format!("the order for `{names}` became invalid"))
+    None
 }
 
 async fn create(

@@ -310,7 +310,7 @@ impl Certs {
                 let issued = client
                     .issue(
                         &group.cert.names,
-                        &group.spec.webroot,
+                        &webroots(&hosts),
                         group.spec.email.as_deref(),
                         &responder,
                     )
@@ -365,6 +365,17 @@ struct Group {
     spec: CertsSpec,
     hosts: Vec<(Arc<Arrival>, Installed)>,
     conflict: Option<String>,
+}
+
+/// The hosts' webroot, for an error message: the directory when they all
+/// use one, else the variable that sets it.
+fn webroots(hosts: &[&Arc<Arrival>]) -> String {
+    let first = hosts.first().map(|h| h.spec.webroot.as_str()).unwrap_or("");
+    if hosts.iter().all(|h| h.spec.webroot == first) {
+        format!("`{first}`")
+    } else {
+        "their `certs_webroot`".to_string()
+    }
 }
 
 /// Challenge responses on the webroot of every host of a name.

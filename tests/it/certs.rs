@@ -1,21 +1,26 @@
 //! `certs` end to end: real sshd hosts, Debian's pebble as the ACME server,
-//! every host's webroot behind one front that pebble validates through.
+//! its DNS pointing each name at one host's own address, where a small web
+//! server serves that host's webroot. ferry is not told which host a name
+//! leads to: validation succeeds only because every host has the challenge.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 
 use crate::support::ferry::{Project, step_ends};
 use crate::support::pebble::{Pebble, WebServer};
 use crate::support::sshd::TestHosts;
 
-/// Hosts, their webroots behind pebble's front, and a project whose play
+/// Hosts, pebble, each host's web server, and a project whose play
 /// includes the built-in `certs` playbook.
 struct Setup {
     hosts: TestHosts,
     pebble: Pebble,
     servers: Vec<WebServer>,
     project: Project,
+    /// An address of this test's range that is none of the hosts'.
+    elsewhere: String,
 }
 
 fn webroot(hosts: &TestHosts, i: usize) -> PathBuf {
@@ -26,27 +31,42 @@ fn cert_dir(hosts: &TestHosts, i: usize) -> PathBuf {
     hosts.hosts[i].dir.join("ssl").join("site.test")
 }
 
-fn setup(n: usize, validity: Option<u64>) -> Setup {
-    let hosts = TestHosts::start(n);
-    let roots: Vec<(String, PathBuf)> = (0..n)
-        .map(|i| {
-            std::fs::create_dir_all(webroot(&hosts, i)).unwrap();
-            (hosts.hosts[i].address.clone(), webroot(&hosts, i))
-        })
-        .collect();
-    let (pebble, servers) = Pebble::start(validity, &roots);
-    let project = Project::with_hosts(&hosts);
+/// `127.a.b.250` beside hosts `127.a.b.1…`.
+fn elsewhere(hosts: &TestHosts) -> String {
+    let first = &hosts.hosts[0].address;
+    format!("{}.250", &first[..first.rfind('.').unwrap()])
+}
+
+/// Per-host variables: where the webroot and certificates are, and a log
+/// the reload handler appends to.
+fn host_vars(project: &Project, hosts: &TestHosts) {
     for (i, h) in hosts.hosts.iter().enumerate() {
         project.file(
             &format!("inventory/host_vars/{}.yml", h.name),
             &format!(
                 "certs_webroot: {}\ncerts_dir: {}\nreload_log: {}\n",
-                webroot(&hosts, i).display(),
+                webroot(hosts, i).display(),
                 hosts.hosts[i].dir.join("ssl").display(),
                 hosts.hosts[i].dir.join("reloads").display()
             ),
         );
     }
+}
+
+fn setup(n: usize, validity: Option<u64>) -> Setup {
+    let hosts = TestHosts::start(n);
+    let elsewhere = elsewhere(&hosts);
+    let mut addresses: Vec<&str> = hosts.hosts.iter().map(|h| h.address.as_str()).collect();
+    addresses.push(&elsewhere);
+    let pebble = Pebble::start(validity, &addresses);
+    let servers = (0..n)
+        .map(|i| {
+            std::fs::create_dir_all(webroot(&hosts, i)).unwrap();
+            pebble.serve(&hosts.hosts[i].address, &webroot(&hosts, i))
+        })
+        .collect();
+    let project = Project::with_hosts(&hosts);
+    host_vars(&project, &hosts);
     write_playbook(
         &project,
         &pebble.directory,
@@ -58,6 +78,14 @@ fn setup(n: usize, validity: Option<u64>) -> Setup {
         pebble,
         servers,
         project,
+        elsewhere,
+    }
+}
+
+impl Setup {
+    /// Points `name` at host `i` (its own address).
+    fn point(&self, name: &str, i: usize) {
+        self.pebble.point(name, &self.hosts.hosts[i].address);
     }
 }
 
@@ -142,10 +170,13 @@ fn names_of(chain_file: &Path) -> Vec<String> {
 #[test]
 fn issues_once_for_every_host_then_renews_only_when_needed() {
     let mut s = setup(3, None);
-    // First run: one order, the challenge on all three webroots (the front
-    // answers only when every host serves it), installed everywhere.
+    // The two names of the certificate lead to two different hosts: one
+    // order, its challenges on every host, installed everywhere.
+    s.point("site.test", 0);
+    s.point("www.site.test", 1);
     let (out, steps) = run(&s.project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", reasons(&out), s.pebble.log());
+    assert!(s.servers[0].served() >= 1 && s.servers[1].served() >= 1);
     let certs: Vec<_> = steps
         .iter()
         .filter(|(_, n, _)| n == "Certificates")
@@ -215,8 +246,12 @@ fn issues_once_for_every_host_then_renews_only_when_needed() {
     assert_eq!(read(cert_dir(&s.hosts, 0).join("fullchain.pem")), first);
 
     // Names changed, against a restarted pebble that forgot the account:
-    // the account is made anew and the certificate reissued everywhere.
+    // the account is made anew and the certificate reissued everywhere,
+    // this time validated through the third host too.
     s.pebble.restart();
+    s.point("site.test", 2);
+    s.point("www.site.test", 0);
+    s.point("api.site.test", 1);
     write_playbook(
         &s.project,
         &s.pebble.directory,
@@ -237,6 +272,7 @@ fn issues_once_for_every_host_then_renews_only_when_needed() {
     );
     let (out, steps) = run(&s.project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", reasons(&out), s.pebble.log());
+    assert!(s.servers[2].served() >= 1, "pebble asked the third host");
     assert!(
         steps
             .iter()
@@ -256,29 +292,54 @@ fn issues_once_for_every_host_then_renews_only_when_needed() {
         &s.pebble.root_pem(),
         &s.pebble.dir,
     );
-    drop(s.servers);
+}
+
+/// What every host has: chain and key.
+fn installed(s: &Setup) -> Vec<(String, String)> {
+    (0..s.hosts.hosts.len())
+        .map(|i| {
+            let dir = cert_dir(&s.hosts, i);
+            (
+                read(dir.join("fullchain.pem")),
+                read(dir.join("privkey.pem")),
+            )
+        })
+        .collect()
+}
+
+/// After a failed run: each host still has exactly what it had, nothing
+/// staged, no challenge left, no reload.
+fn nothing_changed(s: &Setup, before: &[(String, String)]) {
+    assert_eq!(installed(s), before, "every host keeps chain and key");
+    for i in 0..s.hosts.hosts.len() {
+        let dir = cert_dir(&s.hosts, i);
+        assert!(!dir.join("fullchain.pem.ferry-new").exists());
+        assert!(!dir.join("privkey.pem.ferry-new").exists());
+        assert_eq!(reloads(&s.hosts, i), 1, "no reload after a failure");
+        let left = std::fs::read_dir(webroot(&s.hosts, i).join(".well-known/acme-challenge"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "challenge files removed on host {i}");
+    }
 }
 
 #[test]
-fn a_host_not_serving_the_webroot_fails_and_every_host_keeps_its_certificate() {
+fn a_host_not_serving_the_webroot_or_a_name_elsewhere_fails_and_every_host_keeps_its_certificate() {
     let s = setup(3, None);
+    s.point("site.test", 0);
+    s.point("www.site.test", 1);
     let (out, _) = run(&s.project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", reasons(&out), s.pebble.log());
-    let before: Vec<String> = (0..3)
-        .map(|i| read(cert_dir(&s.hosts, i).join("fullchain.pem")))
-        .collect();
-    let keys: Vec<String> = (0..3)
-        .map(|i| read(cert_dir(&s.hosts, i).join("privkey.pem")))
-        .collect();
+    let before = installed(&s);
 
-    s.servers[1]
-        .serving
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // The second host's web server stops serving the webroot.
+    s.servers[1].serving.store(false, Ordering::SeqCst);
+    s.point("new.site.test", 2);
     write_playbook(
         &s.project,
         &s.pebble.directory,
         &s.pebble.ca_bundle,
-        "[site.test, new.site.test]",
+        "[site.test, www.site.test, new.site.test]",
     );
     let (out, steps) = run(&s.project, &[]);
     assert_eq!(out.status, 1, "{}", reasons(&out));
@@ -290,33 +351,43 @@ fn a_host_not_serving_the_webroot_fails_and_every_host_keeps_its_certificate() {
         "{steps:?}"
     );
     let text = reasons(&out);
-    assert!(text.contains("could not validate `"), "{text}");
-    assert!(text.contains("http://"), "the URL pebble fetched: {text}");
-    assert!(text.contains("/.well-known/acme-challenge/"), "{text}");
+    let url = format!(
+        "http://www.site.test:{}/.well-known/acme-challenge/",
+        s.pebble.http_port
+    );
+    assert!(
+        text.contains("could not validate `www.site.test`"),
+        "{text}"
+    );
+    assert!(text.contains(&url), "the URL pebble fetched: {text}");
+    assert!(text.contains("404"), "{text}");
     assert!(text.contains("stays in place"), "{text}");
-    for i in 0..3 {
-        let dir = cert_dir(&s.hosts, i);
-        assert_eq!(
-            read(dir.join("fullchain.pem")),
-            before[i],
-            "old chain on host {i}"
-        );
-        assert_eq!(
-            read(dir.join("privkey.pem")),
-            keys[i],
-            "old key on host {i}"
-        );
-        assert!(!dir.join("fullchain.pem.ferry-new").exists());
-        assert_eq!(
-            reloads(&s.hosts, i),
-            1,
-            "no reload after the failure on host {i}"
-        );
-        let left = std::fs::read_dir(webroot(&s.hosts, i).join(".well-known/acme-challenge"))
-            .unwrap()
-            .count();
-        assert_eq!(left, 0, "challenge files removed on host {i}");
-    }
+    nothing_changed(&s, &before);
+
+    // Served again, but the new name leads to a server that is none of
+    // these hosts.
+    s.servers[1].serving.store(true, Ordering::SeqCst);
+    let _other = s.pebble.serve(&s.elsewhere, &s.hosts.root.join("nowhere"));
+    s.pebble.point("new.site.test", &s.elsewhere);
+    let (out, _) = run(&s.project, &[]);
+    assert_eq!(out.status, 1, "{}", reasons(&out));
+    let text = reasons(&out);
+    assert!(
+        text.contains("could not validate `new.site.test`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("does `new.site.test` point at these hosts"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "http://new.site.test:{}/.well-known/acme-challenge/",
+            s.pebble.http_port
+        )),
+        "{text}"
+    );
+    nothing_changed(&s, &before);
 }
 
 #[test]
@@ -324,6 +395,8 @@ fn a_short_lived_certificate_is_renewed() {
     // Pebble issues certificates valid for 10 days: within the default
     // 30-day window, so the next run renews.
     let s = setup(1, Some(10 * 86_400));
+    s.point("site.test", 0);
+    s.point("www.site.test", 0);
     let (out, _) = run(&s.project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", reasons(&out), s.pebble.log());
     let first = read(cert_dir(&s.hosts, 0).join("fullchain.pem"));
@@ -351,23 +424,14 @@ fn a_short_lived_certificate_is_renewed() {
             .any(|(_, n, st)| n == "Certificates" && st == "ok"),
         "{steps:?}"
     );
+    assert_eq!(reloads(&s.hosts, 0), 2);
 }
 
 #[test]
 fn an_unreachable_acme_server_is_named_and_nothing_is_installed() {
     let hosts = TestHosts::start(2);
     let project = Project::with_hosts(&hosts);
-    for (i, h) in hosts.hosts.iter().enumerate() {
-        project.file(
-            &format!("inventory/host_vars/{}.yml", h.name),
-            &format!(
-                "certs_webroot: {}\ncerts_dir: {}\nreload_log: {}\n",
-                webroot(&hosts, i).display(),
-                hosts.hosts[i].dir.join("ssl").display(),
-                hosts.hosts[i].dir.join("reloads").display()
-            ),
-        );
-    }
+    host_vars(&project, &hosts);
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -2,14 +2,13 @@
 //! what it needs around it for http-01:
 //!
 //! - a CA and a listener certificate for its HTTPS directory (rcgen);
-//! - `pebble-challtestsrv` as its DNS server, answering every name with
-//!   the front's address;
-//! - a front on that address and pebble's `httpPort` that forwards each
-//!   validation request to **every** host's own web server and answers
-//!   only what all of them answer alike — so validation succeeds only when
-//!   every host serving the name has the challenge file;
-//! - one small static web server per test host, on the host's own
-//!   127.x.y.z address, serving its webroot (it can be switched off).
+//! - `pebble-challtestsrv` as its DNS server: names resolve only once a test
+//!   points them at an address ([`Pebble::point`], its management API), so
+//!   a test decides which host the validation request reaches;
+//! - one small static web server per test host ([`Pebble::serve`]), on the
+//!   host's own 127.x.y.z address and pebble's `httpPort` (one port free on
+//!   every address involved: pebble fetches every name on the same port),
+//!   serving that host's webroot (it can be switched off).
 //!
 //! Dropping it stops exactly the processes and threads it started.
 
@@ -23,37 +22,52 @@ use std::time::{Duration, Instant};
 
 use super::sshd::random;
 
-/// A running pebble with its DNS, front and per-host web servers.
+/// A running pebble with its DNS.
 pub struct Pebble {
     pub dir: PathBuf,
     /// The ACME directory URL.
     pub directory: String,
     /// The CA that signed pebble's HTTPS certificate (the `acme_ca_bundle`).
     pub ca_bundle: PathBuf,
+    /// The port pebble fetches http-01 responses from, on every address.
+    pub http_port: u16,
+    listen: u16,
     management: u16,
+    dns_management: u16,
     pebble: Option<Child>,
     dns: Child,
-    /// Validation requests the front answered.
-    pub requests: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
     config: PathBuf,
     dns_address: String,
 }
 
-/// A host's web server for its webroot.
+/// A host's web server for its webroot, stopped when dropped.
 pub struct WebServer {
     pub address: SocketAddr,
+    /// Off: every request is answered 404, as a server that does not serve
+    /// the webroot would.
     pub serving: Arc<AtomicBool>,
+    /// Requests it answered with a file: pebble reached this host.
+    pub served: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl WebServer {
+    pub fn served(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Pebble {
     /// Starts pebble issuing certificates valid for `validity` seconds
-    /// (`None`: pebble's default), validating through a front that asks
-    /// every one of `webroots` (a host address and its webroot).
-    pub fn start(
-        validity: Option<u64>,
-        webroots: &[(String, PathBuf)],
-    ) -> (Pebble, Vec<WebServer>) {
+    /// (`None`: pebble's default), fetching http-01 responses from a port
+    /// that is free on each of `addresses`.
+    pub fn start(validity: Option<u64>, addresses: &[&str]) -> Pebble {
         let dir = std::env::temp_dir().join(format!(
             "ferry-pebble-{}-{:x}",
             std::process::id(),
@@ -61,22 +75,15 @@ impl Pebble {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let (ca_bundle, cert, key) = listener_certificate(&dir);
-        let stop = Arc::new(AtomicBool::new(false));
-        let servers: Vec<WebServer> = webroots
-            .iter()
-            .map(|(address, root)| web_server(address, root.clone(), stop.clone()))
-            .collect();
-        let front_address = "127.0.0.1";
-        let requests = Arc::new(AtomicUsize::new(0));
-        let backends: Vec<SocketAddr> = servers.iter().map(|s| s.address).collect();
-        let http_port = front(front_address, backends, requests.clone(), stop.clone());
+        let http_port = port_free_on(addresses);
         let listen = free_port("127.0.0.1");
         let management = free_port("127.0.0.1");
         let dns_port = free_udp_port();
         let dns_management = free_port("127.0.0.1");
         let dns_address = format!("127.0.0.1:{dns_port}");
+        // No default answer: a name resolves only where a test points it.
         let dns = Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", front_address, "-defaultIPv6", ""])
+            .args(["-defaultIPv4", "", "-defaultIPv6", ""])
             .args(["-dns01", &dns_address])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
             .args(["-management", &format!("127.0.0.1:{dns_management}")])
@@ -102,20 +109,22 @@ impl Pebble {
         let mut pebble = Pebble {
             directory: format!("https://127.0.0.1:{listen}/dir"),
             ca_bundle,
+            http_port,
+            listen,
             management,
+            dns_management,
             pebble: None,
             dns,
-            requests,
-            stop,
             config: config_path,
             dns_address,
             dir,
         };
-        pebble.launch(listen);
-        (pebble, servers)
+        wait_tcp(&format!("127.0.0.1:{dns_management}"));
+        pebble.launch();
+        pebble
     }
 
-    fn launch(&mut self, listen: u16) {
+    fn launch(&mut self) {
         let log = std::fs::File::create(self.dir.join("pebble.log")).unwrap();
         let child = Command::new("pebble")
             .arg("-config")
@@ -129,11 +138,11 @@ impl Pebble {
             .spawn()
             .expect("run pebble (apt-get install pebble)");
         self.pebble = Some(child);
-        wait_tcp(&format!("127.0.0.1:{listen}"));
+        wait_tcp(&format!("127.0.0.1:{}", self.listen));
         wait_tcp(&format!("127.0.0.1:{}", self.management));
     }
 
-    /// Stops pebble (DNS, front and web servers keep running).
+    /// Stops pebble (its DNS and the web servers keep running).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.pebble.take() {
             let _ = child.kill();
@@ -145,13 +154,41 @@ impl Pebble {
     /// made a new CA.
     pub fn restart(&mut self) {
         self.stop();
-        let listen: u16 = self
-            .directory
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim_end_matches("/dir").parse().ok())
+        self.launch();
+    }
+
+    /// Points `name` at `address` (only): where pebble sends the
+    /// validation request for it. (`add-a` adds to what a name had.)
+    pub fn point(&self, name: &str, address: &str) {
+        self.manage("clear-a", serde_json::json!({"host": name}));
+        self.manage(
+            "add-a",
+            serde_json::json!({"host": name, "addresses": [address]}),
+        );
+    }
+
+    /// A request to pebble-challtestsrv's management API.
+    fn manage(&self, path: &str, body: serde_json::Value) {
+        let body = body.to_string();
+        let socket: SocketAddr = format!("127.0.0.1:{}", self.dns_management)
+            .parse()
             .unwrap();
-        self.launch(listen);
+        let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(2)).unwrap();
+        write!(
+            stream,
+            "POST /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    }
+
+    /// A web server on `address` at pebble's HTTP port, serving `root`.
+    pub fn serve(&self, address: &str, root: &Path) -> WebServer {
+        web_server(address, self.http_port, root.to_path_buf())
     }
 
     /// Pebble's root CA (it signs the intermediate that signs leaves).
@@ -180,7 +217,6 @@ impl Drop for Pebble {
         self.stop();
         let _ = self.dns.kill();
         let _ = self.dns.wait();
-        self.stop.store(true, Ordering::SeqCst);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -211,19 +247,24 @@ fn listener_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-/// Serves files under `root` on `address` (a free port), one thread.
-fn web_server(address: &str, root: PathBuf, stop: Arc<AtomicBool>) -> WebServer {
-    let listener = TcpListener::bind((address, 0)).unwrap();
+/// Serves files under `root` on `address:port`, one thread.
+fn web_server(address: &str, port: u16, root: PathBuf) -> WebServer {
+    let listener = TcpListener::bind((address, port))
+        .unwrap_or_else(|e| panic!("web server on {address}:{port}: {e}"));
     let local = listener.local_addr().unwrap();
     let serving = Arc::new(AtomicBool::new(true));
-    let on = serving.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let (on, stopped, count) = (serving.clone(), stop.clone(), served.clone());
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
+        while !stopped.load(Ordering::SeqCst) {
             match listener.accept() {
                 Ok((stream, _)) => {
                     let _ = stream.set_nonblocking(false);
-                    let _ = serve_file(stream, &root, on.load(Ordering::SeqCst));
+                    if let Ok(true) = serve_file(stream, &root, on.load(Ordering::SeqCst)) {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
@@ -232,6 +273,8 @@ fn web_server(address: &str, root: PathBuf, stop: Arc<AtomicBool>) -> WebServer 
     WebServer {
         address: local,
         serving,
+        served,
+        stop,
     }
 }
 
@@ -248,14 +291,16 @@ fn request_path(stream: &TcpStream) -> std::io::Result<String> {
     Ok(line.split_whitespace().nth(1).unwrap_or("/").to_string())
 }
 
-fn serve_file(mut stream: TcpStream, root: &Path, serving: bool) -> std::io::Result<()> {
+/// Answers one request from `root`; whether it found the file.
+fn serve_file(mut stream: TcpStream, root: &Path, serving: bool) -> std::io::Result<bool> {
     let path = request_path(&stream)?;
     let file = root.join(path.trim_start_matches('/'));
     let body = match (serving, path.contains("..")) {
         (true, false) => std::fs::read(&file).ok(),
         _ => None,
     };
-    respond(&mut stream, body.as_deref())
+    respond(&mut stream, body.as_deref())?;
+    Ok(body.is_some())
 }
 
 fn respond(stream: &mut TcpStream, body: Option<&[u8]>) -> std::io::Result<()> {
@@ -271,62 +316,26 @@ fn respond(stream: &mut TcpStream, body: Option<&[u8]>) -> std::io::Result<()> {
     stream.write_all(body)
 }
 
-/// The front: asks every backend, answers 200 only when all of them
-/// answer 200 with the same body. Returns its port.
-fn front(
-    address: &str,
-    backends: Vec<SocketAddr>,
-    requests: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-) -> u16 {
-    let listener = TcpListener::bind((address, free_port(address))).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            match listener.accept() {
-                Ok((mut stream, _)) => {
-                    let _ = stream.set_nonblocking(false);
-                    requests.fetch_add(1, Ordering::SeqCst);
-                    let Ok(path) = request_path(&stream) else {
-                        continue;
-                    };
-                    let answers: Vec<Option<Vec<u8>>> =
-                        backends.iter().map(|b| fetch(*b, &path)).collect();
-                    let first = answers[0].clone();
-                    let agreed = answers.iter().all(|a| a.is_some() && *a == first);
-                    let _ = respond(&mut stream, if agreed { first.as_deref() } else { None });
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    port
-}
-
-/// GET `path` from a backend: its body on 200, else `None`.
-fn fetch(backend: SocketAddr, path: &str) -> Option<Vec<u8>> {
-    let mut stream = TcpStream::connect_timeout(&backend, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| body.as_bytes().to_vec())
-}
-
 fn free_port(address: &str) -> u16 {
     TcpListener::bind((address, 0))
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A port that every one of `addresses` can bind right now.
+fn port_free_on(addresses: &[&str]) -> u16 {
+    for _ in 0..100 {
+        let port = free_port(addresses.first().copied().unwrap_or("127.0.0.1"));
+        if addresses
+            .iter()
+            .all(|a| TcpListener::bind((*a, port)).is_ok())
+        {
+            return port;
+        }
+    }
+    panic!("no port free on all of {addresses:?}");
 }
 
 fn free_udp_port() -> u16 {
