@@ -468,3 +468,81 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A problem document as an ACME server sends it.
+    fn problem(json: &str) -> instant_acme::Error {
+        instant_acme::Error::Api(serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn a_rate_limit_is_named_with_the_servers_words() {
+        // Let's Encrypt's answer to a new order over the duplicate limit.
+        let err = classify(
+            problem(
+                r#"{"type":"urn:ietf:params:acme:error:rateLimited","status":429,
+                "detail":"Error creating new order :: too many certificates (5) already issued for this exact set of domains in the last 168h0m0s, retry after 2026-11-25T10:00:00Z: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-hostnames"}"#,
+            ),
+            LE_STAGING,
+            "example.org, www.example.org",
+        );
+        assert!(matches!(err, AcmeError::RateLimited { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "the ACME server's rate limit refuses `example.org, www.example.org`: rateLimited: "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("retry after 2026-11-25T10:00:00Z"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_fetch_is_a_validation_error_naming_the_url() {
+        let err = validation(
+            problem(
+                r#"{"type":"urn:ietf:params:acme:error:connection","status":400,
+                "detail":"Fetching http://example.org/.well-known/acme-challenge/tok: Connection refused"}"#,
+            ),
+            "example.org",
+            "`/var/www/acme`",
+            LE_STAGING,
+            "example.org",
+        );
+        assert_eq!(
+            err.to_string(),
+            "the ACME server could not validate `example.org`: connection: Fetching \
+             http://example.org/.well-known/acme-challenge/tok: Connection refused \
+             (does `example.org` point at these hosts, and do they serve `/var/www/acme` \
+             at /.well-known/acme-challenge/?)"
+        );
+        // Any other refusal is the server's own words.
+        let err = validation(
+            problem(r#"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"no"}"#),
+            "x",
+            "w",
+            LE_STAGING,
+            "x",
+        );
+        assert_eq!(
+            err.to_string(),
+            "the ACME server refused: rejectedIdentifier: no"
+        );
+    }
+
+    #[test]
+    fn a_forgotten_account_is_recognised() {
+        let instant_acme::Error::Api(p) = problem(
+            r#"{"type":"urn:ietf:params:acme:error:accountDoesNotExist","detail":"unknown"}"#,
+        ) else {
+            unreachable!()
+        };
+        assert!(is(&p, "accountDoesNotExist"));
+        assert!(!is(&p, "rateLimited"));
+    }
+
+    const LE_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+}
