@@ -145,6 +145,8 @@ mod tests {
             ca_bundle: None,
             email: None,
             certbot_args: vec!["--config-dir".into(), "/etc/le".into(), "--quiet".into()],
+            prepare: None,
+            placeholder: true,
         };
         assert_eq!(
             renew(&spec).to_string(),

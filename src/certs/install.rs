@@ -118,6 +118,8 @@ mod tests {
             ca_bundle: None,
             email: None,
             certbot_args: Vec::new(),
+            prepare: None,
+            placeholder: true,
         }
     }
 

@@ -9,12 +9,17 @@
 //! server ([`acme`]): one order per certificate, its http-01 challenge
 //! written to the webroot of **every** host serving the name over their SSH
 //! sessions, the result installed on all of them at once ([`install`]).
+//! Before the first order for a host that has no certificate yet, a
+//! self-signed [`placeholder`] goes in and the host's `prepare` command
+//! (reload the web server) runs, so a site that names the certificate's
+//! files loads and serves the challenge.
 //! A dry run stops after the decision: no ACME server is contacted.
 //! `mode: certbot` needs no meeting: each host runs certbot ([`certbot`]).
 
 mod acme;
 mod certbot;
 mod install;
+mod placeholder;
 mod probe;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -236,6 +241,8 @@ impl Certs {
         }
         let now = jiff::Timestamp::now().as_second();
         let mut account: Option<Result<acme::AcmeAccount, AcmeError>> = None;
+        // Hosts whose `prepare` ran: once per run is enough.
+        let mut prepared: HashSet<String> = HashSet::new();
         for group in groups.values() {
             let name = &group.cert.name;
             let hosts: Vec<&Arc<Arrival>> = group.hosts.iter().map(|(a, _)| a).collect();
@@ -283,6 +290,7 @@ impl Certs {
                 continue;
             }
             // 3. The ACME order, shared by every host of the name.
+            let mut stand_ins: HashSet<String> = HashSet::new();
             let result = async {
                 if account.is_none() {
                     let file = account_file(&self.project_dir, &self.stage);
@@ -306,6 +314,23 @@ impl Certs {
                     Some(Err(err)) => return Err(err.to_string()),
                     None => return Err("no ACME account".to_string()),
                 };
+                if group.spec.placeholder {
+                    let bare: Vec<&Arc<Arrival>> = group
+                        .hosts
+                        .iter()
+                        .filter(|(_, i)| matches!(i, Installed::Missing | Installed::NoKey))
+                        .map(|(a, _)| a)
+                        .collect();
+                    if !bare.is_empty() {
+                        let stand_in = placeholder::make(&group.cert.names)
+                            .map_err(|e| format!("cannot make a placeholder: {e}"))?;
+                        install_everywhere(&bare, &group.cert, &stand_in)
+                            .await
+                            .map_err(|e| format!("cannot install a placeholder: {e}"))?;
+                        stand_ins.extend(bare.iter().map(|a| a.host.clone()));
+                    }
+                }
+                prepare(&hosts, &mut prepared).await?;
                 let responder = Webroots { hosts: &hosts };
                 let issued = client
                     .issue(
@@ -319,7 +344,7 @@ impl Certs {
                 install_everywhere(&hosts, &group.cert, &issued).await
             }
             .await;
-            for h in &hosts {
+            for (h, installed) in &group.hosts {
                 let r = report.entry(h.host.clone()).or_default();
                 match &result {
                     Ok(()) => {
@@ -327,9 +352,16 @@ impl Certs {
                         r.notes
                             .push(format!("issued and installed `{name}` ({reason})"));
                     }
-                    Err(err) => r.failed.push(format!(
-                        "`{name}` not issued: {err}; the certificate it had stays in place"
-                    )),
+                    Err(err) => {
+                        let left = if stand_ins.contains(&h.host) {
+                            "a self-signed placeholder stands in until it is issued"
+                        } else if matches!(installed, Installed::Present(_)) {
+                            "the certificate it had stays in place"
+                        } else {
+                            "nothing was installed"
+                        };
+                        r.failed.push(format!("`{name}` not issued: {err}; {left}"));
+                    }
                 }
             }
         }
@@ -365,6 +397,31 @@ struct Group {
     spec: CertsSpec,
     hosts: Vec<(Arc<Arrival>, Installed)>,
     conflict: Option<String>,
+}
+
+/// Runs `prepare` on each of `hosts` that has one and has not run it yet
+/// in this run. Its text is the user's (it may hold anything): errors
+/// name the host and quote stderr, never the command.
+async fn prepare(hosts: &[&Arc<Arrival>], done: &mut HashSet<String>) -> Result<(), String> {
+    let todo: Vec<&Arc<Arrival>> = hosts
+        .iter()
+        .copied()
+        .filter(|h| h.spec.prepare.is_some() && !done.contains(&h.host))
+        .collect();
+    let results = join_all(todo.iter().map(|h| async move {
+        let command = Command::script(h.spec.prepare.clone().unwrap_or_default());
+        run(h, &command, None)
+            .await
+            .map_err(|e| format!("`prepare` failed on `{}`: {e}", h.host))
+    }))
+    .await;
+    done.extend(todo.iter().map(|h| h.host.clone()));
+    let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// The hosts' webroot, for an error message: the directory when they all

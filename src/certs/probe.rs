@@ -32,6 +32,8 @@ pub struct Leaf {
     pub not_after: i64,
     /// Its DNS names (subject alternative names), sorted.
     pub names: BTreeSet<String>,
+    /// ferry's self-signed stand-in ([`super::placeholder`]): always reissued.
+    pub placeholder: bool,
 }
 
 /// The command that prints every certificate of `spec` on a host.
@@ -103,9 +105,14 @@ pub fn leaf(pem: &str) -> Result<Leaf, String> {
             }
         }
     }
+    let placeholder = cert
+        .issuer()
+        .iter_common_name()
+        .any(|cn| cn.as_str() == Ok(super::placeholder::ISSUER));
     Ok(Leaf {
         not_after: cert.validity().not_after.timestamp(),
         names,
+        placeholder,
     })
 }
 
@@ -141,6 +148,9 @@ pub fn decide(
             Installed::Missing => why.push(("not on {}".into(), host)),
             Installed::NoKey => why.push(("its key is missing on {}".into(), host)),
             Installed::Unreadable(err) => why.push((format!("unreadable on {{}}: {err}"), host)),
+            Installed::Present(leaf) if leaf.placeholder => {
+                why.push(("only a placeholder on {}".into(), host));
+            }
             Installed::Present(leaf) => {
                 earliest = earliest.min(leaf.not_after);
                 if leaf.names != wanted {
@@ -235,6 +245,7 @@ mod tests {
         Installed::Present(Leaf {
             not_after,
             names: names.iter().map(|n| n.to_string()).collect(),
+            placeholder: false,
         })
     }
 
@@ -295,6 +306,25 @@ mod tests {
     }
 
     #[test]
+    fn a_placeholder_is_always_reissued() {
+        let c = cert(&["a.test"]);
+        let found = vec![(
+            "h1".into(),
+            Installed::Present(Leaf {
+                not_after: NOW + 60 * DAY,
+                names: ["a.test".to_string()].into(),
+                placeholder: true,
+            }),
+        )];
+        assert_eq!(
+            decide(&c, 30, &found, NOW),
+            Decision::Issue {
+                reason: "only a placeholder on `h1`".into()
+            }
+        );
+    }
+
+    #[test]
     fn probe_output_is_split_by_certificate() {
         let spec = CertsSpec {
             mode: crate::modules::CertsMode::Acme,
@@ -308,6 +338,8 @@ mod tests {
             ca_bundle: None,
             email: None,
             certbot_args: Vec::new(),
+            prepare: None,
+            placeholder: true,
         };
         let out = "==ferry-cert a.test\n==ferry-missing\n==ferry-cert b.test\nnot pem\n";
         let parsed = parse(out, &spec);

@@ -25,6 +25,8 @@ pub const KEYS: &[&str] = &[
     "ca_bundle",
     "email",
     "certbot_args",
+    "prepare",
+    "placeholder",
 ];
 
 /// Let's Encrypt's production directory: the default ACME server.
@@ -56,6 +58,16 @@ pub struct CertsSpec {
     /// Extra arguments for `certbot renew` (certbot mode).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub certbot_args: Vec<String>,
+    /// Run on each host of a certificate before its challenges are
+    /// published (only when one is about to be issued), so the web server
+    /// serves what this run wrote — a new site with its challenge location —
+    /// before the ACME server comes to look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepare: Option<String>,
+    /// Before the first order for a host that lacks the certificate,
+    /// install a self-signed placeholder so a site naming its files loads
+    /// (`crate::certs` placeholder).
+    pub placeholder: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,6 +146,18 @@ pub fn certs(args: &Args) -> Result<Action, Diagnostic> {
             .ok_or_else(|| args.error_at("certbot_args", "unbalanced quotes in `certbot_args`"))?,
         Some(_) => return Err(args.error_at("certbot_args", "`certbot_args` must be a list")),
     };
+    let placeholder = match args.get("placeholder") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if ["true", "yes", "on"].contains(&s.trim()) => true,
+        Some(Value::String(s)) if ["false", "no", "off", ""].contains(&s.trim()) => false,
+        Some(other) => {
+            return Err(args.error_at(
+                "placeholder",
+                format!("`placeholder` is true or false, not {other}"),
+            ));
+        }
+    };
     let nonempty = |key: &str| -> Result<Option<String>, Diagnostic> {
         Ok(args.string(key)?.filter(|s| !s.trim().is_empty()))
     };
@@ -150,6 +174,8 @@ pub fn certs(args: &Args) -> Result<Action, Diagnostic> {
             ca_bundle: nonempty("ca_bundle")?,
             email: nonempty("email")?,
             certbot_args,
+            prepare: nonempty("prepare")?,
+            placeholder,
         },
     })
 }

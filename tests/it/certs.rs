@@ -102,6 +102,7 @@ fn write_playbook(project: &Project, directory: &str, ca_bundle: &Path, names: &
     certs_owner: ""
     certs_group: ""
     certs_reload: "echo reloaded >> {{{{ reload_log }}}}"
+    certs_prepare: "echo prepared >> {{{{ reload_log }}}}.prepare"
   tasks:
     - include: certs
 "#,
@@ -129,7 +130,16 @@ fn read(path: PathBuf) -> String {
 }
 
 fn reloads(hosts: &TestHosts, i: usize) -> usize {
-    std::fs::read_to_string(hosts.hosts[i].dir.join("reloads"))
+    lines(&hosts.hosts[i].dir.join("reloads"))
+}
+
+/// How often `prepare` ran on host `i`.
+fn prepared(hosts: &TestHosts, i: usize) -> usize {
+    lines(&hosts.hosts[i].dir.join("reloads.prepare"))
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
         .map(|t| t.lines().count())
         .unwrap_or(0)
 }
@@ -201,6 +211,7 @@ fn issues_once_for_every_host_then_renews_only_when_needed() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "key mode on host {i}");
         assert_eq!(reloads(&s.hosts, i), 1, "reloaded once on host {i}");
+        assert_eq!(prepared(&s.hosts, i), 1, "prepared before the order");
         let left: Vec<_> =
             std::fs::read_dir(webroot(&s.hosts, i).join(".well-known/acme-challenge"))
                 .unwrap()
@@ -286,6 +297,7 @@ fn issues_once_for_every_host_then_renews_only_when_needed() {
             ["api.site.test", "site.test", "www.site.test"]
         );
         assert_eq!(reloads(&s.hosts, i), 2, "reloaded again on host {i}");
+        assert_eq!(prepared(&s.hosts, i), 2, "not when nothing was due");
     }
     verify_chain(
         &cert_dir(&s.hosts, 0).join("fullchain.pem"),
