@@ -199,6 +199,10 @@ impl Certs {
 
     /// Probe, decide, issue, install: for every host at once.
     async fn coordinate(&self, arrived: &[Arc<Arrival>]) -> HashMap<String, Outcome> {
+        // In the order of their names, not of their arrival: messages that
+        // list hosts read the same on every run.
+        let mut arrived = arrived.to_vec();
+        arrived.sort_by(|a, b| a.host.cmp(&b.host));
         let mut report: BTreeMap<String, HostReport> = arrived
             .iter()
             .map(|a| (a.host.clone(), HostReport::default()))

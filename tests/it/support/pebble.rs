@@ -325,7 +325,7 @@ fn free_port(address: &str) -> u16 {
 }
 
 /// A port that every one of `addresses` can bind right now.
-fn port_free_on(addresses: &[&str]) -> u16 {
+pub fn port_free_on(addresses: &[&str]) -> u16 {
     for _ in 0..100 {
         let port = free_port(addresses.first().copied().unwrap_or("127.0.0.1"));
         if addresses
