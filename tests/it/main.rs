@@ -2,6 +2,7 @@
 
 mod apps;
 mod certs;
+mod certs_certbot;
 mod certs_nginx;
 mod cli;
 mod corpus;
