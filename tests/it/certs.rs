@@ -138,6 +138,12 @@ fn prepared(hosts: &TestHosts, i: usize) -> usize {
     lines(&hosts.hosts[i].dir.join("reloads.prepare"))
 }
 
+/// The user id the tests run as (`id -u`).
+fn login_uid() -> u32 {
+    let out = Command::new("id").arg("-u").output().expect("run id");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path)
         .map(|t| t.lines().count())
@@ -411,8 +417,18 @@ fn a_short_lived_certificate_is_renewed() {
     s.point("www.site.test", 0);
     let (out, _) = run(&s.project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", reasons(&out), s.pebble.log());
-    let first = read(cert_dir(&s.hosts, 0).join("fullchain.pem"));
-    let (out, steps) = run(&s.project, &[]);
+    let dir = cert_dir(&s.hosts, 0);
+    let first = read(dir.join("fullchain.pem"));
+    let first_key = read(dir.join("privkey.pem"));
+    // Renewed with the files owned as configured (chown needs root, which
+    // CI is; elsewhere the files stay the login user's).
+    let root = login_uid() == 0;
+    let owner: &[&str] = if root {
+        &["-e", "certs_owner=nobody", "-e", "certs_group=nogroup"]
+    } else {
+        &[]
+    };
+    let (out, steps) = run(&s.project, owner);
     assert_eq!(out.status, 0, "{}", reasons(&out));
     assert!(
         out.stdout.contains("renew_before is 30 days"),
@@ -425,8 +441,21 @@ fn a_short_lived_certificate_is_renewed() {
             .any(|(_, n, st)| n == "Certificates" && st == "changed"),
         "{steps:?}"
     );
-    assert_ne!(read(cert_dir(&s.hosts, 0).join("fullchain.pem")), first);
+    assert_ne!(read(dir.join("fullchain.pem")), first);
+    assert_ne!(read(dir.join("privkey.pem")), first_key, "a fresh key");
     assert_eq!(reloads(&s.hosts, 0), 2);
+    if root {
+        use std::os::unix::fs::MetadataExt;
+        for file in ["fullchain.pem", "privkey.pem"] {
+            let meta = std::fs::metadata(dir.join(file)).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{file}");
+        }
+        let mode = std::fs::metadata(dir.join("privkey.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     // With a shorter window, the same certificate is kept.
     let (out, steps) = run(&s.project, &["-e", "certs_renew_before=5"]);
     assert_eq!(out.status, 0, "{}", reasons(&out));
