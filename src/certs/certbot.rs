@@ -5,6 +5,9 @@
 //! `--no-random-sleep-on-renew` matters: without a terminal certbot sleeps
 //! up to eight minutes before renewing, to spread load on the CA.
 
+use super::Outcome;
+use super::arrival::{Arrival, exec, run};
+use crate::executor::Status;
 use crate::modules::CertsSpec;
 use crate::shell::Command;
 
@@ -85,6 +88,78 @@ pub fn parse_list(output: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `mode: certbot` on one host.
+pub(super) async fn renew_on(a: &Arrival, dry_run: bool) -> Outcome {
+    if dry_run {
+        return match run(a, &list(&a.spec), None).await {
+            Ok(text) => {
+                let listed: Vec<String> = parse_list(&text)
+                    .into_iter()
+                    .map(|(name, expiry)| format!("`{name}` expires {expiry}"))
+                    .collect();
+                Outcome::new(
+                    Status::Ok,
+                    format!(
+                        "would run `certbot renew`, which renews what is due: {}",
+                        if listed.is_empty() {
+                            "no certificates".to_string()
+                        } else {
+                            listed.join("; ")
+                        }
+                    ),
+                )
+            }
+            Err(err) => Outcome::new(
+                Status::Failed,
+                format!("`certbot certificates` failed: {err}"),
+            ),
+        };
+    }
+    let cmd = renew(&a.spec);
+    let out = exec(a, &cmd, None).await;
+    let (text, ok, err) = match out {
+        Ok((stdout, stderr, ok)) => (format!("{stdout}\n{stderr}"), ok, stderr),
+        Err(e) => return Outcome::new(Status::Failed, e),
+    };
+    let renewal = parse(&text);
+    if !renewal.failed.is_empty() || !ok {
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Outcome::new(
+            Status::Failed,
+            format!(
+                "certbot could not renew {}: {}",
+                if renewal.failed.is_empty() {
+                    "(see its output)".to_string()
+                } else {
+                    renewal.failed.join(", ")
+                },
+                tail.join(" | ")
+            ),
+        );
+    }
+    if renewal.renewed.is_empty() {
+        Outcome::new(
+            Status::Ok,
+            format!(
+                "certbot renewed nothing ({} not due yet)",
+                renewal.skipped.len()
+            ),
+        )
+    } else {
+        Outcome::new(
+            Status::Changed,
+            format!("certbot renewed {}", renewal.renewed.join(", ")),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The commands that touch a host's files: challenge responses in the
-//! webroot, and the two-phase install of a new chain and key.
+//! The two-phase install of a new chain and key on every host of a
+//! certificate, and the commands it runs.
 //!
 //! Install is two-phase across hosts: every host first gets the new files
 //! beside the old ones (`*.ferry-new`, the key written with umask 077 and
@@ -7,36 +7,16 @@
 //! key and chain in one command. A failure while staging removes the staged
 //! files everywhere: each host keeps the certificate it had.
 
+use std::sync::Arc;
+
+use futures::future::join_all;
+
+use super::acme::Issued;
+use super::arrival::{Arrival, run};
 use crate::modules::{Certificate, CertsSpec};
 use crate::shell::Command;
 
 const STAGED: &str = ".ferry-new";
-
-/// `{webroot}/.well-known/acme-challenge/{token}`
-pub fn challenge_path(webroot: &str, token: &str) -> String {
-    format!(
-        "{}/.well-known/acme-challenge/{token}",
-        webroot.trim_end_matches('/')
-    )
-}
-
-/// Writes a challenge response (public by design: it is served over HTTP)
-/// readable by the web server. The content arrives on stdin.
-pub fn write_challenge(webroot: &str, token: &str) -> Command {
-    let path = challenge_path(webroot, token);
-    let dir = format!(
-        "{}/.well-known/acme-challenge",
-        webroot.trim_end_matches('/')
-    );
-    Command::new("mkdir")
-        .args(["-p", &dir])
-        .and(Command::script("cat >").arg(&path))
-        .and(Command::new("chmod").args(["644", &path]))
-}
-
-pub fn remove_challenge(webroot: &str, token: &str) -> Command {
-    Command::new("rm").args(["-f", &challenge_path(webroot, token)])
-}
 
 fn paths(spec: &CertsSpec, cert: &Certificate) -> (String, String, String) {
     let dir = spec.cert_dir(cert);
@@ -100,6 +80,66 @@ pub fn discard(spec: &CertsSpec, cert: &Certificate) -> Command {
     Command::new("rm").args(["-f", &format!("{key}{STAGED}"), &format!("{chain}{STAGED}")])
 }
 
+/// Stages the new key and chain on every host, then renames them into
+/// place everywhere; if any host cannot take them, none does.
+pub(super) async fn everywhere(
+    hosts: &[&Arc<Arrival>],
+    cert: &Certificate,
+    issued: &Issued,
+) -> Result<(), String> {
+    let staged = join_all(hosts.iter().map(|h| async move {
+        run(
+            h,
+            &stage_key(&h.spec, cert),
+            Some(issued.key_pem.clone().into_bytes()),
+        )
+        .await?;
+        run(
+            h,
+            &stage_chain(&h.spec, cert),
+            Some(issued.chain_pem.clone().into_bytes()),
+        )
+        .await
+    }))
+    .await;
+    let failed: Vec<String> = hosts
+        .iter()
+        .zip(staged)
+        .filter_map(|(h, r)| {
+            r.err()
+                .map(|e| format!("cannot write it on `{}`: {e}", h.host))
+        })
+        .collect();
+    if !failed.is_empty() {
+        join_all(
+            hosts
+                .iter()
+                .map(|h| async move { run(h, &discard(&h.spec, cert), None).await }),
+        )
+        .await;
+        return Err(failed.join("; "));
+    }
+    let committed = join_all(
+        hosts
+            .iter()
+            .map(|h| async move { run(h, &commit(&h.spec, cert), None).await }),
+    )
+    .await;
+    let failed: Vec<String> = hosts
+        .iter()
+        .zip(committed)
+        .filter_map(|(h, r)| {
+            r.err()
+                .map(|e| format!("cannot put it in place on `{}`: {e}", h.host))
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,14 +179,6 @@ mod tests {
             commit(&spec(), &cert).to_string(),
             "mv -f /etc/ssl/ferry/a.test/privkey.pem.ferry-new /etc/ssl/ferry/a.test/privkey.pem \
              && mv -f /etc/ssl/ferry/a.test/fullchain.pem.ferry-new /etc/ssl/ferry/a.test/fullchain.pem"
-        );
-    }
-
-    #[test]
-    fn challenges_live_under_the_webroot() {
-        assert_eq!(
-            challenge_path("/var/www/acme/", "tok"),
-            "/var/www/acme/.well-known/acme-challenge/tok"
         );
     }
 }

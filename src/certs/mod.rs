@@ -17,7 +17,9 @@
 //! `mode: certbot` needs no meeting: each host runs certbot ([`certbot`]).
 
 mod acme;
+mod arrival;
 mod certbot;
+mod challenge;
 mod install;
 mod placeholder;
 mod probe;
@@ -30,6 +32,7 @@ use futures::future::join_all;
 use tokio::sync::{Notify, OnceCell};
 
 pub use acme::{AcmeError, account_file};
+pub use arrival::Arrival;
 pub use certbot::{Renewal, parse as parse_certbot_renew};
 pub use probe::{Decision, Installed, Leaf, decide, leaf};
 
@@ -37,7 +40,6 @@ use crate::executor::Status;
 use crate::modules::{Action, Certificate, CertsMode, CertsSpec};
 use crate::plan::{Body, HostPlan, Step};
 use crate::shell::Command;
-use crate::transport::Session;
 
 /// How a `certs` step ended on one host.
 #[derive(Debug, Clone)]
@@ -53,15 +55,6 @@ impl Outcome {
             reason: reason.into(),
         }
     }
-}
-
-/// One host at a `certs` step.
-pub struct Arrival {
-    pub host: String,
-    pub session: Session,
-    pub spec: CertsSpec,
-    /// `become`: the step's commands run through sudo as this user.
-    pub become_user: Option<String>,
 }
 
 /// The `certs` steps of one batch of hosts.
@@ -157,7 +150,7 @@ impl Certs {
         let host = arrival.host.clone();
         if arrival.spec.mode == CertsMode::Certbot {
             self.pass(key, &host, None);
-            return certbot_renew(&arrival, self.dry_run).await;
+            return certbot::renew_on(&arrival, self.dry_run).await;
         }
         let meeting = self.pass(key, &host, Some(arrival));
         let expected = self.expected.get(key).copied().unwrap_or(0);
@@ -209,7 +202,7 @@ impl Certs {
             .collect();
         // 1. What every host has.
         let probes = join_all(arrived.iter().map(|a| async move {
-            let out = run(a, &probe::command(&a.spec), None).await;
+            let out = arrival::run(a, &probe::command(&a.spec), None).await;
             (a.clone(), out.map(|text| probe::parse(&text, &a.spec)))
         }))
         .await;
@@ -328,24 +321,24 @@ impl Certs {
                     if !bare.is_empty() {
                         let stand_in = placeholder::make(&group.cert.names)
                             .map_err(|e| format!("cannot make a placeholder: {e}"))?;
-                        install_everywhere(&bare, &group.cert, &stand_in)
+                        install::everywhere(&bare, &group.cert, &stand_in)
                             .await
                             .map_err(|e| format!("cannot install a placeholder: {e}"))?;
                         stand_ins.extend(bare.iter().map(|a| a.host.clone()));
                     }
                 }
                 prepare(&hosts, &mut prepared).await?;
-                let responder = Webroots { hosts: &hosts };
+                let responder = challenge::Webroots { hosts: &hosts };
                 let issued = client
                     .issue(
                         &group.cert.names,
-                        &webroots(&hosts),
+                        &challenge::webroots(&hosts),
                         group.spec.email.as_deref(),
                         &responder,
                     )
                     .await
                     .map_err(|e| e.to_string())?;
-                install_everywhere(&hosts, &group.cert, &issued).await
+                install::everywhere(&hosts, &group.cert, &issued).await
             }
             .await;
             for (h, installed) in &group.hosts {
@@ -414,7 +407,7 @@ async fn prepare(hosts: &[&Arc<Arrival>], done: &mut HashSet<String>) -> Result<
         .collect();
     let results = join_all(todo.iter().map(|h| async move {
         let command = Command::script(h.spec.prepare.clone().unwrap_or_default());
-        run(h, &command, None)
+        arrival::run(h, &command, None)
             .await
             .map_err(|e| format!("`prepare` failed on `{}`: {e}", h.host))
     }))
@@ -426,216 +419,6 @@ async fn prepare(hosts: &[&Arc<Arrival>], done: &mut HashSet<String>) -> Result<
     } else {
         Err(failed.join("; "))
     }
-}
-
-/// The hosts' webroot, for an error message: the directory when they all
-/// use one, else the variable that sets it.
-fn webroots(hosts: &[&Arc<Arrival>]) -> String {
-    let first = hosts.first().map(|h| h.spec.webroot.as_str()).unwrap_or("");
-    if hosts.iter().all(|h| h.spec.webroot == first) {
-        format!("`{first}`")
-    } else {
-        "their `certs_webroot`".to_string()
-    }
-}
-
-/// Challenge responses on the webroot of every host of a name.
-struct Webroots<'a> {
-    hosts: &'a [&'a Arc<Arrival>],
-}
-
-impl acme::Responder for Webroots<'_> {
-    async fn publish(&self, token: &str, content: &str) -> Result<(), String> {
-        let writes = self.hosts.iter().map(|h| async move {
-            let cmd = install::write_challenge(&h.spec.webroot, token);
-            run(h, &cmd, Some(content.as_bytes().to_vec()))
-                .await
-                .map_err(|e| format!("`{}`: {e}", h.host))
-        });
-        let failed: Vec<String> = join_all(writes)
-            .await
-            .into_iter()
-            .filter_map(Result::err)
-            .collect();
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            self.withdraw(token).await;
-            Err(failed.join("; "))
-        }
-    }
-
-    async fn withdraw(&self, token: &str) {
-        join_all(self.hosts.iter().map(|h| async move {
-            let _ = run(h, &install::remove_challenge(&h.spec.webroot, token), None).await;
-        }))
-        .await;
-    }
-}
-
-/// Stages the new key and chain on every host, then renames them into
-/// place everywhere; if any host cannot take them, none does.
-async fn install_everywhere(
-    hosts: &[&Arc<Arrival>],
-    cert: &Certificate,
-    issued: &acme::Issued,
-) -> Result<(), String> {
-    let staged = join_all(hosts.iter().map(|h| async move {
-        run(
-            h,
-            &install::stage_key(&h.spec, cert),
-            Some(issued.key_pem.clone().into_bytes()),
-        )
-        .await?;
-        run(
-            h,
-            &install::stage_chain(&h.spec, cert),
-            Some(issued.chain_pem.clone().into_bytes()),
-        )
-        .await
-    }))
-    .await;
-    let failed: Vec<String> = hosts
-        .iter()
-        .zip(staged)
-        .filter_map(|(h, r)| {
-            r.err()
-                .map(|e| format!("cannot write it on `{}`: {e}", h.host))
-        })
-        .collect();
-    if !failed.is_empty() {
-        join_all(
-            hosts
-                .iter()
-                .map(|h| async move { run(h, &install::discard(&h.spec, cert), None).await }),
-        )
-        .await;
-        return Err(failed.join("; "));
-    }
-    let committed = join_all(
-        hosts
-            .iter()
-            .map(|h| async move { run(h, &install::commit(&h.spec, cert), None).await }),
-    )
-    .await;
-    let failed: Vec<String> = hosts
-        .iter()
-        .zip(committed)
-        .filter_map(|(h, r)| {
-            r.err()
-                .map(|e| format!("cannot put it in place on `{}`: {e}", h.host))
-        })
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("; "))
-    }
-}
-
-/// `mode: certbot` on one host.
-async fn certbot_renew(a: &Arrival, dry_run: bool) -> Outcome {
-    if dry_run {
-        return match run(a, &certbot::list(&a.spec), None).await {
-            Ok(text) => {
-                let listed: Vec<String> = certbot::parse_list(&text)
-                    .into_iter()
-                    .map(|(name, expiry)| format!("`{name}` expires {expiry}"))
-                    .collect();
-                Outcome::new(
-                    Status::Ok,
-                    format!(
-                        "would run `certbot renew`, which renews what is due: {}",
-                        if listed.is_empty() {
-                            "no certificates".to_string()
-                        } else {
-                            listed.join("; ")
-                        }
-                    ),
-                )
-            }
-            Err(err) => Outcome::new(
-                Status::Failed,
-                format!("`certbot certificates` failed: {err}"),
-            ),
-        };
-    }
-    let cmd = certbot::renew(&a.spec);
-    let out = exec(a, &cmd, None).await;
-    let (text, ok, err) = match out {
-        Ok((stdout, stderr, ok)) => (format!("{stdout}\n{stderr}"), ok, stderr),
-        Err(e) => return Outcome::new(Status::Failed, e),
-    };
-    let renewal = certbot::parse(&text);
-    if !renewal.failed.is_empty() || !ok {
-        let tail: Vec<&str> = err
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Outcome::new(
-            Status::Failed,
-            format!(
-                "certbot could not renew {}: {}",
-                if renewal.failed.is_empty() {
-                    "(see its output)".to_string()
-                } else {
-                    renewal.failed.join(", ")
-                },
-                tail.join(" | ")
-            ),
-        );
-    }
-    if renewal.renewed.is_empty() {
-        Outcome::new(
-            Status::Ok,
-            format!(
-                "certbot renewed nothing ({} not due yet)",
-                renewal.skipped.len()
-            ),
-        )
-    } else {
-        Outcome::new(
-            Status::Changed,
-            format!("certbot renewed {}", renewal.renewed.join(", ")),
-        )
-    }
-}
-
-/// Runs a command on an arrival's host (through sudo with `become`),
-/// failing with its stderr.
-async fn run(a: &Arrival, command: &Command, stdin: Option<Vec<u8>>) -> Result<String, String> {
-    match exec(a, command, stdin).await? {
-        (stdout, _, true) => Ok(stdout),
-        (_, stderr, false) => Err(stderr.trim().to_string()),
-    }
-}
-
-async fn exec(
-    a: &Arrival,
-    command: &Command,
-    stdin: Option<Vec<u8>>,
-) -> Result<(String, String, bool), String> {
-    let command = match &a.become_user {
-        Some(user) => command.clone().become_user(user),
-        None => command.clone(),
-    };
-    let stdin = stdin.map(|bytes| {
-        Box::new(std::io::Cursor::new(bytes)) as Box<dyn tokio::io::AsyncRead + Send + Unpin>
-    });
-    let out = a
-        .session
-        .exec(command.as_sent(), stdin, &mut |_, _| {})
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.success(),
-    ))
 }
 
 /// What a `certs` step does, in words, for `ferry plan --offline`.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, line_count, step_ends};
 use crate::support::pebble::{Pebble, WebServer};
 use crate::support::sshd::TestHosts;
 
@@ -31,12 +31,6 @@ fn cert_dir(hosts: &TestHosts, i: usize) -> PathBuf {
     hosts.hosts[i].dir.join("ssl").join("site.test")
 }
 
-/// `127.a.b.250` beside hosts `127.a.b.1…`.
-fn elsewhere(hosts: &TestHosts) -> String {
-    let first = &hosts.hosts[0].address;
-    format!("{}.250", &first[..first.rfind('.').unwrap()])
-}
-
 /// Per-host variables: where the webroot and certificates are, and a log
 /// the reload handler appends to.
 fn host_vars(project: &Project, hosts: &TestHosts) {
@@ -55,7 +49,7 @@ fn host_vars(project: &Project, hosts: &TestHosts) {
 
 fn setup(n: usize, validity: Option<u64>) -> Setup {
     let hosts = TestHosts::start(n);
-    let elsewhere = elsewhere(&hosts);
+    let elsewhere = hosts.spare_address();
     let mut addresses: Vec<&str> = hosts.hosts.iter().map(|h| h.address.as_str()).collect();
     addresses.push(&elsewhere);
     let pebble = Pebble::start(validity, &addresses);
@@ -130,24 +124,18 @@ fn read(path: PathBuf) -> String {
 }
 
 fn reloads(hosts: &TestHosts, i: usize) -> usize {
-    lines(&hosts.hosts[i].dir.join("reloads"))
+    line_count(&hosts.hosts[i].dir.join("reloads"))
 }
 
 /// How often `prepare` ran on host `i`.
 fn prepared(hosts: &TestHosts, i: usize) -> usize {
-    lines(&hosts.hosts[i].dir.join("reloads.prepare"))
+    line_count(&hosts.hosts[i].dir.join("reloads.prepare"))
 }
 
 /// The user id the tests run as (`id -u`).
 fn login_uid() -> u32 {
     let out = Command::new("id").arg("-u").output().expect("run id");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 /// `openssl verify` of the leaf against pebble's root, with the chain's

@@ -6,15 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, line_count, step_ends};
 use crate::support::pebble::Pebble;
 use crate::support::sshd::TestHosts;
-
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
 
 /// Sets `renew_before_expiry` in certbot's renewal configuration of
 /// `site.test`: whether the next `certbot renew` finds it due.
@@ -120,7 +114,7 @@ fn certbot_mode_renews_only_what_certbot_finds_due_and_reloads_only_then() {
         "{}",
         out.stdout
     );
-    assert_eq!(lines(&reloads), 0);
+    assert_eq!(line_count(&reloads), 0);
     assert_eq!(std::fs::read_to_string(&live).unwrap(), first);
 
     // A dry run lists what certbot has, and runs no renewal.
@@ -157,5 +151,5 @@ fn certbot_mode_renews_only_what_certbot_finds_due_and_reloads_only_then() {
         "certbot slept"
     );
     assert_ne!(std::fs::read_to_string(&live).unwrap(), first, "renewed");
-    assert_eq!(lines(&reloads), 1);
+    assert_eq!(line_count(&reloads), 1);
 }

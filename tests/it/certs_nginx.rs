@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::apps::http_get;
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, line_count, step_ends};
 use crate::support::pebble::{Pebble, port_free_on};
 use crate::support::sshd::TestHosts;
 
@@ -126,22 +126,13 @@ fn redirect(name: &str, address: &str, port: u16, path: &str) -> (u16, String) {
     (status, location)
 }
 
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_deploy_gets_tls_from_nothing_and_nginx_reloads_only_when_a_certificate_changed() {
     if Command::new("nginx").arg("-v").output().is_err() {
         panic!("nginx is not installed: run `bash .ci/run` (it installs nginx-light)");
     }
     let hosts = TestHosts::start(2);
-    let elsewhere = {
-        let first = &hosts.hosts[0].address;
-        format!("{}.250", &first[..first.rfind('.').unwrap()])
-    };
+    let elsewhere = hosts.spare_address();
     let addresses: Vec<&str> = hosts.hosts.iter().map(|h| h.address.as_str()).collect();
     let mut pebble = Pebble::start(None, &addresses);
     let tls_port = port_free_on(&addresses);
@@ -215,7 +206,7 @@ fn a_deploy_gets_tls_from_nothing_and_nginx_reloads_only_when_a_certificate_chan
 
         (out, step_ends(&events))
     };
-    let reloads = |i: usize| lines(&hosts.hosts[i].dir.join("reloads"));
+    let reloads = |i: usize| line_count(&hosts.hosts[i].dir.join("reloads"));
     let chain = |i: usize| hosts.hosts[i].dir.join("ssl/site.test/fullchain.pem");
     let (h1, h2) = (&hosts.hosts[0].address, &hosts.hosts[1].address);
 
