@@ -22,6 +22,8 @@
 //!   lock, the one-round-trip probe of a host, and the commands that prepare,
 //!   finish, switch and remove releases.
 //! - `executor`: runs a plan over SSH and reports events.
+//! - `certs`: TLS certificates for many hosts: ACME on the controller (the
+//!   cross-host `certs` step), or certbot on the hosts.
 //! - `transport`: SSH sessions to hosts (russh), known_hosts, keys, ssh_config.
 //! - `template`: the Jinja environment (strict, Ansible's filters) every value is rendered with.
 //! - `report`: shows those events (live lines, plain log lines or JSON) and
@@ -29,6 +31,7 @@
 //! - `inventory`: Ansible INI/YAML inventories → hosts, groups, merged vars,
 //!   host patterns, the `ansible-inventory --list` JSON.
 
+pub mod certs;
 pub mod cli;
 pub mod diagnostic;
 pub mod error;

@@ -66,6 +66,8 @@ pub struct Shared<'a> {
     pub run_once: &'a RunOnce,
     /// The release lifecycle, when this run is a deploy.
     pub deploy: Option<&'a Deploy<'a>>,
+    /// The batch's cross-host `certs` steps.
+    pub certs: Option<&'a crate::certs::Certs>,
 }
 
 pub async fn run_host(
@@ -100,6 +102,9 @@ pub async fn run_host(
         && has_switch(plan)
     {
         deploy::stopped_before_switch(deploy, &plan.host, session).await;
+    }
+    if let Some(certs) = shared.certs {
+        certs.leave(plan);
     }
     if !result.failed && !result.interrupted {
         let offset = plan.steps.len();
@@ -184,6 +189,9 @@ async fn run_one(
         _ => {}
     }
     let running = async {
+        if let Some(outcome) = certs_step(plan, session, shared, step).await {
+            return outcome;
+        }
         if let Some((kind, args, deploy)) = release {
             return match (kind, shared.options.dry_run) {
                 (kind, true) => deploy::describe(deploy, host, kind),
@@ -257,6 +265,39 @@ async fn run_one(
         return false;
     }
     !result.interrupted
+}
+
+/// A `certs` step meets the other hosts' at the batch's coordinator
+/// (`crate::certs`); `None` for every other step.
+async fn certs_step(
+    plan: &HostPlan,
+    session: &Session,
+    shared: &Shared<'_>,
+    step: &Step,
+) -> Option<StepOutcome> {
+    let (Some(certs), Some(key)) = (shared.certs, crate::certs::key(step)) else {
+        return None;
+    };
+    let Body::Ready {
+        action: Action::Certs { spec },
+    } = &step.body
+    else {
+        return None;
+    };
+    if !step.when.is_empty() {
+        certs.leave(plan);
+        return Some(StepOutcome::failed(
+            "a `certs` step's `when:` cannot read a result registered at run time",
+        ));
+    }
+    let arrival = crate::certs::Arrival {
+        host: plan.host.clone(),
+        session: session.clone(),
+        spec: spec.clone(),
+        become_user: step.become_user.clone(),
+    };
+    let outcome = certs.step(&key, arrival).await;
+    Some(StepOutcome::new(outcome.status, outcome.reason))
 }
 
 /// Whether a host's plan has a `release.switch` step (it then takes part in

@@ -189,6 +189,12 @@ pub async fn execute(
                 .filter_map(|h| releases.get(&h.host).map(|r| (h.host.clone(), r.clone())))
                 .collect();
             let deploy = deploy_options.map(|d| deploy::Deploy::new(d, batch_releases, gate));
+            let certs = crate::certs::Certs::new(
+                &batch,
+                options.project_dir.clone(),
+                &plan.stage,
+                options.dry_run,
+            );
             let shared = host::Shared {
                 options,
                 templates,
@@ -197,6 +203,7 @@ pub async fn execute(
                 shutdown,
                 run_once: &run_once,
                 deploy: deploy.as_ref(),
+                certs: Some(&certs).filter(|c| !c.is_empty()),
             };
             let runs = batch.iter().map(|h| {
                 let session = &sessions[&h.host];

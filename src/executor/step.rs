@@ -113,6 +113,9 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         Action::Remote { check, run, upload } => {
             remote(step, cx, check.as_ref(), &run, upload.as_ref()).await
         }
+        Action::Certs { .. } => StepOutcome::failed(
+            "the arguments of a `certs` step cannot read results registered at run time",
+        ),
     }
 }
 

@@ -5,6 +5,7 @@
 //! when nothing needs doing (and says why), or a local or release step. The
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
+mod certs;
 mod command;
 mod copy;
 mod debug;
@@ -20,6 +21,7 @@ use crate::diagnostic::Diagnostic;
 use crate::shell::Command;
 use crate::yaml::{self, Node};
 
+pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
 pub use copy::Upload;
 pub use release::ReleaseStep;
@@ -37,6 +39,7 @@ pub const NAMES: &[&str] = &[
     "release.upload",
     "release.switch",
     "release.cleanup",
+    "certs",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -65,6 +68,9 @@ pub enum Action {
     Debug { msg: String },
     /// A release lifecycle step, carried out by `ferry deploy`.
     Release { step: ReleaseStep, args: Value },
+    /// Certificates, obtained once for every host that serves them
+    /// (`crate::certs`).
+    Certs { spec: CertsSpec },
 }
 
 /// A read-only probe: exit 0 means the host is already as wanted.
@@ -103,6 +109,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "debug" => debug::KEYS,
         "service" => service::KEYS,
         "http.check" => http::KEYS,
+        "certs" => certs::KEYS,
         _ => release::KEYS,
     }
 }
@@ -156,6 +163,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "debug" => debug::debug(&args),
         "service" => service::service(&args),
         "http.check" => http::check(&args),
+        "certs" => certs::certs(&args),
         other => release::release(other, &args),
     }
 }

@@ -81,6 +81,19 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
                 &mut masker,
             )?);
         }
+        if let Some(node) = &play.serial
+            && host_plans
+                .iter()
+                .any(|h| h.steps.iter().any(orders_certificates))
+        {
+            return Err(node
+                .error(
+                    "a `certs` step cannot run in a play with `serial`: each batch would \
+                     order the certificate again, and the ACME server's request may reach \
+                     a host of another batch, which has no challenge",
+                )
+                .with_help("put `include: certs` in a play of its own, without `serial`"));
+        }
         plays.push(PlayPlan {
             name: play.name.clone(),
             pattern,
@@ -264,6 +277,16 @@ fn read_vars_file(dir: &Path, path: &str, at: &Node) -> Result<Vec<(String, Node
         return Ok(Vec::new());
     }
     crate::playbook::vars_of(&root)
+}
+
+/// A `certs` step that orders certificates from the controller for every
+/// host of its batch at once (certbot mode works host by host).
+fn orders_certificates(step: &Step) -> bool {
+    matches!(
+        &step.body,
+        Body::Ready { action: Action::Certs { spec } }
+            if spec.mode == crate::modules::CertsMode::Acme && !spec.certificates.is_empty()
+    )
 }
 
 fn serial_of(node: &Node) -> Result<Vec<Batch>, Diagnostic> {

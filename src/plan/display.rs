@@ -118,6 +118,16 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
             Action::Release { step, args } => {
                 let _ = writeln!(out, "{pad}{}", release_text(*step, args, release));
             }
+            Action::Certs { spec } => {
+                // Its commands are built at run time: say here what `become`
+                // does to them.
+                let sudo = step
+                    .become_user
+                    .as_ref()
+                    .map(|u| format!("; on the hosts as `{u}`, through sudo"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{pad}{}{sudo}", crate::certs::describe(spec));
+            }
         },
     }
 }

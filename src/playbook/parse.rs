@@ -52,7 +52,15 @@ const TASK_KEYS: &[&str] = &[
     "args",
 ];
 
-const INCLUDE_KEYS: &[&str] = &["include", "name", "when", "tags", "vars"];
+const INCLUDE_KEYS: &[&str] = &[
+    "include",
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+];
 const INCLUDE_ALIASES: &[&str] = &["include", "include_tasks", "import_tasks"];
 const INCLUDED_FILE_KEYS: &[&str] = &["defaults", "tasks", "handlers"];
 
@@ -245,6 +253,10 @@ impl Parser<'_> {
             .map(vars_of)
             .transpose()?
             .unwrap_or_default();
+        // `become` on an include escalates what it brings — its handlers
+        // too: a built-in playbook cannot know whether its user needs sudo.
+        let escalate = map.bool("become")?;
+        let become_user = map.string("become_user")?;
         map.string("name")?;
         map.finish("an `include`", INCLUDE_KEYS)?;
 
@@ -283,9 +295,15 @@ impl Parser<'_> {
             task.tags.extend(tags.iter().cloned());
             task.vars.splice(0..0, vars.iter().cloned());
         }
+        tasks.splice(0..0, inner.tasks);
+        for task in tasks.iter_mut().chain(inner.handlers.iter_mut()) {
+            task.escalate = task.escalate.or(escalate);
+            if task.become_user.is_none() {
+                task.become_user.clone_from(&become_user);
+            }
+        }
         included.defaults.extend(inner.defaults);
         included.handlers.extend(inner.handlers);
-        tasks.splice(0..0, inner.tasks);
         Ok(tasks)
     }
 

@@ -176,6 +176,38 @@ fn loops_includes_and_precedence_compile_per_host() {
 }
 
 #[test]
+fn become_on_an_include_escalates_its_tasks_and_handlers() {
+    let project = Project::new();
+    project
+        .file(
+            "deploy.yml",
+            "- hosts: web\n  tasks:\n    - include: steps\n      become: true\n      become_user: www\n    - include: steps\n",
+        )
+        .file(
+            "playbooks/steps.yml",
+            "tasks:\n  - shell: echo inside\n    notify: after\n  - shell: echo as-root\n    become_user: root\nhandlers:\n  - name: after\n    shell: echo handler\n",
+        )
+        .file("inventory/test.ini", "[web]\nweb1\n");
+    let out = project.ferry(&["plan", "test", "--offline"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.contains("sudo -n -H -u www -- sh -c 'echo inside'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sudo -n -H -u root -- sh -c 'echo as-root'"),
+        "a task's own become_user wins: {text}"
+    );
+    assert!(
+        text.contains("sudo -n -H -u www -- sh -c 'echo handler'"),
+        "{text}"
+    );
+    // The second include, without `become`, runs as the login user.
+    assert!(text.contains("run:   echo inside"), "{text}");
+}
+
+#[test]
 fn when_false_skips_at_compile_time_and_registered_results_wait_for_run_time() {
     let project = Project::new();
     project

@@ -176,3 +176,56 @@ fn init_detects_a_flask_app_and_refuses_a_directory_it_cannot_read() {
         out.stderr
     );
 }
+
+#[test]
+fn tls_is_a_few_inventory_lines_away_in_what_init_writes() {
+    let (_root, dir) = bare_example("flask-hello");
+    let out = run_ferry(&dir, &["init"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "ferry init"]);
+    // Without certificates, the step is skipped.
+    let plan = run_ferry(&dir, &["plan", "production", "--offline"]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("skip: `when: certificates | default([])` is false"),
+        "{}",
+        plan.stdout
+    );
+
+    // Uncommented, as the inventory's comment says.
+    let path = dir.join("inventory/production.yml");
+    let inventory = std::fs::read_to_string(&path).unwrap();
+    let uncommented = inventory
+        .replace("    # certificates:", "    certificates:")
+        .replace("    #   - [", "      - [")
+        .replace("    # acme_email:", "    acme_email:");
+    assert_ne!(inventory, uncommented);
+    std::fs::write(&path, uncommented).unwrap();
+    let plan = run_ferry(&dir, &["plan", "production", "--offline"]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    let text = &plan.stdout;
+    let certs = text
+        .find("Certificates [certs]")
+        .unwrap_or_else(|| panic!("{text}"));
+    let site = text.find("Write the nginx site").unwrap();
+    let switch = text.find("release.switch").unwrap();
+    assert!(
+        site < certs && certs < switch,
+        "site, certs, switch: {text}"
+    );
+    assert!(
+        text.contains(
+            "certificates example.org [example.org, www.example.org] in /etc/ssl/ferry/ \
+             from https://acme-v02.api.letsencrypt.org/directory"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("on the hosts as `root`, through sudo"),
+        "{text}"
+    );
+    assert!(text.contains("reload web server [shell] handler"), "{text}");
+}

@@ -1,6 +1,9 @@
 //! ferry's integration tests: one binary, one module per area.
 
 mod apps;
+mod certs;
+mod certs_certbot;
+mod certs_nginx;
 mod cli;
 mod corpus;
 mod deploy;

@@ -145,3 +145,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// How many lines a file has (0 when it does not exist): how often a test's
+/// logging command ran.
+pub fn line_count(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}

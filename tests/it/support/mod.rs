@@ -6,4 +6,5 @@
 
 pub mod apps;
 pub mod ferry;
+pub mod pebble;
 pub mod sshd;

@@ -135,6 +135,13 @@ impl TestHosts {
 
     /// An Ansible INI inventory putting every host in `group`, with the
     /// standard connection variables.
+    /// `127.a.b.250` beside hosts `127.a.b.1…`: an address of this set's
+    /// own range that is none of its hosts'.
+    pub fn spare_address(&self) -> String {
+        let first = &self.hosts[0].address;
+        format!("{}.250", &first[..first.rfind('.').unwrap_or(0)])
+    }
+
     pub fn inventory_ini(&self, group: &str) -> String {
         let mut text = format!("[{group}]\n");
         for host in &self.hosts {

@@ -1,0 +1,303 @@
+//! TLS for a deploy, end to end: the built-in nginx site and `certs`
+//! together, as the examples use them, with a real nginx per host (on the
+//! host's own address: pebble's HTTP port plays port 80, another port 443)
+//! and pebble issuing. The first run starts from nothing — no site, no
+//! certificate — which is the case a deploy must get right: the site names
+//! certificate files that do not exist yet.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::apps::http_get;
+use crate::support::ferry::{Project, line_count, step_ends};
+use crate::support::pebble::{Pebble, port_free_on};
+use crate::support::sshd::TestHosts;
+
+/// A process this test started, stopped by its PID: TERM (nginx's master
+/// then stops its workers), then KILL if it lingers.
+struct Started(Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An nginx of its own for host `dir`: its sites are `{dir}/nginx/sites/*`.
+/// Returns the command prefix that addresses it (`nginx -c … -p …`).
+fn start_nginx(dir: &Path) -> (String, PathBuf, Started) {
+    let prefix = dir.join("nginx");
+    std::fs::create_dir_all(prefix.join("sites")).unwrap();
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nuser root;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+               fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
+               include {p}/sites/*.conf;\n}}\n",
+            p = prefix.display()
+        ),
+    )
+    .unwrap();
+    let command = format!("nginx -c {} -p {}/", conf.display(), prefix.display());
+    let child = Command::new("nginx")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(format!("{}/", prefix.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run nginx (apt-get install nginx-light)");
+    let pid = prefix.join("nginx.pid");
+    let start = Instant::now();
+    while !pid.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (command, prefix, Started(child))
+}
+
+/// `curl` over HTTPS to `name` at `address:port`, trusting only `root`;
+/// retried for a few seconds, since `nginx -s reload` returns before the
+/// new workers serve.
+fn https_get(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match https_get_once(name, address, port, root) {
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            result => return result,
+        }
+    }
+}
+
+fn https_get_once(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "-m", "5", "--cacert"])
+        .arg(root)
+        .arg("--resolve")
+        .arg(format!("{name}:{port}:{address}"))
+        .arg(format!("https://{name}:{port}/"))
+        .output()
+        .expect("run curl");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The `Location` of a plain-HTTP request for `name`.
+fn redirect(name: &str, address: &str, port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect((address, port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let location = response
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap_or_default()
+        .to_string();
+    (status, location)
+}
+
+#[test]
+fn a_deploy_gets_tls_from_nothing_and_nginx_reloads_only_when_a_certificate_changed() {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        panic!("nginx is not installed: run `bash .ci/run` (it installs nginx-light)");
+    }
+    let hosts = TestHosts::start(2);
+    let elsewhere = hosts.spare_address();
+    let addresses: Vec<&str> = hosts.hosts.iter().map(|h| h.address.as_str()).collect();
+    let mut pebble = Pebble::start(None, &addresses);
+    let tls_port = port_free_on(&addresses);
+    let project = Project::with_hosts(&hosts);
+    let mut running = Vec::new();
+    for h in &hosts.hosts {
+        // The app: one web process answering with its host's name.
+        let app = h.dir.join("app-root");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("index.html"), format!("from {}\n", h.name)).unwrap();
+        let app_port = port_free_on(&[h.address.as_str()]);
+        running.push(Started(
+            Command::new("python3")
+                .args(["-m", "http.server", "--bind", &h.address])
+                .arg(app_port.to_string())
+                .current_dir(&app)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ));
+        let (nginx, prefix, started) = start_nginx(&h.dir);
+        running.push(started);
+        project.file(
+            &format!("inventory/host_vars/{}.yml", h.name),
+            &format!(
+                "deploy_to: {dir}/app\ncurrent_path: {dir}/app/current\n\
+                 gunicorn_host: {address}\nprocfile_port: {app_port}\n\
+                 nginx_listen: [\"{address}:{http}\"]\nnginx_tls_listen: [\"{address}:{tls_port} ssl\"]\n\
+                 nginx_cmd: \"{nginx}\"\nnginx_prefix: {prefix}\n\
+                 certs_webroot: {dir}/www\ncerts_dir: {dir}/ssl\nreload_log: {dir}/reloads\n",
+                dir = h.dir.display(),
+                address = h.address,
+                http = pebble.http_port,
+                prefix = prefix.display(),
+            ),
+        );
+    }
+    project.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: web
+  vars:
+    app_name: site
+    server_names: [site.test, www.site.test]
+    processes: {{ web: 1 }}
+    certificates:
+      - [site.test, www.site.test]
+    acme_directory: {directory}
+    acme_ca_bundle: "{bundle}"
+    certs_owner: ""
+    certs_group: ""
+    certs_reload: "{{{{ nginx_cmd }}}} -t && {{{{ nginx_cmd }}}} -s reload && echo reloaded >> {{{{ reload_log }}}}"
+  tasks:
+    - name: Write the nginx site
+      template:
+        src: nginx/site.conf.j2
+        dest: "{{{{ nginx_prefix }}}}/sites/site.conf"
+        mode: "0644"
+      notify: reload web server
+    - include: certs
+"#,
+            directory = pebble.directory,
+            bundle = pebble.ca_bundle.display(),
+        ),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["playbook", "site.yml", "-i", "inventory/test.ini"];
+        args.extend_from_slice(extra);
+        let (out, events) = project.ferry_json(&args);
+
+        (out, step_ends(&events))
+    };
+    let reloads = |i: usize| line_count(&hosts.hosts[i].dir.join("reloads"));
+    let chain = |i: usize| hosts.hosts[i].dir.join("ssl/site.test/fullchain.pem");
+    let (h1, h2) = (&hosts.hosts[0].address, &hosts.hosts[1].address);
+
+    // 1. `www.site.test` does not lead to these hosts yet: the order fails,
+    // but each host keeps a placeholder, so its site loads and nginx runs.
+    pebble.point("site.test", h1);
+    pebble.point("www.site.test", &elsewhere);
+    let (out, steps) = run(&[]);
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    let text = out.stdout.clone() + &out.stderr;
+    assert!(
+        text.contains("a self-signed placeholder stands in until it is issued"),
+        "{text}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|(_, n, st)| n == "Write the nginx site" && st == "changed"),
+        "{steps:?}"
+    );
+    for i in 0..2 {
+        let leaf = ferry::certs::leaf(&std::fs::read_to_string(chain(i)).unwrap()).unwrap();
+        assert!(leaf.placeholder, "host {i} serves a placeholder");
+        // Reloaded once, by `prepare`, before the order: the handler does
+        // not run on a failed host.
+        assert_eq!(reloads(i), 1, "host {i}");
+    }
+    let (status, _) = redirect("site.test", h1, pebble.http_port, "/");
+    assert_eq!(status, 301, "the new site is live on host1");
+
+    // 2. Fixed: the placeholder is replaced everywhere, through both
+    // hosts' nginx, and nginx reloads to serve it.
+    pebble.point("www.site.test", h2);
+    let (out, steps) = run(&[]);
+    assert_eq!(
+        out.status,
+        0,
+        "{}{}\n{}",
+        out.stdout,
+        out.stderr,
+        pebble.log()
+    );
+    assert!(
+        out.stdout
+            .contains("only a placeholder on `host1`, `host2`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|(_, n, st)| n == "Write the nginx site" && st == "ok"),
+        "{steps:?}"
+    );
+    let root = pebble.dir.join("root.pem");
+    std::fs::write(&root, pebble.root_pem()).unwrap();
+    for (i, h) in hosts.hosts.iter().enumerate() {
+        assert_eq!(reloads(i), 3, "prepare and the handler on host {i}");
+        for name in ["site.test", "www.site.test"] {
+            assert_eq!(
+                https_get(name, &h.address, tls_port, &root),
+                Ok(format!("from {}\n", h.name)),
+                "https://{name} on {}",
+                h.name
+            );
+        }
+        // Plain HTTP: challenges only, everything else to HTTPS.
+        assert_eq!(
+            redirect("www.site.test", &h.address, pebble.http_port, "/x?y=1"),
+            (301, "https://www.site.test/x?y=1".to_string())
+        );
+        let (status, _) = http_get(
+            &h.address,
+            pebble.http_port,
+            "/.well-known/acme-challenge/missing",
+        )
+        .unwrap();
+        assert_eq!(status, 404, "challenges are not redirected");
+    }
+
+    // 3. Again, with pebble gone: nothing due, nothing reloads.
+    pebble.stop();
+    let (out, steps) = run(&[]);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        steps.iter().all(|(_, _, st)| st == "ok"),
+        "{steps:?}\n{}",
+        out.stdout
+    );
+    for i in 0..2 {
+        assert_eq!(reloads(i), 3, "no reload on host {i}");
+    }
+    drop(running);
+}
