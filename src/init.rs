@@ -136,7 +136,8 @@ pub fn scaffold(dir: &Path, wanted: Option<Kind>) -> Result<Scaffold, Diagnostic
         Kind::Procfile if python => &["python"],
         Kind::Procfile => &[],
     };
-    let fill = |text: &str| fill(text, tags, &app, &new_secret_key());
+    let secret_key = new_secret_key();
+    let fill = |text: &str| fill(text, tags, &app, &secret_key);
     files.push(NewFile::new("deploy.yml", fill(DEPLOY)));
     files.push(NewFile::new("inventory/production.yml", fill(INVENTORY)));
     files.push(NewFile {

@@ -297,7 +297,10 @@ impl Parser<'_> {
         }
         tasks.splice(0..0, inner.tasks);
         for task in tasks.iter_mut().chain(inner.handlers.iter_mut()) {
-            task.escalate = task.escalate.or(escalate);
+            // A task's own `become: "{{ expr }}"` is its own setting too.
+            if task.escalate_if.is_none() {
+                task.escalate = task.escalate.or(escalate);
+            }
             if task.become_user.is_none() {
                 task.become_user.clone_from(&become_user);
             }

@@ -347,8 +347,7 @@ fn compile_playbook(
     for warning in secrets.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {warning}");
     }
-    let secrets_elsewhere =
-        secrets.is_none() && crate::secrets::ignored_by_git(git_dir(project_dir), stage);
+    let no_secrets_file = secrets.is_none();
     let templates = Templates::for_project(Some(project_dir));
     let input = CompileInput {
         stage: stage.to_string(),
@@ -365,10 +364,12 @@ fn compile_playbook(
     plan::compile(&input).map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project
         // keeps it out of git: say where the missing value is meant to come
-        // from.
-        if secrets_elsewhere
+        // from. (Asking git only on this error path: opening the
+        // repository is not free, and most compiles succeed.)
+        if no_secrets_file
             && diag.help.is_none()
             && diag.message.starts_with("undefined variable")
+            && crate::secrets::ignored_by_git(git_dir(project_dir), stage)
         {
             let file = project_dir.join("secrets").join(format!("{stage}.yml"));
             diag.with_help(format!(
