@@ -82,7 +82,10 @@ impl App {
         };
         for i in 0..MODULES {
             let line = format!("VALUE_{i} = {:?}  # padding\n", "x".repeat(48));
-            write(&format!("app/pkg{}/module{i}.py", i % 10), &line.repeat(160));
+            write(
+                &format!("app/pkg{}/module{i}.py", i % 10),
+                &line.repeat(160),
+            );
         }
         for i in 0..STATIC {
             let ext = if i % 2 == 0 { "css" } else { "js" };
@@ -99,12 +102,18 @@ impl App {
             write(&format!("migrations/{i:04}_step.sql"), &sql);
         }
         write("manage.py", MANAGE_PY);
-        write("requirements.txt", "# nothing beyond the standard library\n");
+        write(
+            "requirements.txt",
+            "# nothing beyond the standard library\n",
+        );
         write(
             "deploy.yml",
             &std::fs::read_to_string(peers.join("ferry/deploy.yml")).unwrap(),
         );
-        write(".gitignore", ".ssh/\ninventory/\n*.log\n*.err\nsteps*.yml\n");
+        write(
+            ".gitignore",
+            ".ssh/\ninventory/\n*.log\n*.err\nsteps*.yml\n",
+        );
         for args in [
             &["init", "-q", "-b", "main"][..],
             &["config", "user.email", "bench@example.org"],
@@ -172,7 +181,8 @@ pub fn verify(deploy_to: &Path, rev: &str, version: Option<usize>) -> Result<(),
         }
     }
     if let Some(v) = version {
-        let module = std::fs::read_to_string(release.join("app/pkg0/module0.py")).unwrap_or_default();
+        let module =
+            std::fs::read_to_string(release.join("app/pkg0/module0.py")).unwrap_or_default();
         if !module.ends_with(&format!("VERSION = {v}\n")) {
             return fail(&format!("app/pkg0/module0.py is not version {v}"));
         }

@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 
 use app::App;
 use measure::Meter;
-use report::{Report, Row};
 use relay::Relays;
+use report::{Report, Row};
 use sshd::TestHosts;
 use tools::{Endpoint, Tool, Tools};
 
@@ -153,7 +153,10 @@ fn main() {
         base_dir: h.dir.clone(),
     };
     for n in opts.hosts.iter().copied().chain([1]) {
-        let list: Vec<Endpoint> = hosts.hosts[..n].iter().map(|h| endpoint(h, h.port)).collect();
+        let list: Vec<Endpoint> = hosts.hosts[..n]
+            .iter()
+            .map(|h| endpoint(h, h.port))
+            .collect();
         tools.write_stage(&format!("n{n}"), &list);
     }
     let relayed: Vec<Endpoint> = hosts.hosts[..side]
@@ -277,7 +280,14 @@ impl Bench {
     /// ferry's and the floor's redeploys at 50 hosts (or the most measured
     /// below that): unchanged, then one file changed.
     fn redeploys(&mut self) {
-        let n = self.opts.hosts.iter().copied().filter(|&n| n <= 50).max().unwrap_or(1);
+        let n = self
+            .opts
+            .hosts
+            .iter()
+            .copied()
+            .filter(|&n| n <= 50)
+            .max()
+            .unwrap_or(1);
         let stage = format!("n{n}");
         for tool in [Tool::Ferry, Tool::OpenSsh] {
             if !self.has(tool) {
@@ -329,7 +339,11 @@ impl Bench {
 
     /// 1 and 21 trivial steps on `n` hosts of stage `n{n}` (or the relays).
     fn steps(&mut self, stage: &str, n: usize, rtt: Option<u64>) {
-        let stage = if stage == "n" { format!("n{n}") } else { stage.to_string() };
+        let stage = if stage == "n" {
+            format!("n{n}")
+        } else {
+            stage.to_string()
+        };
         for tool in self.opts.tools.clone() {
             if rtt.is_some() && tool == Tool::Ansible {
                 continue;

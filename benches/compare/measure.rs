@@ -57,7 +57,9 @@ impl Meter {
     pub fn run(&self, cmd: &mut Command, log: &Path) -> Result<Sample, String> {
         let out = File::create(log).map_err(|e| e.to_string())?;
         let err = File::create(log.with_extension("err")).map_err(|e| e.to_string())?;
-        cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
         let host_before = self.host_cpu();
         let start = Instant::now();
         let child = cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?;
@@ -110,9 +112,24 @@ impl Meter {
         if status != 0 {
             let stdout = std::fs::read_to_string(log).unwrap_or_default();
             let stderr = std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
-            let tail = |s: &str| s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            let last_line = |s: &str| s.lines().rfind(|l| !l.trim().is_empty()).map(str::to_string);
-            let last = last_line(&stderr).or_else(|| last_line(&stdout)).unwrap_or_default();
+            let tail = |s: &str| {
+                s.lines()
+                    .rev()
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let last_line = |s: &str| {
+                s.lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+            };
+            let last = last_line(&stderr)
+                .or_else(|| last_line(&stdout))
+                .unwrap_or_default();
             return Err(format!(
                 "exit {status}: {last}\n{cmd:?}\n{}\n{}",
                 tail(&stdout),

@@ -93,7 +93,10 @@ async fn pipe(
                     break;
                 }
                 Ok(n) => {
-                    if tx.send((Instant::now() + wait, Some(buf[..n].to_vec()))).is_err() {
+                    if tx
+                        .send((Instant::now() + wait, Some(buf[..n].to_vec())))
+                        .is_err()
+                    {
                         break;
                     }
                 }

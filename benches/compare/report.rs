@@ -129,10 +129,24 @@ impl Report {
             first_line(Path::new("uname"), &["-r"]),
             bytes as f64 / 1e6,
             env!("CARGO_PKG_VERSION"),
-            first_line(Path::new("git"), &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]),
+            first_line(
+                Path::new("git"),
+                &[
+                    "-C",
+                    env!("CARGO_MANIFEST_DIR"),
+                    "rev-parse",
+                    "--short",
+                    "HEAD"
+                ]
+            ),
             first_line(Path::new("ssh"), &["-V"]),
-            venv("ansible-playbook", "--version").replace("ansible-playbook [core ", "ansible-core ").replace(']', ""),
-            venv("pyinfra", "--version").rsplit(' ').next().unwrap_or_default(),
+            venv("ansible-playbook", "--version")
+                .replace("ansible-playbook [core ", "ansible-core ")
+                .replace(']', ""),
+            venv("pyinfra", "--version")
+                .rsplit(' ')
+                .next()
+                .unwrap_or_default(),
             first_line(&tools.venv.join("bin/python"), &["--version"]),
             opts.runs,
             opts.cap.as_secs(),
@@ -151,11 +165,19 @@ impl Report {
     }
 
     pub fn markdown(&self) -> String {
-        let mut md = format!("# ferry, Ansible, pyinfra and the OpenSSH floor\n\n{}", self.header);
-        md.push_str(&format!("- whole run: {:.0} s\n\n", self.total.as_secs_f64()));
+        let mut md = format!(
+            "# ferry, Ansible, pyinfra and the OpenSSH floor\n\n{}",
+            self.header
+        );
+        md.push_str(&format!(
+            "- whole run: {:.0} s\n\n",
+            self.total.as_secs_f64()
+        ));
 
         md.push_str("## Full deploy\n\n");
-        md.push_str("| hosts | tool | wall | × floor | controller CPU | peak memory | host CPU |\n");
+        md.push_str(
+            "| hosts | tool | wall | × floor | controller CPU | peak memory | host CPU |\n",
+        );
         md.push_str("|---|---|---|---|---|---|---|\n");
         let floor = |n: usize| {
             self.deploy
@@ -196,16 +218,23 @@ impl Report {
         };
         for n in sizes {
             if let Some(ferry) = at(n, Tool::Ferry) {
-                let parts: Vec<String> = [Tool::OpenSsh, Tool::Pyinfra, Tool::AnsiblePipelining, Tool::Ansible]
-                    .into_iter()
-                    .filter_map(|t| at(n, t).map(|w| format!("{:.3}× {}", ratio(ferry, w), t.name())))
-                    .collect();
+                let parts: Vec<String> = [
+                    Tool::OpenSsh,
+                    Tool::Pyinfra,
+                    Tool::AnsiblePipelining,
+                    Tool::Ansible,
+                ]
+                .into_iter()
+                .filter_map(|t| at(n, t).map(|w| format!("{:.3}× {}", ratio(ferry, w), t.name())))
+                .collect();
                 md.push_str(&format!("- {n} hosts, ferry / : {}\n", parts.join(", ")));
             }
         }
 
         md.push_str("\n## Redeploys (ferry and the floor)\n\n");
-        md.push_str("| hosts | tool | unchanged | one file changed | bytes sent per host (at most) |\n");
+        md.push_str(
+            "| hosts | tool | unchanged | one file changed | bytes sent per host (at most) |\n",
+        );
         md.push_str("|---|---|---|---|---|\n");
         for (n, unchanged, one, sent) in &self.redeploy {
             md.push_str(&format!(
@@ -213,7 +242,11 @@ impl Report {
                 unchanged.tool.name(),
                 unchanged.wall_text(),
                 one.wall_text(),
-                if unchanged.tool == Tool::Ferry { sent.to_string() } else { "whole archive".into() }
+                if unchanged.tool == Tool::Ferry {
+                    sent.to_string()
+                } else {
+                    "whole archive".into()
+                }
             ));
         }
 
@@ -230,7 +263,9 @@ impl Report {
                         ms(step),
                         ms(step / *n as u32),
                         match rtt {
-                            Some(r) if *r > 0 => format!("{:.2}", step.as_secs_f64() * 1000.0 / *r as f64),
+                            Some(r) if *r > 0 => {
+                                format!("{:.2}", step.as_secs_f64() * 1000.0 / *r as f64)
+                            }
                             _ => "—".into(),
                         },
                     )
@@ -247,7 +282,9 @@ impl Report {
         }
 
         md.push_str("\n## Full deploy through the relay\n\n");
-        md.push_str("| RTT | hosts | tool | wall | × floor | controller CPU | peak memory | host CPU |\n");
+        md.push_str(
+            "| RTT | hosts | tool | wall | × floor | controller CPU | peak memory | host CPU |\n",
+        );
         md.push_str("|---|---|---|---|---|---|---|---|\n");
         for (rtt, n, row) in &self.latency {
             let floor = self
@@ -328,8 +365,17 @@ fn first_line(program: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .map(|o| {
-            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-            String::from_utf8_lossy(&text).lines().next().unwrap_or_default().trim().to_string()
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
         })
         .unwrap_or_else(|_| "?".into())
 }
@@ -338,7 +384,10 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_else(|| "?".into())
 }
 

@@ -162,8 +162,11 @@ impl Tools {
                 let tasks: String = (0..steps)
                     .map(|i| format!("    - name: step {i}\n      command: 'true'\n"))
                     .collect();
-                std::fs::write(self.app.join(&file), format!("- hosts: web\n  tasks:\n{tasks}"))
-                    .unwrap();
+                std::fs::write(
+                    self.app.join(&file),
+                    format!("- hosts: web\n  tasks:\n{tasks}"),
+                )
+                .unwrap();
                 let mut cmd = self.ferry_cmd();
                 cmd.args(["playbook", &file, "-i", &format!("inventory/{stage}.ini")])
                     .args(["--forks", &n.to_string()]);
@@ -188,7 +191,9 @@ impl Tools {
             Tool::AnsiblePipelining | Tool::Ansible => {
                 let file = format!("steps{steps}-ansible.yml");
                 let tasks: String = (0..steps)
-                    .map(|i| format!("    - name: step {i}\n      ansible.builtin.command: 'true'\n"))
+                    .map(|i| {
+                        format!("    - name: step {i}\n      ansible.builtin.command: 'true'\n")
+                    })
                     .collect();
                 std::fs::write(
                     self.app.join(&file),
@@ -197,7 +202,12 @@ impl Tools {
                 .unwrap();
                 let mut cmd = Command::new(self.venv.join("bin/ansible-playbook"));
                 cmd.current_dir(&self.app)
-                    .args(["-i", &format!("inventory/{stage}.ini"), "-f", &n.to_string()])
+                    .args([
+                        "-i",
+                        &format!("inventory/{stage}.ini"),
+                        "-f",
+                        &n.to_string(),
+                    ])
                     .arg(&file);
                 self.ansible_env(&mut cmd, tool, tag);
                 cmd
@@ -253,10 +263,13 @@ impl Tools {
             .env("ANSIBLE_HOST_KEY_CHECKING", "True")
             .env(
                 "ANSIBLE_PIPELINING",
-                if tool == Tool::AnsiblePipelining { "True" } else { "False" },
+                if tool == Tool::AnsiblePipelining {
+                    "True"
+                } else {
+                    "False"
+                },
             )
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "False");
     }
 }
-
