@@ -86,7 +86,7 @@ impl Options {
                 .collect(),
             rtts: list("--rtts", if quick { "0,20" } else { "0,20,80" }),
             tools,
-            cap: Duration::from_secs(value("--cap").map_or(100, |n| n.parse().unwrap())),
+            cap: Duration::from_secs(value("--cap").map_or(240, |n| n.parse().unwrap())),
             out: value("--out").map_or(target.join("bench-results"), PathBuf::from),
             venv: value("--venv").map_or(target.join("bench-venv"), PathBuf::from),
         }
