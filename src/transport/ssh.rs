@@ -7,15 +7,21 @@
 //! login under one timeout (a silent server otherwise hangs forever), and
 //! curve25519 key exchange first. Login is in `auth`, the host key check
 //! in `handler`.
+//!
+//! Opening a channel costs a round trip before the command can be sent, so
+//! a session keeps one channel opened ahead (the *spare*): a command takes
+//! it and sends its `exec` at once, and the next spare opens while the
+//! command runs. Over 20–80 ms of latency this halves what a step costs.
 
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
 use tokio::io::{AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use super::auth::authenticate;
 use super::handler::{Client, ClientError};
@@ -54,6 +60,9 @@ struct Inner {
     name: String,
     handle: Handle<Client>,
     channels: Semaphore,
+    /// A channel being opened (or open) ahead of the next command. It is
+    /// one more than `channels` allows, which stays below `MaxSessions`.
+    spare: Mutex<Option<JoinHandle<Option<russh::Channel<client::Msg>>>>>,
     /// Kept so the tunnel this connection runs through stays open.
     _jump: Option<Session>,
 }
@@ -68,14 +77,26 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Connects (through `target.jump` if set), verifies the host key and
-    /// logs in. Each hop gets its own `connect_timeout`.
+    /// logs in, then opens the first spare channel. Each hop gets its own
+    /// `connect_timeout`.
     pub async fn connect(
         target: &Target,
         trust: &Trust,
         opts: &ConnectOptions,
     ) -> Result<Session, TransportError> {
+        let session = Session::connect_hop(target, trust, opts).await?;
+        session.open_spare();
+        Ok(session)
+    }
+
+    /// [`Session::connect`] without a spare: a jump host only forwards.
+    async fn connect_hop(
+        target: &Target,
+        trust: &Trust,
+        opts: &ConnectOptions,
+    ) -> Result<Session, TransportError> {
         let jump = match &target.jump {
-            Some(jump) => Some(Box::pin(Session::connect(jump, trust, opts)).await?),
+            Some(jump) => Some(Box::pin(Session::connect_hop(jump, trust, opts)).await?),
             None => None,
         };
         let deadline = tokio::time::Instant::now() + opts.connect_timeout;
@@ -128,7 +149,11 @@ impl Session {
             .acquire()
             .await
             .map_err(|_| self.channel_error("session closed".to_string()))?;
-        let channel = self.open_channel().await?;
+        let channel = match self.take_spare().await {
+            Some(channel) => channel,
+            None => self.open_channel().await?,
+        };
+        self.open_spare();
         channel
             .exec(true, command)
             .await
@@ -211,6 +236,29 @@ impl Session {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
+    }
+
+    /// The spare channel, if one was opened (or is about to be): `None`
+    /// when there is none or the server refused it.
+    async fn take_spare(&self) -> Option<russh::Channel<client::Msg>> {
+        let pending = self.inner.spare.lock().ok()?.take()?;
+        pending.await.ok().flatten()
+    }
+
+    /// Starts opening the next spare channel, unless one is on its way. A
+    /// single attempt: a refusal (a server with a low `MaxSessions`) only
+    /// means the next command opens its own channel.
+    fn open_spare(&self) {
+        let Ok(mut spare) = self.inner.spare.lock() else {
+            return;
+        };
+        if spare.is_some() || self.inner.handle.is_closed() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        *spare = Some(tokio::spawn(async move {
+            inner.handle.channel_open_session().await.ok()
+        }));
     }
 
     /// Opens a session channel, retrying a refusal for a while: sshd frees
@@ -361,6 +409,7 @@ async fn establish(
             name: target.name.clone(),
             handle,
             channels: Semaphore::new(opts.max_channels.max(1)),
+            spare: Mutex::new(None),
             _jump: jump,
         }),
     })
@@ -414,6 +463,6 @@ mod tests {
         );
         assert_eq!(config.preferred.kex[0], kex::CURVE25519);
         assert!(config.nodelay);
-        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(1)));
+        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(5)));
     }
 }
