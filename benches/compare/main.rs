@@ -45,6 +45,8 @@ struct Options {
     hosts: Vec<usize>,
     rtts: Vec<u64>,
     tools: Vec<Tool>,
+    /// Which parts to run: deploy, redeploy, steps, latency.
+    phases: Vec<String>,
     /// A tool is not run at a host count where one run would take longer
     /// (predicted linearly from its largest measured count).
     cap: Duration,
@@ -86,6 +88,11 @@ impl Options {
                 .collect(),
             rtts: list("--rtts", if quick { "0,20" } else { "0,20,80" }),
             tools,
+            phases: value("--phases")
+                .unwrap_or_else(|| "deploy,redeploy,steps,latency".into())
+                .split(',')
+                .map(str::to_string)
+                .collect(),
             cap: Duration::from_secs(value("--cap").map_or(240, |n| n.parse().unwrap())),
             out: value("--out").map_or(target.join("bench-results"), PathBuf::from),
             venv: value("--venv").map_or(target.join("bench-venv"), PathBuf::from),
@@ -179,14 +186,27 @@ fn main() {
         runs_made: 0,
     };
     let started = Instant::now();
+    let phase = |name: &str| bench.opts.phases.iter().any(|p| p == name);
+    let (deploy, redeploy, steps, latency) =
+        (phase("deploy"), phase("redeploy"), phase("steps"), phase("latency"));
     bench.warm_up();
-    bench.deploys();
-    bench.redeploys();
-    bench.steps("n", side, None);
+    if deploy {
+        bench.deploys();
+    }
+    if redeploy {
+        bench.redeploys();
+    }
+    if steps {
+        bench.steps("n", side, None);
+    }
     for rtt in bench.opts.rtts.clone() {
         relays.set_rtt(Duration::from_millis(rtt));
-        bench.latency_deploy(side, rtt);
-        bench.steps("relayed", side, Some(rtt));
+        if latency {
+            bench.latency_deploy(side, rtt);
+        }
+        if steps {
+            bench.steps("relayed", side, Some(rtt));
+        }
     }
     bench.report.total = started.elapsed();
     bench.report.write(&bench.opts.out);

@@ -252,34 +252,47 @@ impl Report {
 
         md.push_str("\n## Trivial steps\n\n");
         md.push_str(
-            "| RTT | hosts | tool | 1 step | 21 steps | per extra step | per step per host | per step in RTTs |\n",
+            "| RTT | hosts | tool | 1 step | 21 steps | per extra step | per step per host | RTTs per step |\n",
         );
         md.push_str("|---|---|---|---|---|---|---|---|\n");
+        // A step's cost through the relay at 0 ms: what is not latency.
+        let per_step = |one: &Row, twenty_one: &Row| match (one.wall(), twenty_one.wall()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) / 20),
+            _ => None,
+        };
+        let at_zero = |tool: Tool| {
+            self.steps
+                .iter()
+                .find(|(r, _, one, _)| *r == Some(0) && one.tool == tool)
+                .and_then(|(_, _, one, twenty_one)| per_step(one, twenty_one))
+        };
         for (rtt, n, one, twenty_one) in &self.steps {
-            let (per_step, per_host, in_rtts) = match (one.wall(), twenty_one.wall()) {
-                (Some(a), Some(b)) => {
-                    let step = b.saturating_sub(a) / 20;
-                    (
-                        ms(step),
-                        ms(step / *n as u32),
-                        match rtt {
-                            Some(r) if *r > 0 => {
-                                format!("{:.2}", step.as_secs_f64() * 1000.0 / *r as f64)
-                            }
-                            _ => "—".into(),
-                        },
-                    )
-                }
-                _ => ("—".into(), "—".into(), "—".into()),
+            let (per_step_text, per_host, in_rtts) = match per_step(one, twenty_one) {
+                Some(step) => (
+                    ms(step),
+                    ms(step / *n as u32),
+                    match (rtt, at_zero(one.tool)) {
+                        (Some(r), Some(zero)) if *r > 0 => format!(
+                            "{:.2}",
+                            step.saturating_sub(zero).as_secs_f64() * 1000.0 / *r as f64
+                        ),
+                        _ => "—".into(),
+                    },
+                ),
+                None => ("—".into(), "—".into(), "—".into()),
             };
             md.push_str(&format!(
-                "| {} | {n} | {} | {} | {} | {per_step} | {per_host} | {in_rtts} |\n",
+                "| {} | {n} | {} | {} | {} | {per_step_text} | {per_host} | {in_rtts} |\n",
                 rtt.map_or("direct".into(), |r| format!("{r} ms")),
                 one.tool.name(),
                 one.wall_text(),
                 twenty_one.wall_text(),
             ));
         }
+        md.push_str(
+            "\nRTTs per step: (per extra step at this RTT − per extra step at 0 ms through \
+             the relay) / RTT, the round trips a step waits for beyond its work.\n",
+        );
 
         md.push_str("\n## Full deploy through the relay\n\n");
         md.push_str(
