@@ -36,7 +36,11 @@ impl Row {
             }
             Err(e) => {
                 eprintln!("FAILED {}: {e}", self.tool.name());
-                self.error = Some(e.lines().next().unwrap_or_default().to_string());
+                let first = e.lines().next().unwrap_or_default();
+                self.error = Some(match first.char_indices().nth(160) {
+                    Some((at, _)) => format!("{}…", &first[..at]),
+                    None => first.to_string(),
+                });
                 false
             }
         }
