@@ -461,6 +461,6 @@ mod tests {
         );
         assert_eq!(config.preferred.kex[0], kex::CURVE25519);
         assert!(config.nodelay);
-        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(5)));
+        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(15)));
     }
 }

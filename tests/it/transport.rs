@@ -608,7 +608,7 @@ async fn agent_key_is_used_after_the_key_files_fail() {
 #[tokio::test]
 async fn frozen_server_is_detected_by_keepalive() {
     let hosts = TestHosts::start(1);
-    // Three missed keepalives: 1 s apart here (5 s by default) keeps the
+    // Three missed keepalives: 1 s apart here (15 s by default) keeps the
     // test short.
     let opts = ConnectOptions {
         keepalive: Duration::from_secs(1),
