@@ -187,8 +187,12 @@ fn main() {
     };
     let started = Instant::now();
     let phase = |name: &str| bench.opts.phases.iter().any(|p| p == name);
-    let (deploy, redeploy, steps, latency) =
-        (phase("deploy"), phase("redeploy"), phase("steps"), phase("latency"));
+    let (deploy, redeploy, steps, latency) = (
+        phase("deploy"),
+        phase("redeploy"),
+        phase("steps"),
+        phase("latency"),
+    );
     bench.warm_up();
     if deploy {
         bench.deploys();

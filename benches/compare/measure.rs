@@ -225,10 +225,10 @@ fn processes() -> HashMap<u32, Stat> {
     let mut table = HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
-            if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
-                if let Some(s) = stat(pid) {
-                    table.insert(pid, s);
-                }
+            if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok())
+                && let Some(s) = stat(pid)
+            {
+                table.insert(pid, s);
             }
         }
     }

@@ -257,16 +257,22 @@ fn parent(path: &str) -> &str {
 /// Writes `.ferry-complete`: every pre-switch step passed.
 pub fn mark_complete(deploy_to: &str, id: &str) -> Command {
     let dir = release_dir(deploy_to, id);
-    remove_if_there(&format!("{dir}/{FAILED_MARKER}"))
-        .and(Command::script(":").raw(">").arg(format!("{dir}/{COMPLETE_MARKER}")))
+    remove_if_there(&format!("{dir}/{FAILED_MARKER}")).and(
+        Command::script(":")
+            .raw(">")
+            .arg(format!("{dir}/{COMPLETE_MARKER}")),
+    )
 }
 
 /// Writes `.ferry-failed` (and drops `.ferry-complete`): never a rollback
 /// target, removed by the next cleanup.
 pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
     let dir = release_dir(deploy_to, id);
-    remove_if_there(&format!("{dir}/{COMPLETE_MARKER}"))
-        .and(Command::script(":").raw(">").arg(format!("{dir}/{FAILED_MARKER}")))
+    remove_if_there(&format!("{dir}/{COMPLETE_MARKER}")).and(
+        Command::script(":")
+            .raw(">")
+            .arg(format!("{dir}/{FAILED_MARKER}")),
+    )
 }
 
 /// Points `current` at the release atomically: a new link `current.tmp`,
