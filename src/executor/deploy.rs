@@ -205,7 +205,7 @@ async fn run(
     // The archive is shared by every host that needs it: read, not copied.
     let stdin = stdin.map(|bytes| {
         Box::new(std::io::Cursor::new(SharedBytes(bytes)))
-            as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+            as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
     });
     let out = session
         .exec(command.as_sent(), stdin, &mut |_, _| {})

@@ -295,7 +295,7 @@ async fn once(
     };
     let stdin = upload.map(|u| {
         Box::new(std::io::Cursor::new(u.content.clone()))
-            as Box<dyn tokio::io::AsyncRead + Send + Unpin>
+            as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
     });
     let out = match exec(step, cx, command, stdin).await {
         Ok(out) => out,
@@ -350,7 +350,7 @@ async fn exec(
     step: &Step,
     cx: &StepContext<'_>,
     command: &str,
-    stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+    stdin: Option<Box<dyn tokio::io::AsyncBufRead + Send + Unpin>>,
 ) -> Result<ExecOutput, Box<StepOutcome>> {
     let (host, index, verbose, masker, reporter, remote_pid) = (
         cx.host,

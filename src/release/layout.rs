@@ -101,10 +101,10 @@ pub fn probe(deploy_to: &str) -> Command {
         " case $id in *[!A-Za-z0-9._-]*) continue;; esac;",
         " if [ -e \"$r/.ferry-failed\" ]; then s=failed;",
         " elif [ -e \"$r/.ferry-complete\" ]; then s=complete; else s=incomplete; fi;",
-        " rev=; if [ -f \"$r/REVISION\" ]; then rev=$(head -n 1 \"$r/REVISION\"); fi;",
+        " rev=; if [ -f \"$r/REVISION\" ]; then IFS= read -r rev < \"$r/REVISION\" || :; fi;",
         " printf 'release %s %s %s\\n' \"$s\" \"$id\" \"$rev\"; done;",
         " p=$1; while [ ! -e \"$p\" ] && [ \"$p\" != / ] && [ \"$p\" != . ]; do p=$(dirname \"$p\"); done;",
-        " df -Pk \"$p\" 2>/dev/null | tail -n 1 | sed 's/^/df /';",
+        " df -Pk \"$p\" 2>/dev/null | { read -r _ && read -r l && echo \"df $l\"; };",
         " m=\"$1/current/.ferry-manifest\";",
         " if [ -L \"$1/current\" ] && [ -f \"$m\" ]; then printf 'manifest %s\\n' \"$(wc -c < \"$m\")\"; cat \"$m\"; fi"
     ))

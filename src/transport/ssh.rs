@@ -7,23 +7,26 @@
 //! login under one timeout (a silent server otherwise hangs forever), and
 //! curve25519 key exchange first. Login is in `auth`, the host key check
 //! in `handler`.
+//!
+//! Opening a channel costs a round trip before the command can be sent, so
+//! a session keeps one channel opened ahead (the *spare*): a command takes
+//! it and sends its `exec` at once, and the next spare opens while the
+//! command runs. Over 20–80 ms of latency this halves what a step costs.
 
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
-use tokio::io::{AsyncRead, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufRead, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use super::auth::authenticate;
 use super::handler::{Client, ClientError};
 use super::known_hosts;
 use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust};
-
-/// Bytes read from a command's stdin per write into the channel.
-const STDIN_BUFFER: usize = 256 * 1024;
 
 /// How long a refused channel open is retried (see `open_channel`).
 const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
@@ -57,6 +60,9 @@ struct Inner {
     name: String,
     handle: Handle<Client>,
     channels: Semaphore,
+    /// A channel being opened (or open) ahead of the next command. It is
+    /// one more than `channels` allows, which stays below `MaxSessions`.
+    spare: Mutex<Option<JoinHandle<Option<russh::Channel<client::Msg>>>>>,
     /// Kept so the tunnel this connection runs through stays open.
     _jump: Option<Session>,
 }
@@ -71,14 +77,26 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Connects (through `target.jump` if set), verifies the host key and
-    /// logs in. Each hop gets its own `connect_timeout`.
+    /// logs in, then opens the first spare channel. Each hop gets its own
+    /// `connect_timeout`.
     pub async fn connect(
         target: &Target,
         trust: &Trust,
         opts: &ConnectOptions,
     ) -> Result<Session, TransportError> {
+        let session = Session::connect_hop(target, trust, opts).await?;
+        session.open_spare();
+        Ok(session)
+    }
+
+    /// [`Session::connect`] without a spare: a jump host only forwards.
+    async fn connect_hop(
+        target: &Target,
+        trust: &Trust,
+        opts: &ConnectOptions,
+    ) -> Result<Session, TransportError> {
         let jump = match &target.jump {
-            Some(jump) => Some(Box::pin(Session::connect(jump, trust, opts)).await?),
+            Some(jump) => Some(Box::pin(Session::connect_hop(jump, trust, opts)).await?),
             None => None,
         };
         let deadline = tokio::time::Instant::now() + opts.connect_timeout;
@@ -115,14 +133,16 @@ impl Session {
     }
 
     /// Runs `command` through the remote user's shell. With `stdin`, its
-    /// bytes are streamed to the command and EOF follows; without, EOF is
+    /// bytes are streamed to the command and EOF follows (a buffered
+    /// reader: the callers' are in memory already, and 500 uploads each
+    /// copying through a 256 KiB buffer of their own took 128 MB); without, EOF is
     /// sent at once. Output chunks go to `on_output` as they arrive and are
     /// collected too. Errors never quote `command`: it may hold secrets,
     /// and the caller has a masked form to show.
     pub async fn exec(
         &self,
         command: &str,
-        stdin: Option<Box<dyn AsyncRead + Send + Unpin>>,
+        stdin: Option<Box<dyn AsyncBufRead + Send + Unpin>>,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, TransportError> {
         let _permit = self
@@ -131,7 +151,11 @@ impl Session {
             .acquire()
             .await
             .map_err(|_| self.channel_error("session closed".to_string()))?;
-        let channel = self.open_channel().await?;
+        let channel = match self.take_spare().await {
+            Some(channel) => channel,
+            None => self.open_channel().await?,
+        };
+        self.open_spare();
         channel
             .exec(true, command)
             .await
@@ -143,10 +167,9 @@ impl Session {
         let mut abandon = AbandonGuard(Some(Arc::clone(&write)));
 
         let feed = async {
-            if let Some(stdin) = stdin {
-                let mut reader = BufReader::with_capacity(STDIN_BUFFER, stdin);
+            if let Some(mut stdin) = stdin {
                 let mut writer = write.make_writer();
-                tokio::io::copy_buf(&mut reader, &mut writer).await?;
+                tokio::io::copy_buf(&mut stdin, &mut writer).await?;
                 writer.flush().await?;
             }
             write.eof().await.map_err(std::io::Error::other)
@@ -214,6 +237,29 @@ impl Session {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
+    }
+
+    /// The spare channel, if one was opened (or is about to be): `None`
+    /// when there is none or the server refused it.
+    async fn take_spare(&self) -> Option<russh::Channel<client::Msg>> {
+        let pending = self.inner.spare.lock().ok()?.take()?;
+        pending.await.ok().flatten()
+    }
+
+    /// Starts opening the next spare channel, unless one is on its way. A
+    /// single attempt: a refusal (a server with a low `MaxSessions`) only
+    /// means the next command opens its own channel.
+    fn open_spare(&self) {
+        let Ok(mut spare) = self.inner.spare.lock() else {
+            return;
+        };
+        if spare.is_some() || self.inner.handle.is_closed() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        *spare = Some(tokio::spawn(async move {
+            inner.handle.channel_open_session().await.ok()
+        }));
     }
 
     /// Opens a session channel, retrying a refusal for a while: sshd frees
@@ -364,6 +410,7 @@ async fn establish(
             name: target.name.clone(),
             handle,
             channels: Semaphore::new(opts.max_channels.max(1)),
+            spare: Mutex::new(None),
             _jump: jump,
         }),
     })
@@ -417,6 +464,6 @@ mod tests {
         );
         assert_eq!(config.preferred.kex[0], kex::CURVE25519);
         assert!(config.nodelay);
-        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(1)));
+        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(15)));
     }
 }

@@ -608,7 +608,13 @@ async fn agent_key_is_used_after_the_key_files_fail() {
 #[tokio::test]
 async fn frozen_server_is_detected_by_keepalive() {
     let hosts = TestHosts::start(1);
-    let session = connect(&hosts.hosts[0].target(), &hosts.trust())
+    // Three missed keepalives: 1 s apart here (15 s by default) keeps the
+    // test short.
+    let opts = ConnectOptions {
+        keepalive: Duration::from_secs(1),
+        ..ConnectOptions::default()
+    };
+    let session = Session::connect(&hosts.hosts[0].target(), &hosts.trust(), &opts)
         .await
         .unwrap();
     // The shell's parent is the sshd process serving this connection.

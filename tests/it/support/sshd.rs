@@ -49,6 +49,11 @@ impl TestHost {
         format!("[{}]:{} {}", self.address, self.port, self.host_key)
     }
 
+    /// The sshd listener's process id (its sessions are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// sshd's log, for assertion messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
@@ -68,7 +73,8 @@ pub struct TestHosts {
 }
 
 impl TestHosts {
-    /// Starts `n` hosts (at most 250) and waits until each accepts TCP.
+    /// Starts `n` hosts (at most 1000: 250 per 127.x.y.0/24, on consecutive
+    /// /24s) and waits until each accepts TCP.
     pub fn start(n: usize) -> TestHosts {
         TestHosts::start_with(n, "")
     }
@@ -77,7 +83,7 @@ impl TestHosts {
     /// the defaults for the same keywords (sshd keeps the first value of
     /// most keywords but the last of some, such as `MaxStartups`).
     pub fn start_with(n: usize, extra: &str) -> TestHosts {
-        assert!((1..=250).contains(&n), "between 1 and 250 hosts");
+        assert!((1..=1000).contains(&n), "between 1 and 1000 hosts");
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let root = std::env::temp_dir().join(format!(
             "ferry-sshd-{}-{:x}",
@@ -104,9 +110,11 @@ impl TestHosts {
         // parallel test processes land on different addresses.
         let seed = random();
         let second = 16 + (std::process::id() as u64 + seed) % 224;
-        let third = 1 + (seed >> 16) % 254;
+        let third = 1 + (seed >> 16) % 250;
         for index in 1..=n {
-            let address = format!("127.{second}.{third}.{index}");
+            let third = third + (index as u64 - 1) / 250;
+            let fourth = (index - 1) % 250 + 1;
+            let address = format!("127.{second}.{third}.{fourth}");
             let dir = root.join(format!("host{index}"));
             std::fs::create_dir_all(&dir).expect("host dir");
             keygen(&dir.join("host_ed25519"));
