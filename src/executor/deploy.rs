@@ -203,10 +203,8 @@ async fn run(
     stdin: Option<Arc<Vec<u8>>>,
 ) -> Result<String, String> {
     // The archive is shared by every host that needs it: read, not copied.
-    let stdin = stdin.map(|bytes| {
-        Box::new(std::io::Cursor::new(SharedBytes(bytes)))
-            as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
-    });
+    let stdin = stdin
+        .map(|bytes| Box::new(std::io::Cursor::new(SharedBytes(bytes))) as crate::transport::Stdin);
     let out = session
         .exec(command.as_sent(), stdin, &mut |_, _| {})
         .await

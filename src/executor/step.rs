@@ -293,10 +293,8 @@ async fn once(
         }
         _ => run.as_sent(),
     };
-    let stdin = upload.map(|u| {
-        Box::new(std::io::Cursor::new(u.content.clone()))
-            as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
-    });
+    let stdin = upload
+        .map(|u| Box::new(std::io::Cursor::new(u.content.clone())) as crate::transport::Stdin);
     let out = match exec(step, cx, command, stdin).await {
         Ok(out) => out,
         Err(outcome) => return *outcome,
@@ -350,7 +348,7 @@ async fn exec(
     step: &Step,
     cx: &StepContext<'_>,
     command: &str,
-    stdin: Option<Box<dyn tokio::io::AsyncBufRead + Send + Unpin>>,
+    stdin: Option<crate::transport::Stdin>,
 ) -> Result<ExecOutput, Box<StepOutcome>> {
     let (host, index, verbose, masker, reporter, remote_pid) = (
         cx.host,

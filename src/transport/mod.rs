@@ -18,6 +18,11 @@ use std::time::Duration;
 
 pub use ssh::Session;
 
+/// What a command reads as its stdin: a buffered reader, because callers
+/// hold the bytes in memory already and a copy through a buffer of its own
+/// per host (256 KiB each) took 128 MB at 500 hosts.
+pub type Stdin = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
+
 /// Where and as whom to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

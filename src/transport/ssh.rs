@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
-use tokio::io::{AsyncBufRead, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::auth::authenticate;
 use super::handler::{Client, ClientError};
 use super::known_hosts;
-use super::{ConnectOptions, ExecOutput, Stream, Target, TransportError, Trust};
+use super::{ConnectOptions, ExecOutput, Stdin, Stream, Target, TransportError, Trust};
 
 /// How long a refused channel open is retried (see `open_channel`).
 const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
@@ -133,16 +133,14 @@ impl Session {
     }
 
     /// Runs `command` through the remote user's shell. With `stdin`, its
-    /// bytes are streamed to the command and EOF follows (a buffered
-    /// reader: the callers' are in memory already, and 500 uploads each
-    /// copying through a 256 KiB buffer of their own took 128 MB); without, EOF is
+    /// bytes are streamed to the command and EOF follows; without, EOF is
     /// sent at once. Output chunks go to `on_output` as they arrive and are
     /// collected too. Errors never quote `command`: it may hold secrets,
     /// and the caller has a masked form to show.
     pub async fn exec(
         &self,
         command: &str,
-        stdin: Option<Box<dyn AsyncBufRead + Send + Unpin>>,
+        stdin: Option<Stdin>,
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<ExecOutput, TransportError> {
         let _permit = self

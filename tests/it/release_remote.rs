@@ -24,9 +24,7 @@ async fn connect(hosts: &TestHosts) -> Session {
 }
 
 async fn exec(session: &Session, command: &Command, stdin: Option<Vec<u8>>) -> ExecOutput {
-    let stdin = stdin.map(|bytes| {
-        Box::new(std::io::Cursor::new(bytes)) as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
-    });
+    let stdin = stdin.map(|bytes| Box::new(std::io::Cursor::new(bytes)) as ferry::transport::Stdin);
     session
         .exec(command.as_sent(), stdin, &mut |_, _| {})
         .await
