@@ -44,6 +44,8 @@ pub struct HostRelease {
     pub before: HostState,
     /// Its current release already has this commit: nothing to do.
     pub unchanged: bool,
+    /// This deploy holds the host's lock (and gives it back at the end).
+    pub locked: bool,
     /// The new release directory exists on the host.
     pub created: bool,
     /// `current` points at the new release.
@@ -509,43 +511,60 @@ pub async fn switch_back(
     Ok(previous)
 }
 
-/// Takes the deploy lock on a host (unless `take_lock` is false: a dry run
-/// changes nothing, not even the lock) and reads its releases.
+/// How [`lock_and_probe`] treats the host's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locking {
+    /// A dry run changes nothing, not even the lock.
+    None,
+    /// Hold it until the deploy ends.
+    Hold,
+    /// Hold it, unless the current release already has the commit (and
+    /// the plan does nothing else then): then it is not taken at all.
+    HoldUnlessCurrent,
+}
+
+/// Takes the deploy lock on a host (see [`Locking`]) and reads its
+/// releases, in one round trip.
 pub async fn lock_and_probe(
     options: &DeployOptions,
     session: &Session,
     deploy_to: &str,
-    take_lock: bool,
+    locking: Locking,
 ) -> Result<HostRelease, String> {
-    // One round trip: the lock (exits early when held), then the probe.
-    let probe = layout::probe(deploy_to);
-    let command = match take_lock {
-        true => lock::acquire(deploy_to, &options.owner).and(probe),
-        false => probe,
+    let commit = options.source.commit();
+    let command = match locking {
+        Locking::None => layout::probe(deploy_to),
+        Locking::Hold => lock::acquire(deploy_to, &options.owner).and(layout::probe(deploy_to)),
+        Locking::HoldUnlessCurrent => {
+            lock::acquire_unless_current(deploy_to, &options.owner, commit)
+                .and(layout::probe_after_lock(deploy_to))
+        }
     };
     let out = session
         .exec(command.as_sent(), None, &mut |_, _| {})
         .await
         .map_err(|e| e.to_string())?;
+    let take_lock = locking != Locking::None;
     if take_lock && out.status == Some(lock::HELD_STATUS) {
         lock::parse_acquire(&out, &lock::this_host(), &lock::pid_running)
             .map_err(|held| format!("{held}; clear a stale lock with `ferry unlock STAGE`"))?;
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let locked = take_lock && !(out.success() && lock::unneeded(&stdout));
     let probed = if out.success() {
-        layout::parse_probe(&String::from_utf8_lossy(&out.stdout)).map_err(|e| e.to_string())
+        layout::parse_probe(&stdout).map_err(|e| e.to_string())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     };
     let before = match probed {
         Ok(state) => state,
         Err(err) => {
-            if take_lock {
+            if locked {
                 unlock(options, session, deploy_to).await;
             }
             return Err(format!("cannot read the releases in `{deploy_to}`: {err}"));
         }
     };
-    let commit = options.source.commit();
     let unchanged = !options.force
         && before.current.as_ref().is_some_and(|current| {
             before.releases.iter().any(|r| {
@@ -554,8 +573,17 @@ pub async fn lock_and_probe(
                     && r.commit.as_deref() == Some(commit)
             })
         });
+    if take_lock && !locked && !unchanged {
+        // The shell followed `current` wherever it points; the probe reads
+        // it as a release under `releases/`. They disagree only when
+        // `current` was pointed elsewhere by hand.
+        return Err(format!(
+            "`{deploy_to}/current` has commit {} but is not a complete release under `releases/`",
+            &commit[..7.min(commit.len())]
+        ));
+    }
     if !unchanged && before.release(&options.release_id).is_some() {
-        if take_lock {
+        if locked {
             unlock(options, session, deploy_to).await;
         }
         return Err(format!(
@@ -567,6 +595,7 @@ pub async fn lock_and_probe(
         deploy_to: deploy_to.to_string(),
         before,
         unchanged,
+        locked,
         created: false,
         switched: false,
         sent_bytes: 0,

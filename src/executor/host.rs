@@ -300,6 +300,35 @@ async fn certs_step(
     Some(StepOutcome::new(outcome.status, outcome.reason))
 }
 
+/// Whether a host whose current release already has the commit does
+/// nothing at all: its first step that is not skipped is `release.upload`
+/// (every step after it is then skipped too) and no step is a `certs` step
+/// (those run whatever the release, to renew on time). Such a host needs
+/// the deploy lock only for the instant that tells it so.
+pub fn quiet_when_current(plan: &HostPlan) -> bool {
+    let upload_first = plan
+        .steps
+        .iter()
+        .find(|step| !matches!(step.body, Body::Skipped { .. }))
+        .is_some_and(|step| {
+            matches!(
+                &step.body,
+                Body::Ready {
+                    action: Action::Release {
+                        step: ReleaseStep::Upload,
+                        ..
+                    }
+                }
+            )
+        });
+    upload_first
+        && plan
+            .steps
+            .iter()
+            .chain(&plan.handlers)
+            .all(|step| step.module != "certs")
+}
+
 /// Whether a host's plan has a `release.switch` step (it then takes part in
 /// the barrier).
 pub fn has_switch(plan: &HostPlan) -> bool {

@@ -152,16 +152,20 @@ pub async fn execute(
             let attempts = live.iter().filter_map(|h| {
                 let deploy_to = h.deploy_to()?;
                 let session = &sessions[&h.host];
-                let dry_run = options.dry_run;
+                let locking = match (options.dry_run, host::quiet_when_current(h)) {
+                    (true, _) => deploy::Locking::None,
+                    (false, true) => deploy::Locking::HoldUnlessCurrent,
+                    (false, false) => deploy::Locking::Hold,
+                };
                 Some(async move {
-                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, !dry_run).await;
+                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, locking).await;
                     (h.host.clone(), deploy_to, state)
                 })
             });
             for (host, deploy_to, state) in join_all(attempts).await {
                 match state {
                     Ok(state) => {
-                        if !options.dry_run {
+                        if state.locked {
                             locked.push((host.clone(), deploy_to));
                         }
                         releases.insert(host, state);

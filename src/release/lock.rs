@@ -210,10 +210,9 @@ fn lock_dir(deploy_to: &str) -> String {
 
 /// Takes the lock: `mkdir` decides. On success it writes `owner` (and
 /// removes the lock again if it cannot, rather than leave one nobody
-/// owns); when the
-/// lock is held it prints a marker, the lock's age in seconds (by the
-/// server's clock, so the controller's does not matter) and the owner
-/// file, and exits with [`HELD_STATUS`].
+/// owns); when the lock is held it prints a marker, the lock's age in
+/// seconds (by the server's clock, so the controller's does not matter)
+/// and the owner file, and exits with [`HELD_STATUS`].
 pub fn acquire(deploy_to: &str, owner: &LockOwner) -> Command {
     let lock = lock_dir(deploy_to);
     let write_owner = Command::new("printf")
@@ -224,9 +223,8 @@ pub fn acquire(deploy_to: &str, owner: &LockOwner) -> Command {
     // `mkdir -p` only when `.ferry` is missing: a process less per deploy.
     Command::new("set")
         .arg("--")
-        .arg(format!("{deploy_to}/.ferry"))
-        .raw("; { [ -d \"$1\" ] || mkdir -p \"$1\"; } && set --")
         .arg(&lock)
+        .raw("; { [ -d \"${1%/*}\" ] || mkdir -p \"${1%/*}\"; }")
         .raw("&& { if mkdir \"$1\" 2>/dev/null; then")
         .raw(write_owner.as_sent())
         // A lock without an owner would block every deploy: give it back.
@@ -236,6 +234,50 @@ pub fn acquire(deploy_to: &str, owner: &LockOwner) -> Command {
         .raw(&format!(
             "cat \"$1/owner\" 2>/dev/null; exit {HELD_STATUS}; fi; }}"
         ))
+}
+
+/// Like [`acquire`], but when the lock is free and `current` already is a
+/// complete release of `commit`, the lock is not taken at all and
+/// [`UNNEEDED`] is printed: a redeploy with nothing to do then costs a host
+/// one command instead of two (lock, then unlock), and no process besides
+/// the shell. Nothing is changed on such a host, so seeing the lock free
+/// is enough: a deploy in progress elsewhere is still reported as holding
+/// it. Sets `ferry_unneeded` and `ferry_current` (the release's id) for
+/// [`crate::release::layout::probe_after_lock`].
+///
+/// Only for plans whose hosts do nothing else when their release is
+/// current: a step before the upload, or a `certs` step, needs the lock.
+pub fn acquire_unless_current(deploy_to: &str, owner: &LockOwner, commit: &str) -> Command {
+    let check = Command::script("ferry_unneeded=0; set --")
+        .arg(lock_dir(deploy_to))
+        .arg(format!("{deploy_to}/current"))
+        .arg(commit)
+        .raw(concat!(
+            "; if [ ! -d \"$1\" ] && [ -L \"$2\" ] && [ -e \"$2/.ferry-complete\" ]",
+            " && [ ! -e \"$2/.ferry-failed\" ] && [ -f \"$2/REVISION\" ]",
+            " && IFS= read -r ferry_rev < \"$2/REVISION\" && [ \"$ferry_rev\" = \"$3\" ]",
+            // The release's id without a `readlink` process: `cd -P`
+            // resolves the link, and `-ef` confirms it is that release.
+            " && cd -P -- \"$2\" && ferry_current=${PWD##*/} && cd \"$OLDPWD\"",
+            " && [ \"$2\" -ef \"${2%/current}/releases/$ferry_current\" ];",
+            " then ferry_unneeded=1;"
+        ))
+        .raw(&format!("echo '{UNNEEDED}'; else"))
+        .raw(acquire(deploy_to, owner).as_sent())
+        .raw("; fi");
+    Command::script("{").raw(check.as_sent()).raw("; }")
+}
+
+/// Printed by [`acquire_unless_current`] when it did not take the lock.
+pub const UNNEEDED: &str = "::ferry-lock not taken: current is this commit";
+
+/// Whether the output of [`acquire_unless_current`] says it did not take
+/// the lock: the marker on a line of its own, before the probe's output.
+pub fn unneeded(stdout: &str) -> bool {
+    stdout
+        .lines()
+        .take_while(|line| !line.starts_with("::ferry-probe"))
+        .any(|line| line == UNNEEDED)
 }
 
 /// Reads what [`acquire`] left: `Ok` when the lock is ours now. `this_host`
@@ -539,7 +581,7 @@ mod tests {
         let cmd = acquire("/srv/my app", &owner()).to_string();
         assert!(
             cmd.starts_with(
-                "set -- '/srv/my app/.ferry' ; { [ -d \"$1\" ] || mkdir -p \"$1\"; } && set -- '/srv/my app/.ferry/lock' &&"
+                "set -- '/srv/my app/.ferry/lock' ; { [ -d \"${1%/*}\" ] || mkdir -p \"${1%/*}\"; } && { if mkdir \"$1\""
             ),
             "{cmd}"
         );

@@ -10,6 +10,7 @@ mod auth;
 mod handler;
 pub mod keys;
 pub mod known_hosts;
+mod quickack;
 mod ssh;
 pub mod ssh_config;
 

@@ -1,7 +1,8 @@
 //! [`Session`]: one russh connection to a host, reused for every command.
 //!
 //! Each setting here answers a measured pitfall: `nodelay` (Nagle added
-//! ~44 ms per exchange), EOF right after exec (else stdin readers hang),
+//! ~44 ms per exchange), acknowledgements sent at once (`quickack`: sshd's
+//! own Nagle otherwise held each login's channel confirmation 42 ms), EOF right after exec (else stdin readers hang),
 //! every channel drained to its close (an undrained one stalls the whole
 //! connection), concurrent channels capped below `MaxSessions`, connect and
 //! login under one timeout (a silent server otherwise hangs forever), and
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 use super::auth::authenticate;
 use super::handler::{Client, ClientError};
 use super::known_hosts;
+use super::quickack::QuickAck;
 use super::{ConnectOptions, ExecOutput, Stdin, Stream, Target, TransportError, Trust};
 
 /// How long a refused channel open is retried (see `open_channel`).
@@ -391,7 +393,7 @@ async fn establish(
                     address: target.socket_address(),
                     reason: e.to_string(),
                 })?;
-            client::connect_stream(config, socket, client).await
+            client::connect_stream(config, QuickAck(socket), client).await
         }
     };
     let mut handle = handshake.map_err(|error| match error {

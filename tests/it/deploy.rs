@@ -135,9 +135,23 @@ fn deploy(
     project.ferry_json(&args)
 }
 
+/// Commands each host's sshd has run (it logs them at `VERBOSE`).
+fn commands_run(hosts: &TestHosts) -> Vec<usize> {
+    hosts
+        .hosts
+        .iter()
+        .map(|h| {
+            std::fs::read_to_string(h.dir.join("sshd.log"))
+                .unwrap_or_default()
+                .matches("Starting session: command")
+                .count()
+        })
+        .collect()
+}
+
 #[test]
 fn first_deploy_then_a_delta_then_nothing() {
-    let hosts = TestHosts::start(3);
+    let hosts = TestHosts::start_with(3, "LogLevel VERBOSE");
     let project = app(&hosts);
     let v1 = git(project.path(), &["rev-parse", "HEAD"]);
 
@@ -196,9 +210,17 @@ fn first_deploy_then_a_delta_then_nothing() {
         );
     }
 
-    // The same revision again: every step ok, nothing touched on disk.
+    // The same revision again: every step ok, nothing touched on disk, and
+    // one command per host (no lock taken, so none given back).
     let before: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
+    let commands_before = commands_run(&hosts);
     let (out, events) = deploy(&project, &[]);
+    let commands: Vec<usize> = commands_run(&hosts)
+        .iter()
+        .zip(&commands_before)
+        .map(|(after, before)| after - before)
+        .collect();
+    assert_eq!(commands, [1, 1, 1], "commands per host");
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let statuses: Vec<String> = step_ends(&events).into_iter().map(|(_, _, s)| s).collect();
     assert!(statuses.iter().all(|s| s == "ok"), "{statuses:?}");

@@ -579,3 +579,75 @@ async fn history_appends_one_line_per_event() {
     assert_eq!(read, lines);
     session.close().await;
 }
+
+/// `acquire_unless_current` + `probe_after_lock`: no lock (and no process
+/// but the shell) when the lock is free and `current` is a complete
+/// release of the commit; the lock and the whole probe otherwise.
+#[tokio::test]
+async fn lock_is_not_taken_when_current_already_has_the_commit() {
+    let hosts = TestHosts::start(1);
+    let session = connect(&hosts).await;
+    let deploy_to = deploy_to(&hosts.hosts[0]);
+    let lock_dir = Path::new(&deploy_to).join(".ferry/lock");
+    let me = owner("deployer@laptop", 4242);
+    let lock_and_probe = |commit: &str| {
+        lock::acquire_unless_current(&deploy_to, &me, commit)
+            .and(layout::probe_after_lock(&deploy_to))
+    };
+    make_release(&session, &deploy_to, "001-a", &[("app.py", "one")]).await;
+    make_release(&session, &deploy_to, "002-b", &[("app.py", "two")]).await;
+    ok(&session, &remote::switch(&deploy_to, "002-b"), None).await;
+
+    // Current is 002-b, of commit-002-b: nothing taken, nothing else read.
+    let stdout = ok(&session, &lock_and_probe("commit-002-b"), None).await;
+    assert!(lock::unneeded(&stdout), "{stdout}");
+    assert!(!lock_dir.exists(), "no lock left behind");
+    let state = layout::parse_probe(&stdout).unwrap();
+    assert_eq!(state.current.as_deref(), Some("002-b"));
+    assert_eq!(state.releases.len(), 2);
+    assert_eq!(state.current_manifest, None, "no manifest read: {stdout}");
+    assert_eq!(state.free_kb, None, "no df: {stdout}");
+
+    // Another commit: the lock is taken and the probe is whole.
+    let stdout = ok(&session, &lock_and_probe("commit-003-c"), None).await;
+    assert!(!lock::unneeded(&stdout), "{stdout}");
+    assert!(lock_dir.join("owner").exists(), "lock taken");
+    let state = layout::parse_probe(&stdout).unwrap();
+    assert_eq!(state.current.as_deref(), Some("002-b"));
+    assert_eq!(
+        state.current_manifest.as_deref(),
+        Some("manifest of 002-b\n")
+    );
+    assert!(state.free_kb.is_some());
+
+    // The lock held by someone else: reported as held, even though the
+    // current release has the commit.
+    let held = exec(&session, &lock_and_probe("commit-002-b"), None).await;
+    assert_eq!(held.status, Some(lock::HELD_STATUS));
+    let err = lock::parse_acquire(&held, "laptop", &|_| true).unwrap_err();
+    assert!(matches!(err, LockError::Held(_)), "{err:?}");
+    ok(&session, &lock::force_release(&deploy_to), None).await;
+
+    // A current release that is failed, or a link that leaves `releases/`
+    // (a copy elsewhere with the same REVISION), takes the lock.
+    ok(&session, &remote::mark_failed(&deploy_to, "002-b"), None).await;
+    let stdout = ok(&session, &lock_and_probe("commit-002-b"), None).await;
+    assert!(!lock::unneeded(&stdout), "{stdout}");
+    ok(&session, &lock::force_release(&deploy_to), None).await;
+    let elsewhere = Path::new(&deploy_to).join("elsewhere/001-a");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    let status = Process::new("cp")
+        .arg("-a")
+        .arg(Path::new(&deploy_to).join("releases/001-a"))
+        .arg(&elsewhere)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let current = Path::new(&deploy_to).join("current");
+    std::fs::remove_file(&current).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &current).unwrap();
+    let stdout = ok(&session, &lock_and_probe("commit-001-a"), None).await;
+    assert!(!lock::unneeded(&stdout), "{stdout}");
+    assert!(lock_dir.join("owner").exists());
+    session.close().await;
+}
