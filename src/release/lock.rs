@@ -367,17 +367,18 @@ pub enum Released {
 /// `ferry unlock` followed by a new deploy's `mkdir` between them could
 /// slip in, and both are deliberate human acts.
 pub fn release(deploy_to: &str, owner: &LockOwner) -> Command {
-    // `$(cat)` drops trailing newlines; so does the expected text.
-    let expected = owner.to_text().trim_end_matches('\n').to_string();
+    // The owner file is read by the shell itself (no `cat` process), a
+    // line at a time, each ended by a newline as `to_text` ends them.
     Command::new("set")
         .arg("--")
         .arg(lock_dir(deploy_to))
-        .arg(expected)
+        .arg(owner.to_text())
         .raw(
-            "; if [ ! -d \"$1\" ]; then echo absent; \
-             elif [ \"$(cat \"$1/owner\" 2>/dev/null)\" = \"$2\" ]; then \
-             rm -rf \"$1\" && echo released; \
-             else echo other; cat \"$1/owner\" 2>/dev/null; fi",
+            "; if [ ! -d \"$1\" ]; then echo absent; else ferry_owner=;\
+             if [ -f \"$1/owner\" ]; then while IFS= read -r l || [ -n \"$l\" ]; do \
+             ferry_owner=\"$ferry_owner$l\n\"; done < \"$1/owner\"; fi;\
+             if [ \"$ferry_owner\" = \"$2\" ]; then rm -rf \"$1\" && echo released; \
+             else echo other; printf '%s' \"$ferry_owner\"; fi; fi",
         )
 }
 

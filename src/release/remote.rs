@@ -80,14 +80,12 @@ pub fn prepare(
         .arg("--")
         .arg(&dir)
         .raw("; if [ -e \"$1\" ]; then echo \"release $1 already exists\" >&2; exit 1; fi");
-    let mut cmd = ensure_dir(&releases)
-        .raw("&& {")
-        .raw(exists_check.as_sent())
-        .raw("; }");
+    let mut cmd = Command::script("{").raw(exists_check.as_sent()).raw("; }");
     match seed_from {
         Some(seed) => {
             let own_files = [COMPLETE_MARKER, FAILED_MARKER, MANIFEST, REVISION];
-            cmd = cmd
+            cmd = ensure_dirs(&[releases])
+                .and(cmd)
                 .and(
                     Command::new("cp")
                         .arg("-al")
@@ -100,7 +98,9 @@ pub fn prepare(
                         .args(own_files.iter().map(|name| format!("{dir}/{name}"))),
                 );
         }
-        None => cmd = cmd.and(Command::new("mkdir").arg(&dir)),
+        // `releases/` too, in the same process; the check above (and the
+        // lock) make sure the release itself is new.
+        None => cmd = cmd.and(Command::new("mkdir").arg("-p").arg(&dir)),
     }
     if !delete.is_empty() {
         let paths = delete
@@ -197,6 +197,12 @@ fn link_shared_after(
 ) -> Result<Command, BadPath> {
     let dir = release_dir(deploy_to, id);
     let shared = format!("{deploy_to}/shared");
+    // Every directory in one `mkdir -p` (when one is missing), the links of
+    // one directory in one `ln -s`: a process each, not one per path.
+    let mut dirs: Vec<String> = Vec::new();
+    let mut files = Vec::new();
+    let mut links: Vec<String> = Vec::new();
+    let mut targets: Vec<(String, Vec<String>)> = Vec::new();
     for (path, is_dir) in shared_dirs
         .iter()
         .map(|p| (p, true))
@@ -204,38 +210,60 @@ fn link_shared_after(
     {
         let path = inside(path)?;
         let source = format!("{shared}/{path}");
-        let create = if is_dir {
-            ensure_dir(&source)
+        if is_dir {
+            dirs.push(source);
         } else {
-            ensure_dir(parent(&source))
-                .and(Command::new("test").arg("-e").arg(&source))
-                .raw("|| ( umask 077 && :")
-                .raw(">")
-                .arg(&source)
-                .raw(")")
-        };
+            dirs.push(parent(&source).to_string());
+            files.push(source);
+        }
         let depth = path.split('/').count();
         let target = format!("{}shared/{path}", "../".repeat(depth + 1));
         let link = format!("{dir}/{path}");
+        let link_dir = parent(&link).to_string();
+        dirs.push(link_dir.clone());
+        links.push(link);
+        match targets.iter_mut().find(|(d, _)| *d == link_dir) {
+            Some((_, list)) => list.push(target),
+            None => targets.push((link_dir, vec![target])),
+        }
+    }
+    if links.is_empty() {
+        return Ok(cmd);
+    }
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
+    cmd = cmd.and(ensure_dirs(&dirs));
+    for file in &files {
         cmd = cmd
-            .raw("&& {")
-            .raw(create.as_sent())
-            .raw("; }")
-            .and(remove_if_there(&link))
-            .and(ensure_dir(parent(&link)))
-            .and(Command::new("ln").arg("-s").arg(target).arg(&link));
+            .raw("&& { [ -e")
+            .arg(file)
+            .raw("] || ( umask 077 && :")
+            .raw(">")
+            .arg(file)
+            .raw("); }");
+    }
+    for link in &links {
+        cmd = cmd.and(remove_if_there(link));
+    }
+    // `ln -s TARGET... DIR` names each link after its target's last part,
+    // which is the shared path's own.
+    for (link_dir, list) in targets {
+        cmd = cmd.and(Command::new("ln").arg("-s").args(list).arg(link_dir));
     }
     Ok(cmd)
 }
 
-/// `mkdir -p` only when the directory is missing. Each process a remote
-/// command starts costs the host a fork and an exec (~1 ms of CPU): on a
-/// deploy's every step and host, the checks the shell does itself add up.
-fn ensure_dir(path: &str) -> Command {
-    Command::script("{ [ -d")
-        .arg(path)
-        .raw("] || mkdir -p")
-        .arg(path)
+/// `mkdir -p` of `paths`, run only when one of them is missing. Each
+/// process a remote command starts costs the host a fork and an exec
+/// (~1 ms of CPU): on a deploy's every step and host, the checks the shell
+/// does itself add up.
+fn ensure_dirs(paths: &[String]) -> Command {
+    // The loop stops at the first missing one, so the test after it tells.
+    let mkdir = Command::new("mkdir").arg("-p").arg("--").args(paths);
+    Command::script("{ for ferry_dir in")
+        .args(paths)
+        .raw("; do [ -d \"$ferry_dir\" ] || break; done; [ -d \"$ferry_dir\" ] ||")
+        .raw(mkdir.as_sent())
         .raw("; }")
 }
 
@@ -384,7 +412,7 @@ impl HistoryLine {
 /// `O_APPEND`, so concurrent appends do not interleave).
 pub fn history(deploy_to: &str, line: &HistoryLine) -> Command {
     let dir = format!("{deploy_to}/.ferry");
-    ensure_dir(&dir)
+    ensure_dirs(&[dir.clone()])
         .and(Command::new("printf").arg("%s\\n").arg(line.to_line()))
         .raw(">>")
         .arg(format!("{dir}/history.log"))
@@ -419,7 +447,10 @@ mod tests {
             "{cmd}"
         );
         let fresh = prepare("/srv/app", "2", None, &[]).unwrap().to_string();
-        assert!(fresh.ends_with("&& mkdir /srv/app/releases/2"), "{fresh}");
+        assert!(
+            fresh.ends_with("&& mkdir -p /srv/app/releases/2"),
+            "{fresh}"
+        );
     }
 
     #[test]
@@ -434,9 +465,39 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(cmd.starts_with("cat > /srv/app/releases/2/.ferry-manifest"));
-        assert!(cmd.contains("ln -s ../../shared/media /srv/app/releases/2/media"));
-        assert!(cmd.contains("ln -s ../../../shared/config/.env /srv/app/releases/2/config/.env"));
+        // One link per directory of the release, named after the target.
+        assert!(
+            cmd.contains("ln -s ../../shared/media /srv/app/releases/2 "),
+            "{cmd}"
+        );
+        assert!(
+            cmd.ends_with("ln -s ../../../shared/config/.env /srv/app/releases/2/config"),
+            "{cmd}"
+        );
         assert!(cmd.contains("umask 077"));
+        // Every directory in one mkdir, only when one is missing.
+        assert_eq!(cmd.matches("mkdir").count(), 1, "{cmd}");
+        assert!(cmd.contains(
+            "|| mkdir -p -- /srv/app/shared/media /srv/app/releases/2 /srv/app/shared/config /srv/app/releases/2/config"
+        ), "{cmd}");
+    }
+
+    #[test]
+    fn links_in_one_directory_are_made_by_one_ln() {
+        let cmd = link_shared(
+            "/srv/app",
+            "2",
+            &[".env".into()],
+            &["media".into(), "db".into()],
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            cmd.ends_with(
+                "ln -s ../../shared/media ../../shared/db ../../shared/.env /srv/app/releases/2"
+            ),
+            "{cmd}"
+        );
     }
 
     #[test]
