@@ -85,7 +85,10 @@ impl<'a> Deploy<'a> {
         if let Some(archive) = archives.get(paths) {
             return Ok(archive.clone());
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // The default level, not the fastest: the archive is made once and
+        // sent to every host, so its bytes count many times and its CPU once
+        // (the benchmark's app: 41 KB at level 1, 16 KB at 6, ~10 ms more).
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         let source = &self.options.source;
         source
             .write_tar(Some(paths), &mut gz)

@@ -412,7 +412,7 @@ impl HistoryLine {
 /// `O_APPEND`, so concurrent appends do not interleave).
 pub fn history(deploy_to: &str, line: &HistoryLine) -> Command {
     let dir = format!("{deploy_to}/.ferry");
-    ensure_dirs(&[dir.clone()])
+    ensure_dirs(std::slice::from_ref(&dir))
         .and(Command::new("printf").arg("%s\\n").arg(line.to_line()))
         .raw(">>")
         .arg(format!("{dir}/history.log"))

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::{ChannelMsg, ChannelWriteHalf, Disconnect, Preferred, kex};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -29,6 +29,10 @@ use super::handler::{Client, ClientError};
 use super::known_hosts;
 use super::quickack::QuickAck;
 use super::{ConnectOptions, ExecOutput, Stdin, Stream, Target, TransportError, Trust};
+
+/// Bytes of a command's stdin per write into its channel: one packet of
+/// OpenSSH's (32 KiB), see `exec`.
+const STDIN_CHUNK: usize = 32 * 1024;
 
 /// How long a refused channel open is retried (see `open_channel`).
 const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(2);
@@ -169,7 +173,20 @@ impl Session {
         let feed = async {
             if let Some(mut stdin) = stdin {
                 let mut writer = write.make_writer();
-                tokio::io::copy_buf(&mut stdin, &mut writer).await?;
+                // A packet at a time: the writer takes as much as the
+                // server's window allows (2 MB from OpenSSH) in one message,
+                // and the session keeps the capacity of the largest batch it
+                // ever encrypted, so one big write costs each host's session
+                // that much memory for the rest of the run.
+                loop {
+                    let chunk = stdin.fill_buf().await?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len().min(STDIN_CHUNK);
+                    writer.write_all(&chunk[..n]).await?;
+                    stdin.consume(n);
+                }
                 writer.flush().await?;
             }
             write.eof().await.map_err(std::io::Error::other)
