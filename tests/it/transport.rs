@@ -579,17 +579,25 @@ async fn agent_key_is_used_after_the_key_files_fail() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // The socket file appears when the agent binds it, a moment before it
+    // listens: `ssh-add` is retried until the agent answers.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !socket.exists() && Instant::now() < deadline {
+    let added = loop {
+        let added = socket.exists()
+            && Command::new("ssh-add")
+                .arg("-q")
+                .arg(&hosts.key)
+                .env("SSH_AUTH_SOCK", &socket)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+        if added || Instant::now() > deadline {
+            break added;
+        }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let added = Command::new("ssh-add")
-        .arg("-q")
-        .arg(&hosts.key)
-        .env("SSH_AUTH_SOCK", &socket)
-        .status()
-        .unwrap();
-    assert!(added.success());
+    };
+    assert!(added, "ssh-agent took the key");
     let stranger = host.dir.join("stranger_ed25519");
     new_key(&stranger, "ed25519", "");
     let mut target = host.target();
