@@ -284,12 +284,6 @@ async fn certs_step(
     else {
         return None;
     };
-    if !step.when.is_empty() {
-        certs.leave(plan);
-        return Some(StepOutcome::failed(
-            "a `certs` step's `when:` cannot read a result registered at run time",
-        ));
-    }
     let arrival = crate::certs::Arrival {
         host: plan.host.clone(),
         session: session.clone(),

@@ -281,6 +281,24 @@ fn read_vars_file(dir: &Path, path: &str, at: &Node) -> Result<Vec<(String, Node
 
 /// A `certs` step that orders certificates from the controller for every
 /// host of its batch at once (certbot mode works host by host).
+/// Release and `certs` steps meet the other hosts' (at the switch barrier,
+/// at the certificate order), so what they do is settled for every host
+/// before connecting: a `when` or an argument that waits for a registered
+/// result would let one host leave the others waiting, or act alone. The
+/// module's canonical name, for those.
+fn decided_before_connecting(module: &str) -> Option<&'static str> {
+    modules::canonical(module).filter(|m| m.starts_with("release.") || *m == "certs")
+}
+
+/// What to write instead of a run-time `when` on such a step.
+fn held_back_help(module: &str) -> &'static str {
+    if module == "certs" {
+        "decide with a variable known before connecting (inventory, vars, `-e`)"
+    } else {
+        "to keep a host from switching, make it fail before the switch: `failed_when:` on the step that checks"
+    }
+}
+
 fn orders_certificates(step: &Step) -> bool {
     matches!(
         &step.body,
@@ -425,10 +443,14 @@ impl TaskCompiler<'_, '_> {
             let Some(text) = cond.scalar_string() else {
                 return Err(cond.type_error("`when`", "an expression or a list of expressions"));
             };
-            if scope
-                .runtime_dependency(&expression_template(&text))
-                .is_some()
-            {
+            if let Some(name) = scope.runtime_dependency(&expression_template(&text)) {
+                if let Some(module) = decided_before_connecting(&task.module) {
+                    return Err(cond
+                        .error(format!(
+                            "the `when` of `{module}` reads `{name}`, a result registered at run time; release and `certs` steps are settled for every host before connecting"
+                        ))
+                        .with_help(held_back_help(module)));
+                }
                 step.when.push(self.expr(scope, cond)?);
             } else if !scope.eval_bool(&text, &cond.span)? {
                 step.body = Body::Skipped {
@@ -437,7 +459,14 @@ impl TaskCompiler<'_, '_> {
                 return Ok(step);
             }
         }
-        step.body = match node_runtime_dependency(scope, &task.args) {
+        let runtime_args = node_runtime_dependency(scope, &task.args);
+        if let (Some(name), Some(module)) = (&runtime_args, decided_before_connecting(&task.module))
+        {
+            return Err(task.args.error(format!(
+                "the arguments of `{module}` read `{name}`, a result registered at run time; release and `certs` steps are settled for every host before connecting"
+            )));
+        }
+        step.body = match runtime_args {
             Some(name) => Body::Deferred {
                 environment: self.environment(scope, task)?,
                 args: task.args.to_json(),

@@ -306,8 +306,9 @@ pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
 /// Points `current` at the release atomically: a new link `current.tmp`,
 /// then `mv -T` renames it over `current` (rename(2) replaces the old link
 /// in one step; `ln -sfn` unlinks and then creates, leaving a moment with
-/// no `current`). Fails if the release directory is missing. Prints
-/// `previous <old link target>` (empty when there was none).
+/// no `current`). Fails if the release directory is missing. The caller
+/// knows what `current` was (it probed the host under the lock), so the
+/// old link is not read again: a `readlink` process less.
 pub fn switch(deploy_to: &str, id: &str) -> Command {
     Command::new("set")
         .arg("--")
@@ -316,21 +317,10 @@ pub fn switch(deploy_to: &str, id: &str) -> Command {
         .arg(release_dir(deploy_to, id))
         .raw(concat!(
             "; if [ ! -d \"$3\" ]; then echo \"no release $3\" >&2; exit 1; fi;",
-            " prev=$(readlink \"$1/current\" 2>/dev/null);",
             " { { [ ! -e \"$1/current.tmp\" ] && [ ! -L \"$1/current.tmp\" ]; } || rm -f \"$1/current.tmp\"; }",
             " && ln -s \"releases/$2\" \"$1/current.tmp\"",
-            " && mv -T \"$1/current.tmp\" \"$1/current\" && printf 'previous %s\\n' \"$prev\""
+            " && mv -T \"$1/current.tmp\" \"$1/current\""
         ))
-}
-
-/// The release id `current` pointed at before [`switch`].
-pub fn parse_switch(stdout: &str) -> Option<String> {
-    let target = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("previous "))?
-        .trim_end_matches('/');
-    let id = target.rsplit('/').next().unwrap_or(target);
-    Some(id.to_string()).filter(|id| !id.is_empty())
 }
 
 /// Deletes releases. Ids that are not plain release names are skipped, and
@@ -510,17 +500,6 @@ mod tests {
     fn remove_skips_odd_ids() {
         let cmd = remove("/srv/app", &["1".into(), "..".into(), "a/b".into()]).to_string();
         assert!(cmd.starts_with("set -- /srv/app 1 ;"), "{cmd}");
-    }
-
-    #[test]
-    fn switch_output() {
-        assert_eq!(parse_switch("previous releases/1\n"), Some("1".into()));
-        assert_eq!(
-            parse_switch("previous /srv/app/releases/1/\n"),
-            Some("1".into())
-        );
-        assert_eq!(parse_switch("previous \n"), None);
-        assert_eq!(parse_switch(""), None);
     }
 
     #[test]
