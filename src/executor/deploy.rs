@@ -276,7 +276,8 @@ pub async fn upload(
     if seed_id.is_some() {
         delete.extend(shared_files.iter().chain(&shared_dirs).cloned());
     }
-    let prepare = match remote::prepare(deploy_to, id, seed_id, &delete) {
+    let unpack = match remote::create(deploy_to, id, seed_id, &delete, &shared_files, &shared_dirs)
+    {
         Ok(command) => command,
         Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
     };
@@ -290,11 +291,6 @@ pub async fn upload(
     // The id was checked to be new on this host when it was probed, so a
     // failure here leaves only this deploy's own, now failed, release.
     deploy.update(host, |h| h.created = true);
-    let link = match remote::link_shared(deploy_to, id, &shared_files, &shared_dirs) {
-        Ok(command) => command,
-        Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
-    };
-    let unpack = prepare.and(remote::extract_gzip(deploy_to, id)).and(link);
     if let Err(err) = run(session, &unpack, Some(tar)).await {
         return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
     }

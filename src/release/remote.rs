@@ -74,6 +74,40 @@ pub fn prepare(
     seed_from: Option<&str>,
     delete: &[String],
 ) -> Result<Command, BadPath> {
+    prepare_with(deploy_to, id, seed_from, delete, &[])
+}
+
+/// The whole of a new release in one command: [`prepare`], unpack the
+/// gzip archive on stdin ([`extract_gzip`]), [`link_shared`]. A release
+/// made from nothing gets the shared directories in the same `mkdir` as
+/// itself (on a host's first deploy they are all missing): a process less.
+pub fn create(
+    deploy_to: &str,
+    id: &str,
+    seed_from: Option<&str>,
+    delete: &[String],
+    shared_files: &[String],
+    shared_dirs: &[String],
+) -> Result<Command, BadPath> {
+    let links = SharedLinks::new(deploy_to, id, shared_files, shared_dirs)?;
+    let make_too = if seed_from.is_none() {
+        links.dirs.as_slice()
+    } else {
+        &[]
+    };
+    Ok(prepare_with(deploy_to, id, seed_from, delete, make_too)?
+        .and(extract_gzip(deploy_to, id))
+        .and(links.after(Command::script("true"))))
+}
+
+/// [`prepare`]; a release made from nothing also makes `make_too`.
+fn prepare_with(
+    deploy_to: &str,
+    id: &str,
+    seed_from: Option<&str>,
+    delete: &[String],
+    make_too: &[String],
+) -> Result<Command, BadPath> {
     let dir = release_dir(deploy_to, id);
     let releases = format!("{deploy_to}/releases");
     let exists_check = Command::new("set")
@@ -100,7 +134,7 @@ pub fn prepare(
         }
         // `releases/` too, in the same process; the check above (and the
         // lock) make sure the release itself is new.
-        None => cmd = cmd.and(Command::new("mkdir").arg("-p").arg(&dir)),
+        None => cmd = cmd.and(Command::new("mkdir").arg("-p").arg(&dir).args(make_too)),
     }
     if !delete.is_empty() {
         let paths = delete
@@ -189,68 +223,98 @@ pub fn link_shared(
 }
 
 fn link_shared_after(
-    mut cmd: Command,
+    cmd: Command,
     deploy_to: &str,
     id: &str,
     shared_files: &[String],
     shared_dirs: &[String],
 ) -> Result<Command, BadPath> {
-    let dir = release_dir(deploy_to, id);
-    let shared = format!("{deploy_to}/shared");
-    // Every directory in one `mkdir -p` (when one is missing), the links of
-    // one directory in one `ln -s`: a process each, not one per path.
-    let mut dirs: Vec<String> = Vec::new();
-    let mut files = Vec::new();
-    let mut links: Vec<String> = Vec::new();
-    let mut targets: Vec<(String, Vec<String>)> = Vec::new();
-    for (path, is_dir) in shared_dirs
-        .iter()
-        .map(|p| (p, true))
-        .chain(shared_files.iter().map(|p| (p, false)))
-    {
-        let path = inside(path)?;
-        let source = format!("{shared}/{path}");
-        if is_dir {
-            dirs.push(source);
-        } else {
-            dirs.push(parent(&source).to_string());
-            files.push(source);
+    Ok(SharedLinks::new(deploy_to, id, shared_files, shared_dirs)?.after(cmd))
+}
+
+/// What linking the shared paths into a release takes: every directory in
+/// one `mkdir -p` (when one is missing), the links of one directory in one
+/// `ln -s`: a process each, not one per path.
+struct SharedLinks {
+    /// `shared/` directories and the release directories the links go in.
+    dirs: Vec<String>,
+    /// Shared files, created empty (mode 0600) when missing.
+    files: Vec<String>,
+    /// The links, each replacing what the release has at its path.
+    links: Vec<String>,
+    /// Link targets by the directory their links go in.
+    targets: Vec<(String, Vec<String>)>,
+}
+
+impl SharedLinks {
+    fn new(
+        deploy_to: &str,
+        id: &str,
+        shared_files: &[String],
+        shared_dirs: &[String],
+    ) -> Result<SharedLinks, BadPath> {
+        let dir = release_dir(deploy_to, id);
+        let shared = format!("{deploy_to}/shared");
+        let mut out = SharedLinks {
+            dirs: Vec::new(),
+            files: Vec::new(),
+            links: Vec::new(),
+            targets: Vec::new(),
+        };
+        for (path, is_dir) in shared_dirs
+            .iter()
+            .map(|p| (p, true))
+            .chain(shared_files.iter().map(|p| (p, false)))
+        {
+            let path = inside(path)?;
+            let source = format!("{shared}/{path}");
+            if is_dir {
+                out.dirs.push(source);
+            } else {
+                out.dirs.push(parent(&source).to_string());
+                out.files.push(source);
+            }
+            let depth = path.split('/').count();
+            let target = format!("{}shared/{path}", "../".repeat(depth + 1));
+            let link = format!("{dir}/{path}");
+            let link_dir = parent(&link).to_string();
+            out.dirs.push(link_dir.clone());
+            out.links.push(link);
+            match out.targets.iter_mut().find(|(d, _)| *d == link_dir) {
+                Some((_, list)) => list.push(target),
+                None => out.targets.push((link_dir, vec![target])),
+            }
         }
-        let depth = path.split('/').count();
-        let target = format!("{}shared/{path}", "../".repeat(depth + 1));
-        let link = format!("{dir}/{path}");
-        let link_dir = parent(&link).to_string();
-        dirs.push(link_dir.clone());
-        links.push(link);
-        match targets.iter_mut().find(|(d, _)| *d == link_dir) {
-            Some((_, list)) => list.push(target),
-            None => targets.push((link_dir, vec![target])),
+        let mut seen = std::collections::HashSet::new();
+        out.dirs.retain(|d| seen.insert(d.clone()));
+        Ok(out)
+    }
+
+    /// `cmd`, then the links.
+    fn after(&self, mut cmd: Command) -> Command {
+        if self.links.is_empty() {
+            return cmd;
         }
+        cmd = cmd.and(ensure_dirs(&self.dirs));
+        for file in &self.files {
+            cmd = cmd
+                .raw("&& { [ -e")
+                .arg(file)
+                .raw("] || ( umask 077 && :")
+                .raw(">")
+                .arg(file)
+                .raw("); }");
+        }
+        for link in &self.links {
+            cmd = cmd.and(remove_if_there(link));
+        }
+        // `ln -s TARGET... DIR` names each link after its target's last
+        // part, which is the shared path's own.
+        for (link_dir, list) in &self.targets {
+            cmd = cmd.and(Command::new("ln").arg("-s").args(list).arg(link_dir));
+        }
+        cmd
     }
-    if links.is_empty() {
-        return Ok(cmd);
-    }
-    let mut seen = std::collections::HashSet::new();
-    dirs.retain(|d| seen.insert(d.clone()));
-    cmd = cmd.and(ensure_dirs(&dirs));
-    for file in &files {
-        cmd = cmd
-            .raw("&& { [ -e")
-            .arg(file)
-            .raw("] || ( umask 077 && :")
-            .raw(">")
-            .arg(file)
-            .raw("); }");
-    }
-    for link in &links {
-        cmd = cmd.and(remove_if_there(link));
-    }
-    // `ln -s TARGET... DIR` names each link after its target's last part,
-    // which is the shared path's own.
-    for (link_dir, list) in targets {
-        cmd = cmd.and(Command::new("ln").arg("-s").args(list).arg(link_dir));
-    }
-    Ok(cmd)
 }
 
 /// `mkdir -p` of `paths`, run only when one of them is missing. Each
