@@ -52,6 +52,21 @@ pub struct HostRelease {
     pub switched: bool,
     /// Bytes of file content sent to the host.
     pub sent_bytes: u64,
+    /// Set when nothing after this host's switch can need its lock: the
+    /// switch's command then also cleans up and unlocks.
+    pub ends_at_switch: Option<EndsAtSwitch>,
+    /// What the cleanup done with the switch removed, or why it failed.
+    pub cleaned: Option<Result<Vec<String>, String>>,
+}
+
+/// What a host's switch finishes when nothing after it can need the lock
+/// (see [`super::host::ends_at_switch`]): the cleanup step that follows it,
+/// if any, and the unlock, in the same command. The lock is held through
+/// the cleanup, as always, and given back a round trip sooner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndsAtSwitch {
+    /// The following `release.cleanup`'s `keep_releases`.
+    pub keep_releases: Option<usize>,
 }
 
 /// Shared by the hosts of one batch.
@@ -388,19 +403,80 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
     }
     let deploy_to = &state.deploy_to;
     // One round trip: complete, switch, and record it (a history line that
-    // cannot be written does not undo the switch).
+    // cannot be written does not undo the switch); when nothing after the
+    // switch can need the lock, clean up and unlock too.
     let line = history_line(deploy, "deploy", state.before.current.clone(), id);
-    let switch = remote::mark_complete(deploy_to, id)
+    let mut switch = remote::mark_complete(deploy_to, id)
         .and(remote::switch(deploy_to, id))
         .raw("&& {")
         .raw(remote::history(deploy_to, &line).as_sent())
         .raw("|| true; }");
-    if let Err(err) = run(session, &switch, None).await {
-        return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}"));
+    let ends = state.ends_at_switch.filter(|_| state.locked);
+    let remove = ends
+        .and_then(|e| e.keep_releases)
+        .map(|keep| layout::cleanup(&after_switch(deploy, &state, true), keep));
+    if let Some(ids) = remove.as_ref().filter(|ids| !ids.is_empty()) {
+        switch = switch
+            .raw("&& { {")
+            .raw(remote::remove(deploy_to, ids).as_sent())
+            .raw(&format!("; }} && echo '{CLEANED}' || true; }}"));
     }
-    deploy.update(host, |h| h.switched = true);
+    if ends.is_some() {
+        switch = switch
+            .raw("&& {")
+            .raw(lock::release(deploy_to, &deploy.options.owner).as_sent())
+            .raw("; }");
+    }
+    let out = match session.exec(switch.as_sent(), None, &mut |_, _| {}).await {
+        Ok(out) if out.success() => out,
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return StepOutcome::failed(format!("cannot switch to release `{id}`: {}", err.trim()));
+        }
+        Err(err) => return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}")),
+    };
+    let cleaned = remove.map(|ids| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if ids.is_empty() || stdout.lines().any(|l| l == CLEANED) {
+            Ok(ids)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    });
+    deploy.update(host, |h| {
+        h.switched = true;
+        h.locked &= ends.is_none();
+        h.cleaned = cleaned;
+    });
     let from = state.before.current.unwrap_or_else(|| "nothing".into());
     StepOutcome::new(Status::Changed, format!("current: `{from}` → `{id}`"))
+}
+
+/// Printed by a switch that removed the old releases it was given.
+const CLEANED: &str = "::ferry-cleaned";
+
+/// What a host has after this deploy: what it had, plus the new release —
+/// complete and `current` when it `switched`, failed when not. The lock
+/// keeps anyone else out, so no second probe.
+fn after_switch(deploy: &Deploy<'_>, state: &HostRelease, switched: bool) -> HostState {
+    let mut now = state.before.clone();
+    if state.created {
+        let id = deploy.options.release_id.clone();
+        now.releases.push(layout::ReleaseInfo {
+            id: id.clone(),
+            state: if switched {
+                layout::ReleaseState::Complete
+            } else {
+                layout::ReleaseState::Failed
+            },
+            commit: Some(deploy.options.source.commit().to_string()),
+        });
+        now.releases.sort_by(|a, b| a.id.cmp(&b.id));
+        if switched {
+            now.current = Some(id);
+        }
+    }
+    now
 }
 
 /// A host that stops before the switch: it still passes the barrier (as
@@ -435,33 +511,26 @@ pub async fn cleanup(
         return StepOutcome::new(Status::Ok, "this release is already current");
     }
     let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
-    // What the host has now follows from what it had and what this deploy
-    // did (the lock keeps anyone else out): no second probe.
-    let mut now = state.before.clone();
-    if state.created {
-        let id = deploy.options.release_id.clone();
-        now.releases.push(layout::ReleaseInfo {
-            id: id.clone(),
-            state: if state.switched {
-                layout::ReleaseState::Complete
-            } else {
-                layout::ReleaseState::Failed
-            },
-            commit: Some(deploy.options.source.commit().to_string()),
-        });
-        now.releases.sort_by(|a, b| a.id.cmp(&b.id));
-        if state.switched {
-            now.current = Some(id);
+    let removed = match state.cleaned {
+        // Done by the switch's command, under the same lock.
+        Some(cleaned) => cleaned,
+        None => {
+            let remove = layout::cleanup(&after_switch(deploy, &state, state.switched), keep);
+            match remove.is_empty() {
+                true => Ok(remove),
+                false => run(session, &remote::remove(&state.deploy_to, &remove), None)
+                    .await
+                    .map(|_| remove),
+            }
         }
+    };
+    match removed {
+        Ok(removed) if removed.is_empty() => {
+            StepOutcome::new(Status::Ok, format!("no more than {keep} releases to keep"))
+        }
+        Ok(removed) => StepOutcome::new(Status::Changed, format!("removed {}", removed.join(", "))),
+        Err(err) => StepOutcome::failed(format!("cannot remove old releases: {err}")),
     }
-    let remove = layout::cleanup(&now, keep);
-    if remove.is_empty() {
-        return StepOutcome::new(Status::Ok, format!("no more than {keep} releases to keep"));
-    }
-    if let Err(err) = run(session, &remote::remove(&state.deploy_to, &remove), None).await {
-        return StepOutcome::failed(format!("cannot remove old releases: {err}"));
-    }
-    StepOutcome::new(Status::Changed, format!("removed {}", remove.join(", ")))
 }
 
 /// Appends a line to the host's `.ferry/history.log`. A failure to record
@@ -598,6 +667,8 @@ pub async fn lock_and_probe(
         created: false,
         switched: false,
         sent_bytes: 0,
+        ends_at_switch: None,
+        cleaned: None,
     })
 }
 

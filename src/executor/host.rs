@@ -54,6 +54,9 @@ pub struct HostResult {
     /// Deploys: the host ran its `release.upload` / `release.switch` step.
     pub uploaded: bool,
     pub reached_switch: bool,
+    /// The step it failed at was `release.cleanup`: old releases stay, the
+    /// new one serves, nothing is switched back.
+    pub failed_in_cleanup: bool,
 }
 
 /// Everything the hosts of one run share.
@@ -262,6 +265,7 @@ async fn run_one(
     });
     if failed && !ignored {
         result.failed = true;
+        result.failed_in_cleanup = is_cleanup(step).is_some();
         return false;
     }
     !result.interrupted
@@ -323,6 +327,62 @@ pub fn quiet_when_current(plan: &HostPlan) -> bool {
             .all(|step| step.module != "certs")
 }
 
+/// What a host's switch also finishes when nothing after it can need the
+/// host's deploy lock (see [`deploy::EndsAtSwitch`]). The lock must outlive
+/// every step that could fail after the switch on any host of the play —
+/// such a failure switches every host back, under its lock — and every
+/// later play the host is in. So: on every host, the steps after the switch
+/// are `release.cleanup` at most (a failed cleanup switches nothing back:
+/// the new release serves either way), the play has no handlers, and the
+/// host is in no later play.
+pub fn ends_at_switch(
+    play: &PlayPlan,
+    host: &HostPlan,
+    later: &[PlayPlan],
+) -> Option<deploy::EndsAtSwitch> {
+    let quiet_after = play
+        .hosts
+        .iter()
+        .all(|h| h.handlers.is_empty() && after_switch(h).all(|step| is_cleanup(step).is_some()));
+    let again_later = later
+        .iter()
+        .any(|p| p.hosts.iter().any(|h| h.host == host.host));
+    if !quiet_after || again_later || !has_switch(host) {
+        return None;
+    }
+    let keep_releases = after_switch(host)
+        .find_map(is_cleanup)
+        .map(|args| args["keep_releases"].as_u64().unwrap_or(5) as usize);
+    Some(deploy::EndsAtSwitch { keep_releases })
+}
+
+/// The steps after a host's switch that are not skipped (none when it has
+/// no switch).
+fn after_switch(host: &HostPlan) -> impl Iterator<Item = &Step> {
+    let from = host
+        .steps
+        .iter()
+        .position(is_switch)
+        .map_or(host.steps.len(), |i| i + 1);
+    host.steps[from..]
+        .iter()
+        .filter(|step| !matches!(step.body, Body::Skipped { .. }))
+}
+
+/// A `release.cleanup` step's arguments.
+fn is_cleanup(step: &Step) -> Option<&Value> {
+    match &step.body {
+        Body::Ready {
+            action:
+                Action::Release {
+                    step: ReleaseStep::Cleanup,
+                    args,
+                },
+        } => Some(args),
+        _ => None,
+    }
+}
+
 /// Whether a host's plan has a `release.switch` step (it then takes part in
 /// the barrier).
 pub fn has_switch(plan: &HostPlan) -> bool {
@@ -341,7 +401,8 @@ fn is_switch(step: &Step) -> bool {
     )
 }
 
-/// After a batch: when a step after the switch failed on any host, switch
+/// After a batch: when a step after the switch (other than `release.cleanup`,
+/// whose failure leaves the new release serving) failed on any host, switch
 /// every host that switched back to the release it had, and run the steps
 /// after the switch again there (restart, health check) — unless the play
 /// says `rollback: manual`. Those hosts end as failed: the deploy did not
@@ -358,7 +419,7 @@ pub async fn roll_back(
     let failed_after = batch
         .iter()
         .zip(ended.iter())
-        .any(|(h, r)| r.failed && switched(h));
+        .any(|(h, r)| r.failed && !r.failed_in_cleanup && switched(h));
     if !failed_after || play.rollback == Rollback::Manual || shared.options.dry_run {
         return;
     }

@@ -118,7 +118,7 @@ pub async fn execute(
     let mut results: IndexMap<String, Map<String, Value>> = IndexMap::new();
     // Hosts whose deploy lock this run holds: (host, deploy_to).
     let mut locked: Vec<(String, String)> = Vec::new();
-    'plays: for play in &plan.plays {
+    'plays: for (index, play) in plan.plays.iter().enumerate() {
         if shutdown.is_requested() {
             break;
         }
@@ -164,7 +164,13 @@ pub async fn execute(
             });
             for (host, deploy_to, state) in join_all(attempts).await {
                 match state {
-                    Ok(state) => {
+                    Ok(mut state) => {
+                        let later = &plan.plays[index + 1..];
+                        state.ends_at_switch = play
+                            .hosts
+                            .iter()
+                            .find(|h| h.host == host)
+                            .and_then(|h| host::ends_at_switch(play, h, later));
                         if state.locked {
                             locked.push((host.clone(), deploy_to));
                         }
@@ -222,7 +228,11 @@ pub async fn execute(
             if let Some(deploy) = &deploy {
                 host::roll_back(play, &batch, &sessions, &shared, deploy, &mut ended).await;
                 for (host, state) in deploy.snapshot() {
-                    outcome.sent_bytes.insert(host, state.sent_bytes);
+                    outcome.sent_bytes.insert(host.clone(), state.sent_bytes);
+                    if !state.locked {
+                        // Given back with the switch.
+                        locked.retain(|(h, _)| *h != host);
+                    }
                 }
             }
             let mut failures = 0;

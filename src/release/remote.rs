@@ -388,7 +388,10 @@ pub fn switch(deploy_to: &str, id: &str) -> Command {
 }
 
 /// Deletes releases. Ids that are not plain release names are skipped, and
-/// so is whatever `current` points at, whatever the caller asked.
+/// so is whatever `current` points at, whatever the caller asked. Goes on
+/// past one that cannot be removed and exits non-zero at the end, without
+/// `exit`, so that more can follow it in one command (`ferry deploy`
+/// releases the lock right after).
 pub fn remove(deploy_to: &str, ids: &[String]) -> Command {
     let ids = ids.iter().filter(|id| is_release_name(id));
     Command::new("set")
@@ -396,9 +399,11 @@ pub fn remove(deploy_to: &str, ids: &[String]) -> Command {
         .arg(deploy_to)
         .args(ids)
         .raw(concat!(
-            "; d=$1; shift; cur=$(readlink \"$d/current\" 2>/dev/null); cur=${cur%/}; cur=${cur##*/};",
-            " for id do if [ \"$id\" = \"$cur\" ]; then continue; fi;",
-            " rm -rf -- \"$d/releases/$id\" || exit 1; done"
+            // `current`'s release without a `readlink` process: `cd -P`
+            // resolves the link and `PWD` names it.
+            "; d=$1; shift; cur=; if cd -P -- \"$d/current\" 2>/dev/null; then cur=${PWD##*/}; cd \"$OLDPWD\"; fi;",
+            " ferry_rm=0; for id do if [ \"$id\" = \"$cur\" ]; then continue; fi;",
+            " rm -rf -- \"$d/releases/$id\" || ferry_rm=1; done; [ \"$ferry_rm\" = 0 ]"
         ))
 }
 

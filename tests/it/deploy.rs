@@ -541,3 +541,150 @@ fn release_steps_for_one_host_in_two_plays_are_refused_before_anything_runs() {
     assert!(out.stderr.contains("more than one play"), "{}", out.stderr);
     assert!(current(&hosts, 0).is_none(), "nothing deployed");
 }
+
+/// A play whose last release step is the switch (with a cleanup after it):
+/// the build checks that it runs under the lock.
+const ENDS_AT_SWITCH: &str = r#"- hosts: web
+  vars:
+    keep_releases: 1
+  tasks:
+    - release.upload: {}
+    - name: Build
+      shell: "test -d {{ deploy_to }}/.ferry/lock"
+    - release.switch: {}
+    - release.cleanup: {}
+"#;
+
+/// Makes a file immutable (`chattr +i`: not even root can remove it) until
+/// dropped, so that a cleanup fails for real.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn new(path: PathBuf) -> Immutable {
+        let out = Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "chattr +i: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+fn release_ids(hosts: &TestHosts, i: usize) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(deploy_to(hosts, i).join("releases"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_switch_cleans_up_and_unlocks_when_nothing_after_it_needs_the_lock() {
+    let hosts = TestHosts::start_with(2, "LogLevel VERBOSE");
+    let project = app(&hosts);
+    project.file("deploy.yml", ENDS_AT_SWITCH);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        project.file("app/version.py", &format!("V = {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        commit(&project, &format!("v{n}"));
+        let before = commands_run(&hosts);
+        let (out, events) = deploy(&project, &[]);
+        assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+        let commands: Vec<usize> = commands_run(&hosts)
+            .iter()
+            .zip(&before)
+            .map(|(after, before)| after - before)
+            .collect();
+        // Lock and probe, upload, build, and one for the switch, the
+        // cleanup and the unlock.
+        assert_eq!(commands, [4, 4], "commands per host, deploy {n}");
+        ids.push(current(&hosts, 0).unwrap());
+        let cleanups: Vec<(String, String, String)> = step_ends(&events)
+            .into_iter()
+            .filter(|(_, name, _)| name == "release.cleanup")
+            .collect();
+        let expected = if n == 2 { "changed" } else { "ok" };
+        assert!(
+            cleanups.len() == 2 && cleanups.iter().all(|(_, _, s)| s == expected),
+            "deploy {n}: {cleanups:?}"
+        );
+        for i in 0..2 {
+            assert!(!deploy_to(&hosts, i).join(".ferry/lock").exists());
+        }
+    }
+    // keep_releases: 1, and the one before current is kept too.
+    assert_eq!(release_ids(&hosts, 0), ids[1..]);
+
+    // A cleanup that fails leaves the new release serving and unlocks. (A
+    // file only that release has: the others hard-link theirs.)
+    let stuck = Immutable::new(
+        deploy_to(&hosts, 1)
+            .join("releases")
+            .join(&ids[1])
+            .join("app/version.py"),
+    );
+    project.file("app/version.py", "V = 3\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let v3 = commit(&project, "v3");
+    let (out, events) = deploy(&project, &[]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let ends = step_ends(&events);
+    assert!(
+        ends.iter()
+            .any(|(h, n, s)| h == "host2" && n == "release.cleanup" && s == "failed"),
+        "{ends:?}"
+    );
+    assert!(!ends.iter().any(|(_, n, _)| n == "roll back"), "{ends:?}");
+    for i in 0..2 {
+        let serving = deploy_to(&hosts, i).join("current/REVISION");
+        assert_eq!(std::fs::read_to_string(serving).unwrap().trim(), v3);
+        assert!(!deploy_to(&hosts, i).join(".ferry/lock").exists());
+    }
+    assert_eq!(
+        release_ids(&hosts, 1).len(),
+        3,
+        "host2 kept what it could not remove"
+    );
+    drop(stuck);
+}
+
+#[test]
+fn the_lock_is_held_through_the_steps_after_the_switch_and_later_plays() {
+    let hosts = TestHosts::start(1);
+    let project = app(&hosts);
+    let check = "      shell: \"test -d {{ deploy_to }}/.ferry/lock\"\n";
+    project.file(
+        "deploy.yml",
+        &format!(
+            "{ENDS_AT_SWITCH}    - name: After the switch\n{check}\
+             - hosts: web\n  tasks:\n    - name: A later play\n{check}"
+        ),
+    );
+    commit(&project, "steps after the switch");
+    let (out, events) = deploy(&project, &[]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let names: Vec<String> = step_ends(&events).into_iter().map(|(_, n, _)| n).collect();
+    assert!(
+        names.contains(&"After the switch".to_string())
+            && names.contains(&"A later play".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !deploy_to(&hosts, 0).join(".ferry/lock").exists(),
+        "released at the end"
+    );
+}

@@ -541,8 +541,10 @@ async fn cleanup_removes_old_and_failed_releases_but_not_current_or_previous() {
         .collect();
     assert_eq!(ids, ["003", "005", "006"]);
 
-    // `remove` refuses to delete `current` even when asked to.
-    ok(&session, &remote::remove(&deploy_to, &["005".into()]), None).await;
+    // `remove` refuses to delete `current` even when asked to, and never
+    // `exit`s: what follows it in the same command still runs.
+    let then = remote::remove(&deploy_to, &["005".into()]).raw("; echo then");
+    assert_eq!(ok(&session, &then, None).await, "then\n");
     assert!(Path::new(&deploy_to).join("releases/005").is_dir());
     session.close().await;
 }
