@@ -173,15 +173,9 @@ async fn run_one(
         verbose: shared.options.verbose,
         remote_pid: &remote_pid,
     };
-    let release = match (&step.body, shared.deploy) {
-        (
-            Body::Ready {
-                action: Action::Release { step: kind, args },
-            },
-            Some(deploy),
-        ) => Some((*kind, args, deploy)),
-        _ => None,
-    };
+    let release = release_step(step)
+        .zip(shared.deploy)
+        .map(|((kind, args), deploy)| (kind, args, deploy));
     let unchanged = shared
         .deploy
         .and_then(|d| d.host(host))
@@ -265,7 +259,7 @@ async fn run_one(
     });
     if failed && !ignored {
         result.failed = true;
-        result.failed_in_cleanup = is_cleanup(step).is_some();
+        result.failed_in_cleanup = is_release(step, ReleaseStep::Cleanup);
         return false;
     }
     !result.interrupted
@@ -308,17 +302,7 @@ pub fn quiet_when_current(plan: &HostPlan) -> bool {
         .steps
         .iter()
         .find(|step| !matches!(step.body, Body::Skipped { .. }))
-        .is_some_and(|step| {
-            matches!(
-                &step.body,
-                Body::Ready {
-                    action: Action::Release {
-                        step: ReleaseStep::Upload,
-                        ..
-                    }
-                }
-            )
-        });
+        .is_some_and(|step| is_release(step, ReleaseStep::Upload));
     upload_first
         && plan
             .steps
@@ -327,31 +311,37 @@ pub fn quiet_when_current(plan: &HostPlan) -> bool {
             .all(|step| step.module != "certs")
 }
 
-/// What a host's switch also finishes when nothing after it can need the
-/// host's deploy lock (see [`deploy::EndsAtSwitch`]). The lock must outlive
-/// every step that could fail after the switch on any host of the play —
-/// such a failure switches every host back, under its lock — and every
-/// later play the host is in. So: on every host, the steps after the switch
-/// are `release.cleanup` at most (a failed cleanup switches nothing back:
-/// the new release serves either way), the play has no handlers, and the
-/// host is in no later play.
+/// Whether, on every host of a play, nothing after the switch can need
+/// the host's deploy lock: a failure there switches every host back, under
+/// its lock. So: the steps after each host's switch are `release.cleanup`
+/// at most (a failed cleanup switches nothing back: the new release serves
+/// either way), and the play has no handlers. Checked once per play; see
+/// [`ends_at_switch`] for a host.
+pub fn nothing_after_switch(play: &PlayPlan) -> bool {
+    play.hosts.iter().all(|h| {
+        h.handlers.is_empty() && after_switch(h).all(|step| is_release(step, ReleaseStep::Cleanup))
+    })
+}
+
+/// What a host's switch also finishes (see [`deploy::EndsAtSwitch`]) when
+/// nothing after it can need the host's deploy lock: nothing in its play
+/// ([`nothing_after_switch`]), and no later play with the host in it.
 pub fn ends_at_switch(
-    play: &PlayPlan,
+    nothing_after_switch: bool,
     host: &HostPlan,
     later: &[PlayPlan],
 ) -> Option<deploy::EndsAtSwitch> {
-    let quiet_after = play
-        .hosts
-        .iter()
-        .all(|h| h.handlers.is_empty() && after_switch(h).all(|step| is_cleanup(step).is_some()));
     let again_later = later
         .iter()
         .any(|p| p.hosts.iter().any(|h| h.host == host.host));
-    if !quiet_after || again_later || !has_switch(host) {
+    if !nothing_after_switch || again_later || !has_switch(host) {
         return None;
     }
     let keep_releases = after_switch(host)
-        .find_map(is_cleanup)
+        .find_map(|step| match release_step(step) {
+            Some((ReleaseStep::Cleanup, args)) => Some(args),
+            _ => None,
+        })
         .map(|args| args["keep_releases"].as_u64().unwrap_or(5) as usize);
     Some(deploy::EndsAtSwitch { keep_releases })
 }
@@ -362,43 +352,33 @@ fn after_switch(host: &HostPlan) -> impl Iterator<Item = &Step> {
     let from = host
         .steps
         .iter()
-        .position(is_switch)
+        .position(|step| is_release(step, ReleaseStep::Switch))
         .map_or(host.steps.len(), |i| i + 1);
     host.steps[from..]
         .iter()
         .filter(|step| !matches!(step.body, Body::Skipped { .. }))
 }
 
-/// A `release.cleanup` step's arguments.
-fn is_cleanup(step: &Step) -> Option<&Value> {
+/// A release step's kind and arguments (`None` for any other step).
+fn release_step(step: &Step) -> Option<(ReleaseStep, &Value)> {
     match &step.body {
         Body::Ready {
-            action:
-                Action::Release {
-                    step: ReleaseStep::Cleanup,
-                    args,
-                },
-        } => Some(args),
+            action: Action::Release { step, args },
+        } => Some((*step, args)),
         _ => None,
     }
+}
+
+fn is_release(step: &Step, kind: ReleaseStep) -> bool {
+    release_step(step).is_some_and(|(k, _)| k == kind)
 }
 
 /// Whether a host's plan has a `release.switch` step (it then takes part in
 /// the barrier).
 pub fn has_switch(plan: &HostPlan) -> bool {
-    plan.steps.iter().any(is_switch)
-}
-
-fn is_switch(step: &Step) -> bool {
-    matches!(
-        &step.body,
-        Body::Ready {
-            action: Action::Release {
-                step: ReleaseStep::Switch,
-                ..
-            }
-        }
-    )
+    plan.steps
+        .iter()
+        .any(|step| is_release(step, ReleaseStep::Switch))
 }
 
 /// After a batch: when a step after the switch (other than `release.cleanup`,
@@ -463,7 +443,7 @@ pub async fn roll_back(
                 let after = h
                     .steps
                     .iter()
-                    .position(is_switch)
+                    .position(|step| is_release(step, ReleaseStep::Switch))
                     .map_or(h.steps.len(), |i| i + 1);
                 let mut rerun = HostResult {
                     registered: result.registered.clone(),

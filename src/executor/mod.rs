@@ -149,8 +149,11 @@ pub async fn execute(
         let mut releases = HashMap::new();
         if let Some(deploy) = deploy_options {
             let mut refused = Vec::new();
+            let nothing_after_switch = host::nothing_after_switch(play);
+            let later = &plan.plays[index + 1..];
             let attempts = live.iter().filter_map(|h| {
                 let deploy_to = h.deploy_to()?;
+                let ends = host::ends_at_switch(nothing_after_switch, h, later);
                 let session = &sessions[&h.host];
                 let locking = match (options.dry_run, host::quiet_when_current(h)) {
                     (true, _) => deploy::Locking::None,
@@ -158,19 +161,18 @@ pub async fn execute(
                     (false, false) => deploy::Locking::Hold,
                 };
                 Some(async move {
-                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, locking).await;
+                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, locking)
+                        .await
+                        .map(|state| deploy::HostRelease {
+                            ends_at_switch: ends,
+                            ..state
+                        });
                     (h.host.clone(), deploy_to, state)
                 })
             });
             for (host, deploy_to, state) in join_all(attempts).await {
                 match state {
-                    Ok(mut state) => {
-                        let later = &plan.plays[index + 1..];
-                        state.ends_at_switch = play
-                            .hosts
-                            .iter()
-                            .find(|h| h.host == host)
-                            .and_then(|h| host::ends_at_switch(play, h, later));
+                    Ok(state) => {
                         if state.locked {
                             locked.push((host.clone(), deploy_to));
                         }
@@ -227,12 +229,11 @@ pub async fn execute(
             let mut ended = join_all(runs).await;
             if let Some(deploy) = &deploy {
                 host::roll_back(play, &batch, &sessions, &shared, deploy, &mut ended).await;
-                for (host, state) in deploy.snapshot() {
-                    outcome.sent_bytes.insert(host.clone(), state.sent_bytes);
-                    if !state.locked {
-                        // Given back with the switch.
-                        locked.retain(|(h, _)| *h != host);
-                    }
+                let states = deploy.snapshot();
+                // Locks given back with the switch are not given back again.
+                locked.retain(|(host, _)| states.get(host).is_none_or(|s| s.locked));
+                for (host, state) in states {
+                    outcome.sent_bytes.insert(host, state.sent_bytes);
                 }
             }
             let mut failures = 0;
