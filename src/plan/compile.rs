@@ -279,8 +279,6 @@ fn read_vars_file(dir: &Path, path: &str, at: &Node) -> Result<Vec<(String, Node
     crate::playbook::vars_of(&root)
 }
 
-/// A `certs` step that orders certificates from the controller for every
-/// host of its batch at once (certbot mode works host by host).
 /// Release and `certs` steps meet the other hosts' (at the switch barrier,
 /// at the certificate order), so what they do is settled for every host
 /// before connecting: a `when` or an argument that waits for a registered
@@ -290,15 +288,28 @@ fn decided_before_connecting(module: &str) -> Option<&'static str> {
     modules::canonical(module).filter(|m| m.starts_with("release.") || *m == "certs")
 }
 
-/// What to write instead of a run-time `when` on such a step.
-fn held_back_help(module: &str) -> &'static str {
-    if module == "certs" {
-        "decide with a variable known before connecting (inventory, vars, `-e`)"
+/// The error for such a step whose `when` (or else its arguments) reads
+/// `name`, a registered result, and what to write instead.
+fn settled_before_connecting(at: &Node, when: bool, module: &str, name: &str) -> Diagnostic {
+    let what = if when {
+        "the `when` of `{module}` reads"
     } else {
-        "to keep a host from switching, make it fail before the switch: `failed_when:` on the step that checks"
+        "the arguments of `{module}` read"
     }
+    .replace("{module}", module);
+    let help = if when && module != "certs" {
+        "to keep a host from switching, make it fail before the switch: `failed_when:` on the step that checks"
+    } else {
+        "decide with a variable known before connecting (inventory, vars, `-e`)"
+    };
+    at.error(format!(
+        "{what} `{name}`, a result registered at run time; release and `certs` steps are settled for every host before connecting"
+    ))
+    .with_help(help)
 }
 
+/// A `certs` step that orders certificates from the controller for every
+/// host of its batch at once (certbot mode works host by host).
 fn orders_certificates(step: &Step) -> bool {
     matches!(
         &step.body,
@@ -445,11 +456,7 @@ impl TaskCompiler<'_, '_> {
             };
             if let Some(name) = scope.runtime_dependency(&expression_template(&text)) {
                 if let Some(module) = decided_before_connecting(&task.module) {
-                    return Err(cond
-                        .error(format!(
-                            "the `when` of `{module}` reads `{name}`, a result registered at run time; release and `certs` steps are settled for every host before connecting"
-                        ))
-                        .with_help(held_back_help(module)));
+                    return Err(settled_before_connecting(cond, true, module, &name));
                 }
                 step.when.push(self.expr(scope, cond)?);
             } else if !scope.eval_bool(&text, &cond.span)? {
@@ -462,9 +469,7 @@ impl TaskCompiler<'_, '_> {
         let runtime_args = node_runtime_dependency(scope, &task.args);
         if let (Some(name), Some(module)) = (&runtime_args, decided_before_connecting(&task.module))
         {
-            return Err(task.args.error(format!(
-                "the arguments of `{module}` read `{name}`, a result registered at run time; release and `certs` steps are settled for every host before connecting"
-            )));
+            return Err(settled_before_connecting(&task.args, false, module, name));
         }
         step.body = match runtime_args {
             Some(name) => Body::Deferred {
