@@ -96,6 +96,14 @@ pub fn probe(deploy_to: &str) -> Command {
     probe_then(deploy_to, READ_CURRENT, "")
 }
 
+/// Shell that sets `var` to the last part of the directory `link` (a shell
+/// word, e.g. `"$2"`) resolves to — the id of the release `current` points
+/// at — without a `readlink` process: `cd -P` resolves the link and `PWD`
+/// names it. Fails, quietly, when the link leads nowhere.
+pub fn current_id_into(link: &str, var: &str) -> String {
+    format!("{{ cd -P -- {link} 2>/dev/null && {var}=${{PWD##*/}} && cd \"$OLDPWD\"; }}")
+}
+
 /// Prints `current <link target>`.
 const READ_CURRENT: &str =
     "if [ -L \"$1/current\" ]; then printf 'current %s\\n' \"$(readlink \"$1/current\")\"; fi;";

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::layout;
 use crate::shell::Command;
 use crate::transport::ExecOutput;
 
@@ -255,10 +256,11 @@ pub fn acquire_unless_current(deploy_to: &str, owner: &LockOwner, commit: &str) 
         .raw(concat!(
             "; if [ ! -d \"$1\" ] && [ -L \"$2\" ] && [ -e \"$2/.ferry-complete\" ]",
             " && [ ! -e \"$2/.ferry-failed\" ] && [ -f \"$2/REVISION\" ]",
-            " && IFS= read -r ferry_rev < \"$2/REVISION\" && [ \"$ferry_rev\" = \"$3\" ]",
-            // The release's id without a `readlink` process: `cd -P`
-            // resolves the link, and `-ef` confirms it is that release.
-            " && cd -P -- \"$2\" && ferry_current=${PWD##*/} && cd \"$OLDPWD\"",
+            " && IFS= read -r ferry_rev < \"$2/REVISION\" && [ \"$ferry_rev\" = \"$3\" ] &&",
+        ))
+        .raw(&layout::current_id_into("\"$2\"", "ferry_current"))
+        // `-ef`: `current` is that release under `releases/`.
+        .raw(concat!(
             " && [ \"$2\" -ef \"${2%/current}/releases/$ferry_current\" ];",
             " then ferry_unneeded=1;"
         ))

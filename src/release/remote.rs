@@ -95,9 +95,9 @@ pub fn create(
     } else {
         &[]
     };
-    Ok(prepare_with(deploy_to, id, seed_from, delete, make_too)?
-        .and(extract_gzip(deploy_to, id))
-        .and(links.after(Command::script("true"))))
+    let unpack =
+        prepare_with(deploy_to, id, seed_from, delete, make_too)?.and(extract_gzip(deploy_to, id));
+    Ok(links.after(unpack))
 }
 
 /// [`prepare`]; a release made from nothing also makes `make_too`.
@@ -348,23 +348,21 @@ fn parent(path: &str) -> &str {
 
 /// Writes `.ferry-complete`: every pre-switch step passed.
 pub fn mark_complete(deploy_to: &str, id: &str) -> Command {
-    let dir = release_dir(deploy_to, id);
-    remove_if_there(&format!("{dir}/{FAILED_MARKER}")).and(
-        Command::script(":")
-            .raw(">")
-            .arg(format!("{dir}/{COMPLETE_MARKER}")),
-    )
+    mark(deploy_to, id, COMPLETE_MARKER, FAILED_MARKER)
 }
 
 /// Writes `.ferry-failed` (and drops `.ferry-complete`): never a rollback
 /// target, removed by the next cleanup.
 pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
+    mark(deploy_to, id, FAILED_MARKER, COMPLETE_MARKER)
+}
+
+/// Drops the marker `clear` and writes `set`, with the shell's own
+/// redirection (no `rm` unless there is something to remove, no `touch`).
+fn mark(deploy_to: &str, id: &str, set: &str, clear: &str) -> Command {
     let dir = release_dir(deploy_to, id);
-    remove_if_there(&format!("{dir}/{COMPLETE_MARKER}")).and(
-        Command::script(":")
-            .raw(">")
-            .arg(format!("{dir}/{FAILED_MARKER}")),
-    )
+    remove_if_there(&format!("{dir}/{clear}"))
+        .and(Command::script(":").raw(">").arg(format!("{dir}/{set}")))
 }
 
 /// Points `current` at the release atomically: a new link `current.tmp`,
@@ -379,9 +377,9 @@ pub fn switch(deploy_to: &str, id: &str) -> Command {
         .arg(deploy_to)
         .arg(id)
         .arg(release_dir(deploy_to, id))
+        .raw("; if [ ! -d \"$3\" ]; then echo \"no release $3\" >&2; exit 1; fi;")
+        .raw(remove_if_there(&format!("{deploy_to}/current.tmp")).as_sent())
         .raw(concat!(
-            "; if [ ! -d \"$3\" ]; then echo \"no release $3\" >&2; exit 1; fi;",
-            " { { [ ! -e \"$1/current.tmp\" ] && [ ! -L \"$1/current.tmp\" ]; } || rm -f \"$1/current.tmp\"; }",
             " && ln -s \"releases/$2\" \"$1/current.tmp\"",
             " && mv -T \"$1/current.tmp\" \"$1/current\""
         ))
@@ -398,11 +396,10 @@ pub fn remove(deploy_to: &str, ids: &[String]) -> Command {
         .arg("--")
         .arg(deploy_to)
         .args(ids)
+        .raw("; d=$1; shift; cur=;")
+        .raw(&super::layout::current_id_into("\"$d/current\"", "cur"))
         .raw(concat!(
-            // `current`'s release without a `readlink` process: `cd -P`
-            // resolves the link and `PWD` names it.
-            "; d=$1; shift; cur=; if cd -P -- \"$d/current\" 2>/dev/null; then cur=${PWD##*/}; cd \"$OLDPWD\"; fi;",
-            " ferry_rm=0; for id do if [ \"$id\" = \"$cur\" ]; then continue; fi;",
+            "; ferry_rm=0; for id do if [ \"$id\" = \"$cur\" ]; then continue; fi;",
             " rm -rf -- \"$d/releases/$id\" || ferry_rm=1; done; [ \"$ferry_rm\" = 0 ]"
         ))
 }
