@@ -40,7 +40,7 @@ pub(super) async fn exec(
         Some(user) => command.clone().become_user(user),
         None => command.clone(),
     };
-    let stdin = stdin.map(|bytes| Box::new(std::io::Cursor::new(bytes)) as crate::transport::Stdin);
+    let stdin = stdin.map(crate::transport::stdin_from);
     let out = a
         .session
         .exec(command.as_sent(), stdin, &mut |_, _| {})

@@ -22,7 +22,7 @@ use crate::release::lock::{self, LockOwner};
 use crate::release::remote::{self, HistoryLine};
 use crate::release::{Manifest, Source};
 use crate::shell::Command;
-use crate::transport::Session;
+use crate::transport::{ExecOutput, Session};
 
 /// What a deploy needs besides the plan.
 pub struct DeployOptions {
@@ -222,15 +222,24 @@ async fn run(
     command: &Command,
     stdin: Option<Arc<Vec<u8>>>,
 ) -> Result<String, String> {
+    let out = run_output(session, command, stdin).await?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// [`run`], keeping the whole output of a command that succeeded.
+async fn run_output(
+    session: &Session,
+    command: &Command,
+    stdin: Option<Arc<Vec<u8>>>,
+) -> Result<ExecOutput, String> {
     // The archive is shared by every host that needs it: read, not copied.
-    let stdin = stdin
-        .map(|bytes| Box::new(std::io::Cursor::new(SharedBytes(bytes))) as crate::transport::Stdin);
+    let stdin = stdin.map(|bytes| crate::transport::stdin_from(SharedBytes(bytes)));
     let out = session
         .exec(command.as_sent(), stdin, &mut |_, _| {})
         .await
         .map_err(|e| e.to_string())?;
     if out.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out)
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
         Err(format!(
@@ -427,12 +436,8 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
             .raw(lock::release(deploy_to, &deploy.options.owner).as_sent())
             .raw("; }");
     }
-    let out = match session.exec(switch.as_sent(), None, &mut |_, _| {}).await {
-        Ok(out) if out.success() => out,
-        Ok(out) => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            return StepOutcome::failed(format!("cannot switch to release `{id}`: {}", err.trim()));
-        }
+    let out = match run_output(session, &switch, None).await {
+        Ok(out) => out,
         Err(err) => return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}")),
     };
     let cleaned = remove.map(|ids| {

@@ -293,8 +293,7 @@ async fn once(
         }
         _ => run.as_sent(),
     };
-    let stdin = upload
-        .map(|u| Box::new(std::io::Cursor::new(u.content.clone())) as crate::transport::Stdin);
+    let stdin = upload.map(|u| crate::transport::stdin_from(u.content.clone()));
     let out = match exec(step, cx, command, stdin).await {
         Ok(out) => out,
         Err(outcome) => return *outcome,

@@ -24,6 +24,11 @@ pub use ssh::Session;
 /// per host (256 KiB each) took 128 MB at 500 hosts.
 pub type Stdin = Box<dyn tokio::io::AsyncBufRead + Send + Unpin>;
 
+/// Bytes in memory as a command's [`Stdin`], read in place.
+pub fn stdin_from(bytes: impl AsRef<[u8]> + Send + Unpin + 'static) -> Stdin {
+    Box::new(std::io::Cursor::new(bytes))
+}
+
 /// Where and as whom to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -2,11 +2,12 @@
 //!
 //! Each setting here answers a measured pitfall: `nodelay` (Nagle added
 //! ~44 ms per exchange), acknowledgements sent at once (`quickack`: sshd's
-//! own Nagle otherwise held each login's channel confirmation 42 ms), EOF right after exec (else stdin readers hang),
-//! every channel drained to its close (an undrained one stalls the whole
-//! connection), concurrent channels capped below `MaxSessions`, connect and
-//! login under one timeout (a silent server otherwise hangs forever), and
-//! curve25519 key exchange first. Login is in `auth`, the host key check
+//! own Nagle otherwise held each login's channel confirmation 42 ms), EOF
+//! right after exec (else stdin readers hang), every channel drained to its
+//! close (an undrained one stalls the whole connection), concurrent
+//! channels capped below `MaxSessions`, connect and login under one timeout
+//! (a silent server otherwise hangs forever), and curve25519 key exchange
+//! first. Login is in `auth`, the host key check
 //! in `handler`.
 //!
 //! Opening a channel costs a round trip before the command can be sent, so
