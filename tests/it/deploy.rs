@@ -8,6 +8,7 @@ use std::process::Command;
 
 use crate::support::ferry::{Project, step_ends};
 use crate::support::sshd::TestHosts;
+use crate::support::succeed;
 
 const PLAYBOOK: &str = r#"- hosts: web
   vars:
@@ -49,17 +50,7 @@ fn app(hosts: &TestHosts) -> Project {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    succeed(Command::new("git").args(args).current_dir(dir))
 }
 
 fn commit(project: &Project, message: &str) -> String {
@@ -561,16 +552,7 @@ struct Immutable(PathBuf);
 
 impl Immutable {
     fn new(path: PathBuf) -> Immutable {
-        let out = Command::new("chattr")
-            .arg("+i")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "chattr +i: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(Command::new("chattr").arg("+i").arg(&path));
         Immutable(path)
     }
 }

@@ -8,3 +8,15 @@ pub mod apps;
 pub mod ferry;
 pub mod pebble;
 pub mod sshd;
+
+/// Runs a program to its end and returns its stdout, trimmed; panics with
+/// its stderr when it fails (test setup that must work: git, chattr, ...).
+pub fn succeed(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
