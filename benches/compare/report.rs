@@ -190,10 +190,7 @@ impl Report {
                 .and_then(|(_, r)| r.wall())
         };
         for (n, row) in &self.deploy {
-            let times = match (row.wall(), floor(*n)) {
-                (Some(a), Some(b)) => format!("{:.2}×", ratio(a, b)),
-                _ => "—".into(),
-            };
+            let times = times_floor(row, floor(*n));
             md.push_str(&format!(
                 "| {n} | {} | {} | {times} | {} |\n",
                 row.tool.name(),
@@ -309,10 +306,7 @@ impl Report {
                 .iter()
                 .find(|(r, _, x)| r == rtt && x.tool == Tool::OpenSsh)
                 .and_then(|(_, _, x)| x.wall());
-            let times = match (row.wall(), floor) {
-                (Some(a), Some(b)) => format!("{:.2}×", ratio(a, b)),
-                _ => "—".into(),
-            };
+            let times = times_floor(row, floor);
             md.push_str(&format!(
                 "| {rtt} ms | {n} | {} | {} | {times} | {} |\n",
                 row.tool.name(),
@@ -415,4 +409,12 @@ fn memory_gb() -> u64 {
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb / 1_000_000)
+}
+
+/// A row's wall time as a multiple of the floor's (`—` when either is missing).
+fn times_floor(row: &Row, floor: Option<Duration>) -> String {
+    match (row.wall(), floor) {
+        (Some(a), Some(b)) => format!("{:.2}×", ratio(a, b)),
+        _ => "—".into(),
+    }
 }
