@@ -134,6 +134,12 @@ impl<'a> Deploy<'a> {
         self.lock().get(name).cloned()
     }
 
+    /// One fact of a host's state, without copying the rest (the probed
+    /// releases and manifest): what every step of every host asks.
+    pub fn host_is(&self, name: &str, f: impl FnOnce(&HostRelease) -> bool) -> bool {
+        self.lock().get(name).is_some_and(f)
+    }
+
     fn update(&self, name: &str, f: impl FnOnce(&mut HostRelease)) {
         if let Some(host) = self.lock().get_mut(name) {
             f(host);

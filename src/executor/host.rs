@@ -178,8 +178,7 @@ async fn run_one(
         .map(|((kind, args), deploy)| (kind, args, deploy));
     let unchanged = shared
         .deploy
-        .and_then(|d| d.host(host))
-        .is_some_and(|h| h.unchanged);
+        .is_some_and(|d| d.host_is(host, |h| h.unchanged));
     match release {
         Some((ReleaseStep::Upload, _, _)) => result.uploaded = true,
         Some((ReleaseStep::Switch, _, _)) => result.reached_switch = true,
@@ -395,7 +394,7 @@ pub async fn roll_back(
     deploy: &Deploy<'_>,
     ended: &mut [HostResult],
 ) {
-    let switched = |h: &HostPlan| deploy.host(&h.host).is_some_and(|s| s.switched);
+    let switched = |h: &HostPlan| deploy.host_is(&h.host, |s| s.switched);
     let failed_after = batch
         .iter()
         .zip(ended.iter())
