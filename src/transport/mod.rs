@@ -45,6 +45,19 @@ pub struct Target {
     pub passphrase: Option<String>,
     /// Host to tunnel through (`ProxyJump`); it may have its own jump.
     pub jump: Option<Box<Target>>,
+    /// ssh_config's `ServerAliveInterval` / `ServerAliveCountMax` for this
+    /// host, over [`ConnectOptions`]' defaults.
+    pub alive: Alive,
+}
+
+/// How a dead or frozen server is noticed: a keepalive after `interval`
+/// without a byte from it, and the connection dropped after `count_max`
+/// of them go unanswered (OpenSSH's `ServerAliveInterval`,
+/// `ServerAliveCountMax`). `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Alive {
+    pub interval: Option<Duration>,
+    pub count_max: Option<usize>,
 }
 
 impl Target {
@@ -58,6 +71,7 @@ impl Target {
             identity_files: Vec::new(),
             passphrase: None,
             jump: None,
+            alive: Alive::default(),
         }
     }
 
@@ -101,14 +115,14 @@ impl Trust {
 pub struct ConnectOptions {
     /// Bound on TCP connect, key exchange and authentication together.
     pub connect_timeout: Duration,
-    /// Keepalive interval; after three more without a byte from the server
-    /// the connection is dropped. 15 s, like the common OpenSSH setting
-    /// (`ServerAliveInterval 15`, `ServerAliveCountMax 3`): a dead server
-    /// is found within a minute, and a busy one keeps its connection. With
-    /// 1 s, and then 5 s, sshd processes starved of CPU — 500 hosts
-    /// unpacking and running `collectstatic` on 2 cores — went 4 s, and
-    /// then 20 s, without a byte and were dropped mid-command.
+    /// Keepalive interval; after `keepalive_max` more without a byte from
+    /// the server the connection is dropped. 5 s × 3: a dead or frozen
+    /// server is noticed within 15–20 s, while the fleet waits for it at the
+    /// barrier. A controller that starves its servers of CPU (500 sshd on 2
+    /// cores went 20 s without a byte in the benchmark) sets a longer
+    /// `ServerAliveInterval` in ssh_config, which overrides this per host.
     pub keepalive: Duration,
+    pub keepalive_max: usize,
     /// Channels open at once on one connection; keep it below the server's
     /// `MaxSessions` (10 by default in OpenSSH).
     pub max_channels: usize,
@@ -121,7 +135,8 @@ impl Default for ConnectOptions {
     fn default() -> ConnectOptions {
         ConnectOptions {
             connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(15),
+            keepalive: Duration::from_secs(5),
+            keepalive_max: 3,
             max_channels: 8,
             agent_socket: None,
         }

@@ -134,6 +134,13 @@ impl Session {
         }
     }
 
+    /// Whether the connection is gone (keepalives unanswered, the server
+    /// closed it): a host waiting at a barrier is then lost, with no round
+    /// trip to find out.
+    pub fn is_closed(&self) -> bool {
+        self.inner.handle.is_closed()
+    }
+
     /// The inventory name of the host.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -451,8 +458,10 @@ fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> clien
     }
     client::Config {
         nodelay: true,
-        keepalive_interval: Some(opts.keepalive),
-        keepalive_max: 3,
+        // `ServerAliveInterval 0` turns keepalives off, as in OpenSSH.
+        keepalive_interval: Some(target.alive.interval.unwrap_or(opts.keepalive))
+            .filter(|interval| !interval.is_zero()),
+        keepalive_max: target.alive.count_max.unwrap_or(opts.keepalive_max),
         inactivity_timeout: None,
         preferred: Preferred {
             kex: KEX_ORDER.into(),
@@ -482,6 +491,6 @@ mod tests {
         );
         assert_eq!(config.preferred.kex[0], kex::CURVE25519);
         assert!(config.nodelay);
-        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(15)));
+        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(5)));
     }
 }

@@ -25,6 +25,8 @@ pub struct HostConfig {
     pub identity_files: Vec<PathBuf>,
     /// Jump hosts, first hop first, as written (`[user@]host[:port]`).
     pub proxy_jump: Vec<String>,
+    /// `ServerAliveInterval` / `ServerAliveCountMax`.
+    pub alive: crate::transport::Alive,
 }
 
 impl SshConfig {
@@ -90,7 +92,18 @@ impl SshConfig {
             .iter()
             .map(|path| PathBuf::from(tokens.expand(&path.to_string_lossy())))
             .collect();
+        let count_max = params
+            .unsupported_fields
+            .iter()
+            .chain(&params.ignored_fields)
+            .find(|(key, _)| key.eq_ignore_ascii_case("serveralivecountmax"))
+            .and_then(|(_, args)| args.first()?.parse().ok());
+        let alive = crate::transport::Alive {
+            interval: params.server_alive_interval,
+            count_max,
+        };
         HostConfig {
+            alive,
             host_name: params.host_name,
             user: params.user,
             port: params.port,
@@ -119,6 +132,7 @@ impl SshConfig {
             identity_files: host.identity_files,
             passphrase: None,
             jump: None,
+            alive: host.alive,
         }
     }
 
@@ -226,6 +240,26 @@ mod tests {
         .unwrap();
         let config = SshConfig::load(&path).unwrap();
         (dir, config)
+    }
+
+    #[test]
+    fn server_alive_settings_are_read_per_host() {
+        let (_d, config) = config(
+            "Host slow*\n  ServerAliveInterval 30\n  ServerAliveCountMax 6\n\
+             Host *\n  ServerAliveInterval 2\n",
+        );
+        let slow = config.target("slow1", "u");
+        assert_eq!(
+            slow.alive.interval,
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(slow.alive.count_max, Some(6));
+        let other = config.host("web");
+        assert_eq!(
+            other.alive.interval,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(other.alive.count_max, None);
     }
 
     #[test]
