@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 
 use super::event::Status;
+use super::rendezvous::{Arrival, Decision, Rendezvous};
+use super::shutdown::Shutdown;
 use super::step::StepOutcome;
 use crate::modules::ReleaseStep;
 use crate::release::layout::{self, HostState};
@@ -50,6 +52,9 @@ pub struct HostRelease {
     pub created: bool,
     /// `current` points at the new release.
     pub switched: bool,
+    /// The connection was lost during or after the switch: which release
+    /// `current` points at is not known.
+    pub unverified: bool,
     /// Bytes of file content sent to the host.
     pub sent_bytes: u64,
     /// Set when nothing after this host's switch can need its lock: the
@@ -57,6 +62,17 @@ pub struct HostRelease {
     pub ends_at_switch: Option<EndsAtSwitch>,
     /// What the cleanup done with the switch removed, or why it failed.
     pub cleaned: Option<Result<Vec<String>, String>>,
+}
+
+impl HostRelease {
+    /// Why a host whose connection was lost at or after the switch is not
+    /// known to be on either release.
+    pub fn unverified_why(&self, new_id: &str) -> String {
+        format!(
+            "connection lost during or after the switch: `current` is `{}` or `{new_id}`; the next deploy brings it in line",
+            self.before.current.as_deref().unwrap_or("nothing")
+        )
+    }
 }
 
 /// What a host's switch finishes when nothing after it can need the lock
@@ -72,7 +88,15 @@ pub struct EndsAtSwitch {
 /// Shared by the hosts of one batch.
 pub struct Deploy<'a> {
     pub options: &'a DeployOptions,
-    pub gate: Gate,
+    /// The barrier before the switch: every host of the batch with a
+    /// `release.switch`, reachable or not.
+    pub barrier: Rendezvous,
+    /// After the switch: old releases are removed only once every host
+    /// that switched has passed its steps after the switch.
+    pub settled: Rendezvous,
+    /// Bounds hosts at work, not hosts waiting at a meeting (`forks`).
+    forks: &'a Semaphore,
+    shutdown: &'a Shutdown,
     hosts: Mutex<HashMap<String, HostRelease>>,
     /// Compressed archives by the list of paths they hold: hosts on the
     /// same release need the same delta, built once.
@@ -80,14 +104,22 @@ pub struct Deploy<'a> {
 }
 
 impl<'a> Deploy<'a> {
+    /// The release lifecycle of one batch; `members` is how many of its
+    /// hosts have a `release.switch` step.
     pub fn new(
         options: &'a DeployOptions,
         hosts: HashMap<String, HostRelease>,
-        gate: Gate,
+        members: usize,
+        max_fail_percentage: Option<u64>,
+        forks: &'a Semaphore,
+        shutdown: &'a Shutdown,
     ) -> Deploy<'a> {
         Deploy {
             options,
-            gate,
+            barrier: Rendezvous::new(members, max_fail_percentage),
+            settled: Rendezvous::new(members, None),
+            forks,
+            shutdown,
             hosts: Mutex::new(hosts),
             archives: Mutex::default(),
         }
@@ -162,56 +194,34 @@ fn no_state() -> StepOutcome {
     StepOutcome::failed("host has no release state (not locked and probed)")
 }
 
-/// The barrier before the switch. Every host arrives exactly once: at its
-/// `release.switch` step, prepared, or earlier, having failed.
-pub struct Gate {
-    expected: usize,
-    max_fail_percentage: u64,
-    state: Mutex<(usize, usize)>,
-    opened: Notify,
-}
-
-impl Gate {
-    pub fn new(expected: usize, max_fail_percentage: Option<u64>) -> Gate {
-        Gate {
-            expected,
-            max_fail_percentage: max_fail_percentage.unwrap_or(0),
-            state: Mutex::new((0, 0)),
-            opened: Notify::new(),
-        }
-    }
-
-    /// Records a host as prepared (`ok`) or failed.
-    pub fn arrive(&self, ok: bool) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if ok {
-            state.0 += 1;
-        } else {
-            state.1 += 1;
-        }
-        if state.0 + state.1 >= self.expected {
-            self.opened.notify_waiters();
-        }
-    }
-
-    /// Waits for every host, then says whether the prepared ones switch,
-    /// and how many failed.
-    pub async fn wait(&self) -> (bool, usize) {
-        loop {
-            let notified = self.opened.notified();
-            {
-                let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if state.0 + state.1 >= self.expected {
-                    let failed = state.1 as u64;
-                    let proceed = failed * 100 <= self.max_fail_percentage * self.expected as u64
-                        && state.0 > 0;
-                    return (proceed, state.1);
+/// Waits at a meeting of the batch's hosts. A host whose connection is
+/// lost while it waits is withdrawn (it turns failed, if nothing is decided
+/// yet); Ctrl-C decides, if nothing is decided yet, that no one goes on.
+async fn wait_at(
+    deploy: &Deploy<'_>,
+    meeting: &Rendezvous,
+    host: &str,
+    session: &Session,
+) -> Decision {
+    let mut withdrawn = false;
+    loop {
+        tokio::select! {
+            biased;
+            decision = meeting.wait() => return decision,
+            _ = deploy.shutdown.requested() => meeting.stop(),
+            _ = tokio::time::sleep(LIVENESS_POLL), if !withdrawn => {
+                if session.is_closed() {
+                    withdrawn = true;
+                    meeting.withdraw(host);
                 }
             }
-            notified.await;
         }
     }
 }
+
+/// How often a waiting host looks at its connection (no round trip: the
+/// transport's keepalives find a dead peer; this only reads the result).
+const LIVENESS_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Bytes shared between hosts, readable through a `Cursor`.
 struct SharedBytes(Arc<Vec<u8>>);
@@ -339,12 +349,12 @@ pub async fn upload(
 
 /// What a release step would do on a host, from its probed state: the dry
 /// run of `ferry deploy --dry-run` / `ferry plan`.
-pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutcome {
+pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep, args: &Value) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
         return no_state();
     };
     let id = &deploy.options.release_id;
-    if state.unchanged {
+    if state.unchanged && kind != ReleaseStep::Cleanup {
         return StepOutcome::new(Status::Ok, "this release is already current");
     }
     let from = state
@@ -392,30 +402,53 @@ pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep) -> StepOutco
                 ),
             },
         ),
-        ReleaseStep::Cleanup => StepOutcome::new(
-            Status::Changed,
-            "would remove releases beyond `keep_releases` and failed leftovers",
-        ),
+        ReleaseStep::Cleanup => {
+            // What it would remove once the new release (if any) is current.
+            let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
+            let future = HostRelease {
+                created: !state.unchanged,
+                ..state.clone()
+            };
+            let remove = layout::cleanup(&after_switch(deploy, &future, true), keep);
+            if remove.is_empty() {
+                StepOutcome::new(Status::Ok, format!("no more than {keep} releases to keep"))
+            } else {
+                StepOutcome::new(
+                    Status::Changed,
+                    format!("would remove {}", remove.join(", ")),
+                )
+            }
+        }
     }
 }
 
 /// `release.switch`: the barrier, then the atomic switch.
 pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
+        deploy.barrier.arrive(host, Arrival::Failed);
         return no_state();
     };
-    deploy.gate.arrive(true);
-    let (proceed, failed) = deploy.gate.wait().await;
+    deploy.barrier.arrive(host, Arrival::Ready);
+    let decision = wait_at(deploy, &deploy.barrier, host, session).await;
     let id = &deploy.options.release_id;
-    if !proceed {
+    if !decision.proceed {
+        let _permit = deploy.forks.acquire().await.expect("never closed");
         mark_failed(deploy, host, session).await;
         return StepOutcome::failed(format!(
-            "not switched: {failed} host(s) failed before the switch, so no host switched"
+            "not switched: {} before the switch, so no host switched",
+            decision.why_not()
         ));
     }
     if state.unchanged {
-        return StepOutcome::new(Status::Ok, "already current");
+        return StepOutcome::new(
+            Status::Ok,
+            format!(
+                "`current` is `{}`, a complete release of this commit",
+                state.before.current.as_deref().unwrap_or("?")
+            ),
+        );
     }
+    let _permit = deploy.forks.acquire().await.expect("never closed");
     let deploy_to = &state.deploy_to;
     // One round trip: complete, switch, and record it (a history line that
     // cannot be written does not undo the switch); when nothing after the
@@ -444,6 +477,14 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
     }
     let out = match run_output(session, &switch, None).await {
         Ok(out) => out,
+        Err(err) if session.is_closed() => {
+            // The command may or may not have run: `current` is unknown.
+            deploy.update(host, |h| h.unverified = true);
+            return StepOutcome::failed(format!(
+                "connection lost during the switch to `{id}`: `current` is unverified \
+                 (the next deploy brings this host in line): {err}"
+            ));
+        }
         Err(err) => return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}")),
     };
     let cleaned = remove.map(|ids| {
@@ -491,11 +532,27 @@ fn after_switch(deploy: &Deploy<'_>, state: &HostRelease, switched: bool) -> Hos
 }
 
 /// A host that stops before the switch: it still passes the barrier (as
-/// failed, so the others do not wait for it), and its new release, if it
-/// made one, is marked failed.
+/// failed, so the others do not wait for it, and do not switch without
+/// it), and its new release, if it made one, is marked failed.
 pub async fn stopped_before_switch(deploy: &Deploy<'_>, host: &str, session: &Session) {
-    deploy.gate.arrive(false);
-    mark_failed(deploy, host, session).await;
+    deploy.barrier.arrive(host, Arrival::Failed);
+    deploy.settled.arrive(host, Arrival::Absent);
+    if !session.is_closed() {
+        mark_failed(deploy, host, session).await;
+    }
+}
+
+/// A host that ends its play without reaching `release.cleanup` still
+/// passes the meeting after the switch: failed when a step after its
+/// switch failed (no host then removes old releases: the batch rolls
+/// back), absent otherwise.
+pub fn leave_after_switch(deploy: &Deploy<'_>, host: &str, failed: bool) {
+    let how = if failed && deploy.host_is(host, |h| h.switched || h.unverified) {
+        Arrival::Failed
+    } else {
+        Arrival::Absent
+    };
+    deploy.settled.arrive(host, how);
 }
 
 async fn mark_failed(deploy: &Deploy<'_>, host: &str, session: &Session) {
@@ -508,7 +565,10 @@ async fn mark_failed(deploy: &Deploy<'_>, host: &str, session: &Session) {
 }
 
 /// `release.cleanup`: removes old and failed releases, keeping the newest
-/// `keep_releases` complete ones, `current` and the one before it.
+/// `keep_releases` complete ones, `current` and the one before it — once
+/// every host of the batch that switched has passed its steps after the
+/// switch; if one failed there, the batch rolls back and nothing is removed
+/// anywhere, so the failed release is in the same state on every host.
 pub async fn cleanup(
     deploy: &Deploy<'_>,
     host: &str,
@@ -516,22 +576,37 @@ pub async fn cleanup(
     args: &Value,
 ) -> StepOutcome {
     let Some(state) = deploy.host(host) else {
+        deploy.settled.arrive(host, Arrival::Failed);
         return no_state();
     };
-    if state.unchanged {
-        return StepOutcome::new(Status::Ok, "this release is already current");
+    deploy.settled.arrive(host, Arrival::Ready);
+    let decision = wait_at(deploy, &deploy.settled, host, session).await;
+    if !decision.proceed {
+        return StepOutcome::skipped(format!(
+            "old releases kept: {} after the switch",
+            decision.why_not()
+        ));
     }
     let keep = args["keep_releases"].as_u64().unwrap_or(5) as usize;
+    let _permit = deploy.forks.acquire().await.expect("never closed");
     let removed = match state.cleaned {
         // Done by the switch's command, under the same lock.
         Some(cleaned) => cleaned,
         None => {
             let remove = layout::cleanup(&after_switch(deploy, &state, state.switched), keep);
-            match remove.is_empty() {
-                true => Ok(remove),
-                false => run(session, &remote::remove(&state.deploy_to, &remove), None)
+            if remove.is_empty() {
+                Ok(remove)
+            } else if !state.locked {
+                // A host already on this commit, run without its lock
+                // (nothing else in the play needed it): leave them.
+                return StepOutcome::skipped(format!(
+                    "{} old release(s) beyond `keep_releases` left: this run did not lock the host; the next deploy removes them",
+                    remove.len()
+                ));
+            } else {
+                run(session, &remote::remove(&state.deploy_to, &remove), None)
                     .await
-                    .map(|_| remove),
+                    .map(|_| remove)
             }
         }
     };
@@ -572,7 +647,8 @@ fn history_line(deploy: &Deploy<'_>, action: &str, from: Option<String>, to: &st
     }
 }
 
-/// Switches a host back to the release it had before this deploy.
+/// Switches a host back to the release it had before this deploy. A host
+/// whose lock was given back with its switch takes it again first.
 pub async fn switch_back(
     deploy: &Deploy<'_>,
     host: &str,
@@ -582,9 +658,23 @@ pub async fn switch_back(
     let Some(previous) = state.before.current.clone() else {
         return Err("it had no release before this deploy".to_string());
     };
-    run(session, &remote::switch(&state.deploy_to, &previous), None).await?;
+    let switch = remote::switch(&state.deploy_to, &previous);
+    let command = if state.locked {
+        switch
+    } else {
+        lock::acquire(&state.deploy_to, &deploy.options.owner).and(switch)
+    };
+    if let Err(err) = run(session, &command, None).await {
+        if session.is_closed() {
+            deploy.update(host, |h| h.unverified = true);
+        }
+        return Err(err);
+    }
+    deploy.update(host, |h| {
+        h.switched = false;
+        h.locked = true;
+    });
     mark_failed(deploy, host, session).await;
-    deploy.update(host, |h| h.switched = false);
     let id = Some(deploy.options.release_id.clone());
     history(deploy, session, &state.deploy_to, "rollback", id, &previous).await;
     Ok(previous)
@@ -626,7 +716,7 @@ pub async fn lock_and_probe(
     let take_lock = locking != Locking::None;
     if take_lock && out.status == Some(lock::HELD_STATUS) {
         lock::parse_acquire(&out, &lock::this_host(), &lock::pid_running)
-            .map_err(|held| format!("{held}; clear a stale lock with `ferry unlock STAGE`"))?;
+            .map_err(|held| held.to_string())?;
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let locked = take_lock && !(out.success() && lock::unneeded(&stdout));
@@ -677,6 +767,7 @@ pub async fn lock_and_probe(
         locked,
         created: false,
         switched: false,
+        unverified: false,
         sent_bytes: 0,
         ends_at_switch: None,
         cleaned: None,

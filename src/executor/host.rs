@@ -51,12 +51,17 @@ pub struct HostResult {
     pub interrupted: bool,
     /// Everything it registered, by name.
     pub registered: Map<String, Value>,
-    /// Deploys: the host ran its `release.upload` / `release.switch` step.
+    /// Deploys: the host ran its `release.upload` / `release.switch` /
+    /// `release.cleanup` step.
     pub uploaded: bool,
     pub reached_switch: bool,
+    pub settled: bool,
     /// The step it failed at was `release.cleanup`: old releases stay, the
     /// new one serves, nothing is switched back.
     pub failed_in_cleanup: bool,
+    /// Running the steps after the switch again on the release it went back
+    /// to: like a switched host, a first Ctrl-C does not stop it.
+    pub rolling_back: bool,
 }
 
 /// Everything the hosts of one run share.
@@ -67,6 +72,10 @@ pub struct Shared<'a> {
     pub reporter: &'a dyn Reporter,
     pub shutdown: &'a Shutdown,
     pub run_once: &'a RunOnce,
+    /// Bounds the hosts at work at once (`forks`); a host waiting at a
+    /// meeting of hosts (the switch barrier, cleanup, certificates) holds
+    /// no slot, so more hosts than `forks` never wait for each other.
+    pub forks: &'a tokio::sync::Semaphore,
     /// The release lifecycle, when this run is a deploy.
     pub deploy: Option<&'a Deploy<'a>>,
     /// The batch's cross-host `certs` steps.
@@ -128,6 +137,13 @@ pub async fn run_host(
             }
         }
     }
+    if let Some(deploy) = shared.deploy
+        && result.reached_switch
+        && !result.settled
+    {
+        let failed = (result.failed && !result.failed_in_cleanup) || result.interrupted;
+        deploy::leave_after_switch(deploy, &plan.host, failed);
+    }
     shared.reporter.event(&Event::HostDone {
         host: plan.host.clone(),
         elapsed: started.elapsed(),
@@ -145,11 +161,22 @@ async fn run_one(
     result: &mut HostResult,
     notified: &mut HashSet<String>,
 ) -> bool {
-    if shared.shutdown.is_requested() {
+    let host = plan.host.as_str();
+    // A host that switched finishes its steps after the switch (or is
+    // rolled back) on a first Ctrl-C: stopping it there would leave it
+    // switched but unverified. A second Ctrl-C stops it too.
+    let committed = result.rolling_back
+        || shared
+            .deploy
+            .is_some_and(|d| d.host_is(host, |h| h.switched));
+    let stopped = match committed {
+        true => shared.shutdown.is_forced(),
+        false => shared.shutdown.is_requested(),
+    };
+    if stopped {
         result.interrupted = true;
         return false;
     }
-    let host = plan.host.as_str();
     let total = plan.steps.len();
     shared.reporter.event(&Event::StepStart {
         host: host.to_string(),
@@ -182,22 +209,39 @@ async fn run_one(
     match release {
         Some((ReleaseStep::Upload, _, _)) => result.uploaded = true,
         Some((ReleaseStep::Switch, _, _)) => result.reached_switch = true,
+        Some((ReleaseStep::Cleanup, _, _)) if !shared.options.dry_run => result.settled = true,
         _ => {}
     }
+    // Steps that meet other hosts wait without a `forks` slot, taking one
+    // only for their own command.
+    let meets = matches!(
+        release,
+        Some((ReleaseStep::Switch | ReleaseStep::Cleanup, _, _))
+    ) || crate::certs::key(step).is_some();
     let running = async {
+        let _permit = match meets {
+            true => None,
+            false => Some(shared.forks.acquire().await.expect("never closed")),
+        };
         if let Some(outcome) = certs_step(plan, session, shared, step).await {
             return outcome;
         }
         if let Some((kind, args, deploy)) = release {
             return match (kind, shared.options.dry_run) {
-                (kind, true) => deploy::describe(deploy, host, kind),
+                (kind, true) => deploy::describe(deploy, host, kind, args),
                 (ReleaseStep::Upload, false) => deploy::upload(deploy, host, session, args).await,
                 (ReleaseStep::Switch, false) => deploy::switch(deploy, host, session).await,
                 (ReleaseStep::Cleanup, false) => deploy::cleanup(deploy, host, session, args).await,
             };
         }
-        if unchanged && result.uploaded {
-            return StepOutcome::new(Status::Ok, "this release is already current: nothing to do");
+        // Between the upload and the switch, steps build the new release:
+        // there is none when `current` already has the commit. Every step
+        // after the switch runs, and checks: a host already on the commit
+        // is verified, not assumed (its app may be down).
+        if unchanged && result.uploaded && !result.reached_switch {
+            return StepOutcome::skipped(
+                "builds a new release, and `current` already has this commit",
+            );
         }
         if step.run_once {
             let cell = shared.run_once.cell(step);
@@ -214,15 +258,24 @@ async fn run_one(
             run_step(step, &cx).await
         }
     };
+    let deadline = async {
+        match committed {
+            true => shared.shutdown.forced().await,
+            false => shared.shutdown.deadline(shared.options.grace).await,
+        }
+    };
     let outcome = tokio::select! {
         outcome = running => outcome,
-        _ = shared.shutdown.deadline(shared.options.grace) => {
+        _ = deadline => {
             stop_remote(session, &remote_pid).await;
             result.interrupted = true;
-            StepOutcome::failed(format!(
-                "stopped by Ctrl-C after a {}s grace period",
-                shared.options.grace.as_secs()
-            ))
+            StepOutcome::failed(match committed {
+                true => "stopped by a second Ctrl-C after the switch".to_string(),
+                false => format!(
+                    "stopped by Ctrl-C after a {}s grace period",
+                    shared.options.grace.as_secs()
+                ),
+            })
         }
     };
     if let Some(name) = &step.register {
@@ -291,11 +344,14 @@ async fn certs_step(
     Some(StepOutcome::new(outcome.status, outcome.reason))
 }
 
-/// Whether a host whose current release already has the commit does
+/// Whether a host whose current release already has the commit changes
 /// nothing at all: its first step that is not skipped is `release.upload`
-/// (every step after it is then skipped too) and no step is a `certs` step
-/// (those run whatever the release, to renew on time). Such a host needs
-/// the deploy lock only for the instant that tells it so.
+/// (the steps up to the switch build a new release, so they are skipped
+/// too), nothing but `release.cleanup` follows the switch (a restart or a
+/// health check after it runs, to verify, and may act), there are no
+/// handlers, and no step is a `certs` step (those run whatever the
+/// release, to renew on time). Such a host needs the deploy lock only for
+/// the instant that tells it so.
 pub fn quiet_when_current(plan: &HostPlan) -> bool {
     let upload_first = plan
         .steps
@@ -303,11 +359,9 @@ pub fn quiet_when_current(plan: &HostPlan) -> bool {
         .find(|step| !matches!(step.body, Body::Skipped { .. }))
         .is_some_and(|step| is_release(step, ReleaseStep::Upload));
     upload_first
-        && plan
-            .steps
-            .iter()
-            .chain(&plan.handlers)
-            .all(|step| step.module != "certs")
+        && plan.handlers.is_empty()
+        && after_switch(plan).all(|step| is_release(step, ReleaseStep::Cleanup))
+        && plan.steps.iter().all(|step| step.module != "certs")
 }
 
 /// Whether, on every host of a play, nothing after the switch can need
@@ -395,11 +449,16 @@ pub async fn roll_back(
     ended: &mut [HostResult],
 ) {
     let switched = |h: &HostPlan| deploy.host_is(&h.host, |s| s.switched);
-    let failed_after = batch
+    // A failure at or after the switch on any host — its own switch lost
+    // with the connection, a restart, a health check — turns back every
+    // host that switched: the fleet is never left mixed.
+    let failed_after = ended
         .iter()
-        .zip(ended.iter())
-        .any(|(h, r)| r.failed && !r.failed_in_cleanup && switched(h));
-    if !failed_after || play.rollback == Rollback::Manual || shared.options.dry_run {
+        .any(|r| r.failed && r.reached_switch && !r.failed_in_cleanup)
+        && batch.iter().any(|h| switched(h));
+    // A second Ctrl-C aborts at once: no rollback either.
+    let aborted = shared.shutdown.is_forced();
+    if !failed_after || play.rollback == Rollback::Manual || shared.options.dry_run || aborted {
         return;
     }
     let runs = batch
@@ -448,6 +507,8 @@ pub async fn roll_back(
                     registered: result.registered.clone(),
                     uploaded: true,
                     reached_switch: true,
+                    settled: true,
+                    rolling_back: true,
                     ..HostResult::default()
                 };
                 let mut notified = HashSet::new();

@@ -10,6 +10,7 @@ mod connect;
 mod deploy;
 mod event;
 mod host;
+mod rendezvous;
 mod shutdown;
 mod step;
 
@@ -81,6 +82,9 @@ pub enum HostEnd {
     Ok,
     Failed,
     Unreachable(String),
+    /// The connection was lost during or after the switch: which release
+    /// `current` points at is not known (the next deploy reconciles).
+    Unverified(String),
     /// Never ran: a play stopped at `max_fail_percentage`, or Ctrl-C.
     NotRun,
 }
@@ -143,64 +147,71 @@ pub async fn execute(
         .await;
         let run_once = host::RunOnce::default();
         let live: Vec<&HostPlan> = hosts
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|h| sessions.contains_key(&h.host))
             .collect();
         let mut releases = HashMap::new();
         if let Some(deploy) = deploy_options {
-            let mut refused = Vec::new();
-            let nothing_after_switch = host::nothing_after_switch(play);
-            let later = &plan.plays[index + 1..];
-            let attempts = live.iter().filter_map(|h| {
-                let deploy_to = h.deploy_to()?;
-                let ends = host::ends_at_switch(nothing_after_switch, h, later);
-                let session = &sessions[&h.host];
-                let locking = match (options.dry_run, host::quiet_when_current(h)) {
-                    (true, _) => deploy::Locking::None,
-                    (false, true) => deploy::Locking::HoldUnlessCurrent,
-                    (false, false) => deploy::Locking::Hold,
-                };
-                Some(async move {
-                    let state = deploy::lock_and_probe(deploy, session, &deploy_to, locking)
-                        .await
-                        .map(|state| deploy::HostRelease {
-                            ends_at_switch: ends,
-                            ..state
-                        });
-                    (h.host.clone(), deploy_to, state)
-                })
-            });
-            for (host, deploy_to, state) in join_all(attempts).await {
-                match state {
-                    Ok(state) => {
-                        if state.locked {
-                            locked.push((host.clone(), deploy_to));
-                        }
-                        releases.insert(host, state);
-                    }
-                    Err(err) => refused.push(format!("{host}: {err}")),
+            let locks = lock_all(
+                deploy,
+                options,
+                &live,
+                &sessions,
+                play,
+                &plan.plays[index + 1..],
+            )
+            .await;
+            for (host, deploy_to, state) in &locks.taken {
+                if state.locked {
+                    locked.push((host.clone(), deploy_to.clone()));
                 }
+                releases.insert(host.clone(), state.clone());
             }
-            if !refused.is_empty() {
-                outcome.cannot_start = Some(refused.join("\n"));
+            if !locks.refused.is_empty() {
+                outcome.cannot_start = Some(locks.refused.join("\n"));
                 break 'plays;
             }
         }
         let mut stopped = false;
-        for batch in batches(play, &live) {
+        // Batches are cut over every host of the play, reachable or not:
+        // a host that could not be reached is a member of its batch's
+        // barrier, arriving failed, so the others do not switch without it.
+        for batch in batches(play, &hosts) {
+            let (batch, unreachable): (Vec<&HostPlan>, Vec<&HostPlan>) = batch
+                .into_iter()
+                .partition(|h| sessions.contains_key(&h.host));
             if stopped || shutdown.is_requested() {
                 for h in batch {
                     outcome.hosts.insert(h.host.clone(), HostEnd::NotRun);
                 }
                 continue;
             }
-            let at_barrier = batch.iter().filter(|h| host::has_switch(h)).count();
-            let gate = deploy::Gate::new(at_barrier, play.max_fail_percentage);
+            let members = batch
+                .iter()
+                .chain(&unreachable)
+                .filter(|h| host::has_switch(h))
+                .count();
             let batch_releases = batch
                 .iter()
                 .filter_map(|h| releases.get(&h.host).map(|r| (h.host.clone(), r.clone())))
                 .collect();
-            let deploy = deploy_options.map(|d| deploy::Deploy::new(d, batch_releases, gate));
+            let deploy = deploy_options.map(|d| {
+                deploy::Deploy::new(
+                    d,
+                    batch_releases,
+                    members,
+                    play.max_fail_percentage,
+                    &forks,
+                    shutdown,
+                )
+            });
+            if let Some(deploy) = &deploy {
+                for h in unreachable.iter().filter(|h| host::has_switch(h)) {
+                    deploy.barrier.arrive(&h.host, rendezvous::Arrival::Failed);
+                    deploy.settled.arrive(&h.host, rendezvous::Arrival::Absent);
+                }
+            }
             let certs = crate::certs::Certs::new(
                 &batch,
                 options.project_dir.clone(),
@@ -214,42 +225,44 @@ pub async fn execute(
                 reporter,
                 shutdown,
                 run_once: &run_once,
+                forks: &forks,
                 deploy: deploy.as_ref(),
                 certs: Some(&certs).filter(|c| !c.is_empty()),
             };
             let runs = batch.iter().map(|h| {
                 let session = &sessions[&h.host];
                 let registered = results.get(&h.host).cloned().unwrap_or_default();
-                let (forks, shared) = (&forks, &shared);
-                async move {
-                    let _permit = forks.acquire().await.expect("semaphore is never closed");
-                    host::run_host(h, session, shared, registered).await
-                }
+                host::run_host(h, session, &shared, registered)
             });
             let mut ended = join_all(runs).await;
+            let mut unverified = HashMap::new();
             if let Some(deploy) = &deploy {
                 host::roll_back(play, &batch, &sessions, &shared, deploy, &mut ended).await;
                 let states = deploy.snapshot();
                 // Locks given back with the switch are not given back again.
                 locked.retain(|(host, _)| states.get(host).is_none_or(|s| s.locked));
                 for (host, state) in states {
-                    outcome.sent_bytes.insert(host, state.sent_bytes);
+                    outcome.sent_bytes.insert(host.clone(), state.sent_bytes);
+                    if state.unverified {
+                        unverified.insert(host, state.unverified_why(&deploy.options.release_id));
+                    }
                 }
             }
-            let mut failures = 0;
+            let mut failures = unreachable.len();
             for (h, result) in batch.iter().zip(ended) {
                 failures += usize::from(result.failed);
                 outcome.interrupted |= result.interrupted;
-                let end = if result.failed {
-                    HostEnd::Failed
-                } else {
-                    HostEnd::Ok
+                let end = match (unverified.remove(&h.host), result.failed) {
+                    (Some(why), _) => HostEnd::Unverified(why),
+                    (None, true) => HostEnd::Failed,
+                    (None, false) => HostEnd::Ok,
                 };
                 outcome.hosts.insert(h.host.clone(), end);
                 results.insert(h.host.clone(), result.registered);
             }
+            let size = batch.len() + unreachable.len();
             if let Some(max) = play.max_fail_percentage
-                && failures as u64 * 100 > max * batch.len() as u64
+                && failures as u64 * 100 > max * size as u64
             {
                 stopped = true;
             }
@@ -278,6 +291,73 @@ pub async fn execute(
         elapsed: started.elapsed(),
     });
     (outcome, results)
+}
+
+/// What taking the deploy locks of a play's reachable hosts gave.
+struct Locks {
+    /// Host, `deploy_to`, and its probed releases.
+    taken: Vec<(String, String, deploy::HostRelease)>,
+    /// Why each refused host was refused.
+    refused: Vec<String>,
+}
+
+/// Takes the deploy lock on every reachable host of a play and reads its
+/// releases, one round trip each. Two deploys started at once must not both
+/// lose by each taking some of the hosts: the play's first host is locked
+/// alone, first, so of two racing deploys of the same hosts exactly one
+/// gets past it (and the other touches no other host); the rest are then
+/// locked all at once. A deploy of more than one host always holds the
+/// first host's lock, even when that host is already on the commit.
+async fn lock_all(
+    deploy: &DeployOptions,
+    options: &Options,
+    live: &[&HostPlan],
+    sessions: &IndexMap<String, Session>,
+    play: &PlayPlan,
+    later: &[PlayPlan],
+) -> Locks {
+    let nothing_after_switch = host::nothing_after_switch(play);
+    let several = live.iter().filter(|h| h.deploy_to().is_some()).count() > 1;
+    let attempt = |h: &HostPlan, first: bool| {
+        let deploy_to = h.deploy_to()?;
+        let ends = host::ends_at_switch(nothing_after_switch, h, later);
+        let session = &sessions[&h.host];
+        let hold = (first && several) || deploy.force || !host::quiet_when_current(h);
+        let locking = match (options.dry_run, hold) {
+            (true, _) => deploy::Locking::None,
+            (false, true) => deploy::Locking::Hold,
+            (false, false) => deploy::Locking::HoldUnlessCurrent,
+        };
+        let host = h.host.clone();
+        Some(async move {
+            let state = deploy::lock_and_probe(deploy, session, &deploy_to, locking)
+                .await
+                .map(|state| deploy::HostRelease {
+                    ends_at_switch: ends,
+                    ..state
+                });
+            (host, deploy_to, state)
+        })
+    };
+    let mut locks = Locks {
+        taken: Vec::new(),
+        refused: Vec::new(),
+    };
+    let mut with_releases = live.iter().filter(|h| h.deploy_to().is_some());
+    let mut results = Vec::new();
+    if let Some(first) = with_releases.next().and_then(|h| attempt(h, true)) {
+        results.push(first.await);
+    }
+    if results.iter().all(|(_, _, state)| state.is_ok()) {
+        results.extend(join_all(with_releases.filter_map(|h| attempt(h, false))).await);
+    }
+    for (host, deploy_to, state) in results {
+        match state {
+            Ok(state) => locks.taken.push((host, deploy_to, state)),
+            Err(err) => locks.refused.push(format!("{host}: {err}")),
+        }
+    }
+    locks
 }
 
 /// Connects to every host not yet connected, all at once within `forks`.

@@ -223,7 +223,8 @@ fn run_plan_with(
     let (outcome, results) = runtime.block_on(async {
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            // The first Ctrl-C stops what has not switched; a second aborts.
+            while tokio::signal::ctrl_c().await.is_ok() {
                 trigger.trigger();
             }
         });

@@ -22,6 +22,7 @@ const PLAYBOOK: &str = r#"- hosts: web
     - release.switch: {}
     - name: Health
       shell: "test ! -e {{ current_path }}/FAIL_HEALTH"
+      changed_when: false
     - release.cleanup: {}
 "#;
 
@@ -201,8 +202,9 @@ fn first_deploy_then_a_delta_then_nothing() {
         );
     }
 
-    // The same revision again: every step ok, nothing touched on disk, and
-    // one command per host (no lock taken, so none given back).
+    // The same revision again: nothing built, switched or touched on disk,
+    // but the step after the switch still runs its check (verified, not
+    // assumed): lock and probe, the health check, unlock.
     let before: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
     let commands_before = commands_run(&hosts);
     let (out, events) = deploy(&project, &[]);
@@ -211,10 +213,29 @@ fn first_deploy_then_a_delta_then_nothing() {
         .zip(&commands_before)
         .map(|(after, before)| after - before)
         .collect();
-    assert_eq!(commands, [1, 1, 1], "commands per host");
+    assert_eq!(commands, [3, 3, 3], "commands per host");
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let statuses: Vec<String> = step_ends(&events).into_iter().map(|(_, _, s)| s).collect();
-    assert!(statuses.iter().all(|s| s == "ok"), "{statuses:?}");
+    let statuses: Vec<(String, String)> = step_ends(&events)
+        .into_iter()
+        .filter(|(host, _, _)| host == "host1")
+        .map(|(_, name, s)| (name, s))
+        .collect();
+    let expected = [
+        ("release.upload", "ok"),
+        ("Build", "skipped"),
+        ("release.switch", "ok"),
+        ("Health", "ok"),
+        ("release.cleanup", "ok"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(statuses, expected);
+    let health_ran = events
+        .iter()
+        .filter(|e| e["event"] == "step_end" && e["name"] == "Health" && !e["command"].is_null());
+    assert_eq!(health_ran.count(), 3, "the health check ran on every host");
     let after: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
     assert_eq!(
         differences(&before, &after),

@@ -7,6 +7,7 @@ mod certs_nginx;
 mod cli;
 mod corpus;
 mod deploy;
+mod deploy_faults;
 mod executor;
 mod init;
 mod inventory_ansible;

@@ -54,6 +54,16 @@ impl TestHost {
         self.child.id()
     }
 
+    /// Sends `signal` to this host's sshd and every session under it, as a
+    /// host that dies (`SIGKILL`: its connections drop at once) or freezes
+    /// (`SIGSTOP`: they go silent) would. Only these processes, by pid.
+    pub fn signal_all(&self, signal: i32) {
+        for pid in descendants(self.child.id()).into_iter().rev() {
+            unsafe { libc::kill(pid as i32, signal) };
+        }
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
     /// sshd's log, for assertion messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
@@ -225,9 +235,45 @@ impl TestHosts {
     }
 }
 
+/// The processes under `pid` (children first found, then theirs), from
+/// `/proc/*/stat`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid …`: comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok());
+        if let Some(ppid) = ppid {
+            parents.push((child, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 impl Drop for TestHosts {
     fn drop(&mut self) {
         for host in &mut self.hosts {
+            // Sessions a test froze or left behind go with their sshd.
+            host.signal_all(libc::SIGKILL);
             let _ = host.child.kill();
             let _ = host.child.wait();
         }
