@@ -142,6 +142,14 @@ fn main() {
     std::fs::create_dir_all(app.dir.join(".ssh")).unwrap();
     let known_hosts = app.dir.join(".ssh/known_hosts");
     std::fs::write(&known_hosts, known).unwrap();
+    // Hundreds of sshd on 2 cores can go 20 s without a byte while they
+    // unpack: the keepalive a user with starved servers would set (ferry's
+    // default notices a dead host in 15–20 s), as OpenSSH's own 15 × 3.
+    std::fs::write(
+        app.dir.join(".ssh/config"),
+        "Host *\n  ServerAliveInterval 15\n  ServerAliveCountMax 3\n",
+    )
+    .unwrap();
     let tools = Tools {
         ferry: PathBuf::from(env!("CARGO_BIN_EXE_ferry")),
         venv: opts.venv.clone(),

@@ -396,3 +396,32 @@ fn a_failure_after_the_switch_on_one_host_leaves_every_host_alike() {
     assert_eq!(releases(0), releases(2), "{out}");
     assert_eq!(releases(1), releases(2), "{out}");
 }
+
+#[test]
+fn a_host_lost_after_its_switch_is_named_unverified_and_the_others_roll_back() {
+    let hosts = TestHosts::start(3);
+    let project = app(&hosts);
+    let (status, out) = deploy(&project, &[]);
+    assert_eq!(status, 0, "{out}");
+    let v1 = serving(&hosts);
+
+    let v2 = commit(&project, "v2");
+    for i in 0..3 {
+        set(&hosts, i, "HOLD_AFTER");
+    }
+    let child = spawn_deploy(&project, &[]);
+    wait_for("every host to switch", Duration::from_secs(30), || {
+        serving(&hosts) == vec![v2.clone(); 3]
+    });
+    hosts.hosts[2].signal_all(libc::SIGKILL);
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..3 {
+        clear(&hosts, i, "HOLD_AFTER");
+    }
+    let (status, out) = finish(child, Duration::from_secs(60));
+    assert_eq!(status, 1, "{out}");
+    let now = serving(&hosts);
+    assert_eq!(now[..2], v1[..2], "the reachable hosts went back:\n{out}");
+    assert!(out.contains("unverified"), "{out}");
+    assert!(out.contains("host3"), "{out}");
+}
