@@ -69,7 +69,7 @@ impl HostRelease {
     /// known to be on either release.
     pub fn unverified_why(&self, new_id: &str) -> String {
         format!(
-            "connection lost during or after the switch: `current` is `{}` or `{new_id}`; the next deploy brings it in line",
+            "unverified: the connection was lost during or after the switch, so `current` is `{}` or `{new_id}`; the next deploy brings it in line",
             self.before.current.as_deref().unwrap_or("nothing")
         )
     }
@@ -480,10 +480,7 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
         Err(err) if session.is_closed() => {
             // The command may or may not have run: `current` is unknown.
             deploy.update(host, |h| h.unverified = true);
-            return StepOutcome::failed(format!(
-                "connection lost during the switch to `{id}`: `current` is unverified \
-                 (the next deploy brings this host in line): {err}"
-            ));
+            return StepOutcome::failed(format!("{}: {err}", state.unverified_why(id)));
         }
         Err(err) => return StepOutcome::failed(format!("cannot switch to release `{id}`: {err}")),
     };
@@ -667,6 +664,7 @@ pub async fn switch_back(
     if let Err(err) = run(session, &command, None).await {
         if session.is_closed() {
             deploy.update(host, |h| h.unverified = true);
+            return Err(state.unverified_why(&deploy.options.release_id));
         }
         return Err(err);
     }
