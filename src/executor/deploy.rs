@@ -18,6 +18,7 @@ use super::event::Status;
 use super::rendezvous::{Arrival, Decision, Rendezvous};
 use super::shutdown::Shutdown;
 use super::step::StepOutcome;
+use super::turns::Turns;
 use crate::modules::ReleaseStep;
 use crate::release::layout::{self, HostState};
 use crate::release::lock::{self, LockOwner};
@@ -94,6 +95,8 @@ pub struct Deploy<'a> {
     /// After the switch: old releases are removed only once every host
     /// that switched has passed its steps after the switch.
     pub settled: Rendezvous,
+    /// `serial:`: the batches switch in turns, after one barrier.
+    turns: Option<Turns>,
     /// Bounds hosts at work, not hosts waiting at a meeting (`forks`).
     forks: &'a Semaphore,
     shutdown: &'a Shutdown,
@@ -111,6 +114,7 @@ impl<'a> Deploy<'a> {
         hosts: HashMap<String, HostRelease>,
         members: usize,
         max_fail_percentage: Option<u64>,
+        turns: Option<Turns>,
         forks: &'a Semaphore,
         shutdown: &'a Shutdown,
     ) -> Deploy<'a> {
@@ -118,6 +122,7 @@ impl<'a> Deploy<'a> {
             options,
             barrier: Rendezvous::new(members, max_fail_percentage),
             settled: Rendezvous::new(members, None),
+            turns,
             forks,
             shutdown,
             hosts: Mutex::new(hosts),
@@ -439,6 +444,15 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
             decision.why_not()
         ));
     }
+    if let Some(turns) = &deploy.turns
+        && let Err(failed) = turns.wait(host).await
+    {
+        let _permit = deploy.forks.acquire().await.expect("never closed");
+        mark_failed(deploy, host, session).await;
+        return StepOutcome::failed(format!(
+            "not switched: `{failed}` failed after its switch in an earlier batch"
+        ));
+    }
     if state.unchanged {
         return StepOutcome::new(
             Status::Ok,
@@ -534,6 +548,9 @@ fn after_switch(deploy: &Deploy<'_>, state: &HostRelease, switched: bool) -> Hos
 pub async fn stopped_before_switch(deploy: &Deploy<'_>, host: &str, session: &Session) {
     deploy.barrier.arrive(host, Arrival::Failed);
     deploy.settled.arrive(host, Arrival::Absent);
+    if let Some(turns) = &deploy.turns {
+        turns.done(host, false);
+    }
     if !session.is_closed() {
         mark_failed(deploy, host, session).await;
     }
@@ -544,7 +561,11 @@ pub async fn stopped_before_switch(deploy: &Deploy<'_>, host: &str, session: &Se
 /// switch failed (no host then removes old releases: the batch rolls
 /// back), absent otherwise.
 pub fn leave_after_switch(deploy: &Deploy<'_>, host: &str, failed: bool) {
-    let how = if failed && deploy.host_is(host, |h| h.switched || h.unverified) {
+    let failed = failed && deploy.host_is(host, |h| h.switched || h.unverified);
+    if let Some(turns) = &deploy.turns {
+        turns.done(host, failed);
+    }
+    let how = if failed {
         Arrival::Failed
     } else {
         Arrival::Absent
@@ -577,6 +598,9 @@ pub async fn cleanup(
         return no_state();
     };
     deploy.settled.arrive(host, Arrival::Ready);
+    if let Some(turns) = &deploy.turns {
+        turns.done(host, false);
+    }
     let decision = wait_at(deploy, &deploy.settled, host, session).await;
     if !decision.proceed {
         return StepOutcome::skipped(format!(

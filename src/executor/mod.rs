@@ -13,6 +13,7 @@ mod host;
 mod rendezvous;
 mod shutdown;
 mod step;
+mod turns;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -177,7 +178,16 @@ pub async fn execute(
         // Batches are cut over every host of the play, reachable or not:
         // a host that could not be reached is a member of its batch's
         // barrier, arriving failed, so the others do not switch without it.
-        for batch in batches(play, &hosts) {
+        // A deploy with `serial:` prepares every host at once and meets at
+        // one barrier; its batches then take turns at the switch.
+        let rolling = deploy_options.is_some()
+            && !play.serial.is_empty()
+            && hosts.iter().any(|h| host::has_switch(h));
+        let groups = match rolling {
+            true => vec![hosts.clone()],
+            false => batches(play, &hosts),
+        };
+        for batch in groups {
             let (batch, unreachable): (Vec<&HostPlan>, Vec<&HostPlan>) = batch
                 .into_iter()
                 .partition(|h| sessions.contains_key(&h.host));
@@ -196,12 +206,25 @@ pub async fn execute(
                 .iter()
                 .filter_map(|h| releases.get(&h.host).map(|r| (h.host.clone(), r.clone())))
                 .collect();
+            let turns = rolling.then(|| {
+                let switching: Vec<&HostPlan> = batch
+                    .iter()
+                    .copied()
+                    .filter(|h| host::has_switch(h))
+                    .collect();
+                let names: Vec<Vec<String>> = batches(play, &switching)
+                    .into_iter()
+                    .map(|b| b.iter().map(|h| h.host.clone()).collect())
+                    .collect();
+                turns::Turns::new(&names)
+            });
             let deploy = deploy_options.map(|d| {
                 deploy::Deploy::new(
                     d,
                     batch_releases,
                     members,
                     play.max_fail_percentage,
+                    turns,
                     &forks,
                     shutdown,
                 )

@@ -257,7 +257,7 @@ fn two_deploys_started_together_exactly_one_proceeds() {
     let project = app(&hosts);
     let (status, out) = deploy(&project, &[]);
     assert_eq!(status, 0, "{out}");
-    for round in 0..10 {
+    for round in 0..20 {
         let commit_id = commit(&project, &format!("race{round}"));
         // Long enough a build that the two overlap.
         for i in 0..3 {
@@ -424,4 +424,60 @@ fn a_host_lost_after_its_switch_is_named_unverified_and_the_others_roll_back() {
     assert_eq!(now[..2], v1[..2], "the reachable hosts went back:\n{out}");
     assert!(out.contains("unverified"), "{out}");
     assert!(out.contains("host3"), "{out}");
+}
+
+/// The fault playbook with `serial: N`.
+fn rolling_app(hosts: &TestHosts, serial: usize) -> Project {
+    let project = app(hosts);
+    let playbook = PLAYBOOK.replacen(
+        "- hosts: web\n",
+        &format!("- hosts: web\n  serial: {serial}\n"),
+        1,
+    );
+    project.file("deploy.yml", &playbook);
+    commit(&project, "serial");
+    project
+}
+
+#[test]
+fn serial_batches_switch_in_turns_after_one_barrier_and_roll_back_together() {
+    let hosts = TestHosts::start(3);
+    let project = rolling_app(&hosts, 1);
+    let (status, out) = deploy(&project, &[]);
+    assert_eq!(status, 0, "{out}");
+    let v1 = serving(&hosts);
+
+    // One batch at a time: host2 does not switch while host1 verifies.
+    let v2 = commit(&project, "v2");
+    set(&hosts, 0, "HOLD_AFTER");
+    let child = spawn_deploy(&project, &[]);
+    wait_for("host1 to switch", Duration::from_secs(30), || {
+        serving(&hosts)[0] == v2
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        serving(&hosts)[1..],
+        v1[1..],
+        "later batches wait their turn"
+    );
+    clear(&hosts, 0, "HOLD_AFTER");
+    let (status, out) = finish(child, Duration::from_secs(60));
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(serving(&hosts), vec![v2.clone(); 3]);
+
+    // A failure in the second batch: the third never switches, the first
+    // goes back — every host ends on the release it had.
+    commit(&project, "v3");
+    set(&hosts, 1, "FAIL_VERIFY");
+    let (status, out) = deploy(&project, &[]);
+    assert_eq!(status, 1, "{out}");
+    assert_eq!(serving(&hosts), vec![v2.clone(); 3], "{out}");
+    clear(&hosts, 1, "FAIL_VERIFY");
+
+    // A host down in the last batch: no batch switches at all.
+    commit(&project, "v4");
+    hosts.hosts[2].signal_all(libc::SIGKILL);
+    let (status, out) = deploy(&project, &[]);
+    assert_eq!(status, 1, "{out}");
+    assert_eq!(serving(&hosts)[..2], vec![v2.clone(); 2], "{out}");
 }
