@@ -223,6 +223,19 @@ async fn run_one(
             true => None,
             false => Some(shared.forks.acquire().await.expect("never closed")),
         };
+        // Once the barrier cannot open (a host unreachable, or failed
+        // beyond `max_fail_percentage`), preparing is work for nothing.
+        if let Some(deploy) = shared.deploy
+            && !meets
+            && !result.reached_switch
+            && !shared.options.dry_run
+            && has_switch(plan)
+            && let Some(why) = deploy.barrier.doomed()
+        {
+            return StepOutcome::skipped(format!(
+                "not run: {why} before the switch, so no host will switch"
+            ));
+        }
         if let Some(outcome) = certs_step(plan, session, shared, step).await {
             return outcome;
         }

@@ -134,6 +134,25 @@ impl Rendezvous {
         self.decided.notify_waiters();
     }
 
+    /// Whether the meeting can no longer decide that anyone goes on (too
+    /// many members already failed), and why: hosts still preparing can
+    /// stop instead of building a release that will never serve.
+    pub fn doomed(&self) -> Option<String> {
+        let state = self.state();
+        if let Some(decision) = &state.decision {
+            return (!decision.proceed).then(|| decision.why_not());
+        }
+        let failed = state.failed.len() as u64;
+        (failed * 100 > self.max_fail_percentage * self.expected as u64).then(|| {
+            Decision {
+                proceed: false,
+                failed: state.failed.clone(),
+                stopped: false,
+            }
+            .why_not()
+        })
+    }
+
     /// The decision, once taken.
     pub fn decision(&self) -> Option<Decision> {
         self.state().decision.clone()
@@ -165,6 +184,15 @@ mod tests {
         let d = r.decision().unwrap();
         assert!(!d.proceed);
         assert_eq!(d.why_not(), "`c` failed");
+    }
+
+    #[test]
+    fn a_meeting_is_doomed_once_failures_pass_the_percentage() {
+        let r = Rendezvous::new(4, Some(25));
+        r.arrive("a", Arrival::Failed);
+        assert_eq!(r.doomed(), None);
+        r.arrive("b", Arrival::Failed);
+        assert_eq!(r.doomed().as_deref(), Some("`a`, `b` failed"));
     }
 
     #[test]
