@@ -300,6 +300,11 @@ async fn run_one(
         notified.extend(step.notify.iter().cloned());
     }
     let failed = outcome.status == Status::Failed;
+    // A step that failed because of Ctrl-C (the barrier stopped before it
+    // decided) ends the host as interrupted, not as failed on its own.
+    if failed && !committed && shared.shutdown.is_requested() {
+        result.interrupted = true;
+    }
     let ignored = failed && step.ignore_errors;
     let hidden = step.no_log;
     shared.reporter.event(&Event::StepEnd {

@@ -125,6 +125,13 @@ pub async fn execute(
     let mut locked: Vec<(String, String)> = Vec::new();
     'plays: for (index, play) in plan.plays.iter().enumerate() {
         if shutdown.is_requested() {
+            // The plays left never run: their hosts did not finish.
+            for h in plan.plays[index..].iter().flat_map(|p| &p.hosts) {
+                outcome
+                    .hosts
+                    .entry(h.host.clone())
+                    .or_insert(HostEnd::NotRun);
+            }
             break;
         }
         reporter.event(&Event::PlayStart {
@@ -291,7 +298,10 @@ pub async fn execute(
             }
         }
     }
-    if shutdown.is_requested() {
+    // Ctrl-C interrupted the run only if it stopped something: a host that
+    // had switched finished its steps after the switch regardless.
+    let not_run = outcome.hosts.values().any(|end| *end == HostEnd::NotRun);
+    if shutdown.is_requested() && (outcome.interrupted || not_run) {
         outcome.interrupted = true;
         let waiting: Vec<String> = outcome
             .hosts

@@ -340,7 +340,9 @@ fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
     for i in 0..3 {
         clear(&hosts, i, "HOLD_AFTER");
     }
-    let (_, out) = finish(child, Duration::from_secs(30));
+    let (status, out) = finish(child, Duration::from_secs(30));
+    // Nothing was left undone: every host switched and verified.
+    assert_eq!(status, 0, "{out}");
     for i in 0..3 {
         assert!(
             marker(&hosts, i, "VERIFIED").exists(),
