@@ -359,6 +359,13 @@ pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep, args: &Value
         return no_state();
     };
     let id = &deploy.options.release_id;
+    if kind == ReleaseStep::Switch
+        && let Some(why) = deploy.barrier.doomed()
+    {
+        return StepOutcome::failed(format!(
+            "would not switch: {why} before the switch, so no host would switch"
+        ));
+    }
     if state.unchanged && kind != ReleaseStep::Cleanup {
         return StepOutcome::new(Status::Ok, "this release is already current");
     }

@@ -174,6 +174,15 @@ fn a_host_unreachable_at_connect_or_with_a_changed_key_switches_no_host() {
     assert_eq!(serving(&hosts), v1, "no host switched:\n{out}");
     assert!(out.contains("host3"), "{out}");
     assert!(out.contains("not switched"), "{out}");
+
+    // The plan predicts it.
+    let plan = project.ferry(&["plan", "test"]);
+    assert_eq!(plan.status, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("would not switch: `host3` failed"),
+        "{}",
+        plan.stdout
+    );
 }
 
 #[test]
