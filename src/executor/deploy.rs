@@ -451,14 +451,20 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
             decision.why_not()
         ));
     }
-    if let Some(turns) = &deploy.turns
-        && let Err(failed) = turns.wait(host).await
-    {
-        let _permit = deploy.forks.acquire().await.expect("never closed");
-        mark_failed(deploy, host, session).await;
-        return StepOutcome::failed(format!(
-            "not switched: `{failed}` failed after its switch in an earlier batch"
-        ));
+    if let Some(turns) = &deploy.turns {
+        // Ctrl-C while a batch waits its turn: it does not switch (and
+        // the batches that did are rolled back: the fleet ends alike).
+        let turn = tokio::select! {
+            turn = turns.wait(host) => turn.map_err(|failed| {
+                format!("`{failed}` failed after its switch in an earlier batch")
+            }),
+            _ = deploy.shutdown.requested() => Err("the run was stopped".to_string()),
+        };
+        if let Err(why) = turn {
+            let _permit = deploy.forks.acquire().await.expect("never closed");
+            mark_failed(deploy, host, session).await;
+            return StepOutcome::failed(format!("not switched: {why}"));
+        }
     }
     if state.unchanged {
         return StepOutcome::new(

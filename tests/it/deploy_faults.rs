@@ -485,6 +485,21 @@ fn serial_batches_switch_in_turns_after_one_barrier_and_roll_back_together() {
     assert_eq!(serving(&hosts), vec![v2.clone(); 3], "{out}");
     clear(&hosts, 1, "FAIL_VERIFY");
 
+    // Ctrl-C while the first batch verifies: it finishes, the later
+    // batches never switch, and the first goes back — the fleet ends alike.
+    let v3b = commit(&project, "v3b");
+    set(&hosts, 0, "HOLD_AFTER");
+    let child = spawn_deploy(&project, &[]);
+    wait_for("host1 to switch", Duration::from_secs(30), || {
+        serving(&hosts)[0] == v3b
+    });
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    clear(&hosts, 0, "HOLD_AFTER");
+    let (status, out) = finish(child, Duration::from_secs(60));
+    assert_ne!(status, 0, "{out}");
+    assert_eq!(serving(&hosts), vec![v2.clone(); 3], "{out}");
+
     // A host down in the last batch: no batch switches at all.
     commit(&project, "v4");
     hosts.hosts[2].signal_all(libc::SIGKILL);
