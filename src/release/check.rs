@@ -21,17 +21,7 @@ use crate::plan::{Body, Plan};
 /// and a commit that has one of ferry's own names at its top.
 pub fn check_release_paths(plan: &Plan, source: &Source) -> Result<(), Diagnostic> {
     let short = &source.commit()[..source.commit().len().min(7)];
-    if let Some(own) = source
-        .manifest()
-        .entries
-        .iter()
-        .find_map(|e| OWN_NAMES.iter().find(|own| top(&e.path) == **own))
-    {
-        return Err(Diagnostic::plain(format!(
-            "commit {short} has `{own}` at the top of the project: ferry writes that name into every release itself"
-        ))
-        .with_help(format!("remove `{own}` from the repository, or move it")));
-    }
+    check_own_names(source, short)?;
     let mut seen = std::collections::HashSet::new();
     for step in plan
         .plays
@@ -63,8 +53,23 @@ pub fn check_release_paths(plan: &Plan, source: &Source) -> Result<(), Diagnosti
     Ok(())
 }
 
-fn top(path: &str) -> &str {
-    path.split('/').next().unwrap_or(path)
+/// Refuses a commit with one of ferry's own names at its top: a committed
+/// `.ferry-complete` would mark a release complete before its build ran.
+fn check_own_names(source: &Source, short: &str) -> Result<(), Diagnostic> {
+    let top = |path: &str| path.split('/').next().unwrap_or(path).to_string();
+    let own = source
+        .manifest()
+        .entries
+        .iter()
+        .map(|e| top(&e.path))
+        .find(|name| OWN_NAMES.contains(&name.as_str()));
+    match own {
+        Some(own) => Err(Diagnostic::plain(format!(
+            "commit {short} has `{own}` at the top of the project: ferry writes that name into every release itself"
+        ))
+        .with_help(format!("remove `{own}` from the repository, or move it"))),
+        None => Ok(()),
+    }
 }
 
 /// Why `path`, listed under `key`, cannot be linked in a release of the
@@ -90,4 +95,86 @@ fn check_shared(source: &Source, short: &str, key: &str, path: &str) -> Result<(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committed repository: `config -> /etc/app`, `settings` a file,
+    /// `app/main.py`, and `extra` (name, content) files.
+    fn source(extra: &[(&str, &str)]) -> (tempfile::TempDir, Source) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let write = |path: &str, content: &str| {
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, content).unwrap();
+        };
+        write("app/main.py", "print('hi')\n");
+        write("settings", "a file\n");
+        for (path, content) in extra {
+            write(path, content);
+        }
+        std::os::unix::fs::symlink("/etc/app", dir.path().join("config")).unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let me = git2::Signature::now("ferry", "ferry@example.invalid").unwrap();
+        repo.commit(Some("HEAD"), &me, &me, "one", &tree, &[])
+            .unwrap();
+        let source = Source::open(dir.path(), None, true).unwrap();
+        (dir, source)
+    }
+
+    #[test]
+    fn shared_paths_below_a_committed_symlink_or_file_are_refused() {
+        let (_dir, source) = source(&[]);
+        let err = check_shared(&source, "abc1234", "shared_files", "config/app.ini").unwrap_err();
+        assert_eq!(
+            err,
+            "`shared_files` entry `config/app.ini` lies below `config`, which commit abc1234 has as \
+             a symlink to `/etc/app`: a shared path is linked only inside the release, never \
+             through a symlink or a file"
+        );
+        let err = check_shared(&source, "abc1234", "shared_dirs", "settings/cache/").unwrap_err();
+        assert!(
+            err.contains("below `settings`, which commit abc1234 has as a file"),
+            "{err}"
+        );
+        let err = check_shared(&source, "abc1234", "shared_dirs", "../up").unwrap_err();
+        assert!(
+            err.starts_with("`shared_dirs` entry `../up` is not a relative path"),
+            "{err}"
+        );
+        // The symlink itself may be shared (the link replaces it), and so
+        // may paths beside it, below directories, or not committed at all.
+        for fine in [
+            "config",
+            "app/media",
+            "app/main.py",
+            "configs/x",
+            "new/dir/x",
+        ] {
+            assert_eq!(
+                check_shared(&source, "abc1234", "shared_files", fine),
+                Ok(()),
+                "{fine}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_commit_with_ferrys_own_names_at_its_top_is_refused() {
+        let (_dir, clean) = source(&[("app/REVISION", "deep is fine\n")]);
+        assert!(check_own_names(&clean, "abc1234").is_ok());
+        for own in [".ferry-complete", "REVISION", ".ferry-migrations/x"] {
+            let (_dir, source) = source(&[(own, "x\n")]);
+            let err = check_own_names(&source, "abc1234").unwrap_err().to_string();
+            let name = own.split('/').next().unwrap();
+            assert!(err.contains(&format!("has `{name}` at the top")), "{err}");
+        }
+    }
 }

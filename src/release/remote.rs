@@ -369,10 +369,20 @@ pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
 
 /// Drops the marker `clear` and writes `set`, with the shell's own
 /// redirection (no `rm` unless there is something to remove, no `touch`).
+/// A symlink at `set` is removed first: the redirection would write
+/// wherever it points.
 fn mark(deploy_to: &str, id: &str, set: &str, clear: &str) -> Command {
     let dir = release_dir(deploy_to, id);
+    let set = format!("{dir}/{set}");
     remove_if_there(&format!("{dir}/{clear}"))
-        .and(Command::script(":").raw(">").arg(format!("{dir}/{set}")))
+        .and(
+            Command::script("{ [ ! -L")
+                .arg(&set)
+                .raw("] || rm -f --")
+                .arg(&set)
+                .raw("; }"),
+        )
+        .and(Command::script(":").raw(">").arg(&set))
 }
 
 /// Points `current` at the release atomically: a new link `current.tmp`,

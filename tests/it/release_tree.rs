@@ -310,6 +310,13 @@ async fn host_side_shared_links_refuse_a_symlink_in_the_release() {
     header.set_size(0);
     tar.append_link(&mut header, "config", outside.path())
         .unwrap();
+    // And a marker that is a symlink to the sentinel itself.
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    let sentinel = outside.path().join("app.ini");
+    tar.append_link(&mut header, ".ferry-failed", &sentinel)
+        .unwrap();
     let archive = tar.into_inner().unwrap();
     assert!(
         exec(remote::prepare(&deploy_to, "001"), None)
@@ -327,6 +334,12 @@ async fn host_side_shared_links_refuse_a_symlink_in_the_release() {
         stderr.contains("not linking shared paths through the symlink"),
         "{stderr}"
     );
+    outside.assert_untouched();
+    // Marking the release replaces the link; it never writes through it.
+    let out = exec(remote::mark_failed(&deploy_to, "001"), None).await;
+    assert!(out.success(), "{out:?}");
+    let marker = Path::new(&deploy_to).join("releases/001/.ferry-failed");
+    assert!(std::fs::symlink_metadata(&marker).unwrap().is_file());
     outside.assert_untouched();
     // The removal of old releases takes the link, not what it points at.
     let out = exec(remote::remove(&deploy_to, &["001".to_string()]), None).await;
