@@ -447,3 +447,51 @@ fn assert_release_is_the_commit(release: &Path, project: &Path) {
         .collect();
     assert_eq!(found, committed);
 }
+
+#[test]
+fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    let deploy_to = hosts.hosts[0].dir.join("app");
+    project.file("deploy.yml", FLIP);
+    project.file(".gitignore", ".ssh/\ninventory/\n");
+    project.file("lib/kept.py", "KEPT = 1\n");
+    project.file("lib/other.py", "OTHER = 1\n");
+    project.file("app.py", "VERSION = 1\n");
+    git(project.path(), &["init", "-q", "-b", "main"]);
+    commit(project.path(), "v1");
+    deploy_twice(&project);
+    // Something on the host removed a committed file from the release and
+    // made its directory a link out of it.
+    let v1 = current_release(&deploy_to);
+    let outside = Sentinel::new("kept.py");
+    std::fs::rename(v1.join("lib"), v1.join("lib.moved")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), v1.join("lib")).unwrap();
+
+    project.file("app.py", "VERSION = 2\n");
+    commit(project.path(), "v2");
+    let (out, events) = project.ferry_json(&["deploy", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let upload = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
+        .unwrap();
+    let reason = upload["reason"].as_str().unwrap();
+    let committed = git(project.path(), &["ls-files"]).lines().count();
+    assert!(
+        reason.contains(&format!("sent {committed} file(s)")),
+        "{reason}"
+    );
+    assert!(reason.contains("none linked from"), "{reason}");
+    let v2 = current_release(&deploy_to);
+    assert_eq!(
+        std::fs::read_to_string(v2.join("lib/kept.py")).unwrap(),
+        "KEPT = 1\n"
+    );
+    assert!(std::fs::symlink_metadata(v2.join("lib")).unwrap().is_dir());
+    assert_release_is_the_commit(&v2, project.path());
+    outside.assert_untouched();
+    let (out, events) = project.ferry_json(&["deploy", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(changes(&events).is_empty(), "{:?}", changes(&events));
+}
