@@ -19,12 +19,14 @@
 //! release does not look as its manifest says: a directory of a kept file
 //! that is a symlink or missing (it would be followed, perhaps out of
 //! `deploy_to`), a kept file that is missing or became a directory. The
-//! deploy then removes the half-made release and sends the whole tree.
+//! deploy then removes the half-made release and sends the whole tree. So
+//! it does when a kept file was modified after the old release was shipped
+//! (a build step rewrote it there): see [`Seed::script`].
 
 use std::io::Write as _;
 use std::sync::Arc;
 
-use super::layout::OWN_NAMES;
+use super::layout::{MANIFEST, OWN_NAMES};
 use crate::shell::quote;
 use crate::transport::Stdin;
 
@@ -85,21 +87,38 @@ impl Seed {
     }
 
     /// The script, run as `sh .ferry-seed OLD NEW` after the archive was
-    /// unpacked into `NEW`. Every test it makes is a shell builtin; its
-    /// processes are one `mkdir` and a `cp` per 64 KiB of paths.
+    /// unpacked into `NEW`. Its tests of directories are shell builtins;
+    /// its processes are one `mkdir`, and a `find` (in a subshell) and a
+    /// `cp` per 64 KiB of paths.
+    ///
+    /// `find` looks for a kept file modified after the old release was
+    /// shipped (newer than its `.ferry-manifest`, which the archive wrote
+    /// with the deploy's time): a build step that rewrote a committed file
+    /// there, even by renaming a new one over it, would otherwise hand its
+    /// output to the new release too. A clock on the host far behind the
+    /// controller's can hide such a change; a commit dated in the future
+    /// only costs a full upload.
     pub fn script(&self) -> String {
         let mut dirs: Vec<&str> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for path in &self.paths {
-            let mut at = 0;
-            while let Some(slash) = path[at..].find('/') {
-                at += slash;
-                let dir = &path[..at];
-                // Paths are sorted, so a directory seen is most often the
-                // one just added; the full search is for the rare rest.
-                if dirs.last() != Some(&dir) && !dirs.contains(&dir) {
-                    dirs.push(dir);
+            for (slash, _) in path.match_indices('/') {
+                if seen.insert(&path[..slash]) {
+                    dirs.push(&path[..slash]);
                 }
-                at += 1;
+            }
+        }
+        let mut chunks: Vec<Vec<String>> = vec![Vec::new()];
+        let mut size = 0;
+        for path in &self.paths {
+            if size > CHUNK {
+                chunks.push(Vec::new());
+                size = 0;
+            }
+            let word = quote(path);
+            size += word.len() + 1;
+            if let Some(chunk) = chunks.last_mut() {
+                chunk.push(word);
             }
         }
         let mut script = String::from(concat!(
@@ -108,35 +127,37 @@ impl Seed {
             "old=$1 new=$2\n",
             "[ ! -L \"$old\" ] && cd -P -- \"$old\" 2>/dev/null || fail \"$old\" 'not a directory'\n",
         ));
-        if !dirs.is_empty() {
-            let words: Vec<String> = dirs.iter().map(|d| quote(d)).collect();
+        let words: Vec<String> = dirs.iter().map(|d| quote(d)).collect();
+        if !words.is_empty() {
             script.push_str(&format!(
                 "for d in {}; do if [ -L \"$d\" ] || [ ! -d \"$d\" ]; then fail \"$old\" \"\\`$d\\` is not a directory\"; fi; done\n",
                 words.join(" ")
             ));
+        }
+        for chunk in &chunks {
+            // `./` before each path: find has no `--`.
+            let here: Vec<String> = chunk.iter().map(|w| format!("./{w}")).collect();
+            script.push_str(&format!(
+                "ferry_newer=$(find -P {} -prune -type f -newer {MANIFEST} -print -quit) || fail \"$old\" 'a kept file is missing'\n",
+                here.join(" ")
+            ));
+            script.push_str(
+                "[ -z \"$ferry_newer\" ] || fail \"$old\" \"\\`${ferry_newer#./}\\` changed after it was shipped\"\n",
+            );
+        }
+        if !words.is_empty() {
             let inside: Vec<String> = words.iter().map(|w| format!("\"$new\"/{w}")).collect();
             script.push_str(&format!(
                 "mkdir -p -- {} || fail \"$old\" 'cannot make directories'\n",
                 inside.join(" ")
             ));
         }
-        let mut chunk = String::new();
-        let flush = |chunk: &mut String, script: &mut String| {
-            if !chunk.is_empty() {
-                script.push_str("cp -l -P --parents -t \"$new\" --");
-                script.push_str(chunk);
-                script.push_str(" || fail \"$old\" 'a kept file is missing or changed type'\n");
-                chunk.clear();
-            }
-        };
-        for path in &self.paths {
-            if chunk.len() > CHUNK {
-                flush(&mut chunk, &mut script);
-            }
-            chunk.push(' ');
-            chunk.push_str(&quote(path));
+        for chunk in &chunks {
+            script.push_str(&format!(
+                "cp -l -P --parents -t \"$new\" -- {} || fail \"$old\" 'a kept file is missing or changed type'\n",
+                chunk.join(" ")
+            ));
         }
-        flush(&mut chunk, &mut script);
         script.push_str(&format!("exec rm -f -- \"$new\"/{SEED_FILE}\n"));
         script
     }
@@ -263,6 +284,17 @@ mod tests {
         std::fs::write(old.join("a/b/kept.py"), "kept").unwrap();
         std::fs::write(old.join("built.css"), "build output").unwrap();
         symlink("a/b/kept.py", old.join("link")).unwrap();
+        // Shipped files carry their commit's time, older than the manifest.
+        std::fs::write(old.join(MANIFEST), "").unwrap();
+        let touch = |date: &str, path: &std::path::Path| {
+            let status = std::process::Command::new("touch")
+                .args(["-d", date])
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        touch("2020-01-01", &old.join("a/b/kept.py"));
         let seed = Seed::new("old", &strings(&["a/b/kept.py", "link"]), &[]).unwrap();
         let out = run(&seed, &old, &new);
         assert!(out.status.success(), "{out:?}");
@@ -270,6 +302,21 @@ mod tests {
         assert_eq!(ino(&old.join("a/b/kept.py")), ino(&new.join("a/b/kept.py")));
         assert_eq!(ino(&old.join("link")), ino(&new.join("link")));
         assert!(!new.join("built.css").exists());
+        assert!(!new.join(SEED_FILE).exists());
+
+        // A kept file that a build step rewrote after it was shipped.
+        let rewritten = dir.path().join("rewritten");
+        std::fs::create_dir_all(&rewritten).unwrap();
+        touch("2020-01-01", &old.join(MANIFEST));
+        touch("2021-01-01", &old.join("a/b/kept.py"));
+        let out = run(&seed, &old, &rewritten);
+        assert_eq!(out.status.code(), Some(SEED_UNUSABLE as i32), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("`a/b/kept.py` changed after it was shipped"),
+            "{stderr}"
+        );
+        touch("2022-01-01", &old.join(MANIFEST));
 
         // A kept file's directory became a symlink out of the release: not
         // followed.
