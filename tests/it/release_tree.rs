@@ -494,4 +494,28 @@ fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
     let (out, events) = project.ferry_json(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(changes(&events).is_empty(), "{:?}", changes(&events));
+
+    // A build step that rewrote a committed file in v2 (a new file renamed
+    // over it, as `sed -i` does): v3 gets the committed file, not v2's.
+    std::fs::write(v2.join("lib/other.py.new"), "OTHER = 'built'\n").unwrap();
+    std::fs::rename(v2.join("lib/other.py.new"), v2.join("lib/other.py")).unwrap();
+    project.file("app.py", "VERSION = 3\n");
+    commit(project.path(), "v3");
+    let (out, events) = project.ferry_json(&["deploy", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let upload = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
+        .unwrap();
+    let reason = upload["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`lib/other.py` changed after it was shipped"),
+        "{reason}"
+    );
+    let v3 = current_release(&deploy_to);
+    assert_eq!(
+        std::fs::read_to_string(v3.join("lib/other.py")).unwrap(),
+        "OTHER = 1\n"
+    );
+    assert_release_is_the_commit(&v3, project.path());
 }
