@@ -23,7 +23,7 @@ use crate::modules::ReleaseStep;
 use crate::release::layout::{self, HostState};
 use crate::release::lock::{self, LockOwner};
 use crate::release::remote::{self, HistoryLine};
-use crate::release::{Manifest, Source};
+use crate::release::{Manifest, SEED_UNUSABLE, Seed, Source};
 use crate::shell::Command;
 use crate::transport::{ExecOutput, Session};
 
@@ -313,42 +313,80 @@ pub async fn upload(
     };
     let id = &options.release_id;
     let deploy_to = &state.deploy_to;
-    // Shared paths are removed from the seed too, so that unpacking cannot
-    // write through a shared link into `shared/`.
     let shared_files = shared_paths(args, "shared_files");
     let shared_dirs = shared_paths(args, "shared_dirs");
-    let mut delete = delta.delete.clone();
-    if seed_id.is_some() {
-        delete.extend(shared_files.iter().chain(&shared_dirs).cloned());
-    }
-    let unpack = match remote::create(deploy_to, id, seed_id, &delete, &shared_files, &shared_dirs)
-    {
-        Ok(command) => command,
-        Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
-    };
-    let tar = match deploy.archive(&delta.send) {
-        Ok(tar) => tar,
-        Err(err) => return StepOutcome::failed(format!("cannot read the revision's files: {err}")),
-    };
-    let sent = tar.len() as u64;
-    // One round trip: make the release (seeded), unpack what changed with
-    // the manifest and REVISION, link the shared paths.
+    let shared: Vec<String> = shared_files.iter().chain(&shared_dirs).cloned().collect();
+    // The unchanged committed files come from the current release by hard
+    // link; nothing else of it does (its build outputs, its markers).
+    let mut seed = seed_id.and_then(|from| Seed::new(from, &delta.keep, &shared));
+    let everything: Vec<String> = new.entries.iter().map(|e| e.path.clone()).collect();
+    // Why the current release could not seed this one, once it could not.
+    let mut unusable: Option<String> = None;
+    // One round trip: make the release, unpack what changed with the
+    // manifest and REVISION, link the unchanged files, link the shared
+    // paths. A second only when the seed was unusable: then every file.
     // The id was checked to be new on this host when it was probed, so a
     // failure here leaves only this deploy's own, now failed, release.
     deploy.update(host, |h| h.created = true);
-    if let Err(err) = run(session, &unpack, Some(tar)).await {
-        return StepOutcome::failed(format!("cannot create release `{id}`: {err}"));
-    }
+    let (sent, files) = loop {
+        let paths = if unusable.is_some() {
+            &everything
+        } else {
+            &delta.send
+        };
+        let from = seed.as_ref().map(Seed::from);
+        let unpack = match remote::create(deploy_to, id, from, &shared_files, &shared_dirs) {
+            Ok(command) => command,
+            Err(bad) => return StepOutcome::failed(format!("refusing to deploy: {bad}")),
+        };
+        let tar = match deploy.archive(paths) {
+            Ok(tar) => tar,
+            Err(err) => {
+                return StepOutcome::failed(format!("cannot read the revision's files: {err}"));
+            }
+        };
+        let mut sent = tar.len() as u64;
+        let stdin = match seed.as_ref().map(Seed::archive) {
+            None => crate::transport::stdin_from(SharedBytes(tar)),
+            Some(Ok(list)) => {
+                sent += list.len() as u64;
+                crate::release::stdin_then(tar, list)
+            }
+            Some(Err(err)) => return StepOutcome::failed(format!("cannot write the seed: {err}")),
+        };
+        let out = match session
+            .exec(unpack.as_sent(), Some(stdin), &mut |_, _| {})
+            .await
+        {
+            Ok(out) => out,
+            Err(err) => return StepOutcome::failed(format!("cannot create release `{id}`: {err}")),
+        };
+        if out.success() {
+            break (sent, paths.len());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if seed.is_some() && out.status == Some(SEED_UNUSABLE) {
+            unusable = Some(stderr);
+            seed = None;
+            continue;
+        }
+        return StepOutcome::failed(format!(
+            "cannot create release `{id}`: exited with status {}: {stderr}",
+            out.status.map_or("?".to_string(), |s| s.to_string())
+        ));
+    };
     deploy.update(host, |h| h.sent_bytes = sent);
+    let reused = match (&seed, &unusable) {
+        (Some(seed), _) => format!("{} linked from `{}`", seed.paths().len(), seed.from()),
+        (None, Some(why)) => format!(
+            "none linked from `{}`, which differs from its manifest ({why})",
+            seed_id.unwrap_or_default()
+        ),
+        (None, None) => "none linked".to_string(),
+    };
     StepOutcome::new(
         Status::Changed,
-        format!(
-            "release `{id}`: sent {} file(s), {sent} bytes; {} kept from `{}`, {} removed",
-            delta.send.len(),
-            delta.keep.len(),
-            seed_id.unwrap_or("nothing"),
-            delta.delete.len()
-        ),
+        format!("release `{id}`: sent {files} file(s), {sent} bytes; {reused}"),
     )
 }
 

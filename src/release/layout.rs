@@ -3,7 +3,9 @@
 //! releases to delete ([`cleanup`]). Everything after the probe is pure.
 //!
 //! ```text
-//! {deploy_to}/releases/<id>/                    .ferry-complete | .ferry-failed, REVISION, .ferry-manifest
+//! {deploy_to}/releases/<id>/                    the commit's tree, REVISION, .ferry-manifest,
+//!                                               .ferry-complete | .ferry-failed, shared links,
+//!                                               and what the release's own build steps wrote
 //! {deploy_to}/shared/                           symlinked into each release
 //! {deploy_to}/current -> releases/<id>
 //! {deploy_to}/.ferry/lock/owner, .ferry/history.log
@@ -19,6 +21,18 @@ pub const FAILED_MARKER: &str = ".ferry-failed";
 pub const MANIFEST: &str = ".ferry-manifest";
 /// The deployed commit.
 pub const REVISION: &str = "REVISION";
+
+/// The names ferry writes at the top of a release: never taken from a
+/// previous release, and refused in a commit (see
+/// [`super::check::check_release_paths`]).
+pub const OWN_NAMES: &[&str] = &[
+    REVISION,
+    MANIFEST,
+    COMPLETE_MARKER,
+    FAILED_MARKER,
+    super::remote::MIGRATIONS_FILE,
+    super::seed::SEED_FILE,
+];
 
 /// First line of the probe's output; anything a login script printed
 /// before it is ignored.

@@ -1,34 +1,48 @@
-//! The server side of a release, as commands: make the release directory
-//! (seeded from the previous one), unpack the shipped files into it, write
-//! its REVISION, manifest and shared links, mark it, switch `current`,
-//! remove old ones, append to the history. Each function only builds a
-//! [`Command`]; the executor runs it over the transport.
+//! The server side of a release, as commands: make the release directory,
+//! unpack the shipped files into it, link the unchanged ones from the
+//! previous release, write its REVISION, manifest and shared links, mark
+//! it, switch `current`, remove old ones, append to the history. Each
+//! function only builds a [`Command`]; the executor runs it over the
+//! transport.
 //!
 //! Every user value (paths, ids, commits) goes through [`Command::arg`];
 //! the shell text around it is constant.
 //!
+//! # What a release holds
+//!
+//! Exactly the commit's tree, ferry's own files and the shared links, until
+//! its build steps add theirs. [`create`] makes it empty, unpacks the files
+//! that changed into it, and links the unchanged committed ones from the
+//! current release ([`super::Seed`]): never anything else of that release
+//! (collected static files, a virtualenv, markers), whose modification
+//! times would make a build step skip work it must do.
+//!
 //! # Hard links
 //!
-//! [`prepare`] seeds a new release with `cp -al` from the previous one, so
-//! unchanged files cost no copy and no upload: the two releases share the
+//! Unchanged files cost no copy and no upload: the two releases share the
 //! files' inodes. That is safe as long as nothing writes *into* an existing
 //! file of the new release in place — `>>`, `>` (which truncates the same
 //! inode), `open(…, "r+")`, a build tool that rewrites a file in place:
 //! each would change the old release, the one `current` serves, too.
 //! Writing a new file and renaming it over the old one (what `sed -i`,
-//! editors, `pip`, `collectstatic` do) is safe.
+//! editors, `pip`, `collectstatic` do) leaves the old release alone. A
+//! build step in a playbook that must append to a shipped file breaks the
+//! link first: `cp f f.new && mv f.new f`, then append.
 //!
-//! ferry's own writes keep to that rule: [`extract`] runs `tar
-//! --unlink-first`, so every shipped file replaces its path with a new
-//! inode rather than writing through it; REVISION and the manifest are
-//! removed by [`prepare`] before [`finish`] writes them; the markers are
-//! never copied, and the shared paths are replaced by links. A build step
-//! in a playbook that must append to a shipped file breaks the link first:
-//! `cp f f.new && mv f.new f`, then append.
+//! # Symlinks
+//!
+//! Nothing here writes through a symlink: the new release starts empty, so
+//! `tar -x` finds no link it did not make, and the archive (a git tree) has
+//! no entry below another; the seed refuses a previous release whose
+//! directories became links; a shared path is linked only when no
+//! directory above it in the release is a symlink; `rm -rf` removes a link,
+//! never what it points at. `shared/` is the user's: a link placed there on
+//! purpose (`shared/media -> /mnt/media`) is followed.
 
 use crate::shell::Command;
 
 use super::layout::{COMPLETE_MARKER, FAILED_MARKER, MANIFEST, REVISION, is_release_name};
+use super::seed::{SEED_FILE, SEED_UNUSABLE};
 
 /// A path in the release that would reach outside it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +53,7 @@ pub struct BadPath {
 
 /// A release-relative path: not empty, not absolute, no `.`, `..` or empty
 /// components. Returns it without a trailing `/`.
-fn inside(path: &str) -> Result<&str, BadPath> {
+pub(crate) fn inside(path: &str) -> Result<&str, BadPath> {
     let trimmed = path.trim_end_matches('/');
     let ok = !trimmed.is_empty()
         && !trimmed.starts_with('/')
@@ -62,30 +76,24 @@ fn release_dir(deploy_to: &str, id: &str) -> String {
     format!("{deploy_to}/releases/{id}")
 }
 
-/// Creates `releases/<id>`. With `seed_from` (an existing release), the new
-/// one starts as a hard-linked copy of it (see the module doc) without its
-/// markers, REVISION and manifest, and then `delete` (files gone since
-/// the seed, and the shared paths, so that extraction cannot write through
-/// a shared link into `shared/`) is removed from it. Fails if the release
-/// already exists.
-pub fn prepare(
-    deploy_to: &str,
-    id: &str,
-    seed_from: Option<&str>,
-    delete: &[String],
-) -> Result<Command, BadPath> {
-    prepare_with(deploy_to, id, seed_from, delete, &[])
+/// Creates `releases/<id>`, empty. Fails if the release already exists.
+pub fn prepare(deploy_to: &str, id: &str) -> Command {
+    prepare_with(deploy_to, id, &[])
 }
 
 /// The whole of a new release in one command: [`prepare`], unpack the
-/// gzip archive on stdin ([`extract_gzip`]), [`link_shared`]. A release
-/// made from nothing gets the shared directories in the same `mkdir` as
-/// itself (on a host's first deploy they are all missing): a process less.
+/// gzip archive on stdin ([`extract_gzip`]), and with `seed_from` (the
+/// release the host serves) link the unchanged files the archive's
+/// [`super::Seed`] lists, then [`link_shared`]. A release made from nothing
+/// gets the shared directories in the same `mkdir` as itself (on a host's
+/// first deploy they are all missing): a process less.
+///
+/// When the seed cannot be used, the release is removed again and the
+/// command exits with [`SEED_UNUSABLE`]: send the whole tree instead.
 pub fn create(
     deploy_to: &str,
     id: &str,
     seed_from: Option<&str>,
-    delete: &[String],
     shared_files: &[String],
     shared_dirs: &[String],
 ) -> Result<Command, BadPath> {
@@ -95,55 +103,35 @@ pub fn create(
     } else {
         &[]
     };
-    let unpack =
-        prepare_with(deploy_to, id, seed_from, delete, make_too)?.and(extract_gzip(deploy_to, id));
+    let mut unpack = prepare_with(deploy_to, id, make_too).and(extract_gzip(deploy_to, id));
+    if let Some(from) = seed_from {
+        let dir = release_dir(deploy_to, id);
+        unpack = unpack.and(
+            Command::script("{ sh")
+                .arg(format!("{dir}/{SEED_FILE}"))
+                .arg(release_dir(deploy_to, from))
+                .arg(&dir)
+                .raw("|| { rm -rf --")
+                .arg(&dir)
+                .raw(&format!("; exit {SEED_UNUSABLE}; }}; }}")),
+        );
+    }
     Ok(links.after(unpack))
 }
 
 /// [`prepare`]; a release made from nothing also makes `make_too`.
-fn prepare_with(
-    deploy_to: &str,
-    id: &str,
-    seed_from: Option<&str>,
-    delete: &[String],
-    make_too: &[String],
-) -> Result<Command, BadPath> {
+fn prepare_with(deploy_to: &str, id: &str, make_too: &[String]) -> Command {
     let dir = release_dir(deploy_to, id);
-    let releases = format!("{deploy_to}/releases");
     let exists_check = Command::new("set")
         .arg("--")
         .arg(&dir)
         .raw("; if [ -e \"$1\" ]; then echo \"release $1 already exists\" >&2; exit 1; fi");
-    let mut cmd = Command::script("{").raw(exists_check.as_sent()).raw("; }");
-    match seed_from {
-        Some(seed) => {
-            let own_files = [COMPLETE_MARKER, FAILED_MARKER, MANIFEST, REVISION];
-            cmd = ensure_dirs(&[releases])
-                .and(cmd)
-                .and(
-                    Command::new("cp")
-                        .arg("-al")
-                        .arg(release_dir(deploy_to, seed))
-                        .arg(&dir),
-                )
-                .and(
-                    Command::new("rm")
-                        .arg("-f")
-                        .args(own_files.iter().map(|name| format!("{dir}/{name}"))),
-                );
-        }
-        // `releases/` too, in the same process; the check above (and the
-        // lock) make sure the release itself is new.
-        None => cmd = cmd.and(Command::new("mkdir").arg("-p").arg(&dir).args(make_too)),
-    }
-    if !delete.is_empty() {
-        let paths = delete
-            .iter()
-            .map(|path| inside(path).map(|path| format!("{dir}/{path}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        cmd = cmd.and(Command::new("rm").arg("-rf").arg("--").args(paths));
-    }
-    Ok(cmd)
+    // `releases/` too, in the same process; the check above (and the lock)
+    // make sure the release itself is new.
+    Command::script("{")
+        .raw(exists_check.as_sent())
+        .raw("; }")
+        .and(Command::new("mkdir").arg("-p").arg(&dir).args(make_too))
 }
 
 /// Unpacks a tar archive from stdin into the release. GNU tar drops a
@@ -244,6 +232,10 @@ struct SharedLinks {
     links: Vec<String>,
     /// Link targets by the directory their links go in.
     targets: Vec<(String, Vec<String>)>,
+    /// The directories above the links, inside the release: each must not
+    /// be a symlink, or the links (and the removal of what is at their
+    /// paths) would land wherever it points.
+    above: Vec<String>,
 }
 
 impl SharedLinks {
@@ -260,6 +252,7 @@ impl SharedLinks {
             files: Vec::new(),
             links: Vec::new(),
             targets: Vec::new(),
+            above: Vec::new(),
         };
         for (path, is_dir) in shared_dirs
             .iter()
@@ -277,6 +270,12 @@ impl SharedLinks {
             let depth = path.split('/').count();
             let target = format!("{}shared/{path}", "../".repeat(depth + 1));
             let link = format!("{dir}/{path}");
+            for (slash, _) in path.match_indices('/') {
+                let above = format!("{dir}/{}", &path[..slash]);
+                if !out.above.contains(&above) {
+                    out.above.push(above);
+                }
+            }
             let link_dir = parent(&link).to_string();
             out.dirs.push(link_dir.clone());
             out.links.push(link);
@@ -294,6 +293,17 @@ impl SharedLinks {
     fn after(&self, mut cmd: Command) -> Command {
         if self.links.is_empty() {
             return cmd;
+        }
+        if !self.above.is_empty() {
+            cmd = cmd.and(
+                Command::script("{ ferry_ok=1; for ferry_p in")
+                    .args(&self.above)
+                    .raw(concat!(
+                        "; do if [ -L \"$ferry_p\" ]; then",
+                        " printf 'ferry: not linking shared paths through the symlink `%s`\\n' \"$ferry_p\" >&2;",
+                        " ferry_ok=; fi; done; [ -n \"$ferry_ok\" ]; }"
+                    )),
+            );
         }
         cmd = cmd.and(ensure_dirs(&self.dirs));
         for file in &self.files {
@@ -359,10 +369,20 @@ pub fn mark_failed(deploy_to: &str, id: &str) -> Command {
 
 /// Drops the marker `clear` and writes `set`, with the shell's own
 /// redirection (no `rm` unless there is something to remove, no `touch`).
+/// A symlink at `set` is removed first: the redirection would write
+/// wherever it points.
 fn mark(deploy_to: &str, id: &str, set: &str, clear: &str) -> Command {
     let dir = release_dir(deploy_to, id);
+    let set = format!("{dir}/{set}");
     remove_if_there(&format!("{dir}/{clear}"))
-        .and(Command::script(":").raw(">").arg(format!("{dir}/{set}")))
+        .and(
+            Command::script("{ [ ! -L")
+                .arg(&set)
+                .raw("] || rm -f --")
+                .arg(&set)
+                .raw("; }"),
+        )
+        .and(Command::script(":").raw(">").arg(&set))
 }
 
 /// Points `current` at the release atomically: a new link `current.tmp`,
@@ -485,28 +505,55 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "/"] {
             assert!(inside(bad).is_err(), "{bad:?}");
         }
-        assert!(prepare("/srv/app", "2", Some("1"), &["../../etc".into()]).is_err());
+        assert!(create("/srv/app", "2", Some("1"), &[], &["../../etc".into()]).is_err());
         assert!(finish("/srv/app", "2", None, &["/etc/shadow".into()], &[]).is_err());
     }
 
     #[test]
-    fn prepare_seeds_with_hard_links_and_deletes() {
-        let cmd = prepare("/srv/my app", "2", Some("1"), &["gone.py".into()])
+    fn create_starts_empty_unpacks_then_seeds() {
+        let cmd = create("/srv/my app", "2", Some("1"), &[], &[])
             .unwrap()
             .to_string();
+        // Nothing of the previous release is copied: no `cp` of it at all.
+        assert!(!cmd.contains("cp "), "{cmd}");
+        let mkdir = cmd.find("mkdir -p '/srv/my app/releases/2'").unwrap();
+        let untar = cmd.find("tar -x").unwrap();
+        let seed = cmd
+            .find("sh '/srv/my app/releases/2/.ferry-seed' '/srv/my app/releases/1' '/srv/my app/releases/2'")
+            .unwrap();
+        assert!(mkdir < untar && untar < seed, "{cmd}");
         assert!(
-            cmd.contains("cp -al '/srv/my app/releases/1' '/srv/my app/releases/2'"),
+            cmd.ends_with("|| { rm -rf -- '/srv/my app/releases/2' ; exit 75; }; }"),
             "{cmd}"
         );
+        let fresh = create("/srv/app", "2", None, &[], &[]).unwrap().to_string();
+        assert!(!fresh.contains(".ferry-seed"), "{fresh}");
         assert!(
-            cmd.ends_with("rm -rf -- '/srv/my app/releases/2/gone.py'"),
-            "{cmd}"
-        );
-        let fresh = prepare("/srv/app", "2", None, &[]).unwrap().to_string();
-        assert!(
-            fresh.ends_with("&& mkdir -p /srv/app/releases/2"),
+            fresh.contains("&& mkdir -p /srv/app/releases/2 &&"),
             "{fresh}"
         );
+    }
+
+    #[test]
+    fn shared_links_refuse_a_symlink_above_them_in_the_release() {
+        let cmd = link_shared(
+            "/srv/app",
+            "2",
+            &["config/app.ini".into(), "config/db/x".into()],
+            &["media".into()],
+        )
+        .unwrap()
+        .to_string();
+        let guard = cmd
+            .find("for ferry_p in /srv/app/releases/2/config /srv/app/releases/2/config/db ; do if [ -L")
+            .unwrap_or_else(|| panic!("{cmd}"));
+        assert!(guard < cmd.find("mkdir").unwrap(), "{cmd}");
+        assert!(guard < cmd.find("rm -rf").unwrap(), "{cmd}");
+        // A top-level link has nothing above it to check.
+        let top = link_shared("/srv/app", "2", &[".env".into()], &[])
+            .unwrap()
+            .to_string();
+        assert!(!top.contains("ferry_p"), "{top}");
     }
 
     #[test]

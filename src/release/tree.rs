@@ -176,6 +176,7 @@ impl Source {
         // Git orders a directory as if its name ended in `/`, which a
         // depth-first walk turns into path order; sorting makes sure.
         entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        check_no_path_below_a_file(&entries, &rev)?;
         let time = u64::try_from(commit.time().seconds()).unwrap_or(0);
         let id = commit.id().to_string();
         drop(commit);
@@ -202,6 +203,14 @@ impl Source {
     /// Every file of the commit, sorted by path.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The target of the symlink at `path`, when the commit has one there.
+    pub fn symlink_target(&self, path: &str) -> Option<String> {
+        let entry = self.manifest.get(path).filter(|e| e.mode == MODE_SYMLINK)?;
+        let repo = Repository::open(&self.git_dir).ok()?;
+        let blob = repo.find_blob(Oid::from_str(&entry.oid).ok()?).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
     }
 
     /// Paths of the submodules the tree has, which are not shipped.
@@ -281,6 +290,32 @@ impl Source {
         builder.into_inner()?;
         Ok(counted.bytes)
     }
+}
+
+/// Refuses a tree (sorted by path) that has a path twice, or a path below
+/// a file or symlink: git never writes one, but a crafted tree can hold
+/// `config` both as a symlink and as a directory, and unpacking it would
+/// write through the link.
+fn check_no_path_below_a_file(entries: &[Entry], rev: &str) -> Result<(), TreeError> {
+    let mut files: HashSet<&str> = HashSet::with_capacity(entries.len());
+    for entry in entries {
+        let path = entry.path.as_str();
+        let above = path
+            .match_indices('/')
+            .map(|(slash, _)| &path[..slash])
+            .find(|above| files.contains(above));
+        let problem = match above {
+            Some(above) => format!("it lies below `{above}`, which is a file or symlink"),
+            None if !files.insert(path) => "the tree has it twice".to_string(),
+            None => continue,
+        };
+        return Err(TreeError::BadPath {
+            rev: rev.to_string(),
+            path: path.to_string(),
+            problem,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a work tree with changes to tracked files.
@@ -906,6 +941,63 @@ mod tests {
         assert_eq!(source.submodules(), ["vendor-lib"]);
         assert!(source.manifest().get("vendor-lib").is_none());
         assert_eq!(read_tar(&tar_of(&source, None)).len(), 6);
+    }
+
+    /// A tree object written by hand, entries as given: (mode, name, id).
+    fn raw_tree(repo: &Repo, entries: &[(&str, &str, Oid)]) -> Oid {
+        let mut bytes = Vec::new();
+        for (mode, name, oid) in entries {
+            bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            bytes.extend_from_slice(oid.as_bytes());
+        }
+        repo.repo
+            .odb()
+            .unwrap()
+            .write(ObjectType::Tree, &bytes)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_crafted_tree_with_a_path_below_a_symlink_is_refused() {
+        let repo = sample();
+        let link = repo.repo.blob(b"/elsewhere").unwrap();
+        let file = repo.repo.blob(b"through the link\n").unwrap();
+        let inner = raw_tree(&repo, &[("100644", "app.ini", file)]);
+        // Git sorts a directory as if its name ended in `/`: the symlink
+        // `config` first, then the directory `config`.
+        let root = raw_tree(
+            &repo,
+            &[("120000", "config", link), ("40000", "config", inner)],
+        );
+        let tree = repo.repo.find_tree(root).unwrap();
+        let crafted = repo.commit_tree(None, &tree, "crafted");
+        let err = Source::open(repo.path(), Some(&crafted), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("`config/app.ini`") && err.contains("below `config`"),
+            "{err}"
+        );
+        let twice = raw_tree(&repo, &[("100644", "a", file), ("100644", "a", file)]);
+        let tree = repo.repo.find_tree(twice).unwrap();
+        let twice = repo.commit_tree(None, &tree, "twice");
+        let err = Source::open(repo.path(), Some(&twice), false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn symlink_targets_are_read_from_the_commit() {
+        let repo = sample();
+        let source = Source::open(repo.path(), None, false).unwrap();
+        assert_eq!(
+            source.symlink_target("config").as_deref(),
+            Some("app/main.py")
+        );
+        assert_eq!(source.symlink_target("README.md"), None);
+        assert_eq!(source.symlink_target("nowhere"), None);
     }
 
     #[test]

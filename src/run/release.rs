@@ -48,6 +48,7 @@ pub(super) fn deploy_plan(
     let project_dir = project_dir_of(&stage::playbook_path(dir)?);
     let source = crate::release::Source::open(git_dir(&project_dir), how.rev, how.allow_dirty)
         .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
+    crate::release::check_release_paths(&plan, &source).map_err(Error::Input)?;
     let owner = LockOwner::this_process(Some(source.commit()), &plan.release.id);
     let options = DeployOptions {
         source,

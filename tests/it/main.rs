@@ -13,6 +13,7 @@ mod init;
 mod inventory_ansible;
 mod nginx;
 mod release_remote;
+mod release_tree;
 mod support;
 mod systemd;
 mod transport;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use crate::support::sshd::{TestHost, TestHosts};
+use ferry::release::Seed;
 use ferry::release::layout::{self, HostState, ReleaseState};
 use ferry::release::lock::{self, Holder, LockError, LockOwner, Released, Stale};
 use ferry::release::remote::{self, HistoryLine};
@@ -75,12 +76,7 @@ fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
 
 /// A complete release `id` holding `files`, made the way a deploy makes it.
 async fn make_release(session: &Session, deploy_to: &str, id: &str, files: &[(&str, &str)]) {
-    ok(
-        session,
-        &remote::prepare(deploy_to, id, None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(session, &remote::prepare(deploy_to, id), None).await;
     ok(
         session,
         &remote::extract(deploy_to, id),
@@ -204,18 +200,8 @@ async fn probe_reads_an_empty_host_then_releases_current_and_manifest() {
     make_release(&session, &deploy_to, "001-a", &[("app.py", "one")]).await;
     make_release(&session, &deploy_to, "002-b", &[("app.py", "two")]).await;
     ok(&session, &remote::switch(&deploy_to, "002-b"), None).await;
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "003-c", None, &[]).unwrap(),
-        None,
-    )
-    .await;
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "000-z", None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(&session, &remote::prepare(&deploy_to, "003-c"), None).await;
+    ok(&session, &remote::prepare(&deploy_to, "000-z"), None).await;
     ok(&session, &remote::mark_failed(&deploy_to, "000-z"), None).await;
     // Not ferry's: never listed.
     std::fs::create_dir_all(Path::new(&deploy_to).join("releases/odd name")).unwrap();
@@ -254,8 +240,21 @@ fn inode(path: PathBuf) -> u64 {
         .ino()
 }
 
+/// `archive` gzip-compressed, then the seed's own member: what a deploy
+/// sends to `remote::create`.
+fn with_seed(archive: &[u8], seed: Option<&Seed>) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(archive).unwrap();
+    let mut bytes = gz.finish().unwrap();
+    if let Some(seed) = seed {
+        bytes.extend(seed.archive().unwrap());
+    }
+    bytes
+}
+
 #[tokio::test]
-async fn seeded_release_hard_links_the_previous_and_extraction_never_writes_through() {
+async fn a_seeded_release_links_the_kept_files_and_nothing_else_of_the_previous() {
     let hosts = TestHosts::start(1);
     let session = connect(&hosts).await;
     let deploy_to = deploy_to(&hosts.hosts[0]);
@@ -268,27 +267,25 @@ async fn seeded_release_hard_links_the_previous_and_extraction_never_writes_thro
             ("kept.py", "kept"),
             ("gone.py", "gone"),
             ("lib/changed.py", "v1"),
+            ("lib/deep/kept.py", "kept deep"),
         ],
     )
     .await;
-
-    let prepare = remote::prepare(&deploy_to, "002", Some("001"), &["gone.py".into()]).unwrap();
-    ok(&session, &prepare, None).await;
+    // What 001's build steps wrote: none of it is 002's.
     let (old, new) = (releases.join("001"), releases.join("002"));
-    assert_eq!(inode(old.join("kept.py")), inode(new.join("kept.py")));
-    assert_eq!(
-        inode(old.join("lib/changed.py")),
-        inode(new.join("lib/changed.py"))
-    );
-    assert!(!new.join("gone.py").exists() && old.join("gone.py").exists());
-    for own in [".ferry-complete", ".ferry-manifest", "REVISION"] {
-        assert!(!new.join(own).exists(), "{own} copied");
-        assert!(old.join(own).exists(), "{own} removed from the seed");
-    }
+    std::fs::create_dir_all(old.join("static")).unwrap();
+    std::fs::write(old.join("static/app.css"), "collected by 001").unwrap();
+    std::fs::write(old.join(".ferry-migrations"), "notes.0001\n").unwrap();
 
+    let keep = ["kept.py".to_string(), "lib/deep/kept.py".to_string()];
+    let seed = Seed::new("001", &keep, &[]).unwrap();
+    let create = remote::create(&deploy_to, "002", Some("001"), &[], &[]).unwrap();
+    let archive = with_seed(&tar_of(&[("lib/changed.py", "v2")]), Some(&seed));
+    ok(&session, &create, Some(archive.clone())).await;
+    for kept in &keep {
+        assert_eq!(inode(old.join(kept)), inode(new.join(kept)), "{kept}");
+    }
     // A changed file arrives as a new inode; the old release is untouched.
-    let archive = tar_of(&[("lib/changed.py", "v2")]);
-    ok(&session, &remote::extract(&deploy_to, "002"), Some(archive)).await;
     assert_ne!(
         inode(old.join("lib/changed.py")),
         inode(new.join("lib/changed.py"))
@@ -301,15 +298,39 @@ async fn seeded_release_hard_links_the_previous_and_extraction_never_writes_thro
         std::fs::read_to_string(old.join("lib/changed.py")).unwrap(),
         "v1"
     );
+    for absent in [
+        "gone.py",
+        "static",
+        ".ferry-migrations",
+        ".ferry-complete",
+        ".ferry-manifest",
+        "REVISION",
+        ".ferry-seed",
+    ] {
+        assert!(!new.join(absent).exists(), "{absent} is in the new release");
+    }
+    assert!(old.join(".ferry-complete").exists());
 
-    // Preparing an existing release fails rather than mixing two.
-    let again = exec(&session, &prepare, None).await;
+    // Creating an existing release fails rather than mixing two.
+    let again = exec(&session, &create, Some(archive)).await;
     assert!(!again.success());
+    assert!(new.join("kept.py").exists());
+
+    // A previous release that no longer holds a kept file as its manifest
+    // says: the half-made release is removed, with the status that makes
+    // the deploy send every file instead.
+    std::fs::remove_file(old.join("kept.py")).unwrap();
+    let create = remote::create(&deploy_to, "003", Some("001"), &[], &[]).unwrap();
+    let archive = with_seed(&tar_of(&[("lib/changed.py", "v3")]), Some(&seed));
+    let out = exec(&session, &create, Some(archive)).await;
+    assert_eq!(out.status, Some(ferry::release::SEED_UNUSABLE), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot seed from"));
+    assert!(!releases.join("003").exists());
     session.close().await;
 }
 
 #[tokio::test]
-async fn seeded_release_with_shared_paths_deleted_keeps_extraction_out_of_shared() {
+async fn a_seeded_release_keeps_extraction_out_of_shared() {
     let hosts = TestHosts::start(1);
     let session = connect(&hosts).await;
     let deploy_to = deploy_to(&hosts.hosts[0]);
@@ -320,15 +341,17 @@ async fn seeded_release_with_shared_paths_deleted_keeps_extraction_out_of_shared
     ok(&session, &finish, Some(Vec::new())).await;
     assert!(root.join("releases/001/media").is_symlink());
 
-    // The seed's `media` link is gone before the archive's media/ arrives.
-    let prepare = remote::prepare(&deploy_to, "002", Some("001"), &media).unwrap();
-    ok(&session, &prepare, None).await;
-    let archive = tar_of(&[("media/tracked.txt", "from the repo")]);
-    ok(&session, &remote::extract(&deploy_to, "002"), Some(archive)).await;
-    assert!(!root.join("shared/media/tracked.txt").exists());
-    let finish = remote::finish(&deploy_to, "002", None, &[], &media).unwrap();
-    ok(&session, &finish, Some(Vec::new())).await;
+    // 001's `media` link is not seeded: the archive's media/ is a
+    // directory of the new release, then replaced by the link.
+    let seed = Seed::new("001", &["app.py".to_string()], &media).unwrap();
+    let create = remote::create(&deploy_to, "002", Some("001"), &[], &media).unwrap();
+    let archive = with_seed(
+        &tar_of(&[("media/tracked.txt", "from the repo")]),
+        Some(&seed),
+    );
+    ok(&session, &create, Some(archive)).await;
     assert!(root.join("releases/002/media").is_symlink());
+    assert!(root.join("releases/002/app.py").is_file());
     assert!(!root.join("shared/media/tracked.txt").exists());
     session.close().await;
 }
@@ -338,7 +361,7 @@ async fn prepare_refuses_an_existing_release() {
     let hosts = TestHosts::start(1);
     let session = connect(&hosts).await;
     let deploy_to = deploy_to(&hosts.hosts[0]);
-    let prepare = remote::prepare(&deploy_to, "001", None, &[]).unwrap();
+    let prepare = remote::prepare(&deploy_to, "001");
     ok(&session, &prepare, None).await;
     let again = exec(&session, &prepare, None).await;
     assert!(!again.success());
@@ -351,12 +374,7 @@ async fn extract_refuses_members_that_climb_out() {
     let session = connect(&hosts).await;
     let host = &hosts.hosts[0];
     let deploy_to = deploy_to(host);
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "001", None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(&session, &remote::prepare(&deploy_to, "001"), None).await;
 
     // `tar -P` keeps `../` in member names; ferry's extract must not.
     let work = tempfile::tempdir().unwrap();
@@ -388,12 +406,7 @@ async fn finish_writes_revision_manifest_and_shared_links() {
     let session = connect(&hosts).await;
     let deploy_to = deploy_to(&hosts.hosts[0]);
     let root = Path::new(&deploy_to);
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "001", None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(&session, &remote::prepare(&deploy_to, "001"), None).await;
     // The repository tracks media/.gitkeep: the link replaces it.
     let archive = tar_of(&[("media/.gitkeep", ""), ("app.py", "x")]);
     ok(&session, &remote::extract(&deploy_to, "001"), Some(archive)).await;
@@ -446,12 +459,7 @@ async fn switch_is_atomic_under_200_switches() {
     let session = connect(&hosts).await;
     let deploy_to = deploy_to(&hosts.hosts[0]);
     for id in ["a", "b"] {
-        ok(
-            &session,
-            &remote::prepare(&deploy_to, id, None, &[]).unwrap(),
-            None,
-        )
-        .await;
+        ok(&session, &remote::prepare(&deploy_to, id), None).await;
     }
     ok(&session, &remote::switch(&deploy_to, "a"), None).await;
     ok(&session, &remote::switch(&deploy_to, "b"), None).await;
@@ -514,19 +522,9 @@ async fn cleanup_removes_old_and_failed_releases_but_not_current_or_previous() {
     for id in ["001", "002", "003", "005"] {
         make_release(&session, &deploy_to, id, &[("f", id)]).await;
     }
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "004", None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(&session, &remote::prepare(&deploy_to, "004"), None).await;
     ok(&session, &remote::mark_failed(&deploy_to, "004"), None).await;
-    ok(
-        &session,
-        &remote::prepare(&deploy_to, "006", None, &[]).unwrap(),
-        None,
-    )
-    .await;
+    ok(&session, &remote::prepare(&deploy_to, "006"), None).await;
     ok(&session, &remote::switch(&deploy_to, "005"), None).await;
 
     let state = probe(&session, &deploy_to).await;
