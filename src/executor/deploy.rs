@@ -422,13 +422,19 @@ pub fn describe(deploy: &Deploy<'_>, host: &str, kind: ReleaseStep, args: &Value
                 .and_then(|text| Manifest::parse(text).ok())
                 .unwrap_or_default();
             let delta = new.delta(&old);
+            let shared: Vec<String> = shared_paths(args, "shared_files")
+                .into_iter()
+                .chain(shared_paths(args, "shared_dirs"))
+                .collect();
             let what = match &state.before.current {
+                // As `upload` will: the unchanged committed files linked
+                // (shared paths never are), if the current release still
+                // matches its manifest when the deploy looks.
                 Some(current) => format!(
-                    "send {} file(s) ({} bytes), keep {} from `{current}`, remove {}",
+                    "send {} file(s) ({} bytes), link {} unchanged from `{current}`",
                     delta.send.len(),
                     delta.send_bytes,
-                    delta.keep.len(),
-                    delta.delete.len()
+                    Seed::new(current, &delta.keep, &shared).map_or(0, |s| s.paths().len()),
                 ),
                 None => format!(
                     "send all {} files ({} bytes)",
