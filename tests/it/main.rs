@@ -11,6 +11,7 @@ mod executor;
 mod init;
 mod inventory_ansible;
 mod nginx;
+mod readme_path;
 mod release_remote;
 mod support;
 mod systemd;
