@@ -126,9 +126,12 @@ fn missing_from(
             let pair = (command.subcommand.clone(), option.clone());
             let exempted = exempt.iter().any(|(s, o)| *s == pair.0 && *o == pair.1);
             if !ran.contains(&pair) && !exempted {
+                let run = format!("ferry {} {option}", command.subcommand);
                 missing.push(format!(
-                    "README.md:{}: `{}`: never runs `ferry {} {option}`",
-                    command.line, command.text, command.subcommand
+                    "README.md:{}: `{}`: never runs `{}`",
+                    command.line,
+                    command.text,
+                    run.trim_end()
                 ));
             }
         }
@@ -167,6 +170,27 @@ fn every_command_the_readme_shows_is_on_the_newcomer_path() {
         missing.is_empty(),
         "README.md shows commands no README path test runs:\n{}",
         missing.join("\n")
+    );
+}
+
+#[test]
+fn a_command_the_readme_shows_and_no_test_runs_is_named_with_its_line() {
+    let shown =
+        readme_commands("```\nferry deploy prod --rev v1   # a tag\nferry releases prod\n```\n");
+    let ran: BTreeSet<(String, String)> = exercised(&["deploy", "local"])
+        .into_iter()
+        .chain(exercised(&["rollback", "local", "--rev", "x"]))
+        .collect();
+    assert_eq!(
+        missing_from(&shown, &ran, &[]),
+        [
+            "README.md:2: `ferry deploy prod --rev v1`: never runs `ferry deploy --rev`",
+            "README.md:3: `ferry releases prod`: never runs `ferry releases`",
+        ]
+    );
+    assert_eq!(
+        missing_from(&shown, &ran, &[("deploy", "--rev"), ("releases", "")]),
+        Vec::<String>::new()
     );
 }
 
@@ -749,12 +773,18 @@ fn walk(example: &Example) {
         });
     }
 
-    // The first deploy.
+    // The first deploy (which the listing must see: it is what tells the
+    // plans above from a deploy).
     let v1 = walk.app.head();
     git(&dir, &["tag", "v1"]);
+    let before = walk.listing();
     let out = walk.ferry(&["deploy", "local"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     walk.assert_serving(&v1, "deploy");
+    assert!(
+        !before.changes_to(&walk.listing()).is_empty(),
+        "the hosts' listing does not see a deploy"
+    );
     let first = steps(&out.stdout);
     let asked = walk.requests_logged();
     assert!(
