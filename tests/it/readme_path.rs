@@ -786,6 +786,13 @@ fn walk(example: &Example) {
         "the hosts' listing does not see a deploy"
     );
     let first = steps(&out.stdout);
+    let mispredicted = mispredictions(&planned, &first, false);
+    walk.expect(mispredicted.is_empty(), || {
+        format!(
+            "the first `ferry plan local` predicted another deploy than the one that ran:\n{}",
+            mispredicted.join("\n")
+        )
+    });
     let asked = walk.requests_logged();
     assert!(
         asked.iter().all(|n| *n > 0),
@@ -877,10 +884,18 @@ fn walk(example: &Example) {
         }
     }
 
-    // Deploy it: the new commit serves, with the files of this commit.
+    // Deploy it: the new commit serves, with the files of this commit, and
+    // each step did what the plan said it would.
     let out = walk.ferry(&["deploy", "local"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     walk.assert_serving(&v2, "deploy of v2");
+    let mispredicted = mispredictions(&steps(&plans[0].stdout), &steps(&out.stdout), true);
+    walk.expect(mispredicted.is_empty(), || {
+        format!(
+            "`ferry plan local` predicted another deploy than the one that ran:\n{}",
+            mispredicted.join("\n")
+        )
+    });
     assert_release_is_the_commit(&walk, &dir);
     if example.migrates {
         let migrate: Vec<_> = steps(&out.stdout)
@@ -1067,6 +1082,42 @@ fn walk(example: &Example) {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Where `deployed` differs from what `planned` said, one line per step:
+/// steps are matched by host, name and how many of that name came before.
+/// Unless `exactly`, only what the plan hid counts — a step that acted
+/// where the plan said it would not, or a plan that failed or never got
+/// there — and not a change foretold that an earlier step made needless
+/// (on fresh hosts, loading the new programs starts them: the restart
+/// then finds them serving).
+fn mispredictions(planned: &[Step], deployed: &[Step], exactly: bool) -> Vec<String> {
+    let keyed = |steps: &[Step]| {
+        let mut seen = std::collections::HashMap::new();
+        steps
+            .iter()
+            .map(|s| {
+                let n = seen.entry((s.host.clone(), s.name.clone())).or_insert(0);
+                *n += 1;
+                ((s.host.clone(), s.name.clone(), *n), s.status.clone())
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (planned, deployed) = (keyed(planned), keyed(deployed));
+    let mut lines = Vec::new();
+    for (key, did) in &deployed {
+        let said = planned.get(key).map(String::as_str).unwrap_or("nothing");
+        let hidden = did == "changed" || said == "failed" || said == "nothing";
+        if said != did && (exactly || hidden) {
+            lines.push(format!("{} `{}`: planned {said}, did {did}", key.0, key.1));
+        }
+    }
+    for (key, said) in &planned {
+        if !deployed.contains_key(key) {
+            lines.push(format!("{} `{}`: planned {said}, never ran", key.0, key.1));
+        }
+    }
+    lines
 }
 
 /// Whether a skip reason is a `when:` on inventory or play variables only
