@@ -12,6 +12,7 @@ mod executor;
 mod init;
 mod inventory_ansible;
 mod nginx;
+mod readme_path;
 mod release_remote;
 mod release_tree;
 mod support;

@@ -137,6 +137,37 @@ impl App {
             wheelhouse().display()
         ));
         project.file("inventory/test.yml", &inventory);
+        App::commit_first(project, hosts, port)
+    }
+
+    /// An example with the inventory it ships, `inventory/local.yml`, byte
+    /// for byte, as README.md and examples/demo.sh use it: its hosts `web1`…
+    /// are pointed at `hosts` (in order) by `inventory/host_vars/` files,
+    /// which outrank what the bundled file says, with `vars` (YAML lines)
+    /// added to each. Whatever the bundled file says beyond addresses, ports,
+    /// key, port numbers and where each host's files live is what runs.
+    pub fn bundled(example: &str, hosts: &TestHosts, vars: &str) -> App {
+        let project = Project::example(example, "local", &format!("secret_key: {SECRET}\n"));
+        let port = 20000 + (super::sshd::random() % 20000) as u16;
+        for (n, host) in hosts.hosts.iter().enumerate() {
+            project.file(
+                &format!("inventory/host_vars/web{}.yml", n + 1),
+                &format!(
+                    "ansible_host: {addr}\nansible_port: {ssh}\nansible_user: {user}\nansible_ssh_private_key_file: {key}\ngunicorn_host: {addr}\nhost_root: {root}\nprocfile_port: {port}\npip_args: --no-index --find-links {wheels}\n{vars}",
+                    addr = host.address,
+                    ssh = host.port,
+                    user = host.user,
+                    key = host.key.display(),
+                    root = host.dir.display(),
+                    wheels = wheelhouse().display(),
+                ),
+            );
+        }
+        App::commit_first(project, hosts, port)
+    }
+
+    /// Trusts `hosts`' keys (the project is HOME) and commits everything as `v1`.
+    fn commit_first(project: Project, hosts: &TestHosts, port: u16) -> App {
         let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();
         project.file(".ssh/known_hosts", &known);
         git(project.path(), &["init", "-q", "-b", "main"]);

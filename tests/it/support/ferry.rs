@@ -153,3 +153,18 @@ pub fn line_count(path: &std::path::Path) -> usize {
         .map(|t| t.lines().count())
         .unwrap_or(0)
 }
+
+/// Starts `ferry ARGS` in `dir` as [`run_ferry`] would, without waiting:
+/// for a test that stops it part-way.
+pub fn spawn_ferry(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(ferry_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run ferry")
+}
