@@ -4,9 +4,10 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{compile_synthetic, finish, run_plan};
+use super::{compile_stage, compile_synthetic, finish, run_plan};
 use crate::cli::{CheckArgs, CompileArgs, RunArgs};
 use crate::error::Error;
+use crate::plan::Body;
 use crate::playbook::{self, Library, Playbook};
 use crate::stage;
 
@@ -48,22 +49,52 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
     finish(&outcome)
 }
 
+const SUDO_CHECK: &str = "sudo without a password";
+
+/// The hosts whose compiled deploy runs a step through sudo: a `become`
+/// whose `when:` is false for a host, or that renders false, asks nothing
+/// of it. `None` when the playbook does not compile (then every host is
+/// checked, if the playbook escalates anywhere).
+fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<Vec<String>> {
+    let compile = CompileArgs {
+        limit,
+        extra_vars: Vec::new(),
+    };
+    let Ok(plan) = compile_stage(dir, stage, &compile, None) else {
+        let escalates = stage::playbook_path(dir)
+            .ok()
+            .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
+            .is_some_and(|p: Playbook| {
+                p.plays.iter().any(|play| {
+                    play.escalate == Some(true)
+                        || play
+                            .tasks
+                            .iter()
+                            .any(|t| t.escalate == Some(true) || t.escalate_if.is_some())
+                })
+            });
+        return (!escalates).then(Vec::new);
+    };
+    let mut hosts: Vec<String> = plan
+        .plays
+        .iter()
+        .flat_map(|p| &p.hosts)
+        .filter(|h| {
+            h.steps.iter().chain(&h.handlers).any(|step| {
+                step.become_user.is_some() && !matches!(step.body, Body::Skipped { .. })
+            })
+        })
+        .map(|h| h.host.clone())
+        .collect();
+    hosts.dedup();
+    Some(hosts)
+}
+
 /// `ferry check STAGE`: reach, host key and login (by connecting), then the
 /// tools ferry needs, free disk at `deploy_to`, sudo when the playbook
 /// escalates, and whether a deploy lock is held.
 pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
-    let escalates = stage::playbook_path(dir)
-        .ok()
-        .and_then(|path| playbook::load(&path, &Library::new(Some(dir.to_path_buf()))).ok())
-        .is_some_and(|p: Playbook| {
-            p.plays.iter().any(|play| {
-                play.escalate == Some(true)
-                    || play
-                        .tasks
-                        .iter()
-                        .any(|t| t.escalate == Some(true) || t.escalate_if.is_some())
-            })
-        });
+    let sudo_hosts = hosts_needing_sudo(dir, &args.stage, args.limit.clone());
     let mut tasks = vec![
         json!({
             "name": "tools: sh tar mkdir mv ln readlink",
@@ -83,12 +114,19 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
             "changed_when": false,
         }),
     ];
-    if escalates {
-        tasks.push(json!({
-            "name": "sudo without a password",
+    match &sudo_hosts {
+        Some(hosts) if hosts.is_empty() => {}
+        Some(hosts) => tasks.push(json!({
+            "name": SUDO_CHECK,
             "command": "sudo -n true",
             "changed_when": false,
-        }));
+            "when": format!("inventory_hostname in {}", json!(hosts)),
+        })),
+        None => tasks.push(json!({
+            "name": SUDO_CHECK,
+            "command": "sudo -n true",
+            "changed_when": false,
+        })),
     }
     // Each check registers its result, so its findings can be shown per host.
     for (i, task) in tasks.iter_mut().enumerate() {
@@ -116,6 +154,10 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
                     continue;
                 };
                 let (mark, text) = match result["skipped"].as_bool() {
+                    Some(true) if name == SUDO_CHECK => (
+                        "-",
+                        "not needed: no step of this host's deploy uses `become`",
+                    ),
                     Some(true) => ("-", result["msg"].as_str().unwrap_or_default()),
                     _ if result["failed"].as_bool() == Some(true) => (
                         "✗",

@@ -397,6 +397,44 @@ fn check_reports_tools_disk_and_a_held_lock() {
 }
 
 #[test]
+fn check_asks_for_sudo_only_on_hosts_whose_deploy_escalates() {
+    // No sudo on these hosts (this machine has none): a `become` whose
+    // `when:` is false for every host, or that renders false, asks nothing.
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    project.file("inventory/group_vars/web.yml", "nginx: false\n");
+    project.file(
+        "deploy.yml",
+        "- hosts: web\n  vars: { escalate: false }\n  tasks:\n    - command: 'true'\n      become: true\n      when: nginx\n    - command: 'true'\n      become: \"{{ escalate }}\"\n",
+    );
+    let out = project.ferry(&["check", "test"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("sudo"), "{}", out.stdout);
+
+    // On host2 it does escalate: only host2 is asked.
+    project.file(
+        "inventory/host_vars/host2.yml",
+        &format!(
+            "deploy_to: {}\nnginx: true\n",
+            hosts.hosts[1].dir.join("app").display()
+        ),
+    );
+    let out = project.ferry(&["check", "test"]);
+    let host2 = out.stdout.split("── host2 ──").nth(1).unwrap_or_default();
+    let host1 = out.stdout.split("── host2 ──").next().unwrap_or_default();
+    assert!(
+        host2.contains("✗ sudo without a password"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        host1.contains("- sudo without a password: not needed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn an_encrypted_key_opens_with_its_passphrase_variable_which_stays_secret() {
     let hosts = TestHosts::start(1);
     let project = Project::with_hosts(&hosts);
