@@ -204,6 +204,28 @@ impl Source {
         &self.manifest
     }
 
+    /// The content of one file of the commit (a symlink's target for a
+    /// symlink): for what a playbook reads of the commit on the controller,
+    /// where a dry run has it and the hosts do not.
+    pub fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        let entry = self
+            .manifest
+            .get(path)
+            .ok_or_else(|| TreeError::NotInTree {
+                path: path.to_string(),
+                commit: self.commit.clone(),
+            })?;
+        let git = |err: git2::Error| TreeError::Git {
+            rev: self.rev.clone(),
+            message: format!("`{path}`: {}", err.message()),
+        };
+        let repo = Repository::open(&self.git_dir).map_err(git)?;
+        let blob = Oid::from_str(&entry.oid)
+            .and_then(|oid| repo.find_blob(oid))
+            .map_err(git)?;
+        Ok(blob.content().to_vec())
+    }
+
     /// Paths of the submodules the tree has, which are not shipped.
     pub fn submodules(&self) -> &[String] {
         &self.submodules
