@@ -131,6 +131,8 @@ fn registered_results_in_a_dry_run_have_stdout_stderr_and_rc() {
     - name: Checked only
       shell: echo forced > {{ deploy_to | dirname }}/forced
       check_mode: true
+    - name: Write
+      copy: { content: "hello\n", dest: "{{ deploy_to | dirname }}/hello" }
 "#,
     );
     let shape = |events: &[serde_json::Value]| ends(events, "Shape")[0].3.to_string();
@@ -151,7 +153,15 @@ fn registered_results_in_a_dry_run_have_stdout_stderr_and_rc() {
     );
     assert_eq!(statuses(&events, "Dry run only"), ["ok"]);
     assert_eq!(statuses(&events, "Checked only"), ["changed"]);
-    assert!(!dir.join("acted").exists() && !dir.join("forced").exists());
+    let write = &ends(&events, "Write")[0];
+    assert_eq!(write.1, "changed");
+    assert_eq!(
+        write.2,
+        format!("would write 6 bytes to `{}`", dir.join("hello").display())
+    );
+    for file in ["acted", "forced", "hello"] {
+        assert!(!dir.join(file).exists(), "a dry run wrote {file}");
+    }
 
     let (out, events) = project.ferry_json(&args);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
@@ -161,6 +171,7 @@ fn registered_results_in_a_dry_run_have_stdout_stderr_and_rc() {
     );
     assert_eq!(statuses(&events, "Dry run only"), ["skipped"]);
     assert!(dir.join("acted").exists(), "a deploy acts");
+    assert_eq!(statuses(&events, "Write"), ["changed"]);
     assert!(
         !dir.join("forced").exists(),
         "`check_mode: true` only checks"
