@@ -399,7 +399,9 @@ fn would_run(
 /// new one. The step says what it would do once the switch is made.
 fn after_switch(step: &Step, check: Option<&modules::Check>, shown: &str) -> StepOutcome {
     let what = match check.and_then(|c| c.would.as_deref()) {
-        Some(would) => format!("would {would} in the new release, after the switch"),
+        Some(would) => format!(
+            "would {would} in the new release, after the switch (unless a step before does it first)"
+        ),
         None => format!("would run after the switch: {shown}"),
     };
     let status = if modules::read_only(&step.module) {
@@ -673,7 +675,9 @@ mod tests {
         assert_eq!(restart.status, Status::Changed);
         assert_eq!(
             restart.reason.as_deref(),
-            Some("would restart `web:*` in the new release, after the switch")
+            Some(
+                "would restart `web:*` in the new release, after the switch (unless a step before does it first)"
+            )
         );
         let mut health = step(None);
         health.module = "http.check".into();
