@@ -160,9 +160,6 @@ async fn run_one(
     });
     let started = Instant::now();
     let remote_pid = Mutex::new(None);
-    let unchanged = shared
-        .deploy
-        .is_some_and(|d| d.host_is(host, |h| h.unchanged));
     let cx = StepContext {
         host,
         index,
@@ -173,13 +170,20 @@ async fn run_one(
         registered: &result.registered,
         project_dir: &shared.options.project_dir,
         dry_run: shared.options.dry_run,
-        switch_pending: shared.options.dry_run && result.reached_switch && !unchanged,
+        switch_pending: shared.options.dry_run
+            && result.reached_switch
+            && !shared
+                .deploy
+                .is_some_and(|d| d.host_is(host, |h| h.unchanged)),
         verbose: shared.options.verbose,
         remote_pid: &remote_pid,
     };
     let release = release_step(step)
         .zip(shared.deploy)
         .map(|((kind, args), deploy)| (kind, args, deploy));
+    let unchanged = shared
+        .deploy
+        .is_some_and(|d| d.host_is(host, |h| h.unchanged));
     match release {
         Some((ReleaseStep::Upload, _, _)) => result.uploaded = true,
         Some((ReleaseStep::Switch, _, _)) => result.reached_switch = true,
