@@ -366,3 +366,33 @@ class Migration(migrations.Migration):
         migrations.AddField("note", "pinned", models.BooleanField(default=False)),
     ]
 "#;
+
+/// Every built-in playbook of the other example (procfile, python/venv,
+/// procfile/restart) in check mode: before the first deploy, and with
+/// nothing pending after it.
+#[test]
+fn plan_of_the_flask_example_fails_nowhere_and_changes_nothing() {
+    let hosts = TestHosts::start(1);
+    let supervisors = Supervisors::start(&hosts);
+    let app = App::new("flask-hello", &hosts, &supervisors, "");
+    let nothing = Path::new("/nonexistent-ferry-database");
+    for round in ["before the first deploy", "after it"] {
+        let before = listing(&hosts, nothing);
+        let (plan, events) = ferry(&app, &["plan", "test"]);
+        assert_eq!(plan.status, 0, "{round}: {}\n{}", plan.stdout, plan.stderr);
+        assert_unchanged(&before, &listing(&hosts, nothing));
+        let ends = step_ends(&events);
+        assert!(
+            ends.iter().all(|(_, _, s)| s != "failed"),
+            "{round}: {ends:?}"
+        );
+        let acting: Vec<_> = ends.iter().filter(|(_, _, s)| s == "changed").collect();
+        if round == "after it" {
+            assert!(acting.is_empty(), "{acting:?}");
+        } else {
+            assert!(acting.iter().any(|(_, name, _)| name == PIP), "{acting:?}");
+            let (out, _) = ferry(&app, &["deploy", "test"]);
+            assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+        }
+    }
+}
