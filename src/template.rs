@@ -94,6 +94,12 @@ impl Templates {
         Templates { env }
     }
 
+    /// Adds a global function or value (`release_files`, see
+    /// `crate::plan::CommitFiles`).
+    pub(crate) fn add_global(&mut self, name: &'static str, value: Value) {
+        self.env.add_global(name, value);
+    }
+
     /// Renders a template string written at `span` (the YAML scalar's span)
     /// with `vars`. A string without `{{`, `{%` or `{#` is returned as is.
     pub fn render(

@@ -197,6 +197,11 @@ async fn run_one(
         registered: &result.registered,
         project_dir: &shared.options.project_dir,
         dry_run: shared.options.dry_run,
+        switch_pending: shared.options.dry_run
+            && result.reached_switch
+            && !shared
+                .deploy
+                .is_some_and(|d| d.host_is(host, |h| h.unchanged)),
         verbose: shared.options.verbose,
         remote_pid: &remote_pid,
     };

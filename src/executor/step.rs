@@ -22,6 +22,11 @@ const SATISFIED: &str = "__ferry_satisfied__";
 /// reads nor writes, so ferry kills the process group itself.
 const PID_MARK: &str = "__ferry_pid=";
 
+/// Ansible's `ansible_check_mode`: true in a dry run. Known only at run
+/// time (the plan is the same for a deploy and its dry run), so templates
+/// that read it are evaluated by the executor, like registered results.
+pub(crate) const CHECK_MODE: &str = "ansible_check_mode";
+
 /// How a step went, ready for the reporter and for `register`.
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
@@ -74,6 +79,11 @@ pub struct StepContext<'a> {
     pub registered: &'a Map<String, Value>,
     pub project_dir: &'a std::path::Path,
     pub dry_run: bool,
+    /// Dry run only: this host's `release.switch`, earlier in its steps,
+    /// would switch `current` to the new release. A probe now would read
+    /// the release `current` still points to, so the steps after it say
+    /// what they would do after the switch instead of checking.
+    pub switch_pending: bool,
     pub verbose: bool,
     /// The pid of the remote shell running the current command, if any.
     pub remote_pid: &'a std::sync::Mutex<Option<u32>>,
@@ -131,6 +141,7 @@ fn deferred_action(
     };
     let mut vars = vars.clone();
     vars.extend(cx.registered.clone());
+    vars.insert(CHECK_MODE.into(), json!(cx.dry_run));
     let span = span_of(&step.location);
     let args = match cx.templates.render_json(args, &vars, &span)? {
         Value::Object(map) => Value::Object(map),
@@ -197,7 +208,7 @@ async fn remote(
             },
             None => outcome.status != Status::Failed,
         };
-        if done || cx.dry_run {
+        if done || checking(step, cx) {
             return outcome;
         }
         if attempt < attempts {
@@ -218,7 +229,9 @@ fn judge(
     outcome: &mut StepOutcome,
     registered: &Map<String, Value>,
 ) -> Result<(), Diagnostic> {
-    if outcome.rc.is_none() || cx.dry_run {
+    // A check mode prediction (or a check that passed) ran no command:
+    // there is no output to judge.
+    if outcome.rc.is_none() {
         return Ok(());
     }
     if let Some(expr) = &step.failed_when {
@@ -248,8 +261,15 @@ fn judge(
     Ok(())
 }
 
-/// One attempt: the check (alone, in a dry run or before an upload; fused
-/// with the command otherwise, one round trip), then the command.
+/// Whether a step runs in check mode: a dry run's steps do, unless the
+/// task says `check_mode: false` (a read-only probe that later steps
+/// read); `check_mode: true` makes a deploy only check it too.
+fn checking(step: &Step, cx: &StepContext<'_>) -> bool {
+    step.check_mode.unwrap_or(cx.dry_run)
+}
+
+/// One attempt: the check (alone, in check mode or before an upload;
+/// fused with the command otherwise, one round trip), then the command.
 async fn once(
     step: &Step,
     cx: &StepContext<'_>,
@@ -258,27 +278,24 @@ async fn once(
     upload: Option<&Upload>,
 ) -> StepOutcome {
     let shown = crate::shell::summary(&cx.masker.mask(run.as_sent()));
-    if cx.dry_run || (check.is_some() && upload.is_some()) {
+    let checking = checking(step, cx);
+    if checking && cx.switch_pending {
+        return after_switch(step, check, &shown);
+    }
+    // A module that only looks (`http.check`) is checked by running it.
+    let checking = checking && !(modules::read_only(&step.module) && step.check_mode.is_none());
+    if checking || (check.is_some() && upload.is_some()) {
         if let Some(check) = check {
             match exec(step, cx, check.command.as_sent(), None).await {
                 Ok(out) if out.success() => {
-                    return StepOutcome::new(Status::Ok, check.satisfied.clone());
+                    return satisfied(check, &shown);
                 }
                 Ok(_) => {}
                 Err(outcome) => return *outcome,
             }
         }
-        if cx.dry_run {
-            let what = match upload {
-                Some(u) => format!(
-                    "would upload {} bytes to `{}` and run: {shown}",
-                    u.size, u.dest
-                ),
-                None => format!("would run: {shown}"),
-            };
-            let mut outcome = StepOutcome::new(Status::Changed, what);
-            outcome.command = Some(shown);
-            return outcome;
+        if checking {
+            return would_run(step, check, upload, &shown);
         }
     }
     let fused;
@@ -304,7 +321,7 @@ async fn once(
         && out.success()
         && stdout.starts_with(SATISFIED)
     {
-        return StepOutcome::new(Status::Ok, check.satisfied.clone());
+        return satisfied(check, &shown);
     }
     let failed = !out.success();
     let reason = match (&out.status, &out.signal) {
@@ -313,12 +330,14 @@ async fn once(
         (Some(rc), _) => Some(format!("exited with status {rc}")),
         (None, None) => Some("ended without an exit status".to_string()),
     };
+    let status = if failed {
+        Status::Failed
+    } else {
+        Status::Changed
+    };
+    let msg = reason.clone().unwrap_or_default();
     StepOutcome {
-        status: if failed {
-            Status::Failed
-        } else {
-            Status::Changed
-        },
+        status,
         reason,
         command: Some(shown.clone()),
         rc: out.status,
@@ -327,18 +346,105 @@ async fn once(
         } else {
             String::new()
         },
-        result: json!({
-            "changed": !failed,
-            "failed": failed,
-            "skipped": false,
-            "rc": out.status,
-            "stdout": stdout.trim_end_matches('\n'),
-            "stderr": stderr.trim_end_matches('\n'),
-            "stdout_lines": stdout.lines().collect::<Vec<_>>(),
-            "stderr_lines": stderr.lines().collect::<Vec<_>>(),
-            "cmd": shown,
-        }),
+        result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
     }
+}
+
+/// A check that passed: nothing ran, nothing changed.
+fn satisfied(check: &modules::Check, shown: &str) -> StepOutcome {
+    let mut outcome = StepOutcome::new(Status::Ok, check.satisfied.clone());
+    outcome.result = command_result(Status::Ok, Some(0), "", "", shown, &check.satisfied);
+    outcome
+}
+
+/// Check mode, the check failed (or there is none): what the step would
+/// do. Its registered result has the shape a run's would, with empty
+/// output, so later steps that read it render as they would in a deploy.
+/// A step that declares it changes nothing (`changed_when: false`, a
+/// command that only reads) would not report `changed` in the deploy, and
+/// it cannot be checked without running it: it is skipped, saying so.
+fn would_run(
+    step: &Step,
+    check: Option<&modules::Check>,
+    upload: Option<&Upload>,
+    shown: &str,
+) -> StepOutcome {
+    let what = match (upload, check.and_then(|c| c.would.as_deref())) {
+        (_, Some(would)) => format!("would {would}"),
+        (Some(u), None) => format!(
+            "would upload {} bytes to `{}` and run: {shown}",
+            u.size, u.dest
+        ),
+        (None, None) => format!("would run: {shown}"),
+    };
+    let reads_only = step
+        .changed_when
+        .as_ref()
+        .is_some_and(|e| e.expr.trim() == "false");
+    let (status, what) = if reads_only {
+        (
+            Status::Skipped,
+            format!(
+                "{what} (not in check mode: it changes nothing, and checks only by running; `check_mode: false` runs it in a dry run)"
+            ),
+        )
+    } else {
+        (Status::Changed, what)
+    };
+    prediction(status, what, shown)
+}
+
+/// Check mode, after a `release.switch` that would switch: `current` still
+/// points to the old release, so a check now would say nothing about the
+/// new one. The step says what it would do once the switch is made.
+fn after_switch(step: &Step, check: Option<&modules::Check>, shown: &str) -> StepOutcome {
+    let what = match check.and_then(|c| c.would.as_deref()) {
+        Some(would) => format!(
+            "would {would} in the new release, after the switch (unless a step before does it first)"
+        ),
+        None => format!("would run after the switch: {shown}"),
+    };
+    let status = if modules::read_only(&step.module) {
+        // A health check changes nothing: the deploy reports it `ok` or
+        // `failed`; it cannot be made before the switch.
+        Status::Skipped
+    } else {
+        Status::Changed
+    };
+    prediction(status, what, shown)
+}
+
+fn prediction(status: Status, what: String, shown: &str) -> StepOutcome {
+    let mut outcome = StepOutcome::new(status, what.clone());
+    outcome.command = Some(shown.to_string());
+    outcome.result = command_result(status, Some(0), "", "", shown, &what);
+    outcome
+}
+
+/// What `register:` stores for a command, as Ansible's command and shell
+/// modules return it: the same keys in a deploy and in check mode (with
+/// empty output there), so that `result.stderr` or `result.rc` renders in
+/// both.
+fn command_result(
+    status: Status,
+    rc: Option<u32>,
+    stdout: &str,
+    stderr: &str,
+    cmd: &str,
+    msg: &str,
+) -> Value {
+    json!({
+        "changed": status == Status::Changed,
+        "failed": status == Status::Failed,
+        "skipped": status == Status::Skipped,
+        "rc": rc,
+        "stdout": stdout.trim_end_matches('\n'),
+        "stderr": stderr.trim_end_matches('\n'),
+        "stdout_lines": stdout.lines().collect::<Vec<_>>(),
+        "stderr_lines": stderr.lines().collect::<Vec<_>>(),
+        "cmd": cmd,
+        "msg": msg,
+    })
 }
 
 /// Runs one command, streaming output to the reporter with `-v`, under the
@@ -426,6 +532,7 @@ fn eval(
 ) -> Result<bool, Diagnostic> {
     let mut vars = expr.vars.clone();
     vars.extend(registered.clone());
+    vars.insert(CHECK_MODE.into(), json!(cx.dry_run));
     cx.templates
         .eval_bool(&expr.expr, &vars, &span_of(&expr.location))
 }
@@ -466,6 +573,120 @@ mod tests {
         assert_eq!(split_pid("__ferry_pid=42\nboom\n"), (Some(42), "boom\n"));
         assert_eq!(split_pid("__ferry_pid=42\n"), (Some(42), ""));
         assert_eq!(split_pid("plain\n"), (None, "plain\n"));
+    }
+
+    /// Every key Ansible's command module registers, in every outcome a
+    /// command step can have without failing to start.
+    const SHAPE: [&str; 10] = [
+        "changed",
+        "failed",
+        "skipped",
+        "rc",
+        "stdout",
+        "stderr",
+        "stdout_lines",
+        "stderr_lines",
+        "cmd",
+        "msg",
+    ];
+
+    fn step(changed_when: Option<&str>) -> Step {
+        let mut step = Step::command("act", Command::new("true"), "act");
+        step.changed_when = changed_when.map(|expr| crate::plan::Expr {
+            expr: expr.to_string(),
+            vars: Map::new(),
+            location: "t.yml:1:1".into(),
+        });
+        step
+    }
+
+    fn check(would: Option<&str>) -> modules::Check {
+        modules::Check {
+            command: Command::new("test").args(["-e", "/x"]),
+            satisfied: "`/x` exists".into(),
+            would: would.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn registered_results_in_check_mode_have_the_shape_of_a_run() {
+        for outcome in [
+            would_run(&step(None), None, None, "echo hi"),
+            would_run(&step(Some("false")), None, None, "echo hi"),
+            satisfied(&check(None), "echo hi"),
+            after_switch(&step(None), Some(&check(Some("restart `web`"))), "s"),
+        ] {
+            for key in SHAPE {
+                assert!(
+                    outcome.result.get(key).is_some(),
+                    "{key} in {}",
+                    outcome.result
+                );
+            }
+            assert_eq!(outcome.result["stdout"], "");
+            assert_eq!(outcome.result["stderr_lines"], json!([]));
+            assert_eq!(outcome.result["rc"], 0);
+            assert_eq!(outcome.rc, None, "nothing ran: no exit status to judge");
+        }
+    }
+
+    #[test]
+    fn the_built_in_build_playbook_reads_a_predicted_result() {
+        let outcome = would_run(&step(None), None, None, "manage.py check --deploy");
+        let mut vars = Map::new();
+        vars.insert("django_check".into(), outcome.result);
+        let templates = Templates::new();
+        let span = Span::file_start(Source::new("playbooks/django/build.yml", ""));
+        let warns = templates
+            .eval_bool("django_check.stderr | trim | length > 0", &vars, &span)
+            .unwrap();
+        assert!(!warns);
+    }
+
+    #[test]
+    fn check_mode_says_what_a_step_would_do() {
+        let changed = would_run(&step(None), None, None, "echo hi");
+        assert_eq!(changed.status, Status::Changed);
+        assert_eq!(changed.reason.as_deref(), Some("would run: echo hi"));
+        assert_eq!(changed.result["changed"], true);
+
+        let named = would_run(&step(None), Some(&check(Some("start `web`"))), None, "s");
+        assert_eq!(named.reason.as_deref(), Some("would start `web`"));
+
+        // `changed_when: false`: the deploy would not say `changed`, and
+        // only running it would check it.
+        let read = would_run(&step(Some("false")), None, None, "echo hi");
+        assert_eq!(read.status, Status::Skipped);
+        assert!(
+            read.reason
+                .unwrap()
+                .starts_with("would run: echo hi (not in check mode")
+        );
+
+        let ok = satisfied(&check(None), "echo hi");
+        assert_eq!(ok.status, Status::Ok);
+        assert_eq!(ok.reason.as_deref(), Some("`/x` exists"));
+        assert_eq!(ok.result["changed"], false);
+    }
+
+    #[test]
+    fn after_a_pending_switch_a_restart_would_happen_in_the_new_release() {
+        let restart = after_switch(&step(None), Some(&check(Some("restart `web:*`"))), "s");
+        assert_eq!(restart.status, Status::Changed);
+        assert_eq!(
+            restart.reason.as_deref(),
+            Some(
+                "would restart `web:*` in the new release, after the switch (unless a step before does it first)"
+            )
+        );
+        let mut health = step(None);
+        health.module = "http.check".into();
+        let health = after_switch(&health, None, "http.check: http://127.0.0.1/");
+        assert_eq!(health.status, Status::Skipped);
+        assert_eq!(
+            health.reason.as_deref(),
+            Some("would run after the switch: http.check: http://127.0.0.1/")
+        );
     }
 
     #[test]

@@ -76,10 +76,12 @@ pub fn guard(creates: Option<String>, removes: Option<String>) -> Option<Check> 
         (Some(c), None) => Some(Check {
             command: Command::new("test").args(["-e", &c]),
             satisfied: format!("`{c}` exists"),
+            would: None,
         }),
         (None, Some(r)) => Some(Check {
             command: Command::new("test").args(["!", "-e", &r]),
             satisfied: format!("`{r}` does not exist"),
+            would: None,
         }),
         (Some(c), Some(r)) => Some(Check {
             command: Command::script("{")
@@ -88,6 +90,7 @@ pub fn guard(creates: Option<String>, removes: Option<String>) -> Option<Check> 
                 .raw(&Command::new("test").args(["!", "-e", &r]).to_string())
                 .raw("; }"),
             satisfied: format!("`{c}` exists or `{r}` does not"),
+            would: None,
         }),
     }
 }

@@ -101,6 +101,7 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
         .map(|command| Check {
             command,
             satisfied: format!("`{dest}` already has this content"),
+            would: Some(format!("write {} bytes to `{dest}`", content.len())),
         });
     // Write beside the destination, keep its mode if it exists, then rename
     // over it: readers never see a half-written file.

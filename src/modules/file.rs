@@ -68,10 +68,13 @@ pub fn file(args: &Args) -> Result<Action, Diagnostic> {
         (Some(test), "absent" | "link") => Some(Check {
             command: test,
             satisfied,
+            would: None,
         }),
-        (Some(test), _) => attrs
-            .check(&path, test)
-            .map(|command| Check { command, satisfied }),
+        (Some(test), _) => attrs.check(&path, test).map(|command| Check {
+            command,
+            satisfied,
+            would: None,
+        }),
         (None, _) => None,
     };
     Ok(Action::Remote {

@@ -79,6 +79,10 @@ pub struct Check {
     pub command: Command,
     /// Why nothing changes when the check passes ("`/srv/app` is a directory").
     pub satisfied: String,
+    /// What the command does when the check fails, for check mode's "would
+    /// …" ("restart `app-web:*`"); the command itself is shown without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would: Option<String>,
 }
 
 /// What a module may need besides its arguments.

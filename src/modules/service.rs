@@ -132,6 +132,18 @@ pub fn service(args: &Args) -> Result<Action, Diagnostic> {
             ));
         }
     };
+    let would = match upgrade.as_deref() {
+        Some("usr2") if state == "restarted" => format!("upgrade `{name}` with USR2"),
+        _ => {
+            let verb = match state.as_str() {
+                "started" => "start",
+                "stopped" => "stop",
+                "reloaded" => "reload",
+                _ => "restart",
+            };
+            format!("{verb} `{name}`")
+        }
+    };
     let script = |body: &str| {
         Command::script(format!(
             "# service: {what}{release}\n{settings}{LIBRARY}pick_manager\n{body}"
@@ -141,6 +153,7 @@ pub fn service(args: &Args) -> Result<Action, Diagnostic> {
         check: test.map(|test| Check {
             command: script(test),
             satisfied,
+            would: Some(would),
         }),
         run: script(body),
         upload: None,

@@ -210,6 +210,9 @@ fn compile_host(
         host,
         masker,
     };
+    // Known at run time only: the plan is the same for a deploy and its
+    // dry run (see `executor::step::CHECK_MODE`).
+    scope.register("ansible_check_mode");
     let mut steps = Vec::new();
     for task in &play.tasks {
         steps.extend(compiler.task(&scope, task)?);
@@ -431,6 +434,7 @@ impl TaskCompiler<'_, '_> {
                 .transpose()?,
             ignore_errors: task.ignore_errors,
             no_log: task.no_log,
+            check_mode: task.check_mode,
             tags: task.tags.clone(),
         };
         if step.changed_when.is_none() && modules::read_only(&task.module) {

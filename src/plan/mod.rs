@@ -6,6 +6,7 @@
 //! depends on a host's earlier results (a `when:` on a registered result) is
 //! kept as an expression, with the variables it needs, for the executor.
 
+mod commit_files;
 mod compile;
 mod display;
 mod scope;
@@ -17,6 +18,7 @@ use crate::modules::Action;
 use crate::playbook::Rollback;
 use crate::shell::Masker;
 
+pub use commit_files::CommitFiles;
 pub(crate) use compile::wrap_remote;
 pub use compile::{CompileInput, compile};
 pub use display::render_text;
@@ -122,6 +124,10 @@ pub struct Step {
     /// The step's command and output are never shown.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_log: bool,
+    /// The task's `check_mode`: `Some(false)` runs it for real in a dry
+    /// run, `Some(true)` only checks it even in a deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_mode: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
@@ -220,6 +226,7 @@ impl Step {
             failed_when: None,
             ignore_errors: false,
             no_log: false,
+            check_mode: None,
             tags: Vec::new(),
         }
     }

@@ -90,6 +90,10 @@ pub struct Task {
     pub environment: Vec<(String, Node)>,
     pub ignore_errors: bool,
     pub no_log: bool,
+    /// Ansible's `check_mode`: `false` runs the task for real in a dry run
+    /// (a read-only probe whose result later steps read), `true` runs it in
+    /// check mode even in a deploy.
+    pub check_mode: Option<bool>,
     /// Task-level vars (and the vars an include passed down).
     pub vars: Vec<(String, Node)>,
     pub span: Span,

@@ -48,6 +48,7 @@ const TASK_KEYS: &[&str] = &[
     "environment",
     "ignore_errors",
     "no_log",
+    "check_mode",
     "vars",
     "args",
 ];
@@ -396,6 +397,7 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
             .unwrap_or_default(),
         ignore_errors: map.bool("ignore_errors")?.unwrap_or(false),
         no_log: map.bool("no_log")?.unwrap_or(false),
+        check_mode: map.bool("check_mode")?,
         vars: map
             .take("vars")
             .map(vars_of)

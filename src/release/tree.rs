@@ -207,10 +207,31 @@ impl Source {
 
     /// The target of the symlink at `path`, when the commit has one there.
     pub fn symlink_target(&self, path: &str) -> Option<String> {
-        let entry = self.manifest.get(path).filter(|e| e.mode == MODE_SYMLINK)?;
-        let repo = Repository::open(&self.git_dir).ok()?;
-        let blob = repo.find_blob(Oid::from_str(&entry.oid).ok()?).ok()?;
-        Some(String::from_utf8_lossy(blob.content()).into_owned())
+        self.manifest.get(path).filter(|e| e.mode == MODE_SYMLINK)?;
+        let target = self.read(path).ok()?;
+        Some(String::from_utf8_lossy(&target).into_owned())
+    }
+
+    /// The content of one file of the commit (a symlink's target for a
+    /// symlink): for what a playbook reads of the commit on the controller,
+    /// where a dry run has it and the hosts do not.
+    pub fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        let entry = self
+            .manifest
+            .get(path)
+            .ok_or_else(|| TreeError::NotInTree {
+                path: path.to_string(),
+                commit: self.commit.clone(),
+            })?;
+        let git = |err: git2::Error| TreeError::Git {
+            rev: self.rev.clone(),
+            message: format!("`{path}`: {}", err.message()),
+        };
+        let repo = Repository::open(&self.git_dir).map_err(git)?;
+        let blob = Oid::from_str(&entry.oid)
+            .and_then(|oid| repo.find_blob(oid))
+            .map_err(git)?;
+        Ok(blob.content().to_vec())
     }
 
     /// Paths of the submodules the tree has, which are not shipped.

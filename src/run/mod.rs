@@ -210,7 +210,10 @@ fn run_plan_with(
     options.grace = Duration::from_secs(exec.grace);
     options.ssh_config =
         Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
-    let templates = Templates::for_project(Some(project_dir));
+    let mut templates = Templates::for_project(Some(project_dir));
+    if let Some(deploy) = deploy {
+        plan::CommitFiles::of(deploy.source.clone()).register(&mut templates);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -349,7 +352,8 @@ fn compile_playbook(
         eprintln!("warning: {warning}");
     }
     let no_secrets_file = secrets.is_none();
-    let templates = Templates::for_project(Some(project_dir));
+    let mut templates = Templates::for_project(Some(project_dir));
+    plan::CommitFiles::new(git_dir(project_dir).to_path_buf(), rev).register(&mut templates);
     let input = CompileInput {
         stage: stage.to_string(),
         playbook,

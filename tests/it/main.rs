@@ -4,6 +4,7 @@ mod apps;
 mod certs;
 mod certs_certbot;
 mod certs_nginx;
+mod check_mode;
 mod cli;
 mod corpus;
 mod deploy;
