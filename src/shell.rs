@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::diagnostic::{Diagnostic, Source};
+
 /// What a secret value is replaced with wherever ferry shows it.
 pub const MASK: &str = "********";
 
@@ -140,6 +142,13 @@ impl Serialize for Command {
     }
 }
 
+/// A value computed from a secret shorter than this (after trimming) is not
+/// masked: `{{ secret | length }}` or `{{ 'on' if secret else 'off' }}` give
+/// `32` or `on`, which say next to nothing about the secret, and masking them
+/// would hide every `32` and `on` in the output. A secret itself is masked
+/// whatever its length.
+pub const MIN_DERIVED: usize = 4;
+
 /// Replaces every secret value with [`MASK`] in text that is about to be shown.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Masker {
@@ -152,18 +161,43 @@ impl Masker {
         Masker::default()
     }
 
-    /// Registers a secret value (and its quoted form, as it appears in commands).
+    /// Registers a secret value, with its forms as other text carries it:
+    /// shell-quoted (in commands) and JSON-escaped (`--json`, where a `"`,
+    /// `\` or newline in it is written escaped).
     pub fn add(&mut self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        for form in [secret.to_string(), quote(secret)] {
-            if !self.secrets.contains(&form) {
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json
+            .strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_string();
+        for form in [secret.to_string(), quote(secret), json] {
+            if !form.is_empty() && !self.secrets.contains(&form) {
                 self.secrets.push(form);
             }
         }
         // Longest first, so a secret containing another is masked whole.
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Registers a value computed from a secret (a template that read one):
+    /// as it is and trimmed, unless it is too short to tell anything
+    /// ([`MIN_DERIVED`]) or a boolean's word.
+    pub fn add_derived(&mut self, value: &str) {
+        let trimmed = value.trim();
+        let trivial = ["true", "false", "none", "null", "yes"];
+        if trimmed.chars().count() < MIN_DERIVED
+            || trivial.iter().any(|t| t.eq_ignore_ascii_case(trimmed))
+        {
+            return;
+        }
+        self.add(value);
+        if trimmed != value {
+            self.add(trimmed);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,6 +215,25 @@ impl Masker {
             out = out.replace(secret.as_str(), MASK);
         }
         out
+    }
+
+    /// An error with every secret masked: its message, its help and the
+    /// source line it quotes (a template error may show a value; a
+    /// playbook line may hold a secret written inline).
+    pub fn hide(&self, mut err: Diagnostic) -> Diagnostic {
+        if self.secrets.is_empty() {
+            return err;
+        }
+        err.message = self.mask(&err.message);
+        err.help = err.help.map(|help| self.mask(&help));
+        if let Some(span) = &mut err.span
+            && let Some(line) = span.source.line(span.line)
+            && self.reveals(line)
+        {
+            let text = self.mask(&span.source.text);
+            span.source = Source::new(span.source.path.clone(), text);
+        }
+        err
     }
 }
 
@@ -245,5 +298,37 @@ mod tests {
         assert_eq!(shown, format!("echo {MASK}"));
         assert!(masker.reveals("pw=hunter 2"));
         assert!(!masker.reveals("pw=hunter"));
+    }
+
+    #[test]
+    fn masks_secrets_as_json_writes_them() {
+        let mut masker = Masker::new();
+        masker.add("a\"b\\c\nd");
+        let json = serde_json::json!({ "msg": "x a\"b\\c\nd y" }).to_string();
+        assert_eq!(masker.mask(&json), format!(r#"{{"msg":"x {MASK} y"}}"#));
+    }
+
+    #[test]
+    fn values_derived_from_secrets_are_masked_unless_too_short_to_tell() {
+        let mut masker = Masker::new();
+        for trivial in ["", "a", "32", "on", "off", "true", "False", "None", "  \n"] {
+            masker.add_derived(trivial);
+        }
+        assert!(masker.is_empty(), "{masker:?}");
+        masker.add_derived("aHVudGVyMg==\n");
+        assert_eq!(masker.mask("echo aHVudGVyMg=="), format!("echo {MASK}"));
+        assert_eq!(masker.mask("x=aHVudGVyMg==\n."), format!("x={MASK}."));
+    }
+
+    #[test]
+    fn errors_are_hidden_message_help_and_quoted_line() {
+        let mut masker = Masker::new();
+        masker.add("hunter2");
+        let source = Source::new("deploy.yml", "- shell: echo hunter2 | x\n");
+        let span = crate::diagnostic::Span::new(source, 1, 23, 1);
+        let err = Diagnostic::new("cannot convert `hunter2`", span).with_help("try hunter2");
+        let shown = masker.hide(err).to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("deploy.yml:1:23"), "{shown}");
     }
 }

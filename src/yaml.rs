@@ -18,6 +18,8 @@ use crate::diagnostic::{Diagnostic, Source, Span};
 
 mod tag;
 
+pub(crate) use tag::{as_written, never_templated};
+
 /// One YAML node and where it was written.
 #[derive(Debug, Clone)]
 pub struct Node {

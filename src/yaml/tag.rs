@@ -84,12 +84,21 @@ pub(super) fn span(
 /// `text` written so that rendering it as a template gives `text` back:
 /// every `{` becomes the expression `{{ '{' }}`, so no `{{`, `{%` or `{#`
 /// of the original opens anything. Strings without Jinja stay as they are.
-pub(super) fn never_templated(text: &str) -> String {
+pub(crate) fn never_templated(text: &str) -> String {
     if !(text.contains("{{") || text.contains("{%") || text.contains("{#")) {
         return text.to_string();
     }
-    text.replace('{', "{{ '{' }}")
+    text.replace('{', OPEN)
 }
+
+/// The text that [`never_templated`] was given, from what it returned
+/// (every `{` of the text was replaced, so each [`OPEN`] is one `{`).
+pub(crate) fn as_written(text: &str) -> String {
+    text.replace(OPEN, "{")
+}
+
+/// A template expression printing `{`.
+const OPEN: &str = "{{ '{' }}";
 
 #[cfg(test)]
 mod tests {
@@ -114,6 +123,7 @@ mod tests {
         let span = Span::file_start(source);
         for text in ["{{ x }}", "a{%b%}c{#d#}", "{", "{{", "}}{{'", "plain"] {
             let escaped = never_templated(text);
+            assert_eq!(as_written(&escaped), text);
             let rendered = templates
                 .render(&escaped, &serde_json::Map::new(), &span)
                 .unwrap();
