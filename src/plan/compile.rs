@@ -72,14 +72,10 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
         };
         let mut host_plans = Vec::new();
         for host in &hosts {
-            host_plans.push(compile_host(
-                input,
-                play,
-                host,
-                &hosts,
-                &groups,
-                &mut masker,
-            )?);
+            host_plans.push(
+                compile_host(input, play, host, &hosts, &groups, &mut masker)
+                    .map_err(|err| masker.hide(err))?,
+            );
         }
         if let Some(node) = &play.serial
             && host_plans
@@ -102,6 +98,15 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             rollback: play.rollback,
             hosts: host_plans,
         });
+    }
+    // A step's name may be rendered from a secret, and the masker knows
+    // every value derived from one only now.
+    for step in plays
+        .iter_mut()
+        .flat_map(|p| &mut p.hosts)
+        .flat_map(|h| h.steps.iter_mut().chain(&mut h.handlers))
+    {
+        step.name = masker.mask(&step.name);
     }
     Ok(Plan {
         stage: input.stage.clone(),
@@ -169,11 +174,14 @@ fn compile_host(
     }
     if let Some(secrets) = &input.secrets {
         scope.set_json(&secrets.vars, &secrets.span);
+        secrets.vars.keys().for_each(|name| scope.mark_secret(name));
     }
     for (vars, span) in &input.extra_vars {
         scope.set_json(vars, span);
     }
+    scope.mark_secret("ssh_key_passphrase");
     for (name, span) in &play.secrets {
+        scope.mark_secret(name);
         match scope.get(name)? {
             Some(Value::String(s)) => masker.add(&s),
             Some(other) => masker.add(&other.to_string()),
@@ -228,6 +236,7 @@ fn compile_host(
         }
         handlers.extend(compiled);
     }
+    scope.secrets_into(compiler.masker);
     Ok(HostPlan {
         host: host.to_string(),
         connection,
@@ -374,10 +383,14 @@ impl TaskCompiler<'_, '_> {
                 )));
             }
         };
+        let secret_items = scope.node_reads_secret(items);
         list.into_iter()
             .map(|item| {
                 let mut scope = scope.clone();
                 scope.set(task.loop_var.clone(), Raw::Final(Arc::new(item.clone())));
+                if secret_items {
+                    scope.mark_secret(&task.loop_var);
+                }
                 self.step(&scope, task, Some(item))
             })
             .collect()
@@ -518,6 +531,7 @@ impl TaskCompiler<'_, '_> {
                 };
                 *check = modules::guard(text(&task.creates)?, text(&task.removes)?);
             }
+            scope.secrets_into(self.masker);
             let shown = [
                 Some(run.as_sent()),
                 check.as_ref().map(|c| c.command.as_sent()),
@@ -531,6 +545,7 @@ impl TaskCompiler<'_, '_> {
             }
         }
         if let Action::Debug { msg } = &mut action {
+            scope.secrets_into(self.masker);
             *msg = self.masker.mask(msg);
         }
         if let Action::Release { args, .. } = &mut action {
