@@ -188,15 +188,18 @@ fn resolve(
                     .for_each(|l| masker.add(l.trim()));
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let tail = last_lines(&masker.mask(&stderr));
-                let said = if tail.is_empty() {
-                    String::from(" and printed nothing on stderr")
-                } else {
-                    format!("; the end of its stderr:\n{tail}")
-                };
-                return Err(value.error(format!(
-                    "the command of secret `{name}` failed ({}){said}",
+                let err = value.error(format!(
+                    "the command of secret `{name}` failed ({})",
                     out.status
-                )));
+                ));
+                return Err(match tail.is_empty() {
+                    true => {
+                        err.with_help("it printed nothing on stderr (its stdout is never shown)")
+                    }
+                    false => err.with_help(format!(
+                        "the end of its stderr, secrets masked (its stdout is never shown):\n{tail}"
+                    )),
+                });
             }
             Ok(stdout.trim_end_matches(['\n', '\r']).to_string())
         }
