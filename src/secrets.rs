@@ -108,12 +108,14 @@ pub fn load(dir: &Path, stage: &str) -> Result<Option<Secrets>, Diagnostic> {
         };
         vars.insert(name, value);
     }
+    let mut warnings = warnings(&path);
+    warnings.extend(too_short(&vars, &path));
     values.retain(|v| !v.is_empty());
     Ok(Some(Secrets {
         vars,
         span: Span::file_start(shown.clone()),
         values,
-        warnings: warnings(&path),
+        warnings,
     }))
 }
 
@@ -184,7 +186,7 @@ fn resolve(
                 masker.add(stdout.trim());
                 stdout
                     .lines()
-                    .filter(|l| l.trim().len() >= crate::shell::MIN_DERIVED)
+                    .filter(|l| l.trim().len() >= crate::shell::MIN_MASKED)
                     .for_each(|l| masker.add(l.trim()));
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let tail = last_lines(&masker.mask(&stderr));
@@ -241,6 +243,27 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
+}
+
+/// The variables whose value (or a string inside it) is too short to mask
+/// ([`crate::shell::MIN_MASKED`]): named, never shown.
+fn too_short(vars: &Map<String, Value>, path: &Path) -> Vec<String> {
+    vars.iter()
+        .filter(|(_, value)| {
+            let mut strings = Vec::new();
+            collect_strings(value, &mut strings);
+            strings
+                .iter()
+                .any(|s| s.chars().count() < crate::shell::MIN_MASKED)
+        })
+        .map(|(name, _)| {
+            format!(
+                "secret `{name}` in `{}` is shorter than {} characters: it is not masked (masking it would hide every occurrence of it in the output)",
+                path.display(),
+                crate::shell::MIN_MASKED
+            )
+        })
+        .collect()
 }
 
 /// A secrets file readable by others, or committed to git, is a leak

@@ -142,12 +142,12 @@ impl Serialize for Command {
     }
 }
 
-/// A value computed from a secret shorter than this (after trimming) is not
-/// masked: `{{ secret | length }}` or `{{ 'on' if secret else 'off' }}` give
-/// `32` or `on`, which say next to nothing about the secret, and masking them
-/// would hide every `32` and `on` in the output. A secret itself is masked
-/// whatever its length.
-pub const MIN_DERIVED: usize = 4;
+/// A secret, or a value computed from one, shorter than this is not masked:
+/// masking `1` would hide every `1` in the output and refuse every command
+/// line with one, and what is that short tells next to nothing — a
+/// `{{ secret | length }}` of `32`, an `on` from `{{ 'on' if secret else
+/// 'off' }}`. The secrets file warns about such values.
+pub const MIN_MASKED: usize = 4;
 
 /// Replaces every secret value with [`MASK`] in text that is about to be shown.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -165,7 +165,7 @@ impl Masker {
     /// shell-quoted (in commands) and JSON-escaped (`--json`, where a `"`,
     /// `\` or newline in it is written escaped).
     pub fn add(&mut self, secret: &str) {
-        if secret.is_empty() {
+        if secret.chars().count() < MIN_MASKED {
             return;
         }
         let json = serde_json::to_string(secret).unwrap_or_default();
@@ -185,11 +185,11 @@ impl Masker {
 
     /// Registers a value computed from a secret (a template that read one):
     /// as it is and trimmed, unless it is too short to tell anything
-    /// ([`MIN_DERIVED`]) or a boolean's word.
+    /// ([`MIN_MASKED`]) or a boolean's word.
     pub fn add_derived(&mut self, value: &str) {
         let trimmed = value.trim();
         let trivial = ["true", "false", "none", "null", "yes"];
-        if trimmed.chars().count() < MIN_DERIVED
+        if trimmed.chars().count() < MIN_MASKED
             || trivial.iter().any(|t| t.eq_ignore_ascii_case(trimmed))
         {
             return;
@@ -294,10 +294,12 @@ mod tests {
     fn masks_secrets_raw_and_quoted() {
         let mut masker = Masker::new();
         masker.add("hunter 2");
+        masker.add("1");
         let shown = masker.mask(&Command::new("echo").arg("hunter 2").to_string());
         assert_eq!(shown, format!("echo {MASK}"));
         assert!(masker.reveals("pw=hunter 2"));
         assert!(!masker.reveals("pw=hunter"));
+        assert!(!masker.reveals("host1"), "too short to mask");
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn deferred_action(
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
     wrap_remote(&mut action, environment, step.become_user.as_deref());
-    let masker = derived_at_run_time(cx, &step.body, &vars);
+    let (mut masker, read_secret) = derived_at_run_time(cx, &step.body, &vars);
     match &mut action {
         Action::Remote { run, .. } if masker.reveals(run.as_sent()) => {
             return Err(Diagnostic::new(
@@ -164,7 +164,13 @@ fn deferred_action(
                 span,
             ));
         }
-        Action::Debug { msg } => *msg = masker.mask(msg),
+        Action::Debug { msg } => {
+            // Free-form `msg=…` was rendered whole: the message is a part.
+            if read_secret {
+                masker.add_derived(msg);
+            }
+            *msg = masker.mask(msg);
+        }
         _ => {}
     }
     Ok(action)
@@ -173,14 +179,20 @@ fn deferred_action(
 /// The masker, plus what a deferred step's templates compute from a secret
 /// at run time: a string of its arguments whose template reads a variable
 /// that holds a secret (a known value, or one derived while compiling) is
-/// itself a secret, as at compile time. Known only to this step.
-fn derived_at_run_time(cx: &StepContext<'_>, body: &Body, vars: &Map<String, Value>) -> Masker {
+/// itself a secret, as at compile time. Known only to this step; also
+/// says whether any string read a secret.
+fn derived_at_run_time(
+    cx: &StepContext<'_>,
+    body: &Body,
+    vars: &Map<String, Value>,
+) -> (Masker, bool) {
     let mut masker = cx.masker.clone();
+    let mut any = false;
     let Body::Deferred { args, .. } = body else {
-        return masker;
+        return (masker, any);
     };
     if cx.masker.is_empty() {
-        return masker;
+        return (masker, any);
     }
     let holds_secret = |value: &Value| {
         let mut found = false;
@@ -194,11 +206,12 @@ fn derived_at_run_time(cx: &StepContext<'_>, body: &Body, vars: &Map<String, Val
             .variables(text)
             .iter()
             .any(|name| vars.get(name).is_some_and(holds_secret));
+        any |= reads_secret;
         if reads_secret && let Ok(value) = cx.templates.render_value(text, vars, &span) {
             visit_strings(&value, &mut |s| masker.add_derived(s));
         }
     });
-    masker
+    (masker, any)
 }
 
 /// Calls `f` with every string inside `value` (numbers as written).

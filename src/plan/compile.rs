@@ -546,6 +546,10 @@ impl TaskCompiler<'_, '_> {
         }
         if let Action::Debug { msg } = &mut action {
             scope.secrets_into(self.masker);
+            // Free-form `msg=…` was rendered whole: the message is a part.
+            if scope.node_reads_secret(&task.args) {
+                self.masker.add_derived(msg);
+            }
             *msg = self.masker.mask(msg);
         }
         if let Action::Release { args, .. } = &mut action {

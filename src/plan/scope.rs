@@ -122,17 +122,67 @@ impl<'t> Scope<'t> {
     /// rendered alone and its output recorded as a secret (each string of a
     /// mapping is its own value: `{cmd: "{{ token }}", chdir: /srv}` makes
     /// the command a secret, not the directory). Returns whether any did.
-    fn derive_from(&self, texts: &[&str], render_one: impl Fn(&str) -> Option<Value>) -> bool {
+    fn derive_from(
+        &self,
+        texts: &[&str],
+        span: &Span,
+        render_one: impl Fn(&str) -> Option<Value>,
+    ) -> bool {
         let mut any = false;
         for text in texts {
             if self.reads_secret(text) {
                 any = true;
-                if let Some(value) = render_one(text) {
-                    self.derive(&value);
+                match render_one(text) {
+                    Some(Value::String(rendered)) => self.derive_text(text, &rendered, span),
+                    Some(value) => self.derive(&value),
+                    None => {}
                 }
             }
         }
         any
+    }
+
+    /// Records `rendered`, what `text` rendered to, as a secret; when it
+    /// has several lines (a template file), also each line that depends on
+    /// a secret, as a log shows output line by line. Those lines are found
+    /// by rendering `text` again with every secret changed: a line that
+    /// comes out different derives from one. When that render fails or
+    /// gives other lines (a secret steered a loop or a branch), every line
+    /// counts.
+    fn derive_text(&self, text: &str, rendered: &str, span: &Span) {
+        self.derived.borrow_mut().push(rendered.to_string());
+        if !rendered.trim_end().contains('\n') {
+            return;
+        }
+        let shadow = self.with_secrets_changed();
+        let other = shadow
+            .with_context(&[text], |vars| shadow.templates.render(text, vars, span))
+            .ok();
+        let lines = rendered.lines();
+        let mut derived = self.derived.borrow_mut();
+        match other {
+            Some(other) if other.lines().count() == rendered.lines().count() => derived.extend(
+                lines
+                    .zip(other.lines())
+                    .filter(|(line, changed)| line != changed)
+                    .map(|(line, _)| line.to_string()),
+            ),
+            _ => derived.extend(lines.map(str::to_string)),
+        }
+    }
+
+    /// This scope with every secret variable's value changed (each letter
+    /// and digit shifted, numbers plus one): what depends on a secret
+    /// renders differently in it.
+    fn with_secrets_changed(&self) -> Scope<'t> {
+        let mut shadow = self.clone();
+        shadow.derived = Rc::default();
+        for name in &self.secret {
+            if let Ok(Some(value)) = self.get(name) {
+                shadow.set(name.clone(), Raw::Final(Arc::new(changed(&value))));
+            }
+        }
+        shadow
     }
 
     /// Sets a variable, overriding any earlier (lower-precedence) value.
@@ -285,7 +335,7 @@ impl<'t> Scope<'t> {
         let rendered =
             self.with_context(&[text], |vars| self.templates.render(text, vars, span))?;
         if self.reads_secret(text) {
-            self.derive(&Value::String(rendered.clone()));
+            self.derive_text(text, &rendered, span);
         }
         Ok(rendered)
     }
@@ -307,7 +357,7 @@ impl<'t> Scope<'t> {
         let mut texts = Vec::new();
         node_strings(node, &mut texts);
         let value = self.with_context(&texts, |vars| self.templates.render_node(node, vars))?;
-        let secret = self.derive_from(&texts, |text| {
+        let secret = self.derive_from(&texts, &node.span, |text| {
             let vars = self.read_by(&[text]).ok()?;
             self.templates.render_value(text, &vars, &node.span).ok()
         });
@@ -321,7 +371,7 @@ impl<'t> Scope<'t> {
         json_strings(value, &mut texts);
         let rendered =
             self.with_context(&texts, |vars| self.templates.render_json(value, vars, span))?;
-        let secret = self.derive_from(&texts, |text| {
+        let secret = self.derive_from(&texts, span, |text| {
             let vars = self.read_by(&[text]).ok()?;
             self.templates.render_value(text, &vars, span).ok()
         });
@@ -359,6 +409,42 @@ fn node_strings<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
             node_strings(v, out);
         }),
         _ => {}
+    }
+}
+
+/// `value` with every letter and digit of its strings shifted by one
+/// (`z` to `a`, `9` to `0`) and its numbers plus one: a different value of
+/// the same shape, so that templates still render.
+fn changed(value: &Value) -> Value {
+    let shift = |c: char| match c {
+        'z' => 'a',
+        'Z' => 'A',
+        '9' => '0',
+        c if c.is_ascii_alphanumeric() => (c as u8 + 1) as char,
+        c => c,
+    };
+    match value {
+        Value::String(s) => {
+            let shifted: String = s.chars().map(shift).collect();
+            Value::String(if shifted == *s {
+                format!("{s}~")
+            } else {
+                shifted
+            })
+        }
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::from(i.wrapping_add(1)),
+            (None, Some(x)) => Value::from(x + 1.0),
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(changed).collect()),
+        Value::Object(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), changed(v)))
+                .collect(),
+        ),
+        Value::Null | Value::Bool(_) => value.clone(),
     }
 }
 
@@ -487,6 +573,51 @@ mod tests {
             ("11", "", "on")
         );
         assert_eq!(masked(&scope, "11 on a b"), "11 on a b");
+    }
+
+    #[test]
+    fn the_lines_of_a_rendered_file_that_depend_on_a_secret_are_secrets_and_the_others_not() {
+        let templates = Templates::new();
+        let scope = scope_with(
+            &templates,
+            "app: web\ntoken: \"{{ secret_key | b64encode }}\"\n",
+        );
+        let span = Span::file_start(Source::new("t.yml", ""));
+        let text = "[Service]\nUser={{ app }}\nToken={{ token }}\nHash={{ (secret_key ~ 'x') | hash('sha1') }}\nRestart=always\n";
+        let file = scope.render_str(text, &span).unwrap();
+        let lines: Vec<&str> = file.lines().collect();
+        let mut masker = Masker::new();
+        scope.secrets_into(&mut masker);
+        assert!(
+            masker.reveals(lines[2]) && masker.reveals(lines[3]),
+            "{file}"
+        );
+        let shown: Vec<String> = lines.iter().map(|l| masker.mask(l)).collect();
+        assert_eq!(
+            shown,
+            [
+                "[Service]",
+                "User=web",
+                "********",
+                "********",
+                "Restart=always"
+            ]
+        );
+        for line in [lines[0], lines[1], lines[4]] {
+            assert!(!masker.reveals(line), "{line} masked");
+        }
+    }
+
+    #[test]
+    fn a_secret_that_steers_a_loop_makes_every_line_a_secret() {
+        let templates = Templates::new();
+        let scope = scope_with(&templates, "app: web\n");
+        let span = Span::file_start(Source::new("t.yml", ""));
+        let text = "{% if secret_key.startswith('hunter') %}mode=alpha\nlevel=high\n{% else %}mode=beta\n{% endif %}";
+        let file = scope.render_str(text, &span).unwrap();
+        let mut masker = Masker::new();
+        scope.secrets_into(&mut masker);
+        assert!(file.lines().all(|line| masker.reveals(line)), "{file}");
     }
 
     #[test]

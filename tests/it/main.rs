@@ -12,6 +12,7 @@ mod init;
 mod inventory_ansible;
 mod nginx;
 mod release_remote;
+mod secrets;
 mod support;
 mod systemd;
 mod transport;
