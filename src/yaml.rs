@@ -66,7 +66,7 @@ pub fn parse(source: &Arc<Source>) -> Result<Node, Diagnostic> {
             span: Span::file_start(source.clone()),
         });
     }
-    let raw: Spanned<Tagged<Raw>> = serde_saphyr::from_str_with_options(&source.text, options)
+    let raw: RawNode = serde_saphyr::from_str_with_options(&source.text, options)
         .map_err(|err| syntax_error(source, &err))?;
     convert(source, raw)
 }
@@ -106,11 +106,14 @@ enum Raw {
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Spanned<Tagged<Raw>>>),
-    Map(Vec<(Spanned<Tagged<Raw>>, Spanned<Tagged<Raw>>)>),
+    Seq(Vec<RawNode>),
+    Map(Vec<(RawNode, RawNode)>),
 }
 
-fn convert(source: &Arc<Source>, raw: Spanned<Tagged<Raw>>) -> Result<Node, Diagnostic> {
+/// A node as serde-saphyr gives it: with its place and its tag, if any.
+type RawNode = Spanned<Tagged<Raw>>;
+
+fn convert(source: &Arc<Source>, raw: RawNode) -> Result<Node, Diagnostic> {
     let loc = raw.referenced;
     let span = Span::new(
         source.clone(),
