@@ -150,10 +150,20 @@ impl Serialize for Command {
 pub const MIN_MASKED: usize = 4;
 
 /// Replaces every secret value with [`MASK`] in text that is about to be shown.
+///
+/// One pass over the text whatever the number of secrets (an Aho-Corasick
+/// automaton, leftmost-longest: a secret containing another is masked
+/// whole): a deploy to many hosts knows values derived per host, and every
+/// output line is masked.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Masker {
     #[serde(skip)]
     secrets: Vec<String>,
+    #[serde(skip)]
+    known: std::collections::HashSet<String>,
+    /// Built on first use after the last [`add`](Self::add).
+    #[serde(skip)]
+    automaton: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Masker {
@@ -163,7 +173,7 @@ impl Masker {
 
     /// Registers a secret value, with its forms as other text carries it:
     /// shell-quoted (in commands) and JSON-escaped (`--json`, where a `"`,
-    /// `\` or newline in it is written escaped).
+    /// `\\` or newline in it is written escaped).
     pub fn add(&mut self, secret: &str) {
         if secret.chars().count() < MIN_MASKED {
             return;
@@ -175,12 +185,35 @@ impl Masker {
             .unwrap_or_default()
             .to_string();
         for form in [secret.to_string(), quote(secret), json] {
-            if !form.is_empty() && !self.secrets.contains(&form) {
+            if !form.is_empty() && self.known.insert(form.clone()) {
                 self.secrets.push(form);
+                self.automaton = std::sync::OnceLock::new();
             }
         }
-        // Longest first, so a secret containing another is masked whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Registers every secret `other` knows.
+    pub fn extend(&mut self, other: &Masker) {
+        for secret in &other.secrets {
+            if self.known.insert(secret.clone()) {
+                self.secrets.push(secret.clone());
+                self.automaton = std::sync::OnceLock::new();
+            }
+        }
+    }
+
+    fn automaton(&self) -> Option<&aho_corasick::AhoCorasick> {
+        self.automaton
+            .get_or_init(|| {
+                if self.secrets.is_empty() {
+                    return None;
+                }
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&self.secrets)
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Registers a value computed from a secret (a template that read one):
@@ -206,14 +239,18 @@ impl Masker {
 
     /// Whether `text` contains any secret value.
     pub fn reveals(&self, text: &str) -> bool {
-        self.secrets.iter().any(|s| text.contains(s.as_str()))
+        self.automaton().is_some_and(|ac| ac.is_match(text))
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            out = out.replace(secret.as_str(), MASK);
-        }
+        let Some(ac) = self.automaton() else {
+            return text.to_string();
+        };
+        let mut out = String::with_capacity(text.len());
+        ac.replace_all_with(text, &mut out, |_, _, out| {
+            out.push_str(MASK);
+            true
+        });
         out
     }
 

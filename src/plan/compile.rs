@@ -45,10 +45,15 @@ pub struct CompileInput<'a> {
 
 /// Compiles every play for every host it targets.
 pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
-    let mut masker = Masker::new();
+    // The secrets file's values, and (in `masker`) those and every value a
+    // host's compilation derives from a secret. A host's commands are
+    // checked against the first and its own: what a secret renders to on
+    // one host is rendered from that host's variables.
+    let mut roots = Masker::new();
     for value in input.secrets.iter().flat_map(|s| &s.values) {
-        masker.add(value);
+        roots.add(value);
     }
+    let mut masker = roots.clone();
     let limited = match &input.limit {
         Some(pattern) => Some(input.inventory.select(pattern, None)?),
         None => None,
@@ -72,10 +77,10 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
         };
         let mut host_plans = Vec::new();
         for host in &hosts {
-            host_plans.push(
-                compile_host(input, play, host, &hosts, &groups, &mut masker)
-                    .map_err(|err| masker.hide(err))?,
-            );
+            let mut derived = Masker::new();
+            let host_plan = compile_host(input, play, host, &hosts, &groups, &roots, &mut derived);
+            masker.extend(&derived);
+            host_plans.push(host_plan.map_err(|err| masker.hide(err))?);
         }
         if let Some(node) = &play.serial
             && host_plans
@@ -122,6 +127,7 @@ fn compile_host(
     host: &str,
     play_hosts: &[String],
     groups: &Map<String, Value>,
+    roots: &Masker,
     masker: &mut Masker,
 ) -> Result<HostPlan, Diagnostic> {
     let mut scope = Scope::new(input.templates);
@@ -216,6 +222,7 @@ fn compile_host(
         input,
         play,
         host,
+        roots,
         masker,
     };
     let mut steps = Vec::new();
@@ -357,6 +364,10 @@ struct TaskCompiler<'a, 'm> {
     input: &'a CompileInput<'a>,
     play: &'a Play,
     host: &'a str,
+    /// The secrets file's values.
+    roots: &'a Masker,
+    /// The secrets of this host's compilation: a play's `secrets:`, values
+    /// derived from secrets.
     masker: &'m mut Masker,
 }
 
@@ -536,7 +547,8 @@ impl TaskCompiler<'_, '_> {
                 Some(run.as_sent()),
                 check.as_ref().map(|c| c.command.as_sent()),
             ];
-            if shown.into_iter().flatten().any(|c| self.masker.reveals(c)) {
+            let reveals = |c: &str| self.roots.reveals(c) || self.masker.reveals(c);
+            if shown.into_iter().flatten().any(reveals) {
                 return Err(task.module_node.error(format!(
                     "a secret would appear on the command line of `{}` (visible in `ps` on the host)",
                     self.host
@@ -550,7 +562,7 @@ impl TaskCompiler<'_, '_> {
             if scope.node_reads_secret(&task.args) {
                 self.masker.add_derived(msg);
             }
-            *msg = self.masker.mask(msg);
+            *msg = self.masker.mask(&self.roots.mask(msg));
         }
         if let Action::Release { args, .. } = &mut action {
             self.release_vars(scope, task, args)?;
