@@ -156,9 +156,11 @@ fn deferred_action(
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
     wrap_remote(&mut action, environment, step.become_user.as_deref());
-    let (mut masker, read_secret) = derived_at_run_time(cx, &step.body, &vars);
+    let (mut derived, read_secret) = derived_at_run_time(cx, &step.body, &vars);
     match &mut action {
-        Action::Remote { run, .. } if masker.reveals(run.as_sent()) => {
+        Action::Remote { run, .. }
+            if cx.masker.reveals(run.as_sent()) || derived.reveals(run.as_sent()) =>
+        {
             return Err(Diagnostic::new(
                 "a secret would appear on the command line (visible in `ps` on the host)",
                 span,
@@ -167,26 +169,26 @@ fn deferred_action(
         Action::Debug { msg } => {
             // Free-form `msg=…` was rendered whole: the message is a part.
             if read_secret {
-                masker.add_derived(msg);
+                derived.add_derived(msg);
             }
-            *msg = masker.mask(msg);
+            *msg = derived.mask(&cx.masker.mask(msg));
         }
         _ => {}
     }
     Ok(action)
 }
 
-/// The masker, plus what a deferred step's templates compute from a secret
-/// at run time: a string of its arguments whose template reads a variable
-/// that holds a secret (a known value, or one derived while compiling) is
-/// itself a secret, as at compile time. Known only to this step; also
-/// says whether any string read a secret.
+/// What a deferred step's templates compute from a secret at run time: a
+/// string of its arguments whose template reads a variable that holds a
+/// secret (a known value, or one derived while compiling) is itself a
+/// secret, as at compile time. Known only to this step; also says whether
+/// any string read a secret.
 fn derived_at_run_time(
     cx: &StepContext<'_>,
     body: &Body,
     vars: &Map<String, Value>,
 ) -> (Masker, bool) {
-    let mut masker = cx.masker.clone();
+    let mut masker = Masker::new();
     let mut any = false;
     let Body::Deferred { args, .. } = body else {
         return (masker, any);

@@ -185,7 +185,6 @@ fn compile_host(
     for (vars, span) in &input.extra_vars {
         scope.set_json(vars, span);
     }
-    scope.mark_secret("ssh_key_passphrase");
     for (name, span) in &play.secrets {
         scope.mark_secret(name);
         match scope.get(name)? {
@@ -209,6 +208,7 @@ fn compile_host(
     };
     if let Some(p) = &passphrase {
         masker.add(p);
+        scope.mark_secret("ssh_key_passphrase");
     }
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
