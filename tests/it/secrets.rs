@@ -305,3 +305,29 @@ fn an_unsafe_string_is_deployed_as_written() {
     let written = std::fs::read_to_string(h.dir.join("app/greeting")).unwrap();
     assert_eq!(written, "say {{ not a template }}");
 }
+
+#[test]
+fn a_secret_derived_at_run_time_is_refused_on_that_steps_command_line() {
+    let hosts = TestHosts::start(1);
+    let deploy = "\
+- hosts: web
+  tasks:
+    - command: echo hello
+      register: out
+      changed_when: false
+    - shell: echo {{ (out.stdout ~ secret_key) | b64encode }} > /dev/null
+";
+    let project = project(&hosts, deploy, &format!("secret_key: {SECRET}\n"));
+    let out = project.ferry(&["deploy", "test", "-v"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("a secret would appear on the command line"),
+        "{}",
+        out.stdout
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("hello{SECRET}"));
+    let mut forms = derived_forms();
+    forms.push(b64);
+    assert_hidden(&out, &forms, "run-time derived secret");
+}
