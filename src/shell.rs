@@ -149,6 +149,11 @@ impl Serialize for Command {
 /// 'off' }}`. The secrets file warns about such values.
 pub const MIN_MASKED: usize = 4;
 
+/// Up to this many secret forms, a masker searches for each in turn: cheaper
+/// than building an automaton (a host's own derived secrets, checked after
+/// each step it compiles, are this few).
+const FEW: usize = 16;
+
 /// Replaces every secret value with [`MASK`] in text that is about to be shown.
 ///
 /// One pass over the text whatever the number of secrets (an Aho-Corasick
@@ -239,10 +244,21 @@ impl Masker {
 
     /// Whether `text` contains any secret value.
     pub fn reveals(&self, text: &str) -> bool {
+        if self.secrets.len() <= FEW {
+            return self.secrets.iter().any(|s| text.contains(s.as_str()));
+        }
         self.automaton().is_some_and(|ac| ac.is_match(text))
     }
 
     pub fn mask(&self, text: &str) -> String {
+        if self.secrets.len() <= FEW {
+            // Longest first, so a secret containing another is masked whole.
+            let mut secrets: Vec<&String> = self.secrets.iter().collect();
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            return secrets
+                .into_iter()
+                .fold(text.to_string(), |out, s| out.replace(s.as_str(), MASK));
+        }
         let Some(ac) = self.automaton() else {
             return text.to_string();
         };
@@ -337,6 +353,21 @@ mod tests {
         assert!(masker.reveals("pw=hunter 2"));
         assert!(!masker.reveals("pw=hunter"));
         assert!(!masker.reveals("host1"), "too short to mask");
+    }
+
+    #[test]
+    fn many_secrets_are_masked_in_one_pass_a_longer_one_whole() {
+        let mut masker = Masker::new();
+        for i in 0..40 {
+            masker.add(&format!("secret-{i:02}"));
+        }
+        masker.add("secret-07-and-more");
+        assert!(masker.secrets.len() > FEW);
+        assert_eq!(
+            masker.mask("a secret-07-and-more b secret-39 c secret-4"),
+            format!("a {MASK} b {MASK} c secret-4")
+        );
+        assert!(masker.reveals("x secret-12 y") && !masker.reveals("secret-4"));
     }
 
     #[test]
