@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostic, Source, Span};
+use crate::shell::Masker;
 use crate::yaml::{self, Node};
 
 /// The secret variables of one stage.
@@ -52,89 +53,185 @@ pub fn ignored_by_git(dir: &Path, stage: &str) -> bool {
 }
 
 /// Reads the stage's secrets, running the commands it names.
+///
+/// An error about the file names it with line and column but never quotes
+/// its lines (the snippet other input errors show would show a secret), and
+/// a failing command is never quoted with its output: see [`resolve`].
 pub fn load(dir: &Path, stage: &str) -> Result<Option<Secrets>, Diagnostic> {
     let Some(path) = path(dir, stage) else {
         return Ok(None);
     };
     let source = Source::read(&path)?;
-    let node = yaml::parse(&source)?;
-    let yaml::Value::Map(entries) = &node.value else {
-        if matches!(node.value, yaml::Value::Null) {
-            return Ok(Some(empty(&source)));
+    // What errors and later templates point into: the path, not the text.
+    let shown = Source::new(path.clone(), "");
+    let redact = |mut err: Diagnostic| {
+        if let Some(span) = &mut err.span
+            && Arc::ptr_eq(&span.source, &source)
+        {
+            span.source = shown.clone();
         }
-        return Err(node.type_error("a secrets file", "a mapping of variables"));
+        err
     };
+    let node = yaml::parse(&source).map_err(redact)?;
+    let entries = match &node.value {
+        yaml::Value::Map(entries) => entries.as_slice(),
+        yaml::Value::Null => &[],
+        _ => {
+            return Err(redact(
+                node.type_error("a secrets file", "a mapping of variables"),
+            ));
+        }
+    };
+    // Every value written in the file is known before any command runs, to
+    // mask what a failing command prints.
+    let mut known = Masker::new();
+    let mut values = Vec::new();
+    for (_, value) in entries {
+        if source_of(value).is_none() {
+            collect_strings(&written(value.to_json()), &mut values);
+        }
+    }
+    values.iter().for_each(|v| known.add(v));
     let mut vars = Map::new();
     for (key, value) in entries {
         let name = key.scalar_string().unwrap_or_default();
-        vars.insert(name, resolve(value, &path)?);
+        let value = match source_of(value) {
+            None => value.to_json(),
+            Some(fetch) => {
+                let fetched = resolve(&name, fetch, &path, &known).map_err(redact)?;
+                known.add(&fetched);
+                values.push(fetched.clone());
+                // Fetched text is used as it is, never templated (Ansible
+                // does not template a lookup's result either).
+                Value::String(yaml::never_templated(&fetched))
+            }
+        };
+        vars.insert(name, value);
     }
-    let mut values = Vec::new();
-    collect_strings(&Value::Object(vars.clone()), &mut values);
+    let mut warnings = warnings(&path);
+    warnings.extend(too_short(&vars, &path));
+    values.retain(|v| !v.is_empty());
     Ok(Some(Secrets {
         vars,
-        span: Span::file_start(source.clone()),
+        span: Span::file_start(shown.clone()),
         values,
-        warnings: warnings(&path),
+        warnings,
     }))
 }
 
-fn empty(source: &Arc<Source>) -> Secrets {
-    Secrets {
-        vars: Map::new(),
-        span: Span::file_start(source.clone()),
-        values: Vec::new(),
-        warnings: Vec::new(),
+/// Where a value is fetched from: `{env: NAME}` or `{command: CMD}`.
+enum Fetch<'a> {
+    Env(&'a Node),
+    Command(&'a Node),
+}
+
+fn source_of(node: &Node) -> Option<Fetch<'_>> {
+    let yaml::Value::Map(entries) = &node.value else {
+        return None;
+    };
+    let [(key, value)] = entries.as_slice() else {
+        return None;
+    };
+    match key.as_str() {
+        Some("env") => Some(Fetch::Env(value)),
+        Some("command") => Some(Fetch::Command(value)),
+        _ => None,
     }
 }
 
-/// A value as written, or fetched for `{env: NAME}` / `{command: CMD}`.
-fn resolve(node: &Node, path: &Path) -> Result<Value, Diagnostic> {
-    let yaml::Value::Map(entries) = &node.value else {
-        return Ok(node.to_json());
-    };
-    let [(key, value)] = entries.as_slice() else {
-        return Ok(node.to_json());
-    };
-    match key.as_str() {
-        Some("env") => {
-            let name = value.scalar_string().unwrap_or_default();
-            std::env::var(&name).map(Value::String).map_err(|_| {
+/// How many lines of a failing command's stderr an error shows (its end,
+/// where the reason usually is), each cut to [`STDERR_WIDTH`] characters.
+const STDERR_LINES: usize = 5;
+const STDERR_WIDTH: usize = 200;
+
+/// Fetches the value of secret `name`. A failing command is reported with
+/// the end of its stderr, every known secret value masked in it (those
+/// written in the file, those fetched so far, and whatever it printed on
+/// stdout); the command itself and its stdout are never shown — either may
+/// hold a credential.
+fn resolve(
+    name: &str,
+    fetch: Fetch<'_>,
+    path: &Path,
+    known: &Masker,
+) -> Result<String, Diagnostic> {
+    match fetch {
+        Fetch::Env(value) => {
+            let var = value.scalar_string().unwrap_or_default();
+            std::env::var(&var).map_err(|_| {
                 value.error(format!(
-                    "environment variable `{name}` is not set (this secret reads it)"
+                    "environment variable `{var}` is not set (secret `{name}` reads it)"
                 ))
             })
         }
-        Some("command") => {
+        Fetch::Command(value) => {
             let command = value.scalar_string().unwrap_or_default();
             let dir = path
                 .parent()
                 .and_then(Path::parent)
+                .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(&command)
-                .current_dir(if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                })
+                .current_dir(dir)
                 .stdin(std::process::Stdio::inherit())
                 .output()
-                .map_err(|err| value.error(format!("cannot run `{command}`: {err}")))?;
+                .map_err(|err| {
+                    value.error(format!("cannot run the command of secret `{name}`: {err}"))
+                })?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
             if !out.status.success() {
-                return Err(value.error(format!(
-                    "`{command}` failed ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
+                let mut masker = known.clone();
+                masker.add(stdout.trim());
+                stdout
+                    .lines()
+                    .filter(|l| l.trim().len() >= crate::shell::MIN_MASKED)
+                    .for_each(|l| masker.add(l.trim()));
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let tail = last_lines(&masker.mask(&stderr));
+                let err = value.error(format!(
+                    "the command of secret `{name}` failed ({})",
+                    out.status
+                ));
+                return Err(match tail.is_empty() {
+                    true => {
+                        err.with_help("it printed nothing on stderr (its stdout is never shown)")
+                    }
+                    false => err.with_help(format!(
+                        "the end of its stderr, secrets masked (its stdout is never shown):\n{tail}"
+                    )),
+                });
             }
-            let text = String::from_utf8_lossy(&out.stdout);
-            Ok(Value::String(
-                text.trim_end_matches(['\n', '\r']).to_string(),
-            ))
+            Ok(stdout.trim_end_matches(['\n', '\r']).to_string())
         }
-        _ => Ok(node.to_json()),
+    }
+}
+
+/// The last [`STDERR_LINES`] non-empty lines of `text`, each indented and
+/// cut to [`STDERR_WIDTH`] characters.
+fn last_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(STDERR_LINES)..]
+        .iter()
+        .map(|line| {
+            let cut: String = line.chars().take(STDERR_WIDTH).collect();
+            let more = if cut.len() < line.len() { " …" } else { "" };
+            format!("    {cut}{more}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A value as written, with `!unsafe` strings given back their text.
+fn written(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(yaml::as_written(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(written).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, written(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -146,6 +243,27 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
+}
+
+/// The variables whose value (or a string inside it) is too short to mask
+/// ([`crate::shell::MIN_MASKED`]): named, never shown.
+fn too_short(vars: &Map<String, Value>, path: &Path) -> Vec<String> {
+    vars.iter()
+        .filter(|(_, value)| {
+            let mut strings = Vec::new();
+            collect_strings(value, &mut strings);
+            strings
+                .iter()
+                .any(|s| s.chars().count() < crate::shell::MIN_MASKED)
+        })
+        .map(|(name, _)| {
+            format!(
+                "secret `{name}` in `{}` is shorter than {} characters: it is not masked (masking it would hide every occurrence of it in the output)",
+                path.display(),
+                crate::shell::MIN_MASKED
+            )
+        })
+        .collect()
 }
 
 /// A secrets file readable by others, or committed to git, is a leak
@@ -177,4 +295,92 @@ fn warnings(path: &Path) -> Vec<String> {
         ));
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> (tempfile::TempDir, Result<Option<Secrets>, Diagnostic>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/prod.yml"), text).unwrap();
+        let loaded = load(dir.path(), "prod");
+        (dir, loaded)
+    }
+
+    #[test]
+    fn a_yaml_error_in_the_secrets_file_is_located_without_quoting_the_line() {
+        let (_dir, loaded) = load_text("db_password: \"hunter2-x9\nother: 1\n");
+        let shown = loaded.unwrap_err().to_string();
+        assert!(shown.contains("secrets/prod.yml:"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let (_dir, loaded) = load_text("a: 1\nsecret_key: abc: hunter2-x9\n");
+        let shown = loaded.unwrap_err().to_string();
+        assert!(shown.contains("secrets/prod.yml:2:"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let (_dir, loaded) = load_text("- hunter2-x9\n");
+        let shown = loaded.unwrap_err().to_string();
+        assert!(shown.contains("must be a mapping"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_vault_value_in_the_secrets_file_is_an_error_that_quotes_no_line() {
+        let (_dir, loaded) = load_text("pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3961\n");
+        let shown = loaded.unwrap_err().to_string();
+        assert!(shown.contains("secrets/prod.yml:1:5"), "{shown}");
+        assert!(!shown.contains("ANSIBLE_VAULT"), "{shown}");
+    }
+
+    #[test]
+    fn a_failing_command_source_shows_neither_its_stdout_nor_a_known_secret() {
+        let text = "api_token: tok-lit-4471\n\
+                    db_password: {command: \"echo out-pw-8812; echo 'no access for tok-lit-4471 out-pw-8812' >&2; exit 3\"}\n";
+        let (_dir, loaded) = load_text(text);
+        let shown = loaded.unwrap_err().to_string();
+        assert!(shown.contains("secret `db_password` failed"), "{shown}");
+        assert!(shown.contains("secrets/prod.yml:2:"), "{shown}");
+        assert!(shown.contains("no access for ********"), "{shown}");
+        assert!(!shown.contains("out-pw-8812"), "{shown}");
+        assert!(!shown.contains("tok-lit-4471"), "{shown}");
+        assert!(
+            !shown.contains("echo"),
+            "the command is not quoted: {shown}"
+        );
+    }
+
+    #[test]
+    fn a_failing_command_shows_only_the_last_lines_of_its_stderr() {
+        let text =
+            "pw: {command: \"for i in 1 2 3 4 5 6 7 8; do echo line-$i >&2; done; false\"}\n";
+        let (_dir, loaded) = load_text(text);
+        let shown = loaded.unwrap_err().to_string();
+        assert!(
+            shown.contains("line-8") && shown.contains("line-4"),
+            "{shown}"
+        );
+        assert!(!shown.contains("line-3"), "{shown}");
+    }
+
+    #[test]
+    fn fetched_values_are_masked_and_never_templated() {
+        let text =
+            "a: {command: \"printf '%s' 'x{{ y }}z'\"}\nb: plain-value\nc: !unsafe 'p{{ q }}'\n";
+        let (_dir, loaded) = load_text(text);
+        let secrets = loaded.unwrap().unwrap();
+        let mut values = secrets.values.clone();
+        values.sort();
+        assert_eq!(values, ["plain-value", "p{{ q }}", "x{{ y }}z"]);
+        let templates = crate::template::Templates::new();
+        let rendered = templates
+            .render_json(
+                &Value::Object(secrets.vars.clone()),
+                &Map::new(),
+                &secrets.span,
+            )
+            .unwrap();
+        assert_eq!(rendered["a"], "x{{ y }}z");
+        assert_eq!(rendered["c"], "p{{ q }}");
+    }
 }

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::diagnostic::{Diagnostic, Source};
+
 /// What a secret value is replaced with wherever ferry shows it.
 pub const MASK: &str = "********";
 
@@ -140,11 +142,33 @@ impl Serialize for Command {
     }
 }
 
+/// A secret, or a value computed from one, shorter than this is not masked:
+/// masking `1` would hide every `1` in the output and refuse every command
+/// line with one, and what is that short tells next to nothing — a
+/// `{{ secret | length }}` of `32`, an `on` from `{{ 'on' if secret else
+/// 'off' }}`. The secrets file warns about such values.
+pub const MIN_MASKED: usize = 4;
+
+/// Up to this many secret forms, a masker searches for each in turn: cheaper
+/// than building an automaton (a host's own derived secrets, checked after
+/// each step it compiles, are this few).
+const FEW: usize = 16;
+
 /// Replaces every secret value with [`MASK`] in text that is about to be shown.
+///
+/// One pass over the text whatever the number of secrets (an Aho-Corasick
+/// automaton, leftmost-longest: a secret containing another is masked
+/// whole): a deploy to many hosts knows values derived per host, and every
+/// output line is masked.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Masker {
     #[serde(skip)]
     secrets: Vec<String>,
+    #[serde(skip)]
+    known: std::collections::HashSet<String>,
+    /// Built on first use after the last [`add`](Self::add).
+    #[serde(skip)]
+    automaton: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Masker {
@@ -152,18 +176,66 @@ impl Masker {
         Masker::default()
     }
 
-    /// Registers a secret value (and its quoted form, as it appears in commands).
+    /// Registers a secret value, with its forms as other text carries it:
+    /// shell-quoted (in commands) and JSON-escaped (`--json`, where a `"`,
+    /// `\\` or newline in it is written escaped).
     pub fn add(&mut self, secret: &str) {
-        if secret.is_empty() {
+        if secret.chars().count() < MIN_MASKED {
             return;
         }
-        for form in [secret.to_string(), quote(secret)] {
-            if !self.secrets.contains(&form) {
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json
+            .strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_string();
+        for form in [secret.to_string(), quote(secret), json] {
+            if !form.is_empty() && self.known.insert(form.clone()) {
                 self.secrets.push(form);
+                self.automaton = std::sync::OnceLock::new();
             }
         }
-        // Longest first, so a secret containing another is masked whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Registers every secret `other` knows.
+    pub fn extend(&mut self, other: &Masker) {
+        for secret in &other.secrets {
+            if self.known.insert(secret.clone()) {
+                self.secrets.push(secret.clone());
+                self.automaton = std::sync::OnceLock::new();
+            }
+        }
+    }
+
+    fn automaton(&self) -> Option<&aho_corasick::AhoCorasick> {
+        self.automaton
+            .get_or_init(|| {
+                if self.secrets.is_empty() {
+                    return None;
+                }
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&self.secrets)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Registers a value computed from a secret (a template that read one):
+    /// as it is and trimmed, unless it is too short to tell anything
+    /// ([`MIN_MASKED`]) or a boolean's word.
+    pub fn add_derived(&mut self, value: &str) {
+        let trimmed = value.trim();
+        let trivial = ["true", "false", "none", "null", "yes"];
+        if trimmed.chars().count() < MIN_MASKED
+            || trivial.iter().any(|t| t.eq_ignore_ascii_case(trimmed))
+        {
+            return;
+        }
+        self.add(value);
+        if trimmed != value {
+            self.add(trimmed);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -172,15 +244,49 @@ impl Masker {
 
     /// Whether `text` contains any secret value.
     pub fn reveals(&self, text: &str) -> bool {
-        self.secrets.iter().any(|s| text.contains(s.as_str()))
+        if self.secrets.len() <= FEW {
+            return self.secrets.iter().any(|s| text.contains(s.as_str()));
+        }
+        self.automaton().is_some_and(|ac| ac.is_match(text))
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            out = out.replace(secret.as_str(), MASK);
+        if self.secrets.len() <= FEW {
+            // Longest first, so a secret containing another is masked whole.
+            let mut secrets: Vec<&String> = self.secrets.iter().collect();
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            return secrets
+                .into_iter()
+                .fold(text.to_string(), |out, s| out.replace(s.as_str(), MASK));
         }
+        let Some(ac) = self.automaton() else {
+            return text.to_string();
+        };
+        let mut out = String::with_capacity(text.len());
+        ac.replace_all_with(text, &mut out, |_, _, out| {
+            out.push_str(MASK);
+            true
+        });
         out
+    }
+
+    /// An error with every secret masked: its message, its help and the
+    /// source line it quotes (a template error may show a value; a
+    /// playbook line may hold a secret written inline).
+    pub fn hide(&self, mut err: Diagnostic) -> Diagnostic {
+        if self.secrets.is_empty() {
+            return err;
+        }
+        err.message = self.mask(&err.message);
+        err.help = err.help.map(|help| self.mask(&help));
+        if let Some(span) = &mut err.span
+            && let Some(line) = span.source.line(span.line)
+            && self.reveals(line)
+        {
+            let text = self.mask(&span.source.text);
+            span.source = Source::new(span.source.path.clone(), text);
+        }
+        err
     }
 }
 
@@ -241,9 +347,58 @@ mod tests {
     fn masks_secrets_raw_and_quoted() {
         let mut masker = Masker::new();
         masker.add("hunter 2");
+        masker.add("1");
         let shown = masker.mask(&Command::new("echo").arg("hunter 2").to_string());
         assert_eq!(shown, format!("echo {MASK}"));
         assert!(masker.reveals("pw=hunter 2"));
         assert!(!masker.reveals("pw=hunter"));
+        assert!(!masker.reveals("host1"), "too short to mask");
+    }
+
+    #[test]
+    fn many_secrets_are_masked_in_one_pass_a_longer_one_whole() {
+        let mut masker = Masker::new();
+        for i in 0..40 {
+            masker.add(&format!("secret-{i:02}"));
+        }
+        masker.add("secret-07-and-more");
+        assert!(masker.secrets.len() > FEW);
+        assert_eq!(
+            masker.mask("a secret-07-and-more b secret-39 c secret-4"),
+            format!("a {MASK} b {MASK} c secret-4")
+        );
+        assert!(masker.reveals("x secret-12 y") && !masker.reveals("secret-4"));
+    }
+
+    #[test]
+    fn masks_secrets_as_json_writes_them() {
+        let mut masker = Masker::new();
+        masker.add("a\"b\\c\nd");
+        let json = serde_json::json!({ "msg": "x a\"b\\c\nd y" }).to_string();
+        assert_eq!(masker.mask(&json), format!(r#"{{"msg":"x {MASK} y"}}"#));
+    }
+
+    #[test]
+    fn values_derived_from_secrets_are_masked_unless_too_short_to_tell() {
+        let mut masker = Masker::new();
+        for trivial in ["", "a", "32", "on", "off", "true", "False", "None", "  \n"] {
+            masker.add_derived(trivial);
+        }
+        assert!(masker.is_empty(), "{masker:?}");
+        masker.add_derived("aHVudGVyMg==\n");
+        assert_eq!(masker.mask("echo aHVudGVyMg=="), format!("echo {MASK}"));
+        assert_eq!(masker.mask("x=aHVudGVyMg==\n."), format!("x={MASK}."));
+    }
+
+    #[test]
+    fn errors_are_hidden_message_help_and_quoted_line() {
+        let mut masker = Masker::new();
+        masker.add("hunter2");
+        let source = Source::new("deploy.yml", "- shell: echo hunter2 | x\n");
+        let span = crate::diagnostic::Span::new(source, 1, 23, 1);
+        let err = Diagnostic::new("cannot convert `hunter2`", span).with_help("try hunter2");
+        let shown = masker.hide(err).to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("deploy.yml:1:23"), "{shown}");
     }
 }

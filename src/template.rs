@@ -37,6 +37,11 @@ const NATIVE: &str = "__ferry_native__";
 /// undefined, no autoescape, Ansible's common filters.
 pub struct Templates {
     env: Environment<'static>,
+    /// [`Templates::variables`] by template text: every host renders the
+    /// same strings of the playbook, and parsing one costs more than the
+    /// lookup (a compile asks for each string of each host, twice when it
+    /// tracks secrets).
+    variables: std::sync::Mutex<std::collections::HashMap<String, BTreeSet<String>>>,
 }
 
 impl Default for Templates {
@@ -91,7 +96,10 @@ impl Templates {
         });
         env.add_global("omit", OMIT);
         filters::register(&mut env);
-        Templates { env }
+        Templates {
+            env,
+            variables: std::sync::Mutex::default(),
+        }
     }
 
     /// Adds a global function or value (`release_files`, see
@@ -232,7 +240,23 @@ impl Templates {
     /// out; a template with a syntax error needs nothing ([`render`](Self::render)
     /// reports the error).
     pub fn variables(&self, text: &str) -> BTreeSet<String> {
-        self.variables_through_includes(text, &mut BTreeSet::new())
+        if !is_template(text) {
+            return BTreeSet::new();
+        }
+        let cache = |f: &mut dyn FnMut(&mut std::collections::HashMap<_, _>)| {
+            // A poisoned cache only means another thread panicked: the map is fine.
+            f(&mut self.variables.lock().unwrap_or_else(|e| e.into_inner()));
+        };
+        let mut found = None;
+        cache(&mut |map| found = map.get(text).cloned());
+        if let Some(names) = found {
+            return names;
+        }
+        let names = self.variables_through_includes(text, &mut BTreeSet::new());
+        cache(&mut |map| {
+            map.insert(text.to_string(), names.clone());
+        });
+        names
     }
 
     /// [`variables`](Self::variables) of `text` and of the templates it

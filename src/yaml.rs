@@ -12,9 +12,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
 
 use crate::diagnostic::{Diagnostic, Source, Span};
+
+mod tag;
+
+pub(crate) use tag::{as_written, never_templated};
 
 /// One YAML node and where it was written.
 #[derive(Debug, Clone)]
@@ -62,9 +66,9 @@ pub fn parse(source: &Arc<Source>) -> Result<Node, Diagnostic> {
             span: Span::file_start(source.clone()),
         });
     }
-    let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(&source.text, options)
+    let raw: RawNode = serde_saphyr::from_str_with_options(&source.text, options)
         .map_err(|err| syntax_error(source, &err))?;
-    Ok(convert(source, raw))
+    convert(source, raw)
 }
 
 fn syntax_error(source: &Arc<Source>, err: &serde_saphyr::Error) -> Diagnostic {
@@ -102,11 +106,14 @@ enum Raw {
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+    Seq(Vec<RawNode>),
+    Map(Vec<(RawNode, RawNode)>),
 }
 
-fn convert(source: &Arc<Source>, raw: Spanned<Raw>) -> Node {
+/// A node as serde-saphyr gives it: with its place and its tag, if any.
+type RawNode = Spanned<Tagged<Raw>>;
+
+fn convert(source: &Arc<Source>, raw: RawNode) -> Result<Node, Diagnostic> {
     let loc = raw.referenced;
     let span = Span::new(
         source.clone(),
@@ -120,7 +127,16 @@ fn convert(source: &Arc<Source>, raw: Spanned<Raw>) -> Node {
         let len = span.byte_len()? as usize;
         source.text.get(start..start + len)
     };
-    let value = match raw.value {
+    let Tagged(raw, tag) = raw.value;
+    let unsafe_text = match tag.as_deref().map(tag::read) {
+        None | Some(tag::Tag::Core) => false,
+        Some(tag::Tag::Unsafe) => true,
+        Some(tag::Tag::Unknown(name)) => {
+            let at = loc.span().byte_offset().map(|offset| offset as usize);
+            return Err(tag::unknown(name, tag::span(source, at, name, &span)));
+        }
+    };
+    let value = match raw {
         Raw::Null => Value::Null,
         // serde-saphyr also reads y/n (any case) as booleans; PyYAML does not.
         Raw::Bool(b) => match text() {
@@ -129,16 +145,22 @@ fn convert(source: &Arc<Source>, raw: Spanned<Raw>) -> Node {
         },
         Raw::Int(i) => Value::Int(i),
         Raw::Float(x) => Value::Float(x),
+        Raw::Str(s) if unsafe_text => Value::Str(tag::never_templated(&s)),
         Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(|i| convert(source, i)).collect()),
+        Raw::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|i| convert(source, i))
+                .collect::<Result<_, _>>()?,
+        ),
         Raw::Map(entries) => Value::Map(
             entries
                 .into_iter()
-                .map(|(k, v)| (convert(source, k), convert(source, v)))
-                .collect(),
+                .map(|(k, v)| Ok((convert(source, k)?, convert(source, v)?)))
+                .collect::<Result<_, Diagnostic>>()?,
         ),
     };
-    Node { value, span }
+    Ok(Node { value, span })
 }
 
 /// PyYAML's boolean spellings (its resolver is case-sensitive per form).
@@ -317,6 +339,37 @@ mod tests {
             panic!()
         };
         assert_eq!((task[1].0.span.line, task[1].0.span.col), (3, 5));
+    }
+
+    #[test]
+    fn an_unknown_tag_is_a_located_error_naming_it() {
+        let text = "a: 1\npassword: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n";
+        let err = parse(&Source::new("t.yml", text)).unwrap_err();
+        let span = err.span.clone().unwrap();
+        assert_eq!((span.line, span.col), (2, 11), "{err}");
+        assert!(err.message.contains("`!vault`"), "{}", err.message);
+        assert!(err.message.contains("not supported yet"), "{}", err.message);
+        let err = parse(&Source::new("t.yml", "- !Ref x\n")).unwrap_err();
+        assert!(
+            err.message.contains("unknown YAML tag `!Ref`"),
+            "{}",
+            err.message
+        );
+        let err = parse(&Source::new("t.yml", "k: !custom\n  a: 1\n")).unwrap_err();
+        assert!(err.message.contains("`!custom`"), "{}", err.message);
+    }
+
+    #[test]
+    fn unsafe_strings_are_never_templated_and_core_tags_apply() {
+        let v = json("a: !unsafe '{{ not_a_var }}'\nb: !!str 12\nc: !unsafe plain\n");
+        assert_eq!(v["b"], "12");
+        assert_eq!(v["c"], "plain");
+        let templates = crate::template::Templates::new();
+        let span = Span::file_start(Source::new("t.yml", ""));
+        let a = templates
+            .render(v["a"].as_str().unwrap(), &serde_json::Map::new(), &span)
+            .unwrap();
+        assert_eq!(a, "{{ not_a_var }}");
     }
 
     #[test]

@@ -167,15 +167,75 @@ fn deferred_action(
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
     wrap_remote(&mut action, environment, step.become_user.as_deref());
-    if let Action::Remote { run, .. } = &action
-        && cx.masker.reveals(run.as_sent())
-    {
-        return Err(Diagnostic::new(
-            "a secret would appear on the command line (visible in `ps` on the host)",
-            span,
-        ));
+    let (mut derived, read_secret) = derived_at_run_time(cx, &step.body, &vars);
+    match &mut action {
+        Action::Remote { run, .. }
+            if cx.masker.reveals(run.as_sent()) || derived.reveals(run.as_sent()) =>
+        {
+            return Err(Diagnostic::new(
+                "a secret would appear on the command line (visible in `ps` on the host)",
+                span,
+            ));
+        }
+        Action::Debug { msg } => {
+            // Free-form `msg=…` was rendered whole: the message is a part.
+            if read_secret {
+                derived.add_derived(msg);
+            }
+            *msg = derived.mask(&cx.masker.mask(msg));
+        }
+        _ => {}
     }
     Ok(action)
+}
+
+/// What a deferred step's templates compute from a secret at run time: a
+/// string of its arguments whose template reads a variable that holds a
+/// secret (a known value, or one derived while compiling) is itself a
+/// secret, as at compile time. Known only to this step; also says whether
+/// any string read a secret.
+fn derived_at_run_time(
+    cx: &StepContext<'_>,
+    body: &Body,
+    vars: &Map<String, Value>,
+) -> (Masker, bool) {
+    let mut masker = Masker::new();
+    let mut any = false;
+    let Body::Deferred { args, .. } = body else {
+        return (masker, any);
+    };
+    if cx.masker.is_empty() {
+        return (masker, any);
+    }
+    let holds_secret = |value: &Value| {
+        let mut found = false;
+        visit_strings(value, &mut |s| found |= cx.masker.reveals(s));
+        found
+    };
+    let span = span_of("");
+    visit_strings(args, &mut |text| {
+        let reads_secret = cx
+            .templates
+            .variables(text)
+            .iter()
+            .any(|name| vars.get(name).is_some_and(holds_secret));
+        any |= reads_secret;
+        if reads_secret && let Ok(value) = cx.templates.render_value(text, vars, &span) {
+            visit_strings(&value, &mut |s| masker.add_derived(s));
+        }
+    });
+    (masker, any)
+}
+
+/// Calls `f` with every string inside `value` (numbers as written).
+fn visit_strings(value: &Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        Value::String(s) => f(s),
+        Value::Number(n) => f(&n.to_string()),
+        Value::Array(items) => items.iter().for_each(|i| visit_strings(i, f)),
+        Value::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
+        Value::Null | Value::Bool(_) => {}
+    }
 }
 
 async fn remote(

@@ -45,10 +45,15 @@ pub struct CompileInput<'a> {
 
 /// Compiles every play for every host it targets.
 pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
-    let mut masker = Masker::new();
+    // The secrets file's values, and (in `masker`) those and every value a
+    // host's compilation derives from a secret. A host's commands are
+    // checked against the first and its own: what a secret renders to on
+    // one host is rendered from that host's variables.
+    let mut roots = Masker::new();
     for value in input.secrets.iter().flat_map(|s| &s.values) {
-        masker.add(value);
+        roots.add(value);
     }
+    let mut masker = roots.clone();
     let limited = match &input.limit {
         Some(pattern) => Some(input.inventory.select(pattern, None)?),
         None => None,
@@ -72,14 +77,10 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
         };
         let mut host_plans = Vec::new();
         for host in &hosts {
-            host_plans.push(compile_host(
-                input,
-                play,
-                host,
-                &hosts,
-                &groups,
-                &mut masker,
-            )?);
+            let mut derived = Masker::new();
+            let host_plan = compile_host(input, play, host, &hosts, &groups, &roots, &mut derived);
+            masker.extend(&derived);
+            host_plans.push(host_plan.map_err(|err| masker.hide(err))?);
         }
         if let Some(node) = &play.serial
             && host_plans
@@ -103,6 +104,15 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             hosts: host_plans,
         });
     }
+    // A step's name may be rendered from a secret, and the masker knows
+    // every value derived from one only now.
+    for step in plays
+        .iter_mut()
+        .flat_map(|p| &mut p.hosts)
+        .flat_map(|h| h.steps.iter_mut().chain(&mut h.handlers))
+    {
+        step.name = masker.mask(&step.name);
+    }
     Ok(Plan {
         stage: input.stage.clone(),
         release: input.release.clone(),
@@ -117,6 +127,7 @@ fn compile_host(
     host: &str,
     play_hosts: &[String],
     groups: &Map<String, Value>,
+    roots: &Masker,
     masker: &mut Masker,
 ) -> Result<HostPlan, Diagnostic> {
     let mut scope = Scope::new(input.templates);
@@ -169,11 +180,13 @@ fn compile_host(
     }
     if let Some(secrets) = &input.secrets {
         scope.set_json(&secrets.vars, &secrets.span);
+        secrets.vars.keys().for_each(|name| scope.mark_secret(name));
     }
     for (vars, span) in &input.extra_vars {
         scope.set_json(vars, span);
     }
     for (name, span) in &play.secrets {
+        scope.mark_secret(name);
         match scope.get(name)? {
             Some(Value::String(s)) => masker.add(&s),
             Some(other) => masker.add(&other.to_string()),
@@ -195,6 +208,7 @@ fn compile_host(
     };
     if let Some(p) = &passphrase {
         masker.add(p);
+        scope.mark_secret("ssh_key_passphrase");
     }
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
@@ -208,6 +222,7 @@ fn compile_host(
         input,
         play,
         host,
+        roots,
         masker,
     };
     // Known at run time only: the plan is the same for a deploy and its
@@ -231,6 +246,7 @@ fn compile_host(
         }
         handlers.extend(compiled);
     }
+    scope.secrets_into(compiler.masker);
     Ok(HostPlan {
         host: host.to_string(),
         connection,
@@ -351,6 +367,10 @@ struct TaskCompiler<'a, 'm> {
     input: &'a CompileInput<'a>,
     play: &'a Play,
     host: &'a str,
+    /// The secrets file's values.
+    roots: &'a Masker,
+    /// The secrets of this host's compilation: a play's `secrets:`, values
+    /// derived from secrets.
     masker: &'m mut Masker,
 }
 
@@ -377,10 +397,14 @@ impl TaskCompiler<'_, '_> {
                 )));
             }
         };
+        let secret_items = scope.node_reads_secret(items);
         list.into_iter()
             .map(|item| {
                 let mut scope = scope.clone();
                 scope.set(task.loop_var.clone(), Raw::Final(Arc::new(item.clone())));
+                if secret_items {
+                    scope.mark_secret(&task.loop_var);
+                }
                 self.step(&scope, task, Some(item))
             })
             .collect()
@@ -522,11 +546,13 @@ impl TaskCompiler<'_, '_> {
                 };
                 *check = modules::guard(text(&task.creates)?, text(&task.removes)?);
             }
+            scope.secrets_into(self.masker);
             let shown = [
                 Some(run.as_sent()),
                 check.as_ref().map(|c| c.command.as_sent()),
             ];
-            if shown.into_iter().flatten().any(|c| self.masker.reveals(c)) {
+            let reveals = |c: &str| self.roots.reveals(c) || self.masker.reveals(c);
+            if shown.into_iter().flatten().any(reveals) {
                 return Err(task.module_node.error(format!(
                     "a secret would appear on the command line of `{}` (visible in `ps` on the host)",
                     self.host
@@ -535,7 +561,12 @@ impl TaskCompiler<'_, '_> {
             }
         }
         if let Action::Debug { msg } = &mut action {
-            *msg = self.masker.mask(msg);
+            scope.secrets_into(self.masker);
+            // Free-form `msg=…` was rendered whole: the message is a part.
+            if scope.node_reads_secret(&task.args) {
+                self.masker.add_derived(msg);
+            }
+            *msg = self.masker.mask(&self.roots.mask(msg));
         }
         if let Action::Release { args, .. } = &mut action {
             self.release_vars(scope, task, args)?;

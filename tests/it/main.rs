@@ -16,6 +16,7 @@ mod nginx;
 mod readme_path;
 mod release_remote;
 mod release_tree;
+mod secrets;
 mod support;
 mod systemd;
 mod transport;
