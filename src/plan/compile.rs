@@ -7,6 +7,7 @@
 //! extra vars (`-e`). Results registered by earlier tasks are known only at
 //! run time; templates that read them are kept for the executor.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,16 +50,21 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
     for value in input.secrets.iter().flat_map(|s| &s.values) {
         masker.add(value);
     }
-    let limited = match &input.limit {
-        Some(pattern) => Some(input.inventory.select(pattern, None)?),
+    let limited: Option<HashSet<String>> = match &input.limit {
+        Some(pattern) => Some(input.inventory.select(pattern, None)?.into_iter().collect()),
         None => None,
     };
-    let groups = input
-        .inventory
-        .to_ansible_list()
-        .as_object()
-        .map(groups_of)
-        .unwrap_or_default();
+    // `groups` and the play's host list grow with the inventory: made once
+    // and shared by every host's scope, never copied per host (which made
+    // compiling quadratic in hosts).
+    let groups = Arc::new(Value::Object(
+        input
+            .inventory
+            .to_ansible_list()
+            .as_object()
+            .map(groups_of)
+            .unwrap_or_default(),
+    ));
     let mut plays = Vec::new();
     for play in &input.playbook.plays {
         let pattern = play.hosts.scalar_string().unwrap_or_default();
@@ -70,13 +76,14 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             Some(node) => serial_of(node)?,
             None => Vec::new(),
         };
+        let play_hosts = Arc::new(json!(hosts));
         let mut host_plans = Vec::new();
         for host in &hosts {
             host_plans.push(compile_host(
                 input,
                 play,
                 host,
-                &hosts,
+                &play_hosts,
                 &groups,
                 &mut masker,
             )?);
@@ -115,8 +122,8 @@ fn compile_host(
     input: &CompileInput,
     play: &Play,
     host: &str,
-    play_hosts: &[String],
-    groups: &Map<String, Value>,
+    play_hosts: &Arc<Value>,
+    groups: &Arc<Value>,
     masker: &mut Masker,
 ) -> Result<HostPlan, Diagnostic> {
     let mut scope = Scope::new(input.templates);
@@ -153,14 +160,17 @@ fn compile_host(
     scope.set_json(&input.inventory.host_vars(host), &inventory_span);
     let short = host.split('.').next().unwrap_or(host);
     for (name, value) in [
-        ("inventory_hostname", json!(host)),
-        ("inventory_hostname_short", json!(short)),
-        ("group_names", json!(input.inventory.group_names(host))),
-        ("groups", Value::Object(groups.clone())),
-        ("ansible_play_hosts", json!(play_hosts)),
-        ("play_hosts", json!(play_hosts)),
+        ("inventory_hostname", Arc::new(json!(host))),
+        ("inventory_hostname_short", Arc::new(json!(short))),
+        (
+            "group_names",
+            Arc::new(json!(input.inventory.group_names(host))),
+        ),
+        ("groups", Arc::clone(groups)),
+        ("ansible_play_hosts", Arc::clone(play_hosts)),
+        ("play_hosts", Arc::clone(play_hosts)),
     ] {
-        scope.set(name, Raw::Final(Arc::new(value)));
+        scope.set(name, Raw::Final(value));
     }
     scope.set_nodes(&play.vars);
     for file in &play.vars_files {
@@ -244,27 +254,35 @@ fn groups_of(list: &Map<String, Value>) -> Map<String, Value> {
             continue;
         }
         let mut hosts = Vec::new();
-        collect_hosts(list, name, &mut hosts, 0);
+        collect_hosts(list, name, &mut hosts, &mut HashSet::new(), 0);
         groups.insert(name.clone(), json!(hosts));
     }
     groups
 }
 
-fn collect_hosts(list: &Map<String, Value>, group: &str, out: &mut Vec<String>, depth: usize) {
+/// Appends the hosts of `group` and its children to `out`, each once
+/// (`seen` holds those already in `out`).
+fn collect_hosts<'a>(
+    list: &'a Map<String, Value>,
+    group: &str,
+    out: &mut Vec<&'a str>,
+    seen: &mut HashSet<&'a str>,
+    depth: usize,
+) {
     let Some(entry) = list.get(group) else { return };
     if depth > 64 {
         return;
     }
     for host in entry["hosts"].as_array().into_iter().flatten() {
         if let Some(h) = host.as_str()
-            && !out.iter().any(|o| o == h)
+            && seen.insert(h)
         {
-            out.push(h.to_string());
+            out.push(h);
         }
     }
     for child in entry["children"].as_array().into_iter().flatten() {
         if let Some(c) = child.as_str() {
-            collect_hosts(list, c, out, depth + 1);
+            collect_hosts(list, c, out, seen, depth + 1);
         }
     }
 }

@@ -10,6 +10,7 @@ mod deploy;
 mod executor;
 mod init;
 mod inventory_ansible;
+mod limits;
 mod nginx;
 mod release_remote;
 mod support;
