@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod deploy;
 mod executor;
+mod exit_codes;
 mod init;
 mod inventory_ansible;
 mod limits;
