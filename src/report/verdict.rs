@@ -87,7 +87,11 @@ impl Verdict {
                 .hosts
                 .iter()
                 .filter_map(|(host, end)| match end {
-                    HostEnd::Unreachable(why) => Some(format!("{host}: unreachable: {why}")),
+                    HostEnd::Unreachable(why) => {
+                        // One reason a line: the recap's last line is one.
+                        let why = why.lines().collect::<Vec<_>>().join(" ");
+                        Some(format!("{host}: unreachable: {why}"))
+                    }
                     _ => None,
                 })
                 .collect();
