@@ -1,4 +1,8 @@
 //! ferry's errors as the command line reports them, each with its exit status.
+//!
+//! How a run on hosts ended becomes one of these in one place only,
+//! [`Verdict::error`](crate::report::Verdict::error), which the recap's
+//! last line and the JSON recap's `exit_code` are derived from too.
 
 use crate::diagnostic::Diagnostic;
 
@@ -16,11 +20,13 @@ pub enum Error {
     #[error("{0}")]
     CannotStart(String),
     /// Ctrl-C stopped the run (exit 130, as for any command killed by SIGINT).
-    #[error("interrupted: {0}")]
+    #[error("{0}")]
     Interrupted(String),
 }
 
 impl Error {
+    /// The process's exit status for this error (DESIGN.md: 1 a host
+    /// failed, 2 bad input, 3 could not start).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) => 2,

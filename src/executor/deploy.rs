@@ -56,6 +56,11 @@ pub struct HostRelease {
     /// The connection was lost during or after the switch: which release
     /// `current` points at is not known.
     pub unverified: bool,
+    /// Prepared, but not switched because other hosts failed.
+    pub held_back: bool,
+    /// Switched, passed its own steps, and went back because another host
+    /// failed after the switch.
+    pub rolled_back: bool,
     /// Bytes of file content sent to the host.
     pub sent_bytes: u64,
     /// Set when nothing after this host's switch can need its lock: the
@@ -175,6 +180,11 @@ impl<'a> Deploy<'a> {
     /// releases and manifest): what every step of every host asks.
     pub fn host_is(&self, name: &str, f: impl FnOnce(&HostRelease) -> bool) -> bool {
         self.lock().get(name).is_some_and(f)
+    }
+
+    /// Records that `name` went back only because another host failed.
+    pub fn mark_rolled_back(&self, name: &str) {
+        self.update(name, |h| h.rolled_back = true);
     }
 
     fn update(&self, name: &str, f: impl FnOnce(&mut HostRelease)) {
@@ -488,6 +498,8 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
     let decision = wait_at(deploy, &deploy.barrier, host, session).await;
     let id = &deploy.options.release_id;
     if !decision.proceed {
+        let own = decision.failed.iter().any(|h| h == host);
+        deploy.update(host, |h| h.held_back = !own);
         let _permit = deploy.forks.acquire().await.expect("never closed");
         mark_failed(deploy, host, session).await;
         return StepOutcome::failed(format!(
@@ -505,6 +517,7 @@ pub async fn switch(deploy: &Deploy<'_>, host: &str, session: &Session) -> StepO
             _ = deploy.shutdown.requested() => Err("the run was stopped".to_string()),
         };
         if let Err(why) = turn {
+            deploy.update(host, |h| h.held_back = true);
             let _permit = deploy.forks.acquire().await.expect("never closed");
             mark_failed(deploy, host, session).await;
             return StepOutcome::failed(format!("not switched: {why}"));
@@ -847,6 +860,8 @@ pub async fn lock_and_probe(
         created: false,
         switched: false,
         unverified: false,
+        held_back: false,
+        rolled_back: false,
         sent_bytes: 0,
         ends_at_switch: None,
         cleaned: None,

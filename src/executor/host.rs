@@ -519,6 +519,9 @@ pub async fn roll_back(
                 output: String::new(),
                 ignored: false,
             });
+            if back.is_ok() && !result.failed {
+                deploy.mark_rolled_back(&h.host);
+            }
             result.failed = true;
             if back.is_ok() {
                 let after = h

@@ -86,6 +86,12 @@ pub enum HostEnd {
     /// The connection was lost during or after the switch: which release
     /// `current` points at is not known (the next deploy reconciles).
     Unverified(String),
+    /// Prepared, and not switched because other hosts failed (the barrier
+    /// did not open, or an earlier `serial` batch failed after its switch).
+    HeldBack,
+    /// Switched and passed its own steps, then went back to its previous
+    /// release because another host failed after the switch.
+    RolledBack,
     /// Never ran: a play stopped at `max_fail_percentage`, or Ctrl-C.
     NotRun,
 }
@@ -265,7 +271,8 @@ pub async fn execute(
                 host::run_host(h, session, &shared, registered)
             });
             let mut ended = join_all(runs).await;
-            let mut unverified = HashMap::new();
+            // How hosts that failed only because of others ended.
+            let mut ends_by_others = HashMap::new();
             if let Some(deploy) = &deploy {
                 host::roll_back(play, &batch, &sessions, &shared, deploy, &mut ended).await;
                 let states = deploy.snapshot();
@@ -273,19 +280,27 @@ pub async fn execute(
                 locked.retain(|(host, _)| states.get(host).is_none_or(|s| s.locked));
                 for (host, state) in states {
                     outcome.sent_bytes.insert(host.clone(), state.sent_bytes);
-                    if state.unverified {
-                        unverified.insert(host, state.unverified_why(&deploy.options.release_id));
-                    }
+                    let end = if state.unverified {
+                        HostEnd::Unverified(state.unverified_why(&deploy.options.release_id))
+                    } else if state.held_back {
+                        HostEnd::HeldBack
+                    } else if state.rolled_back {
+                        HostEnd::RolledBack
+                    } else {
+                        continue;
+                    };
+                    ends_by_others.insert(host, end);
                 }
             }
             let mut failures = unreachable.len();
             for (h, result) in batch.iter().zip(ended) {
                 failures += usize::from(result.failed);
                 outcome.interrupted |= result.interrupted;
-                let end = match (unverified.remove(&h.host), result.failed) {
-                    (Some(why), _) => HostEnd::Unverified(why),
-                    (None, true) => HostEnd::Failed,
-                    (None, false) => HostEnd::Ok,
+                let end = match (ends_by_others.remove(&h.host), result.failed) {
+                    (Some(HostEnd::Unverified(why)), _) => HostEnd::Unverified(why),
+                    (Some(end), true) if !result.interrupted => end,
+                    (_, true) => HostEnd::Failed,
+                    (_, false) => HostEnd::Ok,
                 };
                 outcome.hosts.insert(h.host.clone(), end);
                 results.insert(h.host.clone(), result.registered);

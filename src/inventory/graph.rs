@@ -2,7 +2,7 @@
 //! readers call while reading, Ansible's reconciliation once they are done,
 //! and the walks the queries need (ancestors, depth, a group's hosts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -68,7 +68,9 @@ impl Inventory {
                 h
             }
         };
-        if !self.groups[group].hosts.contains(&h) {
+        // A host is in few groups, a group may hold thousands of hosts:
+        // ask the host (the two lists always agree).
+        if !self.hosts[h].groups.contains(&group) {
             self.groups[group].hosts.push(h);
             self.hosts[h].groups.push(group);
         }
@@ -134,12 +136,13 @@ impl Inventory {
                 self.groups[g].parents.push(ALL);
             }
         }
+        let mut leave_ungrouped = HashSet::new();
         for h in 0..self.hosts.len() {
             let groups = self.groups_of(h);
             let others = groups.iter().any(|&g| g != ALL && g != UNGROUPED);
             if groups.contains(&UNGROUPED) {
                 if others {
-                    self.groups[UNGROUPED].hosts.retain(|&x| x != h);
+                    leave_ungrouped.insert(h);
                     self.hosts[h].groups.retain(|&g| g != UNGROUPED);
                 }
             } else if !others {
@@ -147,6 +150,10 @@ impl Inventory {
                 self.hosts[h].groups.push(UNGROUPED);
             }
         }
+        // One pass, not one per host: `ungrouped` may hold thousands.
+        self.groups[UNGROUPED]
+            .hosts
+            .retain(|h| !leave_ungrouped.contains(h));
         for g in 0..self.groups.len() {
             let depth = self.depth_of(g);
             self.groups[g].depth = depth;

@@ -366,6 +366,20 @@ mod tests {
         );
     }
 
+    /// `web[1:999999999]` once aborted on a 24 GB allocation.
+    #[test]
+    fn a_huge_range_is_a_located_error() {
+        assert_eq!(
+            error("[web]\n  web[1:999999999] user=deploy\n"),
+            (
+                "range `[1:999999999]` makes 999999999 hosts: one name may stand for at most 100000"
+                    .into(),
+                2,
+                6
+            )
+        );
+    }
+
     #[test]
     fn empty_value_is_an_empty_string() {
         let inv = load("web1 foo=\n").unwrap();

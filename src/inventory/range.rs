@@ -5,7 +5,13 @@
 //! As in Ansible, the port is split off only when what precedes it is a
 //! valid host name, IPv4 or `[IPv6]` address; each `[...]` is then expanded
 //! in turn from the left. Unlike Ansible, a range that yields no host
-//! (`[05:01]`) is an error rather than a silently empty group.
+//! (`[05:01]`) is an error rather than a silently empty group, and one name
+//! stands for at most [`MAX_HOSTS`] hosts: a typo such as `web[1:999999999]`
+//! is an error at its range, counted before any name is made, rather than
+//! an allocation that takes the machine down.
+
+/// The most hosts one name with ranges may stand for.
+pub(crate) const MAX_HOSTS: u64 = 100_000;
 
 /// Why a host pattern is invalid, and which characters (offset and length,
 /// in characters within the pattern) to point at.
@@ -23,7 +29,7 @@ pub(crate) fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), RangeE
         return Ok((vec![host.to_string()], port));
     }
     let mut names = Vec::new();
-    expand_into(host, 0, &mut names)?;
+    expand_into(host, 0, 1, &mut names)?;
     Ok((names, port))
 }
 
@@ -132,8 +138,14 @@ fn is_ipv6(text: &str) -> bool {
 }
 
 /// Expands the first `[...]` of `name` (which starts at character `base` of
-/// the whole pattern) and recurses on what remains.
-fn expand_into(name: &str, base: usize, out: &mut Vec<String>) -> Result<(), RangeError> {
+/// the whole pattern) and recurses on what remains. `outer` is how many
+/// names the ranges before it make (1 for the first).
+fn expand_into(
+    name: &str,
+    base: usize,
+    outer: u128,
+    out: &mut Vec<String>,
+) -> Result<(), RangeError> {
     let chars: Vec<char> = name.chars().collect();
     let open = chars.iter().position(|&c| c == '[');
     let close = chars.iter().position(|&c| c == ']');
@@ -191,6 +203,22 @@ fn expand_into(name: &str, base: usize, out: &mut Vec<String>) -> Result<(), Ran
     } else {
         0
     };
+    let check = |count: u128| {
+        if outer * count <= u128::from(MAX_HOSTS) {
+            return Ok(());
+        }
+        let many = if outer == 1 {
+            format!("range `[{inner}]` makes {count} hosts")
+        } else {
+            format!(
+                "range `[{inner}]` makes {count} hosts for each of the {outer} before it, {} in all",
+                outer * count
+            )
+        };
+        Err(error(format!(
+            "{many}: one name may stand for at most {MAX_HOSTS}"
+        )))
+    };
     const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let values: Vec<String> = match (LETTERS.find(begin), LETTERS.find(end)) {
         (Some(b), Some(e)) => {
@@ -199,6 +227,7 @@ fn expand_into(name: &str, base: usize, out: &mut Vec<String>) -> Result<(), Ran
                     "invalid range `[{inner}]`: `{begin}` comes after `{end}`"
                 )));
             }
+            check(((e - b) / step + 1) as u128)?;
             LETTERS[b..=e]
                 .chars()
                 .step_by(step)
@@ -217,19 +246,22 @@ fn expand_into(name: &str, base: usize, out: &mut Vec<String>) -> Result<(), Ran
                     "invalid range `[{inner}]`: its start is after its end"
                 )));
             }
+            // Counted before any name is made; `e - b` fits in a u128.
+            check((e as i128 - b as i128) as u128 / step as u128 + 1)?;
             (b..=e)
                 .step_by(step)
                 .map(|v| format!("{v:0width$}"))
                 .collect()
         }
     };
+    let outer = outer * values.len() as u128;
     for value in values {
         let name = format!("{head}{value}{tail}");
         if tail.contains('[') {
             // Errors below point into the tail, which the expanded value
             // (shorter than its `[...]`) moved left.
             let base = base + (close + 1 - open) - value.chars().count();
-            expand_into(&name, base, out)?;
+            expand_into(&name, base, outer, out)?;
         } else {
             out.push(name);
         }
@@ -290,5 +322,32 @@ mod tests {
         );
         let err = expand("h[1:2]x[3:1]").unwrap_err();
         assert_eq!((err.offset, err.len), (7, 5));
+    }
+
+    /// `web[1:999999999]` once aborted on a 24 GB allocation.
+    #[test]
+    fn a_huge_range_is_an_error_at_the_range_not_an_allocation() {
+        let err = expand("web[1:999999999]").unwrap_err();
+        assert_eq!(
+            (err.message.as_str(), err.offset, err.len),
+            (
+                "range `[1:999999999]` makes 999999999 hosts: one name may stand for at most 100000",
+                3,
+                13
+            )
+        );
+        let err = expand("h[1:1000]x[1:1000]").unwrap_err();
+        assert_eq!(
+            err.message,
+            "range `[1:1000]` makes 1000 hosts for each of the 1000 before it, 1000000 in all: one name may stand for at most 100000"
+        );
+        assert_eq!((err.offset, err.len), (10, 8));
+        let err = expand("h[-9223372036854775808:9223372036854775807]").unwrap_err();
+        assert!(
+            err.message.contains("18446744073709551616 hosts"),
+            "{err:?}"
+        );
+        assert_eq!(names("h[1:100000]").len(), 100_000);
+        assert_eq!(names("h[0:99999:1000]x[a:j]").len(), 1000);
     }
 }

@@ -56,16 +56,19 @@ pub(crate) fn parse(source: &Arc<Source>) -> Result<Inventory, YamlError> {
     Ok(inventory)
 }
 
-/// Mapping entries with duplicate keys removed, the last one winning, as
-/// PyYAML (and so Ansible) keeps them.
+/// Mapping entries with duplicate keys removed, the last one winning (at
+/// its own place), as PyYAML (and so Ansible) keeps them. Linear: a
+/// group's `hosts:` may hold thousands of entries.
 fn last_wins(entries: &[(Node, Node)]) -> Vec<(&Node, &Node)> {
-    let mut kept: Vec<(&Node, &Node)> = Vec::new();
-    for (k, v) in entries {
-        let key = k.scalar_string();
-        kept.retain(|(other, _)| other.scalar_string() != key);
-        kept.push((k, v));
-    }
-    kept
+    let keys: Vec<_> = entries.iter().map(|(k, _)| k.scalar_string()).collect();
+    let last: std::collections::HashMap<_, usize> =
+        keys.iter().enumerate().map(|(i, key)| (key, i)).collect();
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| last[&keys[*i]] == *i)
+        .map(|(_, (k, v))| (k, v))
+        .collect()
 }
 
 /// Reads one group definition; returns the group's index.
@@ -252,6 +255,15 @@ mod tests {
             "invalid range `[3:1]`: its start is after its end"
         );
         assert_eq!(error("web:\n  hosts:\n    web[3:1]:\n").2, 8);
+        assert_eq!(
+            error("web:\n  hosts:\n    web[1:999999999]:\n"),
+            (
+                "range `[1:999999999]` makes 999999999 hosts: one name may stand for at most 100000"
+                    .into(),
+                3,
+                8
+            )
+        );
         assert_eq!(
             error("web:\n  hosts:\n    5:\n").0,
             "a host name must be a string, found an integer"

@@ -7,6 +7,7 @@
 //! extra vars (`-e`). Results registered by earlier tasks are known only at
 //! run time; templates that read them are kept for the executor.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,16 +55,21 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
         roots.add(value);
     }
     let mut masker = roots.clone();
-    let limited = match &input.limit {
-        Some(pattern) => Some(input.inventory.select(pattern, None)?),
+    let limited: Option<HashSet<String>> = match &input.limit {
+        Some(pattern) => Some(input.inventory.select(pattern, None)?.into_iter().collect()),
         None => None,
     };
-    let groups = input
-        .inventory
-        .to_ansible_list()
-        .as_object()
-        .map(groups_of)
-        .unwrap_or_default();
+    // `groups` and the play's host list grow with the inventory: made once
+    // and shared by every host's scope, never copied per host (which made
+    // compiling quadratic in hosts).
+    let groups = Arc::new(Value::Object(
+        input
+            .inventory
+            .to_ansible_list()
+            .as_object()
+            .map(groups_of)
+            .unwrap_or_default(),
+    ));
     let mut plays = Vec::new();
     for play in &input.playbook.plays {
         let pattern = play.hosts.scalar_string().unwrap_or_default();
@@ -75,10 +81,19 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             Some(node) => serial_of(node)?,
             None => Vec::new(),
         };
+        let play_hosts = Arc::new(json!(hosts));
         let mut host_plans = Vec::new();
         for host in &hosts {
             let mut derived = Masker::new();
-            let host_plan = compile_host(input, play, host, &hosts, &groups, &roots, &mut derived);
+            let host_plan = compile_host(
+                input,
+                play,
+                host,
+                &play_hosts,
+                &groups,
+                &roots,
+                &mut derived,
+            );
             masker.extend(&derived);
             host_plans.push(host_plan.map_err(|err| masker.hide(err))?);
         }
@@ -125,8 +140,8 @@ fn compile_host(
     input: &CompileInput,
     play: &Play,
     host: &str,
-    play_hosts: &[String],
-    groups: &Map<String, Value>,
+    play_hosts: &Arc<Value>,
+    groups: &Arc<Value>,
     roots: &Masker,
     masker: &mut Masker,
 ) -> Result<HostPlan, Diagnostic> {
@@ -164,14 +179,17 @@ fn compile_host(
     scope.set_json(&input.inventory.host_vars(host), &inventory_span);
     let short = host.split('.').next().unwrap_or(host);
     for (name, value) in [
-        ("inventory_hostname", json!(host)),
-        ("inventory_hostname_short", json!(short)),
-        ("group_names", json!(input.inventory.group_names(host))),
-        ("groups", Value::Object(groups.clone())),
-        ("ansible_play_hosts", json!(play_hosts)),
-        ("play_hosts", json!(play_hosts)),
+        ("inventory_hostname", Arc::new(json!(host))),
+        ("inventory_hostname_short", Arc::new(json!(short))),
+        (
+            "group_names",
+            Arc::new(json!(input.inventory.group_names(host))),
+        ),
+        ("groups", Arc::clone(groups)),
+        ("ansible_play_hosts", Arc::clone(play_hosts)),
+        ("play_hosts", Arc::clone(play_hosts)),
     ] {
-        scope.set(name, Raw::Final(Arc::new(value)));
+        scope.set(name, Raw::Final(value));
     }
     scope.set_nodes(&play.vars);
     for file in &play.vars_files {
@@ -263,27 +281,35 @@ fn groups_of(list: &Map<String, Value>) -> Map<String, Value> {
             continue;
         }
         let mut hosts = Vec::new();
-        collect_hosts(list, name, &mut hosts, 0);
+        collect_hosts(list, name, &mut hosts, &mut HashSet::new(), 0);
         groups.insert(name.clone(), json!(hosts));
     }
     groups
 }
 
-fn collect_hosts(list: &Map<String, Value>, group: &str, out: &mut Vec<String>, depth: usize) {
+/// Appends the hosts of `group` and its children to `out`, each once
+/// (`seen` holds those already in `out`).
+fn collect_hosts<'a>(
+    list: &'a Map<String, Value>,
+    group: &str,
+    out: &mut Vec<&'a str>,
+    seen: &mut HashSet<&'a str>,
+    depth: usize,
+) {
     let Some(entry) = list.get(group) else { return };
     if depth > 64 {
         return;
     }
     for host in entry["hosts"].as_array().into_iter().flatten() {
         if let Some(h) = host.as_str()
-            && !out.iter().any(|o| o == h)
+            && seen.insert(h)
         {
-            out.push(h.to_string());
+            out.push(h);
         }
     }
     for child in entry["children"].as_array().into_iter().flatten() {
         if let Some(c) = child.as_str() {
-            collect_hosts(list, c, out, depth + 1);
+            collect_hosts(list, c, out, seen, depth + 1);
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each line is an [`Event`] as it serializes (`{"event":"step_end",...}`)
 //! with a `time` field added, flushed as soon as it is written; the last line
-//! is `{"event":"recap",...}` with the [`Recap`] as data and the exit status.
+//! is `{"event":"recap",...}` with the [`Recap`] as data and the run's
+//! [`Verdict`]: its kind, its exit status and its line.
 
 use std::io::Write as _;
 use std::sync::Mutex;
@@ -10,7 +11,7 @@ use std::sync::Mutex;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{Output, Recap, ReportSink, lock};
+use super::{Output, Recap, ReportSink, Verdict, lock};
 use crate::executor::{Event, Reporter};
 
 /// Writes one JSON object per line (to stdout, normally).
@@ -38,7 +39,11 @@ struct Line<'a> {
 struct RecapLine<'a> {
     #[serde(flatten)]
     recap: &'a Recap,
+    /// `success`, `failed`, `cannot_start` or `interrupted`.
+    verdict: &'static str,
+    /// The process's exit status.
     exit_code: i32,
+    /// The recap's last line without the time (`elapsed_ms` has it).
     summary: String,
 }
 
@@ -77,15 +82,16 @@ impl Reporter for Json {
 }
 
 impl ReportSink for Json {
-    fn finish(&self) -> Recap {
+    fn finish(&self, verdict: &Verdict) -> Recap {
         let mut state = lock(&self.state);
         let recap = state.recap.clone();
         if !state.finished {
             state.finished = true;
             state.write(&RecapLine {
                 recap: &recap,
-                exit_code: recap.exit_code(),
-                summary: recap.summary(),
+                verdict: verdict.kind(),
+                exit_code: verdict.exit_code(),
+                summary: verdict.sentence(),
             });
         }
         recap
@@ -97,7 +103,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::report::tests::{Capture, SECRET_COMMAND, failure_tail, script};
+    use crate::report::tests::{Capture, SECRET_COMMAND, failure_tail, script, scripted_verdict};
 
     fn lines() -> Vec<Value> {
         let capture = Capture::default();
@@ -105,7 +111,7 @@ mod tests {
         for event in script() {
             json.event(&event);
         }
-        json.finish();
+        json.finish(&scripted_verdict());
         capture
             .text()
             .lines()
@@ -138,6 +144,11 @@ mod tests {
         let recap = lines.last().unwrap();
         assert_eq!(recap["event"], "recap");
         assert_eq!(recap["exit_code"], 1);
+        assert_eq!(recap["verdict"], "failed");
+        assert_eq!(
+            recap["summary"],
+            "2 of 4 hosts did not succeed: web2 failed; web3 unreachable"
+        );
         assert_eq!(recap["elapsed_ms"], 7000);
         assert_eq!(recap["hosts"]["web1"]["changed"], 1);
         assert_eq!(recap["hosts"]["web3"]["unreachable"], true);
@@ -148,6 +159,27 @@ mod tests {
         assert_eq!(failure["stderr"], Value::Array(tail));
         assert_eq!(recap["failures"][1]["ignored"], true);
         assert_eq!(recap["failures"][2]["kind"], "unreachable");
+    }
+
+    /// A held lock once ended in a recap with `"exit_code": 0` while the
+    /// process exited 3.
+    #[test]
+    fn the_recap_of_a_run_that_could_not_start_says_3() {
+        let capture = Capture::default();
+        let json = Json::new(capture.output());
+        json.event(&Event::PlayStart {
+            play: "deploy".into(),
+            hosts: vec!["h1".into(), "h2".into()],
+        });
+        let verdict = Verdict::CannotStart {
+            reasons: vec!["h2: deploy lock held".into()],
+        };
+        json.finish(&verdict);
+        let text = capture.text();
+        let recap: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(recap["exit_code"], 3);
+        assert_eq!(recap["verdict"], "cannot_start");
+        assert_eq!(recap["summary"], "could not start: h2: deploy lock held");
     }
 
     #[test]

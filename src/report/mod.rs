@@ -4,14 +4,17 @@
 //! and never prints. Each reporter here shows them its own way — live lines
 //! per host on a terminal ([`Terminal`]), timestamped lines in a log
 //! ([`Plain`]), one JSON object per line for CI ([`Json`]) — and folds them
-//! into a [`Recap`]. At the end the CLI calls [`ReportSink::finish`], which
-//! shows the recap and hands it back for the exit status:
+//! into a [`Recap`]. At the end the CLI decides the run's [`Verdict`] from
+//! the executor's outcome — the one place that does — and hands it to
+//! [`ReportSink::finish`], which shows the recap ending with the verdict's
+//! line; the exit status is the verdict's too:
 //!
 //! ```ignore
 //! let sink: Arc<dyn ReportSink> = report::reporter(Mode::Auto, verbose).into();
-//! executor::run(&plan, sink.clone() /* as Arc<dyn Reporter> */, shutdown).await;
-//! let recap = sink.finish();
-//! std::process::exit(recap.exit_code());
+//! let outcome = executor::run(&plan, sink.clone() /* as Arc<dyn Reporter> */, shutdown).await;
+//! let verdict = Verdict::of(&outcome);
+//! sink.finish(&verdict);
+//! std::process::exit(verdict.exit_code());
 //! ```
 //!
 //! Every string in an event is already masked; reporters print them as they
@@ -27,20 +30,22 @@ mod plain;
 mod recap;
 mod table;
 mod terminal;
+mod verdict;
 
 pub use json::Json;
 pub use plain::Plain;
-pub use recap::{EXIT_INTERRUPTED, EXIT_NO_HOST_REACHED, Failure, HostRecap, Recap, STDERR_TAIL};
+pub use recap::{Failure, HostRecap, Recap, STDERR_TAIL};
 pub use terminal::Terminal;
+pub use verdict::{BadEnd, BadHost, Verdict};
 
 use crate::executor::{Reporter, Status};
 
 /// A reporter that can end the report and give back the recap.
 pub trait ReportSink: Reporter {
     /// Ends the report: clears any live lines, shows the recap (a table, or
-    /// one JSON object), and returns it. Later calls return it again without
-    /// showing it twice.
-    fn finish(&self) -> Recap;
+    /// one JSON object) ending with `verdict`'s line, and returns it. Later
+    /// calls return it again without showing it twice.
+    fn finish(&self, verdict: &Verdict) -> Recap;
 }
 
 /// Which reporter to use.
@@ -204,6 +209,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// How the run of [`script`] ended: web2 failed, web3 unreachable.
+    pub(crate) fn scripted_verdict() -> Verdict {
+        use crate::executor::{HostEnd, Outcome};
+        let ends = [
+            ("web1", HostEnd::Ok),
+            ("web2", HostEnd::Failed),
+            ("db1", HostEnd::Ok),
+            ("web3", HostEnd::Unreachable("connection refused".into())),
+        ];
+        Verdict::of(&Outcome {
+            hosts: ends.into_iter().map(|(h, e)| (h.to_string(), e)).collect(),
+            ..Outcome::default()
+        })
+    }
+
     /// A run on four hosts: web1 succeeds, web2 fails a step, db1 fails one
     /// that is ignored (its command shows a masked secret), web3 is
     /// unreachable.
@@ -303,6 +323,7 @@ pub(crate) mod tests {
         for event in script() {
             reporter.event(&event);
         }
-        assert_eq!(sink.finish().exit_code(), 1);
+        let recap = sink.finish(&scripted_verdict());
+        assert_eq!(recap.hosts.len(), 4);
     }
 }

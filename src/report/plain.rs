@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use jiff::Timestamp;
 
 use super::recap::{STDERR_TAIL, tail};
-use super::{Output, Recap, ReportSink, lock, seconds, status_label};
+use super::{Output, Recap, ReportSink, Verdict, lock, seconds, status_label};
 use crate::executor::{Event, Reporter, Status};
 
 /// Writes plain timestamped lines (to stdout, normally).
@@ -55,11 +55,11 @@ impl Reporter for Plain {
 }
 
 impl ReportSink for Plain {
-    fn finish(&self) -> Recap {
+    fn finish(&self, verdict: &Verdict) -> Recap {
         let mut state = lock(&self.state);
         if !state.finished {
             state.finished = true;
-            let table = state.recap.render(state.color);
+            let table = state.recap.render(verdict, state.color);
             let _ = write!(state.out, "\n{table}");
             let _ = state.out.flush();
         }
@@ -172,16 +172,13 @@ impl State {
                 );
             }
             Event::Interrupted { waiting } if waiting.is_empty() => {
-                line(&mut out, now, format_args!("interrupted"));
+                line(&mut out, now, format_args!("interrupted by Ctrl-C"));
             }
             Event::Interrupted { waiting } => {
                 line(
                     &mut out,
                     now,
-                    format_args!(
-                        "interrupted: waiting for {} to end its step",
-                        waiting.join(", ")
-                    ),
+                    format_args!("interrupted by Ctrl-C: {} not finished", waiting.join(", ")),
                 );
             }
             Event::Connected { .. }
@@ -210,7 +207,7 @@ mod tests {
     use regex::Regex;
 
     use super::*;
-    use crate::report::tests::{Capture, SECRET_COMMAND, script};
+    use crate::report::tests::{Capture, SECRET_COMMAND, script, scripted_verdict};
 
     fn run(verbose: bool) -> (String, Recap) {
         let capture = Capture::default();
@@ -218,8 +215,8 @@ mod tests {
         for event in script() {
             plain.event(&event);
         }
-        let recap = plain.finish();
-        (capture.text(), recap)
+        plain.finish(&scripted_verdict());
+        (capture.text(), plain.finish(&scripted_verdict()))
     }
 
     /// The log with each leading timestamp replaced by `TS`.
@@ -262,7 +259,7 @@ host  ok  changed  skipped  failed  ignored  unreachable  time
 ";
         assert!(log.contains(rest), "{log}");
         assert!(!log.contains("line 2\n"));
-        assert!(log.ends_with(&format!("{}\n", recap.summary())));
+        assert!(log.ends_with(&format!("{}\n", scripted_verdict().summary(recap.elapsed))));
     }
 
     #[test]
@@ -288,9 +285,9 @@ host  ok  changed  skipped  failed  ignored  unreachable  time
         for event in script() {
             plain.event(&event);
         }
-        let first = plain.finish();
-        let again = plain.finish();
-        assert_eq!(first.exit_code(), again.exit_code());
+        let first = plain.finish(&scripted_verdict());
+        let again = plain.finish(&scripted_verdict());
+        assert_eq!(first.hosts, again.hosts);
         assert_eq!(capture.text().matches("host  ok").count(), 1);
     }
 }

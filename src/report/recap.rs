@@ -1,27 +1,21 @@
 //! The recap: what happened on each host, folded from the executor's events.
 //!
-//! Every reporter keeps one and feeds it every event; at the end the CLI gets
-//! it back from [`super::ReportSink::finish`] for the exit status, and the
-//! reporter has already shown it (a table, `table.rs`, or one JSON object).
+//! Every reporter keeps one and feeds it every event; at the end the CLI
+//! hands the run's [`Verdict`](super::Verdict) to
+//! [`super::ReportSink::finish`], and the reporter shows the recap (a table,
+//! `table.rs`, or one JSON object) ending with the verdict's line. The recap
+//! counts steps; how the run ended is the verdict's to say.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::paint::Tone;
-use super::seconds;
 use crate::executor::{Event, Status};
 
 /// How many lines of a failed step's stderr the recap keeps.
 pub const STDERR_TAIL: usize = 10;
-
-/// The exit status when no host could be reached (DESIGN.md: could not start).
-pub const EXIT_NO_HOST_REACHED: i32 = 3;
-
-/// The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells do).
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// The outcome of a run, host by host, and why anything failed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -31,7 +25,7 @@ pub struct Recap {
     /// Failed steps (ignored ones too, marked) and unreachable hosts, in the
     /// order they happened.
     pub failures: Vec<Failure>,
-    /// Set by Ctrl-C: the hosts that were still running a step then.
+    /// Set by Ctrl-C: the hosts that had not finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Vec<String>>,
     /// The whole run, once it ended.
@@ -194,60 +188,6 @@ impl Recap {
         }
         &mut self.hosts[host]
     }
-
-    /// The hosts that failed or could not be reached, in order.
-    pub fn bad_hosts(&self) -> impl Iterator<Item = &str> {
-        self.hosts
-            .iter()
-            .filter(|(_, counts)| counts.is_bad())
-            .map(|(host, _)| host.as_str())
-    }
-
-    /// 0: every host succeeded; 1: a host failed or was unreachable;
-    /// [`EXIT_NO_HOST_REACHED`]: not one host could be reached;
-    /// [`EXIT_INTERRUPTED`]: Ctrl-C stopped the run, whatever the hosts did.
-    pub fn exit_code(&self) -> i32 {
-        if self.interrupted.is_some() {
-            EXIT_INTERRUPTED
-        } else if !self.hosts.is_empty() && self.hosts.values().all(|h| h.unreachable) {
-            EXIT_NO_HOST_REACHED
-        } else if self.bad_hosts().next().is_some() {
-            1
-        } else {
-            0
-        }
-    }
-
-    /// One line saying how the run went, for the end of the recap.
-    pub fn summary(&self) -> String {
-        let took = self
-            .elapsed
-            .map(|d| format!(" in {}", seconds(d)))
-            .unwrap_or_default();
-        if let Some(waiting) = &self.interrupted {
-            if waiting.is_empty() {
-                return format!("interrupted{took}");
-            }
-            return format!(
-                "interrupted{took}: {} did not finish",
-                list(waiting.iter().map(String::as_str))
-            );
-        }
-        let total = self.hosts.len();
-        let bad: Vec<&str> = self.bad_hosts().collect();
-        let hosts = if total == 1 { "host" } else { "hosts" };
-        if bad.is_empty() {
-            format!("{total} {hosts} succeeded{took}")
-        } else if self.exit_code() == EXIT_NO_HOST_REACHED {
-            format!("no host could be reached{took}")
-        } else {
-            format!(
-                "{} of {total} {hosts} failed{took}: {}",
-                bad.len(),
-                list(bad.into_iter())
-            )
-        }
-    }
 }
 
 /// The last `n` lines of `text`, without trailing blank lines.
@@ -255,17 +195,6 @@ pub(crate) fn tail(text: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let start = lines.len().saturating_sub(n);
     lines[start..].iter().map(|l| l.to_string()).collect()
-}
-
-/// `web1, web2, web3 and 12 more`.
-fn list<'a>(hosts: impl Iterator<Item = &'a str>) -> String {
-    const SHOWN: usize = 5;
-    let hosts: Vec<&str> = hosts.collect();
-    let mut text = hosts[..hosts.len().min(SHOWN)].join(", ");
-    if hosts.len() > SHOWN {
-        let _ = write!(text, " and {} more", hosts.len() - SHOWN);
-    }
-    text
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -282,7 +211,7 @@ fn millis_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::{failure_tail, script, scripted_recap as recap};
+    use crate::report::tests::{failure_tail, scripted_recap as recap};
 
     #[test]
     fn counts_each_host_in_the_order_it_appeared() {
@@ -302,51 +231,18 @@ mod tests {
         let db1 = &recap.hosts["db1"];
         assert_eq!((db1.ok, db1.failed, db1.ignored), (1, 0, 1));
         assert!(!db1.is_bad());
+        assert!(web2.is_bad() && recap.hosts["web3"].is_bad());
     }
 
     #[test]
-    fn a_failed_or_unreachable_host_exits_1() {
-        let recap = recap();
-        assert_eq!(recap.exit_code(), 1);
-        assert_eq!(recap.bad_hosts().collect::<Vec<_>>(), ["web2", "web3"]);
-        assert_eq!(recap.summary(), "2 of 4 hosts failed in 7.0s: web2, web3");
-    }
-
-    #[test]
-    fn all_good_exits_0() {
-        let mut recap = Recap::default();
-        for event in script().into_iter().filter(|e| e.host() != Some("web2")) {
-            if !matches!(event, Event::Unreachable { .. }) {
-                recap.record(&event);
-            }
-        }
-        assert_eq!(recap.exit_code(), 0, "{recap:?}");
-    }
-
-    #[test]
-    fn no_host_reached_exits_3() {
-        let mut recap = Recap::default();
-        for host in ["web1", "web2"] {
-            recap.record(&Event::Unreachable {
-                host: host.into(),
-                error: "connection refused".into(),
-            });
-        }
-        assert_eq!(recap.exit_code(), EXIT_NO_HOST_REACHED);
-        assert_eq!(recap.summary(), "no host could be reached");
-    }
-
-    #[test]
-    fn interrupted_says_so_whatever_the_hosts_did() {
+    fn ctrl_c_is_recorded_with_the_hosts_not_finished() {
         let mut recap = recap();
         recap.record(&Event::Interrupted {
             waiting: vec!["web1".into()],
         });
-        assert_eq!(recap.exit_code(), EXIT_INTERRUPTED);
-        assert!(
-            recap
-                .summary()
-                .starts_with("interrupted in 7.0s: web1 did not finish")
+        assert_eq!(
+            recap.interrupted.as_deref(),
+            Some(&["web1".to_string()][..])
         );
     }
 

@@ -1,16 +1,17 @@
 //! The recap as a table for people: one row per host, then each failure
-//! with its command and the end of its stderr, then one line of summary.
+//! with its command and the end of its stderr, then the verdict's line.
 
 use std::fmt::Write as _;
 
 use super::paint::{Paint, Tone};
-use super::recap::{EXIT_INTERRUPTED, Failure, Recap};
+use super::recap::{Failure, Recap};
 use super::seconds;
+use super::verdict::Verdict;
 
 impl Recap {
     /// The recap table, then each failure with its command and the end of its
-    /// stderr, then the summary line. ANSI colors only if `color`.
-    pub fn render(&self, color: bool) -> String {
+    /// stderr, then the verdict's line. ANSI colors only if `color`.
+    pub fn render(&self, verdict: &Verdict, color: bool) -> String {
         let paint = Paint::new(color);
         let mut out = String::new();
         self.render_table(&paint, &mut out);
@@ -19,12 +20,13 @@ impl Recap {
             render_failure(failure, &paint, &mut out);
         }
         out.push('\n');
-        let tone = match self.exit_code() {
-            0 => Tone::Good,
-            EXIT_INTERRUPTED => Tone::Changed,
-            _ => Tone::Bad,
+        let tone = match verdict {
+            Verdict::Success { .. } => Tone::Good,
+            Verdict::Interrupted { .. } => Tone::Changed,
+            Verdict::Failed { .. } | Verdict::CannotStart { .. } => Tone::Bad,
         };
-        let _ = writeln!(out, "{}", paint.paint(&self.summary(), tone));
+        let line = verdict.summary(self.elapsed);
+        let _ = writeln!(out, "{}", paint.paint(&line, tone));
         out
     }
 
@@ -134,11 +136,11 @@ pub(crate) fn render_failure(failure: &Failure, paint: &Paint, out: &mut String)
 mod tests {
     use super::*;
     use crate::executor::Event;
-    use crate::report::tests::scripted_recap as recap;
+    use crate::report::tests::{scripted_recap as recap, scripted_verdict as verdict};
 
     #[test]
     fn renders_an_aligned_table_then_the_failures() {
-        let text = recap().render(false);
+        let text = recap().render(&verdict(), false);
         let expected_head = "\
 host  ok  changed  skipped  failed  ignored  unreachable  time
 web1   1        1        1       0        0            0  2.5s
@@ -154,16 +156,18 @@ web2: step \"Install requirements\" failed (rc 1)
         assert!(text.starts_with(expected_head), "{text}");
         assert!(text.contains("    line 12\n\ndb1: step \"Migrate\" failed (rc 2), ignored\n"));
         assert!(text.contains("web3: unreachable\n  connection refused\n"));
-        assert!(text.ends_with("2 of 4 hosts failed in 7.0s: web2, web3\n"));
+        assert!(
+            text.ends_with("2 of 4 hosts did not succeed: web2 failed; web3 unreachable (7.0s)\n")
+        );
         assert!(!text.contains('\x1b'));
     }
 
     #[test]
     fn renders_colors_only_when_asked() {
-        let text = recap().render(true);
+        let text = recap().render(&verdict(), true);
         assert!(text.contains("\x1b[31m"), "{text}");
         let plain = console::strip_ansi_codes(&text);
-        assert_eq!(plain, recap().render(false));
+        assert_eq!(plain, recap().render(&verdict(), false));
     }
 
     #[test]
@@ -173,7 +177,7 @@ web2: step \"Install requirements\" failed (rc 1)
             play: "p".into(),
             hosts: vec!["a-long-host-name".into()],
         });
-        let text = recap.render(false);
+        let text = recap.render(&Verdict::Success { hosts: 1 }, false);
         assert!(
             text.starts_with(
                 "host              ok  changed  skipped  failed  unreachable  time\n\

@@ -21,7 +21,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, P
 
 use super::paint::{Paint, Tone};
 use super::table::render_failure;
-use super::{Output, Recap, ReportSink, lock, seconds, status_label};
+use super::{Output, Recap, ReportSink, Verdict, lock, seconds, status_label};
 use crate::executor::{Event, Reporter, Status};
 
 /// How long a host name may be before it stops widening every line.
@@ -160,7 +160,7 @@ impl Reporter for Terminal {
 }
 
 impl ReportSink for Terminal {
-    fn finish(&self) -> Recap {
+    fn finish(&self, verdict: &Verdict) -> Recap {
         let mut live = lock(&self.state);
         if !live.finished {
             live.finished = true;
@@ -171,7 +171,7 @@ impl ReportSink for Terminal {
             }
             let _ = live.multi.clear();
             live.multi.set_draw_target(ProgressDrawTarget::hidden());
-            let table = live.recap.render(live.color);
+            let table = live.recap.render(verdict, live.color);
             let _ = live.out.write_all(table.as_bytes());
             let _ = live.out.flush();
         }
@@ -459,7 +459,7 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::{Capture, SECRET_COMMAND, end, script};
+    use crate::report::tests::{Capture, SECRET_COMMAND, end, script, scripted_verdict};
 
     fn hidden(cap: usize) -> (Terminal, Capture, Capture) {
         let (out, err) = (Capture::default(), Capture::default());
@@ -490,8 +490,7 @@ mod tests {
         for event in script() {
             terminal.event(&event);
         }
-        let recap = terminal.finish();
-        assert_eq!(recap.exit_code(), 1);
+        let recap = terminal.finish(&scripted_verdict());
         let above = err.text();
         assert!(
             above.starts_with("web2: step \"Install requirements\" failed (rc 1)\n"),
@@ -501,7 +500,7 @@ mod tests {
         assert!(above.contains(SECRET_COMMAND));
         assert!(above.contains("db1: version = 1.2\n"));
         assert!(above.contains("web3: unreachable\n  connection refused\n"));
-        assert_eq!(out.text(), recap.render(false));
+        assert_eq!(out.text(), recap.render(&scripted_verdict(), false));
     }
 
     #[test]
@@ -579,10 +578,13 @@ mod tests {
             assert_eq!((live.running_hidden, live.done_hidden), (0, 480));
             assert_eq!(live.done_shown.len(), 20);
         }
-        let recap = terminal.finish();
+        let recap = terminal.finish(&Verdict::Success { hosts: 500 });
         assert_eq!(recap.hosts.len(), 500);
         assert!(recap.hosts.values().all(|h| h.changed == 3));
-        assert_eq!(recap.exit_code(), 0);
-        assert!(out.text().ends_with("500 hosts succeeded\n"));
+        assert!(
+            out.text().ends_with("500 hosts succeeded\n"),
+            "{}",
+            out.text()
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::inventory::Inventory;
 use crate::plan::{self, CompileInput, Plan};
 use crate::playbook::{self, Library, Playbook};
 use crate::release::release_id;
-use crate::report::{self, Mode};
+use crate::report::{self, Mode, Verdict};
 use crate::stage;
 use crate::template::Templates;
 use crate::transport::ssh_config::SshConfig;
@@ -223,7 +223,7 @@ fn run_plan_with(
     } else {
         report::reporter(Mode::from_json_flag(exec.json), exec.verbose)
     };
-    let (outcome, results) = runtime.block_on(async {
+    let (mut outcome, results) = runtime.block_on(async {
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(async move {
             // The first Ctrl-C stops what has not switched; a second aborts.
@@ -234,50 +234,34 @@ fn run_plan_with(
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
     before_recap(&results);
-    let recap = sink.finish();
-    if exec.quiet && recap.exit_code() != 0 {
-        print!("{}", recap.render(false));
+    never_reached(plan, &mut outcome);
+    let verdict = Verdict::of(&outcome);
+    let recap = sink.finish(&verdict);
+    if exec.quiet && verdict.exit_code() != 0 {
+        print!("{}", recap.render(&verdict, false));
     }
     Ok(outcome)
 }
 
-/// The error (and exit status) for a run that did not fully succeed.
+/// Records the hosts of `plan` that the run never reached (Ctrl-C before
+/// their play) as not run, so that the verdict counts every host of the
+/// plan. A run that could not start is about why, not about hosts.
+fn never_reached(plan: &Plan, outcome: &mut Outcome) {
+    if outcome.cannot_start.is_some() {
+        return;
+    }
+    for host in plan.plays.iter().flat_map(|p| &p.hosts) {
+        if !outcome.hosts.contains_key(&host.host) {
+            outcome.hosts.insert(host.host.clone(), HostEnd::NotRun);
+        }
+    }
+}
+
+/// The error (and exit status) for a run that did not fully succeed: the
+/// [`Verdict`] that the recap ended with, decided again from the same
+/// outcome.
 fn finish(outcome: &Outcome) -> Result<(), Error> {
-    let bad: Vec<&str> = outcome
-        .hosts
-        .iter()
-        .filter(|(_, end)| **end != HostEnd::Ok)
-        .map(|(h, _)| h.as_str())
-        .collect();
-    if outcome.interrupted {
-        return Err(Error::Interrupted(format!(
-            "stopped by Ctrl-C; {} host(s) did not finish",
-            bad.len()
-        )));
-    }
-    if outcome.nothing_reachable() {
-        let reasons: String = outcome
-            .hosts
-            .iter()
-            .filter_map(|(host, end)| match end {
-                HostEnd::Unreachable(why) => Some(format!("\n  {host}: {why}")),
-                _ => None,
-            })
-            .collect();
-        return Err(Error::CannotStart(format!(
-            "no host could be reached:{reasons}"
-        )));
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Failed(format!(
-            "{} of {} hosts did not succeed: {}",
-            bad.len(),
-            outcome.hosts.len(),
-            bad.join(", ")
-        )))
-    }
+    Verdict::of(outcome).error().map_or(Ok(()), Err)
 }
 
 fn print_plan(plan: &Plan, json: bool) {

@@ -64,11 +64,6 @@ pub(super) fn deploy_plan(
         Some(&options),
         |_| {},
     )?;
-    if let Some(why) = &outcome.cannot_start {
-        return Err(Error::CannotStart(format!(
-            "cannot start the deploy:\n{why}"
-        )));
-    }
     finish(&outcome)
 }
 
