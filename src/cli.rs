@@ -74,7 +74,7 @@ pub struct CompileArgs {
 }
 
 /// Options of every command that connects to hosts.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ExecArgs {
     /// Hosts connected to and worked on at once.
     #[arg(short, long, default_value_t = 256)]

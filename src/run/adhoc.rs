@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{compile_stage, compile_synthetic, finish, run_plan};
 use crate::cli::{CheckArgs, CompileArgs, RunArgs};
 use crate::error::Error;
-use crate::plan::Body;
+use crate::plan::{Body, Step};
 use crate::playbook::{self, Library, Playbook};
 use crate::stage;
 
@@ -80,9 +80,23 @@ fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<
         .iter()
         .flat_map(|p| &p.hosts)
         .filter(|h| {
-            h.steps.iter().chain(&h.handlers).any(|step| {
-                step.become_user.is_some() && !matches!(step.body, Body::Skipped { .. })
-            })
+            let runs = |step: &&Step| !matches!(step.body, Body::Skipped { .. });
+            // A handler runs only if a step that can run notifies it.
+            let notified: Vec<&String> = h
+                .steps
+                .iter()
+                .filter(runs)
+                .flat_map(|s| &s.notify)
+                .collect();
+            let handlers = h
+                .handlers
+                .iter()
+                .filter(|handler| handler.listen.iter().any(|l| notified.contains(&l)));
+            h.steps
+                .iter()
+                .filter(runs)
+                .chain(handlers)
+                .any(|step| step.become_user.is_some())
         })
         .map(|h| h.host.clone())
         .collect();

@@ -154,7 +154,15 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
     })?;
     let mut states = std::collections::HashMap::new();
     let mut refused = Vec::new();
-    let outcome = run_plan(&mut probe, dir, &args.exec, false, |results| {
+    // The lock-and-read round is quiet: its recap ("3 hosts succeeded")
+    // would read as the rollback's, before the rollback has done anything.
+    let probe_exec = ExecArgs {
+        quiet: true,
+        json: false,
+        verbose: false,
+        ..args.exec.clone()
+    };
+    let outcome = run_plan(&mut probe, dir, &probe_exec, false, |results| {
         for (host, registered) in results {
             let exec = command_output(&registered["out"]);
             if exec.success() {

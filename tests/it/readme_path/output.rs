@@ -70,30 +70,45 @@ pub(super) fn releases_of(stdout: &str, host: &str) -> Vec<(bool, String)> {
 /// there — and not a change foretold that an earlier step made needless
 /// (on fresh hosts, loading the new programs starts them: the restart
 /// then finds them serving).
+/// Steps by host, name and occurrence (a loop repeats a name).
+fn keyed(steps: &[Step]) -> std::collections::BTreeMap<(String, String, i32), &Step> {
+    let mut seen = std::collections::HashMap::new();
+    steps
+        .iter()
+        .map(|s| {
+            let n = seen.entry((s.host.clone(), s.name.clone())).or_insert(0);
+            *n += 1;
+            ((s.host.clone(), s.name.clone(), *n), s)
+        })
+        .collect()
+}
+
 pub(super) fn mispredictions(planned: &[Step], deployed: &[Step], exactly: bool) -> Vec<String> {
-    let keyed = |steps: &[Step]| {
-        let mut seen = std::collections::HashMap::new();
-        steps
-            .iter()
-            .map(|s| {
-                let n = seen.entry((s.host.clone(), s.name.clone())).or_insert(0);
-                *n += 1;
-                ((s.host.clone(), s.name.clone(), *n), s.status.clone())
-            })
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
     let (planned, deployed) = (keyed(planned), keyed(deployed));
     let mut lines = Vec::new();
     for (key, did) in &deployed {
-        let said = planned.get(key).map(String::as_str).unwrap_or("nothing");
-        let hidden = did == "changed" || said == "failed" || said == "nothing";
-        if said != did && (exactly || hidden) {
-            lines.push(format!("{} `{}`: planned {said}, did {did}", key.0, key.1));
+        let said = planned.get(key).map_or("nothing", |s| s.status.as_str());
+        let did_status = did.status.as_str();
+        // What a plan cannot do and says so is no misprediction: a check
+        // it could not run (`skipped`, with why) that the deploy ran and
+        // found right (`ok`); a probe that exists for the plan only
+        // (`when: ansible_check_mode`), which the deploy skips.
+        let unrunnable_check = said == "skipped" && did_status == "ok";
+        let plan_only = did_status == "skipped" && did.reason.contains("ansible_check_mode");
+        let hidden = did_status == "changed" || said == "failed" || said == "nothing";
+        if said != did_status && !unrunnable_check && !plan_only && (exactly || hidden) {
+            lines.push(format!(
+                "{} `{}`: planned {said}, did {did_status}",
+                key.0, key.1
+            ));
         }
     }
     for (key, said) in &planned {
         if !deployed.contains_key(key) {
-            lines.push(format!("{} `{}`: planned {said}, never ran", key.0, key.1));
+            lines.push(format!(
+                "{} `{}`: planned {}, never ran",
+                key.0, key.1, said.status
+            ));
         }
     }
     lines
