@@ -269,7 +269,10 @@ async fn run_one(
                 .clone();
             let mut outcome = outcome;
             if ran_on != host {
-                outcome.reason = Some(format!("run once, on `{ran_on}`"));
+                outcome.reason = Some(match outcome.reason.take() {
+                    Some(why) if !why.is_empty() => format!("run once, on `{ran_on}`: {why}"),
+                    _ => format!("run once, on `{ran_on}`"),
+                });
             }
             outcome
         } else {

@@ -46,6 +46,16 @@ fn app(hosts: &TestHosts) -> Project {
     project
 }
 
+/// `n` hosts with the app deployed once; the commit each serves.
+fn deployed(n: usize) -> (TestHosts, Project, Vec<String>) {
+    let hosts = TestHosts::start(n);
+    let project = app(&hosts);
+    let (status, out) = deploy(&project, &[]);
+    assert_eq!(status, 0, "{out}");
+    let serving = serving(&hosts);
+    (hosts, project, serving)
+}
+
 fn git(dir: &Path, args: &[&str]) -> String {
     succeed(Command::new("git").args(args).current_dir(dir))
 }
@@ -142,17 +152,20 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until every host's `current` serves `commit`.
+fn wait_until_serving(hosts: &TestHosts, commit: &str) {
+    wait_for("every host to switch", Duration::from_secs(30), || {
+        serving(hosts).iter().all(|c| c == commit)
+    });
+}
+
 fn interrupt(child: &Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
 }
 
 #[test]
 fn a_host_unreachable_at_connect_or_with_a_changed_key_switches_no_host() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(3);
 
     // host3's key changed: it stops there, and so does every other host.
     commit(&project, "v2");
@@ -187,11 +200,7 @@ fn a_host_unreachable_at_connect_or_with_a_changed_key_switches_no_host() {
 
 #[test]
 fn a_host_lost_while_waiting_at_the_barrier_switches_no_host() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(3);
 
     commit(&project, "v2");
     set(&hosts, 0, "HOLD");
@@ -215,11 +224,7 @@ fn a_host_lost_while_waiting_at_the_barrier_switches_no_host() {
 
 #[test]
 fn a_frozen_host_is_noticed_within_twenty_seconds_and_switches_no_host() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(3);
 
     commit(&project, "v2");
     for i in 0..3 {
@@ -262,10 +267,7 @@ fn more_hosts_than_forks_do_not_hang_at_the_barrier() {
 
 #[test]
 fn two_deploys_started_together_exactly_one_proceeds() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
+    let (hosts, project, _) = deployed(3);
     for round in 0..20 {
         let commit_id = commit(&project, &format!("race{round}"));
         // Long enough a build that the two overlap.
@@ -291,11 +293,7 @@ fn two_deploys_started_together_exactly_one_proceeds() {
 
 #[test]
 fn a_redeploy_verifies_the_steps_after_the_switch_instead_of_assuming_them() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(3);
     let verified = |i| std::fs::read_to_string(marker(&hosts, i, "VERIFIED")).unwrap();
     assert_eq!(verified(1).lines().count(), 1);
 
@@ -314,11 +312,7 @@ fn a_redeploy_verifies_the_steps_after_the_switch_instead_of_assuming_them() {
 
 #[test]
 fn force_makes_a_new_release_of_the_current_commit() {
-    let hosts = TestHosts::start(2);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(2);
     let before = std::fs::read_link(deploy_to(&hosts, 0).join("current")).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     let (status, out) = deploy(&project, &["--force"]);
@@ -330,10 +324,7 @@ fn force_makes_a_new_release_of_the_current_commit() {
 
 #[test]
 fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
+    let (hosts, project, _) = deployed(3);
 
     let v2 = commit(&project, "v2");
     for i in 0..3 {
@@ -341,9 +332,7 @@ fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
         clear(&hosts, i, "VERIFIED");
     }
     let child = spawn_deploy(&project, &[]);
-    wait_for("every host to switch", Duration::from_secs(30), || {
-        serving(&hosts) == vec![v2.clone(); 3]
-    });
+    wait_until_serving(&hosts, &v2);
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(500));
     for i in 0..3 {
@@ -369,9 +358,7 @@ fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
     }
     let child = spawn_deploy(&project, &[]);
     let v3 = git(project.path(), &["rev-parse", "HEAD"]);
-    wait_for("every host to switch", Duration::from_secs(30), || {
-        serving(&hosts) == vec![v3.clone(); 3]
-    });
+    wait_until_serving(&hosts, &v3);
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(300));
     interrupt(&child);
@@ -410,20 +397,14 @@ fn a_failure_after_the_switch_on_one_host_leaves_every_host_alike() {
 
 #[test]
 fn a_host_lost_after_its_switch_is_named_unverified_and_the_others_roll_back() {
-    let hosts = TestHosts::start(3);
-    let project = app(&hosts);
-    let (status, out) = deploy(&project, &[]);
-    assert_eq!(status, 0, "{out}");
-    let v1 = serving(&hosts);
+    let (hosts, project, v1) = deployed(3);
 
     let v2 = commit(&project, "v2");
     for i in 0..3 {
         set(&hosts, i, "HOLD_AFTER");
     }
     let child = spawn_deploy(&project, &[]);
-    wait_for("every host to switch", Duration::from_secs(30), || {
-        serving(&hosts) == vec![v2.clone(); 3]
-    });
+    wait_until_serving(&hosts, &v2);
     hosts.hosts[2].signal_all(libc::SIGKILL);
     std::thread::sleep(Duration::from_millis(300));
     for i in 0..3 {
