@@ -80,6 +80,11 @@ pub enum Event {
         #[serde(with = "millis")]
         elapsed: Duration,
     },
+    /// Ctrl-C, as it arrives: the first stops hosts that have not switched
+    /// (no new steps; running ones end or are stopped) while hosts that
+    /// switched finish their steps after the switch; a second (`forced`)
+    /// aborts everything.
+    Stopping { forced: bool },
     /// Ctrl-C: no new steps start; running ones end or are stopped.
     Interrupted { waiting: Vec<String> },
     /// The run is over: the recap follows from the events before it.
@@ -99,7 +104,22 @@ impl Event {
             | Event::Output { host, .. }
             | Event::StepEnd { host, .. }
             | Event::HostDone { host, .. } => Some(host),
-            Event::PlayStart { .. } | Event::Interrupted { .. } | Event::RunEnd { .. } => None,
+            Event::PlayStart { .. }
+            | Event::Stopping { .. }
+            | Event::Interrupted { .. }
+            | Event::RunEnd { .. } => None,
+        }
+    }
+}
+
+impl Event {
+    /// What a Ctrl-C does, as `Stopping` reports it.
+    pub fn stopping_text(forced: bool) -> &'static str {
+        match forced {
+            false => {
+                "Ctrl-C: no new steps start; hosts that switched finish their steps after the switch (Ctrl-C again to abort at once)"
+            }
+            true => "second Ctrl-C: aborting now",
         }
     }
 }

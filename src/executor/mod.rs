@@ -122,6 +122,30 @@ pub async fn execute(
     shutdown: &Shutdown,
     deploy_options: Option<&DeployOptions>,
 ) -> (Outcome, IndexMap<String, Map<String, Value>>) {
+    // Each Ctrl-C is acknowledged at once, saying what happens next: the
+    // hosts that switched go on through their steps after the switch.
+    let acknowledge = async {
+        shutdown.requested().await;
+        reporter.event(&Event::Stopping { forced: false });
+        shutdown.forced().await;
+        reporter.event(&Event::Stopping { forced: true });
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let run = run_plays(plan, options, templates, reporter, shutdown, deploy_options);
+    tokio::select! {
+        ended = run => ended,
+        never = acknowledge => match never {},
+    }
+}
+
+async fn run_plays(
+    plan: &Plan,
+    options: &Options,
+    templates: &Templates,
+    reporter: &dyn Reporter,
+    shutdown: &Shutdown,
+    deploy_options: Option<&DeployOptions>,
+) -> (Outcome, IndexMap<String, Map<String, Value>>) {
     let started = Instant::now();
     let forks = Semaphore::new(options.forks.max(1));
     let mut sessions: IndexMap<String, Session> = IndexMap::new();

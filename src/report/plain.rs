@@ -171,6 +171,13 @@ impl State {
                     format_args!("{text} ({})", seconds(*elapsed)),
                 );
             }
+            Event::Stopping { forced } => {
+                line(
+                    &mut out,
+                    now,
+                    format_args!("{}", Event::stopping_text(*forced)),
+                );
+            }
             Event::Interrupted { waiting } if waiting.is_empty() => {
                 line(&mut out, now, format_args!("interrupted by Ctrl-C"));
             }

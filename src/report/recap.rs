@@ -178,6 +178,7 @@ impl Recap {
                 counts.done = true;
             }
             Event::Interrupted { waiting } => self.interrupted = Some(waiting.clone()),
+            Event::Stopping { .. } => {}
             Event::RunEnd { elapsed } => self.elapsed = Some(*elapsed),
         }
     }

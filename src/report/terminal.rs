@@ -272,6 +272,11 @@ impl Live {
                 let message = self.paint.paint(&message, tone);
                 self.set_done(host, message);
             }
+            Event::Stopping { forced } => {
+                let text = format!("{}\n", Event::stopping_text(*forced));
+                let text = self.paint.paint(&text, Tone::Changed);
+                self.say(&text);
+            }
             Event::Interrupted { waiting } => {
                 let text = if waiting.is_empty() {
                     "interrupted\n".to_string()

@@ -341,6 +341,10 @@ fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
     let (status, out) = finish(child, Duration::from_secs(30));
     // Nothing was left undone: every host switched and verified.
     assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains("hosts that switched finish their steps after the switch"),
+        "the Ctrl-C is acknowledged with what happens next:\n{out}"
+    );
     for i in 0..3 {
         assert!(
             marker(&hosts, i, "VERIFIED").exists(),
@@ -364,6 +368,7 @@ fn ctrl_c_after_the_switch_finishes_verifying_and_a_second_aborts() {
     interrupt(&child);
     let (status, out) = finish(child, Duration::from_secs(8));
     assert_ne!(status, 0, "{out}");
+    assert!(out.contains("second Ctrl-C: aborting now"), "{out}");
 }
 
 #[test]
