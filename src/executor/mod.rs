@@ -86,6 +86,8 @@ pub enum HostEnd {
     /// The connection was lost during or after the switch: which release
     /// `current` points at is not known (the next deploy reconciles).
     Unverified(String),
+    /// Stopped by Ctrl-C before its last step.
+    Interrupted,
     /// Prepared, and not switched because other hosts failed (the barrier
     /// did not open, or an earlier `serial` batch failed after its switch).
     HeldBack,
@@ -322,7 +324,8 @@ async fn run_plays(
                 outcome.interrupted |= result.interrupted;
                 let end = match (ends_by_others.remove(&h.host), result.failed) {
                     (Some(HostEnd::Unverified(why)), _) => HostEnd::Unverified(why),
-                    (Some(end), true) if !result.interrupted => end,
+                    (_, _) if result.interrupted => HostEnd::Interrupted,
+                    (Some(end), true) => end,
                     (_, true) => HostEnd::Failed,
                     (_, false) => HostEnd::Ok,
                 };

@@ -44,6 +44,8 @@ pub enum BadEnd {
     Unreachable,
     /// Never ran: its play stopped at `max_fail_percentage`, or Ctrl-C.
     DidNotRun,
+    /// Stopped by Ctrl-C before its last step.
+    Stopped,
     /// Which release it serves is not known (lost at or after its switch).
     Unverified,
     /// Prepared, not switched because of other hosts.
@@ -58,6 +60,7 @@ impl BadEnd {
             BadEnd::Failed => "failed",
             BadEnd::Unreachable => "unreachable",
             BadEnd::DidNotRun => "did not run",
+            BadEnd::Stopped => "stopped",
             BadEnd::Unverified => "unverified (lost at or after its switch)",
             BadEnd::HeldBack => "held back (not switched because of the others)",
             BadEnd::RolledBack => "rolled back (because of the others)",
@@ -81,6 +84,7 @@ impl Verdict {
                 HostEnd::Failed => BadEnd::Failed,
                 HostEnd::Unreachable(_) => BadEnd::Unreachable,
                 HostEnd::NotRun => BadEnd::DidNotRun,
+                HostEnd::Interrupted => BadEnd::Stopped,
                 HostEnd::Unverified(_) => BadEnd::Unverified,
                 HostEnd::HeldBack => BadEnd::HeldBack,
                 HostEnd::RolledBack => BadEnd::RolledBack,
@@ -338,17 +342,18 @@ mod tests {
             ("h1", HostEnd::Ok),
             ("h2", HostEnd::Failed),
             ("h3", HostEnd::NotRun),
+            ("h4", HostEnd::Interrupted),
         ]);
         stopped.interrupted = true;
         let verdict = Verdict::of(&stopped);
         assert_eq!(verdict.exit_code(), 130);
         assert_eq!(
             verdict.summary(Some(Duration::from_secs(3))),
-            "stopped by Ctrl-C: 2 of 3 hosts did not succeed: h2 failed; h3 did not run (3.0s)"
+            "stopped by Ctrl-C: 3 of 4 hosts did not succeed: h2 failed; h3 did not run; h4 stopped (3.0s)"
         );
         assert_eq!(
             verdict.error().unwrap().to_string(),
-            "stopped by Ctrl-C: 2 of 3 hosts did not succeed: h2 failed; h3 did not run"
+            "stopped by Ctrl-C: 3 of 4 hosts did not succeed: h2 failed; h3 did not run; h4 stopped"
         );
         assert_agrees(&verdict);
         let mut early = outcome(&[("h1", HostEnd::Ok)]);

@@ -276,6 +276,12 @@ fn ctrl_c_stops_new_steps_and_the_running_command() {
     assert_eq!(out.status.code(), Some(130), "128 + SIGINT");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("interrupted"), "{stdout}");
+    // Every host is counted as not having finished (never "0 hosts").
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stopped by Ctrl-C: 3 of 3 hosts did not succeed"),
+        "{stderr}"
+    );
     for h in &hosts.hosts {
         assert!(
             !h.dir.join("app.after").exists(),
