@@ -10,6 +10,7 @@ mod connect;
 mod deploy;
 mod event;
 mod host;
+mod lines;
 mod rendezvous;
 mod shutdown;
 mod step;

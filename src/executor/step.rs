@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::event::{Event, Reporter, Status};
+use super::lines::Lines;
 use crate::diagnostic::{Diagnostic, Source, Span};
 use crate::modules::{self, Action, Upload};
 use crate::plan::{Body, Expr, Step, wrap_remote};
@@ -524,22 +525,30 @@ async fn exec(
         cx.remote_pid,
     );
     let mut seen_pid = false;
-    let mut on_output = move |stream: Stream, bytes: &[u8]| {
-        let mut text = String::from_utf8_lossy(bytes).into_owned();
-        if stream == Stream::Stderr && !seen_pid {
+    // Shown a line at a time, so that masking sees each line whole.
+    let mut lines = [Lines::default(), Lines::default()];
+    let show = move |stderr: bool, text: String| {
+        if verbose && !text.is_empty() {
+            reporter.event(&Event::Output {
+                host: host.to_string(),
+                index,
+                stderr,
+                text: masker.mask(&text),
+            });
+        }
+    };
+    let mut on_output = |stream: Stream, bytes: &[u8]| {
+        let stderr = stream == Stream::Stderr;
+        let Some(mut text) = lines[usize::from(stderr)].push(bytes) else {
+            return;
+        };
+        if stderr && !seen_pid {
             seen_pid = true;
             let (pid, rest) = split_pid(&text);
             *remote_pid.lock().unwrap_or_else(|e| e.into_inner()) = pid;
             text = rest.to_string();
         }
-        if verbose && !text.is_empty() {
-            reporter.event(&Event::Output {
-                host: host.to_string(),
-                index,
-                stderr: stream == Stream::Stderr,
-                text: masker.mask(&text),
-            });
-        }
+        show(stderr, text);
     };
     let command = format!("printf '{PID_MARK}%s\\n' \"$$\" >&2; {command}");
     let running = cx.session.exec(&command, stdin, &mut on_output);
@@ -555,6 +564,11 @@ async fn exec(
         },
         None => running.await,
     };
+    for (stream, lines) in lines.iter_mut().enumerate() {
+        if let Some(rest) = lines.rest() {
+            show(stream == 1, rest);
+        }
+    }
     *cx.remote_pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let mut out =
         result.map_err(|err| Box::new(StepOutcome::failed(cx.masker.mask(&err.to_string()))))?;

@@ -331,3 +331,21 @@ fn a_secret_derived_at_run_time_is_refused_on_that_steps_command_line() {
     forms.push(b64);
     assert_hidden(&out, &forms, "run-time derived secret");
 }
+
+#[test]
+fn a_secret_streamed_in_two_chunks_is_masked_in_verbose_output() {
+    // The host prints the secret (read from a file there, never from the
+    // command line) half now and half 300 ms later: two chunks over SSH.
+    let hosts = TestHosts::start(1);
+    let on_host = hosts.hosts[0].dir.join("token");
+    std::fs::write(&on_host, SECRET).unwrap();
+    let play = format!(
+        "- hosts: web\n  tasks:\n    - shell: \"head -c 6 {0}; sleep 0.3; tail -c +7 {0}; echo\"\n",
+        on_host.display()
+    );
+    let project = project(&hosts, &play, &format!("token: {SECRET}\n"));
+    let out = project.ferry(&["playbook", "deploy.yml", "-i", "inventory/test.ini", "-v"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_hidden(&out, &[SECRET.to_string()], "-v");
+    assert!(out.stdout.contains("********"), "{}", out.stdout);
+}
