@@ -3,12 +3,11 @@
 //! that follows does exactly that. The bundled Django example on real sshd
 //! hosts with a real supervisord each.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::apps::{App, SECRET, Supervisors};
 use crate::support::ferry::{Output, Project, step_ends};
+use crate::support::listing::Listing;
 use crate::support::sshd::TestHosts;
 
 const PIP: &str = "Install requirements when they changed";
@@ -59,53 +58,20 @@ fn statuses<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a str> {
 /// (a health check's request is logged) and the Flask worker's heartbeat.
 const APP_WRITES: [&str; 2] = ["/shared/log/", "/shared/worker.heartbeat"];
 
-/// Every path under each host's `deploy_to`, and the shared database, with
-/// its kind, size, mtime (ns) and link target: what a dry run must leave
-/// exactly as it was (but for [`APP_WRITES`]).
-fn listing(hosts: &TestHosts, database: &Path) -> BTreeMap<String, String> {
-    fn walk(path: &Path, out: &mut BTreeMap<String, String>) {
+/// Every path under each host's `deploy_to`, and the shared database:
+/// what a dry run must leave exactly as it was (but for [`APP_WRITES`]).
+fn listing(hosts: &TestHosts, database: &Path) -> Listing {
+    let mut roots: Vec<PathBuf> = hosts.hosts.iter().map(|h| h.dir.join("app")).collect();
+    roots.push(database.to_path_buf());
+    let ignore = |path: &Path| {
         let shown = path.display().to_string();
-        if APP_WRITES.iter().any(|w| shown.contains(w)) {
-            return;
-        }
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            out.insert(path.display().to_string(), "absent".into());
-            return;
-        };
-        let link = std::fs::read_link(path).ok();
-        out.insert(
-            path.display().to_string(),
-            format!(
-                "{:?} {} {}.{} {:?} {:o}",
-                meta.file_type(),
-                meta.len(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-                link,
-                meta.mode()
-            ),
-        );
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(path).unwrap() {
-                walk(&entry.unwrap().path(), out);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for host in &hosts.hosts {
-        walk(&host.dir.join("app"), &mut out);
-    }
-    walk(database, &mut out);
-    out
+        APP_WRITES.iter().any(|w| shown.contains(w))
+    };
+    Listing::of(&roots, &ignore)
 }
 
-fn assert_unchanged(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) {
-    let differ: Vec<_> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|k| before.get(*k) != after.get(*k))
-        .map(|k| format!("{k}: {:?} → {:?}", before.get(k), after.get(k)))
-        .collect();
+fn assert_unchanged(before: &Listing, after: &Listing) {
+    let differ = before.changes_to(after);
     assert!(
         differ.is_empty(),
         "the dry run changed hosts:\n{}",
