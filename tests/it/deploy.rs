@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, step_ends, step_reason};
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
 
@@ -177,11 +177,7 @@ fn first_deploy_then_a_delta_then_nothing() {
     let v2 = commit(&project, "v2");
     let (out, events) = deploy(&project, &[]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let upload = events
-        .iter()
-        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
-        .unwrap();
-    let reason = upload["reason"].as_str().unwrap();
+    let reason = step_reason(&events, "release.upload");
     assert!(
         reason.contains("sent 2 file(s)"),
         "only what changed is sent: {reason}"
@@ -356,17 +352,8 @@ fn dry_run_changes_nothing_on_any_host() {
     let before: Vec<_> = (0..2).map(|i| listing(&deploy_to(&hosts, i))).collect();
     let (out, events) = deploy(&project, &["--dry-run"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let upload = events
-        .iter()
-        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
-        .unwrap();
-    assert!(
-        upload["reason"]
-            .as_str()
-            .unwrap()
-            .contains("send 1 file(s)"),
-        "{upload}"
-    );
+    let upload = step_reason(&events, "release.upload");
+    assert!(upload.contains("send 1 file(s)"), "{upload}");
     let after: Vec<_> = (0..2).map(|i| listing(&deploy_to(&hosts, i))).collect();
     assert_eq!(
         differences(&before, &after),

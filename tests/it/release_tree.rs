@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::apps::{App, Supervisors};
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, step_ends, step_reason};
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
 
@@ -472,11 +472,7 @@ fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
     commit(project.path(), "v2");
     let (out, events) = project.ferry_json(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let upload = events
-        .iter()
-        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
-        .unwrap();
-    let reason = upload["reason"].as_str().unwrap();
+    let reason = step_reason(&events, "release.upload");
     let committed = git(project.path(), &["ls-files"]).lines().count();
     assert!(
         reason.contains(&format!("sent {committed} file(s)")),
@@ -503,11 +499,7 @@ fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
     commit(project.path(), "v3");
     let (out, events) = project.ferry_json(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let upload = events
-        .iter()
-        .find(|e| e["event"] == "step_end" && e["name"] == "release.upload")
-        .unwrap();
-    let reason = upload["reason"].as_str().unwrap();
+    let reason = step_reason(&events, "release.upload");
     assert!(
         reason.contains("`lib/other.py` changed after it was shipped"),
         "{reason}"

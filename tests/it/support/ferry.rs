@@ -119,6 +119,15 @@ impl Project {
 }
 
 /// `(host, step name, status)` of every step that ended, in order.
+/// The reason of the first `step_end` event of the step named `name`.
+pub fn step_reason<'a>(events: &'a [serde_json::Value], name: &str) -> &'a str {
+    events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == name)
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_else(|| panic!("no step `{name}` with a reason in the events"))
+}
+
 pub fn step_ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
     events
         .iter()
