@@ -2,11 +2,9 @@
 //! supervisord per host, gunicorn serving, requests counted while a new
 //! release takes over.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::apps::{App, SECRET, Supervisors, git, http_get};
+use crate::support::apps::{App, Poller, SECRET, Supervisors, git, http_get};
 use crate::support::ferry::{Output, step_ends};
 use crate::support::sshd::TestHosts;
 
@@ -68,46 +66,18 @@ fn flask_from_its_procfile_upgrades_two_web_processes_without_dropping_a_request
         &source.replace("flask-hello", "flask-hello v2"),
         "v2",
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let pollers: Vec<_> = hosts
+    let targets: Vec<(String, u16)> = hosts
         .hosts
         .iter()
-        .flat_map(|h| (0..2).map(move |n| (h.address.clone(), n)))
-        .map(|(address, n)| {
-            let (stop, sent, failed, port) =
-                (stop.clone(), sent.clone(), failed.clone(), app.port + n);
-            std::thread::spawn(move || {
-                let mut errors = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    match http_get(&address, port, "/") {
-                        Ok((200, _)) => {}
-                        other => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            errors.push(format!("{address}:{port} {other:?}"));
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                errors
-            })
-        })
+        .flat_map(|h| (0..2).map(move |n| (h.address.clone(), app.port + n)))
         .collect();
+    let poller = Poller::start(&targets, "/");
     let (out, _) = deploy(&app);
-    stop.store(true, Ordering::Relaxed);
-    let errors: Vec<String> = pollers
-        .into_iter()
-        .flat_map(|p| p.join().unwrap())
-        .collect();
+    let (sent, errors) = poller.stop();
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(sent > 50, "too few requests to tell");
     assert!(
-        sent.load(Ordering::Relaxed) > 50,
-        "too few requests to tell"
-    );
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
+        errors.is_empty(),
         "requests failed during the upgrade: {errors:?}"
     );
     assert_serving(&hosts, &app, 2, &app.head());

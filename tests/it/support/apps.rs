@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::ferry::{Project, repo_root};
+use super::fleet::Fleet;
 use super::sshd::TestHosts;
 
 /// The wheelhouse `.ci/run` fills from `tests/apps/requirements.txt`.
@@ -137,7 +138,7 @@ impl App {
             wheelhouse().display()
         ));
         project.file("inventory/test.yml", &inventory);
-        App::commit_first(project, hosts, port)
+        App::commit_first(project, &hosts.known_hosts, port)
     }
 
     /// An example with the inventory it ships, `inventory/local.yml`, byte
@@ -163,12 +164,22 @@ impl App {
                 ),
             );
         }
-        App::commit_first(project, hosts, port)
+        App::commit_first(project, &hosts.known_hosts, port)
     }
 
-    /// Trusts `hosts`' keys (the project is HOME) and commits everything as `v1`.
-    fn commit_first(project: Project, hosts: &TestHosts, port: u16) -> App {
-        let known = std::fs::read_to_string(&hosts.known_hosts).unwrap();
+    /// An example on fleet servers, with `inventory` as `inventory/test.yml`
+    /// (see [`Fleet::inventory`]); its web processes listen from `port` up.
+    pub fn on_fleet(example: &str, fleet: &Fleet, inventory: &str, port: u16) -> App {
+        let project = Project::example(example, "test", &format!("secret_key: {SECRET}\n"));
+        let _ = std::fs::remove_dir_all(project.path().join("inventory"));
+        project.file("inventory/test.yml", inventory);
+        App::commit_first(project, &fleet.known_hosts, port)
+    }
+
+    /// Trusts the keys in `known_hosts` (the project is HOME) and commits
+    /// everything as `v1`.
+    fn commit_first(project: Project, known_hosts: &Path, port: u16) -> App {
+        let known = std::fs::read_to_string(known_hosts).unwrap();
         project.file(".ssh/known_hosts", &known);
         git(project.path(), &["init", "-q", "-b", "main"]);
         git(project.path(), &["add", "-A"]);
@@ -238,4 +249,51 @@ pub fn http_get(address: &str, port: u16, path: &str) -> Result<(u16, String), S
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Requests sent, one after another per address, while something happens:
+/// how many were sent and what every failed one got.
+pub struct Poller {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Poller {
+    /// Polls `GET path` on each `(address, port)` every 20 ms until stopped.
+    pub fn start(targets: &[(String, u16)], path: &str) -> Poller {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = targets
+            .iter()
+            .map(|(address, port)| {
+                let (stop, address, port, path) =
+                    (stop.clone(), address.clone(), *port, path.to_string());
+                std::thread::spawn(move || {
+                    let (mut sent, mut errors) = (0, Vec::new());
+                    while !stop.load(Ordering::Relaxed) {
+                        sent += 1;
+                        match http_get(&address, port, &path) {
+                            Ok((200, _)) => {}
+                            other => errors.push(format!("{address}:{port} {other:?}")),
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    (sent, errors)
+                })
+            })
+            .collect();
+        Poller { stop, threads }
+    }
+
+    /// Stops polling: (requests sent, the failures).
+    pub fn stop(self) -> (usize, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut sent, mut errors) = (0, Vec::new());
+        for thread in self.threads {
+            let (n, mut e) = thread.join().unwrap();
+            sent += n;
+            errors.append(&mut e);
+        }
+        (sent, errors)
+    }
 }

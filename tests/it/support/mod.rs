@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod ferry;
+pub mod fleet;
 pub mod listing;
 pub mod pebble;
 pub mod sshd;
