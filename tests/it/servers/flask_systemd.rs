@@ -17,7 +17,7 @@ fn flask_runs_under_systemd_as_deploy_and_upgrades_without_dropping_a_request() 
         wheelhouse().display()
     );
     let inventory = fleet.inventory("deploy", &[("web", &["web1", "web2"])], &vars);
-    let app = App::on_fleet("flask-hello", &fleet, &inventory, 8000);
+    let app = App::on_fleet("flask-hello", &fleet, &inventory, "", 8000);
 
     deploy(&app);
     assert_serving(&fleet, &app.head());

@@ -3,6 +3,7 @@
 //! the real sudo, processes under systemd, packages from apt, PostgreSQL on
 //! a server of its own. Each deploy is run twice: the second changes nothing.
 
+mod django_postgres;
 mod flask_systemd;
 
 use crate::support::apps::{App, SECRET};

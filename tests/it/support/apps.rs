@@ -168,9 +168,10 @@ impl App {
     }
 
     /// An example on fleet servers, with `inventory` as `inventory/test.yml`
-    /// (see [`Fleet::inventory`]); its web processes listen from `port` up.
-    pub fn on_fleet(example: &str, fleet: &Fleet, inventory: &str, port: u16) -> App {
-        let project = Project::example(example, "test", &format!("secret_key: {SECRET}\n"));
+    /// (see [`Fleet::inventory`]) and `secrets` (YAML lines) beside the
+    /// secret key; its web processes listen from `port` up.
+    pub fn on_fleet(example: &str, fleet: &Fleet, inventory: &str, secrets: &str, port: u16) -> App {
+        let project = Project::example(example, "test", &format!("secret_key: {SECRET}\n{secrets}"));
         let _ = std::fs::remove_dir_all(project.path().join("inventory"));
         project.file("inventory/test.yml", inventory);
         App::commit_first(project, &fleet.known_hosts, port)

@@ -104,8 +104,12 @@ impl FleetSpec {
             }
             // A test process that dies (a timeout's SIGKILL) takes its
             // servers with it: systemd-nspawn shuts down on SIGTERM.
+            let keep = std::env::var_os("FERRY_FLEET_KEEP").is_some();
             unsafe {
-                command.pre_exec(|| {
+                command.pre_exec(move || {
+                    if keep {
+                        return Ok(());
+                    }
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
                     Ok(())
                 });
@@ -191,12 +195,28 @@ impl Fleet {
     /// Runs `script` as root on `server` and returns its stdout; panics with
     /// its stderr when it fails.
     pub fn root(&self, server: &str, script: &str) -> String {
-        let out = self
+        self.root_with_input(server, script, "")
+    }
+
+    /// [`Fleet::root`] with `input` on the script's stdin (what must not be
+    /// on a command line: a password, SQL holding one).
+    pub fn root_with_input(&self, server: &str, script: &str, input: &str) -> String {
+        use std::io::Write as _;
+        let mut child = self
             .ssh(self.server(server), "root")
             .arg(script)
-            .stdin(Stdio::null())
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run ssh");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().expect("ssh");
         assert!(
             out.status.success(),
             "`{script}` on {server} failed ({}): {}",
@@ -313,6 +333,18 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os("FERRY_FLEET_KEEP").is_some() {
+            eprintln!(
+                "fleet: FERRY_FLEET_KEEP: servers left running for a look (ssh -i {} root@ADDRESS); stop them with: tests/fleet/fleet down {}/*",
+                self.key.display(),
+                self.root.display()
+            );
+            for server in &mut self.servers {
+                eprintln!("fleet:   {} {} pid {}", server.name, server.address, server.child.id());
+            }
+            std::mem::forget(std::mem::take(&mut self.servers));
+            return;
+        }
         self.heal();
         for server in &self.servers {
             signal_tree(server.child.id(), libc::SIGCONT);
