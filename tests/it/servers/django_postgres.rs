@@ -5,9 +5,7 @@
 //! (ferry's own provisioning is issue 15's); everything else is the
 //! bundled deploy.yml, unchanged.
 
-use std::time::{Duration, Instant};
-
-use super::{WEB, deploy, redeploy_changes_nothing};
+use super::{WEB, assert_site, deploy, redeploy_changes_nothing};
 use crate::support::apps::{App, http_get, wheelhouse};
 use crate::support::fleet::Fleet;
 
@@ -74,26 +72,18 @@ fn django_on_two_web_servers_with_postgresql_on_its_own_server_behind_nginx() {
     for address in &webs {
         let (status, body) = http_get(address, 80, "/static/notes/style.css").unwrap();
         assert_eq!(status, 200, "{address}: {body}");
-        assert!(body.ends_with("/* v2 */\n"), "{address} serves the old css: {body}");
+        assert!(
+            body.ends_with("/* v2 */\n"),
+            "{address} serves the old css: {body}"
+        );
     }
     redeploy_changes_nothing(&app);
 }
 
 /// Each web server's nginx (port 80) answers from gunicorn with `commit`.
-/// Retried for up to 5 s: the handler's `nginx -s reload` returns before
-/// nginx's new workers take over (known; see docs/TESTING-TLS.md).
 fn assert_through_nginx(fleet: &Fleet, commit: &str) {
     for name in ["web1", "web2"] {
         let address = &fleet.server(name).address;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let (status, body) =
-                http_get(address, 80, "/").unwrap_or_else(|e| panic!("{name} nginx: {e}"));
-            if status == 200 && body.contains(commit) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{name} serves {status}: {body}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        assert_site(address, address, commit);
     }
 }

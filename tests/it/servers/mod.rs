@@ -5,8 +5,11 @@
 
 mod django_postgres;
 mod flask_systemd;
+mod two_apps;
 
-use crate::support::apps::{App, SECRET};
+use std::time::{Duration, Instant};
+
+use crate::support::apps::{App, SECRET, http_get_as};
 use crate::support::ferry::{Output, step_ends};
 
 /// The packages of a web server (the app's virtualenv, nginx in front).
@@ -30,4 +33,23 @@ pub fn redeploy_changes_nothing(app: &App) {
         .filter(|(_, _, status)| status != "ok" && status != "skipped")
         .collect();
     assert!(changed.is_empty(), "a second deploy changed: {changed:?}");
+}
+
+/// nginx on `address:80` answers for site `site` with 200 and a body holding
+/// `commit`. Retried for up to 5 s: the handler's `nginx -s reload` returns
+/// before nginx's new workers take over (known; docs/TESTING-TLS.md).
+pub fn assert_site(address: &str, site: &str, commit: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) =
+            http_get_as(address, 80, site, "/").unwrap_or_else(|e| panic!("{site}: {e}"));
+        if status == 200 && body.contains(commit) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{site} at {address} serves {status}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

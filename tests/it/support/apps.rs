@@ -170,8 +170,15 @@ impl App {
     /// An example on fleet servers, with `inventory` as `inventory/test.yml`
     /// (see [`Fleet::inventory`]) and `secrets` (YAML lines) beside the
     /// secret key; its web processes listen from `port` up.
-    pub fn on_fleet(example: &str, fleet: &Fleet, inventory: &str, secrets: &str, port: u16) -> App {
-        let project = Project::example(example, "test", &format!("secret_key: {SECRET}\n{secrets}"));
+    pub fn on_fleet(
+        example: &str,
+        fleet: &Fleet,
+        inventory: &str,
+        secrets: &str,
+        port: u16,
+    ) -> App {
+        let project =
+            Project::example(example, "test", &format!("secret_key: {SECRET}\n{secrets}"));
         let _ = std::fs::remove_dir_all(project.path().join("inventory"));
         project.file("inventory/test.yml", inventory);
         App::commit_first(project, &fleet.known_hosts, port)
@@ -223,6 +230,17 @@ pub fn git(dir: &Path, args: &[&str]) {
 
 /// `GET path` from `address:port`: the status and body, or why not.
 pub fn http_get(address: &str, port: u16, path: &str) -> Result<(u16, String), String> {
+    http_get_as(address, port, address, path)
+}
+
+/// [`http_get`] naming the site `host` (the `Host:` header nginx picks a
+/// server block by).
+pub fn http_get_as(
+    address: &str,
+    port: u16,
+    host: &str,
+    path: &str,
+) -> Result<(u16, String), String> {
     let mut stream = TcpStream::connect_timeout(
         &format!("{address}:{port}").parse().unwrap(),
         Duration::from_secs(2),
@@ -233,7 +251,7 @@ pub fn http_get(address: &str, port: u16, path: &str) -> Result<(u16, String), S
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| e.to_string())?;
     let mut response = String::new();

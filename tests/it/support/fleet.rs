@@ -340,7 +340,12 @@ impl Drop for Fleet {
                 self.root.display()
             );
             for server in &mut self.servers {
-                eprintln!("fleet:   {} {} pid {}", server.name, server.address, server.child.id());
+                eprintln!(
+                    "fleet:   {} {} pid {}",
+                    server.name,
+                    server.address,
+                    server.child.id()
+                );
             }
             std::mem::forget(std::mem::take(&mut self.servers));
             return;
