@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::apps::http_get;
 use crate::support::ferry::{Project, line_count, step_ends};
-use crate::support::pebble::{Pebble, port_free_on};
+use crate::support::pebble::{Pebble, https_get, port_free_on};
 use crate::support::sshd::TestHosts;
 
 /// A process this test started, stopped by its PID: TERM (nginx's master
@@ -71,35 +71,6 @@ fn start_nginx(dir: &Path) -> (String, PathBuf, Started) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (command, prefix, Started(child))
-}
-
-/// `curl` over HTTPS to `name` at `address:port`, trusting only `root`;
-/// retried for a few seconds, since `nginx -s reload` returns before the
-/// new workers serve.
-fn https_get(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match https_get_once(name, address, port, root) {
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            result => return result,
-        }
-    }
-}
-
-fn https_get_once(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--fail", "-m", "5", "--cacert"])
-        .arg(root)
-        .arg("--resolve")
-        .arg(format!("{name}:{port}:{address}"))
-        .arg(format!("https://{name}:{port}/"))
-        .output()
-        .expect("run curl");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 /// The `Location` of a plain-HTTP request for `name`.

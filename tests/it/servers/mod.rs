@@ -5,6 +5,7 @@
 
 mod django_postgres;
 mod flask_systemd;
+mod tls;
 mod two_apps;
 
 use std::time::{Duration, Instant};

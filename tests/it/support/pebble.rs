@@ -68,6 +68,12 @@ impl Pebble {
     /// (`None`: pebble's default), fetching http-01 responses from a port
     /// that is free on each of `addresses`.
     pub fn start(validity: Option<u64>, addresses: &[&str]) -> Pebble {
+        Pebble::start_on(validity, port_free_on(addresses))
+    }
+
+    /// [`Pebble::start`] fetching http-01 responses from `http_port` (80 for
+    /// servers whose nginx listens on their own address, as on a fleet).
+    pub fn start_on(validity: Option<u64>, http_port: u16) -> Pebble {
         let dir = std::env::temp_dir().join(format!(
             "ferry-pebble-{}-{:x}",
             std::process::id(),
@@ -75,7 +81,6 @@ impl Pebble {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let (ca_bundle, cert, key) = listener_certificate(&dir);
-        let http_port = port_free_on(addresses);
         let listen = free_port("127.0.0.1");
         let management = free_port("127.0.0.1");
         let dns_port = free_udp_port();
@@ -356,4 +361,33 @@ fn wait_tcp(address: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("nothing listens on {address}");
+}
+
+/// `curl` over HTTPS to `name` at `address:port`, trusting only `root`;
+/// retried for a few seconds, since `nginx -s reload` returns before the
+/// new workers serve.
+pub fn https_get(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match https_get_once(name, address, port, root) {
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            result => return result,
+        }
+    }
+}
+
+fn https_get_once(name: &str, address: &str, port: u16, root: &Path) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "-m", "5", "--cacert"])
+        .arg(root)
+        .arg("--resolve")
+        .arg(format!("{name}:{port}:{address}"))
+        .arg(format!("https://{name}:{port}/"))
+        .output()
+        .expect("run curl");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
