@@ -1,35 +1,36 @@
 #!/usr/bin/env bash
-# ferry's main job on this machine: start three local hosts (an sshd and a
-# supervisord each, on 127.0.0.1, 127.0.0.2 and 127.0.0.3 — loopback only)
-# and deploy a bundled example app to them with `ferry deploy local`.
+# ferry's main job on this machine: boot three real Debian servers (web1,
+# web2 and db: systemd-nspawn containers with systemd, sudo and apt, on
+# 127.8.0.1-3 — loopback only) and deploy a bundled example to them with
+# `ferry deploy staging`, as the `deploy` user, escalating through sudo.
 #
 #   bash examples/demo.sh                 # deploy examples/django-notes
-#   bash examples/demo.sh flask-hello     # or the Flask one
-#   bash examples/demo.sh stop            # stop the hosts this script started
+#   bash examples/demo.sh flask-hello     # the Flask one, beside it on web1, web2
+#   bash examples/demo.sh stop            # shut the servers down
 #
 # Run it again after changing and committing the example: the second deploy
-# of an unchanged commit changes nothing. Everything lives in
-# /tmp/ferry-example; the hosts log you in as yourself with a key made here.
+# of an unchanged commit changes nothing. The servers' files live in
+# /tmp/ferry-example/servers; the image they boot from is built once into
+# target/fleet (Debian 12 from the Debian mirror, ~650 MB with nginx and
+# PostgreSQL). Needs root (debootstrap, mount, systemd-nspawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 ROOT=/tmp/ferry-example
+SERVERS=$ROOT/servers
+FLEET=$REPO/tests/fleet/fleet
 APP=${1:-django-notes}
 
-# Stops what a previous run started, by the PIDs it recorded.
-# supervisord stops the apps (gracefully) before it exits: wait for that.
-stop_hosts() {
-  for pidfile in "$ROOT"/web*/sshd.pid "$ROOT"/web*/supervisor/supervisord.pid; do
-    [ -f "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    rm -f "$pidfile"
-  done
-}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+alive() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "the demo boots containers: run it as root (or try examples/demo-local.sh)" >&2
+  exit 1
+fi
 if [ "$APP" = stop ]; then
-  stop_hosts
-  echo "stopped the demo hosts (their files stay in $ROOT)"
+  [ -x "$FLEET" ] && "$FLEET" down "$SERVERS"/* 2>/dev/null || true
+  echo "the demo servers are shut down (their files stay in $SERVERS)"
   exit 0
 fi
 if [ ! -d "examples/$APP" ]; then
@@ -37,23 +38,16 @@ if [ ! -d "examples/$APP" ]; then
   exit 2
 fi
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-say "What the hosts need: sshd, supervisor, python3-venv, git, curl"
+say "What this machine needs: debootstrap, systemd-nspawn, ssh, git, curl, pip"
 missing=
-for tool in /usr/sbin/sshd supervisord git curl; do
+for tool in debootstrap systemd-nspawn ssh ssh-keygen git curl; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
-python3 -c 'import ensurepip' 2>/dev/null || missing=1
+python3 -m pip --version >/dev/null 2>&1 || missing=1
 if [ -n "$missing" ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "install as root: apt-get install openssh-server supervisor python3-venv git curl" >&2
-    exit 1
-  fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq openssh-server openssh-client supervisor python3-venv python3-pip git curl >/dev/null
+  apt-get install -y -qq debootstrap systemd-container openssh-client git curl python3-pip >/dev/null
 fi
 
 say "Building ferry (release)"
@@ -63,106 +57,125 @@ FERRY=$REPO/target/release/ferry
 say "The app's Python packages, fetched once into target/wheelhouse"
 python3 -m pip download -q --disable-pip-version-check --dest target/wheelhouse \
   -r tests/apps/requirements.txt
+WHEELS=$REPO/target/wheelhouse
 
-say "Starting three hosts on 127.0.0.1-3 (ports 2201-2203)"
-mkdir -p "$ROOT/home/.ssh" /run/sshd 2>/dev/null || mkdir -p "$ROOT/home/.ssh"
+say "The servers' image (built once into target/fleet)"
+web_image=$("$FLEET" image python3-venv nginx-light)
+db_image=$("$FLEET" image postgresql)
+echo "  web: $web_image"
+echo "  db:  $db_image"
+
+say "Booting web1, web2 and db on 127.8.0.1-3"
+mkdir -p "$ROOT/home/.ssh" "$SERVERS"
+chmod 700 "$ROOT/home/.ssh"
 [ -f "$ROOT/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C ferry-demo -f "$ROOT/id_ed25519"
-cp "$ROOT/id_ed25519.pub" "$ROOT/authorized_keys"
-: >"$ROOT/home/.ssh/known_hosts"
-for n in 1 2 3; do
-  host=$ROOT/web$n
-  address=127.0.0.$n
-  port=220$n
-  mkdir -p "$host/supervisor/conf.d"
-  [ -f "$host/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$host/host_ed25519"
-  cat >"$host/sshd_config" <<EOF
-ListenAddress $address:$port
-HostKey $host/host_ed25519
-PidFile $host/sshd.pid
-AuthorizedKeysFile $ROOT/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-EOF
-  if ! alive "$host/sshd.pid"; then
-    /usr/sbin/sshd -f "$host/sshd_config" -E "$host/sshd.log"
+n=0
+for server in web1 web2 db; do
+  n=$((n + 1))
+  image=$web_image
+  [ "$server" = db ] && image=$db_image
+  if ! alive "$SERVERS/$server"; then
+    mkdir -p "$SERVERS/$server"
+    # The servers outlive this script: `stop` shuts them down.
+    FLEET_BIND=$WHEELS setsid "$FLEET" boot "$SERVERS/$server" "$server" "127.8.0.$n" \
+      "$image" "$ROOT/id_ed25519.pub" >"$SERVERS/$server.log" 2>&1 </dev/null &
   fi
-  echo "[$address]:$port $(cut -d' ' -f1-2 "$host/host_ed25519.pub")" >>"$ROOT/home/.ssh/known_hosts"
-  s=$host/supervisor
-  cat >"$s/supervisord.conf" <<EOF
-[unix_http_server]
-file=$s/supervisor.sock
-[supervisord]
-logfile=$s/supervisord.log
-pidfile=$s/supervisord.pid
-childlogdir=$s
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-[supervisorctl]
-serverurl=unix://$s/supervisor.sock
-[include]
-files = $s/conf.d/*.conf
-EOF
-  if ! alive "$s/supervisord.pid"; then
-    supervisord -c "$s/supervisord.conf"
-  fi
-  echo "  web$n: sshd on $address:$port, supervisord with $s/supervisord.conf"
 done
-for _ in $(seq 50); do
-  ok=1
-  for n in 1 2 3; do
-    [ -S "$ROOT/web$n/supervisor/supervisor.sock" ] || ok=
-    (exec 3<>"/dev/tcp/127.0.0.$n/220$n") 2>/dev/null || ok=
+: >"$ROOT/home/.ssh/known_hosts"
+n=0
+for server in web1 web2 db; do
+  n=$((n + 1))
+  for _ in $(seq 300); do
+    [ -f "$SERVERS/$server/ssh_host_ed25519_key.pub" ] && break
+    sleep 0.1
   done
-  [ -n "$ok" ] && break
-  sleep 0.2
+  echo "127.8.0.$n $(cut -d' ' -f1-2 "$SERVERS/$server/ssh_host_ed25519_key.pub")" >>"$ROOT/home/.ssh/known_hosts"
+done
+as_root() {
+  ssh -F /dev/null -o BatchMode=yes -o UserKnownHostsFile="$ROOT/home/.ssh/known_hosts" \
+    -i "$ROOT/id_ed25519" "root@$1" "${@:2}"
+}
+n=0
+for server in web1 web2 db; do
+  n=$((n + 1))
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.8.0.$n/22") 2>/dev/null && break
+    alive "$SERVERS/$server" || { cat "$SERVERS/$server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  state=$(as_root "127.8.0.$n" systemctl is-system-running --wait || true)
+  echo "  $server: 127.8.0.$n, systemd $state"
 done
 
-# The stage's secrets stay out of git: make them on first use.
-secrets=examples/$APP/secrets/local.yml
+# The stage's secrets stay out of git: made on first use.
+secrets=examples/$APP/secrets/staging.yml
 if [ ! -f "$secrets" ]; then
   mkdir -p "$(dirname "$secrets")"
-  (umask 077 && printf '# Secrets of the `local` stage (kept out of git).\nsecret_key: %s\n' \
-    "$(head -c 36 /dev/urandom | base64 | tr -d '/+=')" >"$secrets")
+  random() { head -c 36 /dev/urandom | base64 | tr -d '/+='; }
+  (
+    umask 077
+    printf '# Secrets of the `staging` stage (kept out of git).\nsecret_key: %s\n' "$(random)" >"$secrets"
+    if [ "$APP" = django-notes ]; then
+      printf 'database_url: postgres://notes:%s@127.8.0.3:5432/notes\n' "$(random)" >>"$secrets"
+    fi
+  )
 fi
 
-# ferry reads ~/.ssh/known_hosts: these hosts' keys are in the demo's own.
+if [ "$APP" = django-notes ]; then
+  say "The database on db: role, database, and logins from web1 and web2 only"
+  # As an administrator would by hand (`ferry setup` will do it): the SQL,
+  # which holds the password, goes on stdin, never on a command line.
+  password=$(sed -n 's#^database_url: postgres://notes:\([^@]*\)@.*#\1#p' "$secrets")
+  as_root 127.8.0.3 "grep -q 'ferry demo' /etc/postgresql/15/main/pg_hba.conf || {
+      printf '# ferry demo\nhost notes notes 127.8.0.1/32 scram-sha-256\nhost notes notes 127.8.0.2/32 scram-sha-256\n' \
+        >>/etc/postgresql/15/main/pg_hba.conf && systemctl reload postgresql@15-main; }"
+  as_root 127.8.0.3 "cd / && su postgres -c 'psql -q -v ON_ERROR_STOP=1'" <<SQL
+SELECT 'CREATE ROLE notes LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'notes')\gexec
+ALTER ROLE notes PASSWORD '$password';
+SELECT 'CREATE DATABASE notes OWNER notes' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'notes')\gexec
+SQL
+  echo "  PostgreSQL 15 on 127.8.0.3:5432: database notes, role notes"
+fi
+
+# ferry reads ~/.ssh/known_hosts: these servers' keys are in the demo's own.
 ferry() { HOME=$ROOT/home "$FERRY" -C "examples/$APP" "$@"; }
-extra="{pip_args: '--no-index --find-links $REPO/target/wheelhouse'}"
+extra="{pip_args: '--no-index --find-links $WHEELS'}"
 
-say "ferry plan local --offline   (what will run, host by host: the first steps)"
-ferry plan local --offline -e "$extra" >"$ROOT/plan.txt"
-head -n 24 "$ROOT/plan.txt"
-echo "  … (all of it in $ROOT/plan.txt)"
+say "ferry plan staging --offline   (what will run, host by host: the first steps)"
+ferry plan staging --offline -e "$extra" >"$ROOT/plan-$APP.txt"
+head -n 24 "$ROOT/plan-$APP.txt"
+echo "  … (all of it in $ROOT/plan-$APP.txt)"
 
-say "ferry deploy local"
-ferry deploy local -e "$extra"
+say "ferry deploy staging"
+ferry deploy staging -e "$extra"
 
-say "ferry releases local"
-ferry releases local
+say "ferry releases staging"
+ferry releases staging
 
-port=$(sed -n 's/^ *procfile_port: *//p' "examples/$APP/inventory/local.yml")
-say "Serving"
-for n in 1 2 3; do
-  for p in "$port" $((port + 1)); do
-    echo "  http://127.0.0.$n:$p/  $(curl -s "http://127.0.0.$n:$p/")"
+site=$([ "$APP" = django-notes ] && echo notes.test || echo flask.test)
+say "Serving (nginx on each web server, site $site)"
+for n in 1 2; do
+  # nginx may still be swapping in its new workers for a moment after the
+  # deploy's reload: ask until the site answers.
+  for _ in $(seq 20); do
+    body=$(curl -s -H "Host: $site" "http://127.8.0.$n/") && [ -n "$body" ] && break
+    sleep 0.25
   done
+  echo "  http://127.8.0.$n/ (Host: $site)  $body"
 done
 cat <<EOF
 
-Where to look:
-  $ROOT/web1/$APP/current        the release being served (a symlink into releases/)
-  $ROOT/web1/$APP/releases/      one directory per deploy; .ferry/history.log beside them
-  $ROOT/web1/$APP/shared/.env    the app's settings and secrets (mode 0600)
-  $ROOT/web1/$APP/shared/log/    the app's logs
-  $ROOT/web1/sshd.log            the host's sshd
+Where to look (log in as root or deploy with the demo's key):
+  ssh -i $ROOT/id_ed25519 -o UserKnownHostsFile=$ROOT/home/.ssh/known_hosts deploy@127.8.0.1
+  /home/deploy/$APP/current        the release being served (a symlink into releases/)
+  /home/deploy/$APP/releases/      one directory per deploy; .ferry/history.log beside them
+  /home/deploy/$APP/shared/.env    the app's settings and secrets (mode 0600)
+  systemctl status '$APP-*'        its processes, as systemd units (journalctl -u $APP-web-1)
+  /etc/nginx/sites-enabled/$APP.conf
 
-Run ferry yourself against these hosts (HOME holds their host keys):
-  HOME=$ROOT/home $FERRY -C examples/$APP deploy local -e "$extra"
-  HOME=$ROOT/home $FERRY -C examples/$APP releases local
-  HOME=$ROOT/home $FERRY -C examples/$APP rollback local
-Stop the hosts: bash examples/demo.sh stop
+Run ferry yourself against these servers (HOME holds their host keys):
+  HOME=$ROOT/home $FERRY -C examples/$APP deploy staging -e "$extra"
+  HOME=$ROOT/home $FERRY -C examples/$APP releases staging
+  HOME=$ROOT/home $FERRY -C examples/$APP rollback staging
+Shut the servers down: bash examples/demo.sh stop
 EOF

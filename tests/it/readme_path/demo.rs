@@ -1,4 +1,4 @@
-//! `bash examples/demo.sh`, the README's first command, run as a test.
+//! `bash examples/demo-local.sh`, the README's first command, run as a test.
 
 use std::process::Command;
 use std::time::Instant;
@@ -8,13 +8,13 @@ use crate::support::apps::git;
 use crate::support::ferry::{copy_dir, repo_root};
 use crate::support::succeed;
 
-/// `bash examples/demo.sh`, the README's first command, as CI can run it:
+/// `bash examples/demo-local.sh`, the README's first command, as CI can run it:
 /// as root, in network, mount and PID namespaces of its own (`unshare`) —
 /// its loopback holds the demo's fixed addresses and ports, which then
 /// cannot meet anything else on the machine, and has no other interface,
 /// so anything that tried to leave 127.0.0.0/8 would fail; a private
 /// `/tmp/ferry-example`; and every process it starts ends with it. It runs
-/// a copy of the repository's examples, demo.sh included, committed in a
+/// a copy of the repository's examples, demo-local.sh included, committed in a
 /// fresh git repository (a clean clone, as far as the demo can tell), where
 /// the release build it asks for is the ferry this test suite built (a
 /// `cargo` on PATH that answers `cargo build --release --quiet` only) and
@@ -23,7 +23,7 @@ use crate::support::succeed;
 ///
 /// The walk the README describes: the Django demo; again, changing
 /// nothing; a committed change deployed, listed and rolled back with the
-/// commands the demo prints; the Flask demo beside it; `demo.sh stop`.
+/// commands the demo prints; the Flask demo beside it; `demo-local.sh stop`.
 #[test]
 fn readme_demo_sh_deploys_both_examples_changes_nothing_again_and_stops() {
     let started = Instant::now();
@@ -80,8 +80,8 @@ cd {repo}
 export PATH={bin}:$PATH PIP_NO_INDEX=1 PIP_FIND_LINKS={wheels}
 section() {{ name=$1; shift; echo "@@ $name"; "$@"; echo "@@ $name: exit $? at ${{SECONDS}}s"; }}
 yourself() {{ grep '^  HOME=' /tmp/ferry-example/run2.txt | grep " $1 local" | sed 's/^  //'; }}
-section django bash examples/demo.sh
-section again bash examples/demo.sh > /tmp/ferry-example/run2.txt 2>&1
+section django bash examples/demo-local.sh
+section again bash examples/demo-local.sh > /tmp/ferry-example/run2.txt 2>&1
 cat /tmp/ferry-example/run2.txt
 sed -i 's/"app": "django-notes"/"app": "django-notes, changed"/' examples/django-notes/notes/views.py
 git -c user.name=demo -c user.email=demo@example.invalid commit -q -am 'a change'
@@ -90,8 +90,8 @@ section deploy sh -c "$(yourself deploy)"
 section releases sh -c "$(yourself releases)"
 section rollback sh -c "$(yourself rollback)"
 section serving sh -c 'for n in 1 2 3; do for p in 8100 8101; do echo "http://127.0.0.$n:$p/ $(curl -s http://127.0.0.$n:$p/)"; done; done'
-section flask bash examples/demo.sh flask-hello
-section stop bash examples/demo.sh stop
+section flask bash examples/demo-local.sh flask-hello
+section stop bash examples/demo-local.sh stop
 section left sh -c 'ps -eo comm= | grep -E "sshd|supervisord|gunicorn|python" || true'
 "#,
         demo_root = demo_root.display(),
@@ -181,7 +181,7 @@ section left sh -c 'ps -eo comm= | grep -E "sshd|supervisord|gunicorn|python" ||
     let left = ok("left");
     assert!(
         left.trim().is_empty(),
-        "`demo.sh stop` left processes running:\n{left}"
+        "`demo-local.sh stop` left processes running:\n{left}"
     );
     eprintln!("the demo took {:.0}s", started.elapsed().as_secs_f64());
 }

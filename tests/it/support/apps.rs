@@ -142,7 +142,7 @@ impl App {
     }
 
     /// An example with the inventory it ships, `inventory/local.yml`, byte
-    /// for byte, as README.md and examples/demo.sh use it: its hosts `web1`…
+    /// for byte, as README.md and examples/demo-local.sh use it: its hosts `web1`…
     /// are pointed at `hosts` (in order) by `inventory/host_vars/` files,
     /// which outrank what the bundled file says, with `vars` (YAML lines)
     /// added to each. Whatever the bundled file says beyond addresses, ports,
