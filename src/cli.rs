@@ -71,6 +71,10 @@ pub struct CompileArgs {
     /// Extra variables, highest precedence: `key=value`, `@file.yml` or YAML.
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
+    /// Ask on the terminal for sudo's password (`become`), for every host
+    /// whose variables do not give one (`ansible_become_password`).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
 }
 
 /// Options of every command that connects to hosts.
@@ -164,6 +168,9 @@ pub struct CheckArgs {
     pub stage: String,
     #[arg(short = 'l', long, value_name = "PATTERN")]
     pub limit: Option<String>,
+    /// Ask on the terminal for sudo's password, as `deploy -K` does.
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -11,6 +11,13 @@ use serde::{Serialize, Serializer};
 
 use crate::diagnostic::{Diagnostic, Source};
 
+/// The variable that holds the become password on a host, for the length
+/// of one command (see [`Command::become_user_asking`]).
+pub const BECOME_PASSWORD_VAR: &str = "FERRY_BECOME_PASS";
+
+/// How a command that sudo may ask a password for begins.
+const ASKPASS: &str = "SUDO_ASKPASS=\"$(command -v printenv)\"";
+
 /// What a secret value is replaced with wherever ferry shows it.
 pub const MASK: &str = "********";
 
@@ -32,9 +39,12 @@ pub fn quote(word: &str) -> String {
 /// it does` line and run to dozens of lines: this keeps that line and says
 /// how many follow (`--json` plans carry every line as sent).
 pub fn summary(command: &str) -> String {
-    // A script run through sudo (`become`) reads `sudo … sh -c '# …'`.
+    // A script run through sudo (`become`) reads `sudo … sh -c '# …'`
+    // (after `SUDO_ASKPASS=…` when sudo asks a password).
     let (sudo, script) = match command.split_once(" sh -c '# ") {
-        Some((sudo, script)) if sudo.starts_with("sudo ") && !sudo.contains('\n') => {
+        Some((sudo, script))
+            if (sudo.starts_with("sudo ") || sudo.starts_with(ASKPASS)) && !sudo.contains('\n') =>
+        {
             (format!("{sudo}: "), Some(script))
         }
         _ => (String::new(), command.strip_prefix("# ")),
@@ -121,6 +131,46 @@ impl Command {
         Command::new("sudo")
             .args(["-n", "-H", "-u", user, "--", "sh", "-c"])
             .arg(&self.text)
+    }
+
+    /// Runs the command as another user through a `sudo` that asks for a
+    /// password: sudo's askpass program is `printenv`, which it runs with
+    /// the prompt, [`BECOME_PASSWORD_VAR`], as its argument, so it answers
+    /// with the value of that variable. The command must be wrapped by
+    /// [`Command::reading_become_password`], which sets the variable from
+    /// stdin: the password is never on a command line (where `ps` shows
+    /// it), and sudo reads it only when it has to (a `NOPASSWD` rule or a
+    /// cached login never consumes it).
+    pub fn become_user_asking(self, user: &str) -> Command {
+        let sudo = Command::new("sudo")
+            .args([
+                "-A",
+                "-p",
+                BECOME_PASSWORD_VAR,
+                "-H",
+                "-u",
+                user,
+                "--",
+                "sh",
+                "-c",
+            ])
+            .arg(&self.text);
+        Command {
+            text: format!("{ASKPASS} {}", sudo.text),
+        }
+    }
+
+    /// Reads the become password from the first line of stdin into
+    /// [`BECOME_PASSWORD_VAR`] (exported only to this command's processes:
+    /// the environment of a process is readable by its user and root
+    /// alone), then runs the command, which reads the rest of stdin.
+    pub fn reading_become_password(self) -> Command {
+        Command {
+            text: format!(
+                "IFS= read -r {BECOME_PASSWORD_VAR} || exit 125\nexport {BECOME_PASSWORD_VAR}\n{}",
+                self.text
+            ),
+        }
     }
 
     /// The exact text sent to the host. Never print this: use `Display`
@@ -340,6 +390,37 @@ mod tests {
         assert_eq!(
             cmd.to_string(),
             "sudo -n -H -u deploy -- sh -c 'echo $USER > /tmp/x'"
+        );
+    }
+
+    #[test]
+    fn become_asking_reads_the_password_from_stdin_and_passes_the_rest_on() {
+        let cmd = Command::new("cat").become_user_asking("deploy");
+        assert_eq!(
+            cmd.to_string(),
+            "SUDO_ASKPASS=\"$(command -v printenv)\" sudo -A -p FERRY_BECOME_PASS -H -u deploy -- sh -c cat"
+        );
+        // Without sudo: the first line goes to the variable, the rest on.
+        let script =
+            Command::script(r#"printf '%s|' "$FERRY_BECOME_PASS"; cat"#).reading_become_password();
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.as_sent())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pass word $x\nthe upload\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "pass word $x|the upload\n"
         );
     }
 

@@ -14,6 +14,8 @@ pub struct Arrival {
     pub spec: CertsSpec,
     /// `become`: the step's commands run through sudo as this user.
     pub become_user: Option<String>,
+    /// sudo's password on this host, if it is given one.
+    pub become_password: Option<String>,
 }
 
 /// Runs a command on an arrival's host (through sudo with `become`),
@@ -36,11 +38,18 @@ pub(super) async fn exec(
     command: &Command,
     stdin: Option<Vec<u8>>,
 ) -> Result<(String, String, bool), String> {
-    let command = match &a.become_user {
-        Some(user) => command.clone().become_user(user),
-        None => command.clone(),
-    };
     let stdin = stdin.map(crate::transport::stdin_from);
+    let (command, stdin) = match (&a.become_user, &a.become_password) {
+        (Some(user), Some(password)) => (
+            command
+                .clone()
+                .become_user_asking(user)
+                .reading_become_password(),
+            Some(crate::transport::with_first_line(password, stdin)),
+        ),
+        (Some(user), None) => (command.clone().become_user(user), stdin),
+        (None, _) => (command.clone(), stdin),
+    };
     let out = a
         .session
         .exec(command.as_sent(), stdin, &mut |_, _| {})

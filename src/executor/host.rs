@@ -204,6 +204,7 @@ async fn run_one(
                 .is_some_and(|d| d.host_is(host, |h| h.unchanged)),
         verbose: shared.options.verbose,
         remote_pid: &remote_pid,
+        become_password: plan.connection.become_password.as_deref(),
     };
     let release = release_step(step)
         .zip(shared.deploy)
@@ -365,6 +366,7 @@ async fn certs_step(
         session: session.clone(),
         spec: spec.clone(),
         become_user: step.become_user.clone(),
+        become_password: plan.connection.become_password.clone(),
     };
     let outcome = certs.step(&key, arrival).await;
     Some(StepOutcome::new(outcome.status, outcome.reason))

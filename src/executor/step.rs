@@ -88,6 +88,9 @@ pub struct StepContext<'a> {
     pub verbose: bool,
     /// The pid of the remote shell running the current command, if any.
     pub remote_pid: &'a std::sync::Mutex<Option<u32>>,
+    /// sudo's password on this host, when it is given one: an escalated
+    /// step's command reads it from the first line of its stdin.
+    pub become_password: Option<&'a str>,
 }
 
 pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
@@ -167,7 +170,12 @@ fn deferred_action(
         lookup: &lookup,
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
-    wrap_remote(&mut action, environment, step.become_user.as_deref());
+    wrap_remote(
+        &mut action,
+        environment,
+        step.become_user.as_deref(),
+        cx.become_password.is_some(),
+    );
     let (mut derived, read_secret) = derived_at_run_time(cx, &step.body, &vars);
     match &mut action {
         Action::Remote { run, .. }
@@ -391,6 +399,10 @@ async fn once(
         (Some(rc), _) => Some(format!("exited with status {rc}")),
         (None, None) => Some("ended without an exit status".to_string()),
     };
+    let reason = reason.map(|reason| match sudo_wants(step, &stderr) {
+        Some(hint) => format!("{reason}: {hint}"),
+        None => reason,
+    });
     let status = if failed {
         Status::Failed
     } else {
@@ -550,6 +562,16 @@ async fn exec(
         }
         show(stderr, text);
     };
+    let (command, stdin) = match cx.become_password.filter(|_| step.become_user.is_some()) {
+        Some(password) => (
+            crate::shell::Command::script(command)
+                .reading_become_password()
+                .as_sent()
+                .to_string(),
+            Some(crate::transport::with_first_line(password, stdin)),
+        ),
+        None => (command.to_string(), stdin),
+    };
     let command = format!("printf '{PID_MARK}%s\\n' \"$$\" >&2; {command}");
     let running = cx.session.exec(&command, stdin, &mut on_output);
     let result = match step.timeout {
@@ -575,6 +597,21 @@ async fn exec(
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     out.stderr = split_pid(&stderr).1.as_bytes().to_vec();
     Ok(out)
+}
+
+/// What to do when an escalated step failed because sudo wanted a password
+/// it was not given, or refused the one it was.
+fn sudo_wants(step: &Step, stderr: &str) -> Option<&'static str> {
+    step.become_user.as_ref()?;
+    if stderr.contains("sudo: a password is required") {
+        Some(
+            "sudo asks for a password: give it as `ansible_become_password` (in secrets/STAGE.yml) or pass `--ask-become-pass`",
+        )
+    } else if stderr.contains("incorrect password attempt") {
+        Some("sudo refused the become password")
+    } else {
+        None
+    }
 }
 
 /// Splits the pid line off the start of stderr.

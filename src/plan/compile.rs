@@ -42,6 +42,9 @@ pub struct CompileInput<'a> {
     pub templates: &'a Templates,
     /// The release this deploy would create (`release_id`, `release_path`).
     pub release: &'a ReleaseId,
+    /// `--ask-become-pass`: sudo's password for every host whose variables
+    /// do not give one (`ansible_become_password`).
+    pub become_password: Option<String>,
 }
 
 /// Compiles every play for every host it targets.
@@ -228,12 +231,17 @@ fn compile_host(
         masker.add(p);
         scope.mark_secret("ssh_key_passphrase");
     }
+    let become_password = become_password(&mut scope, input.become_password.as_deref())?;
+    if let Some(p) = &become_password {
+        masker.add(p);
+    }
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
         port: address.port,
         user: address.user,
         key_file: address.key_file,
         passphrase,
+        become_password,
     };
 
     let mut compiler = TaskCompiler {
@@ -242,6 +250,7 @@ fn compile_host(
         host,
         roots,
         masker,
+        asks_password: connection.become_password.is_some(),
     };
     // Known at run time only: the plan is the same for a deploy and its
     // dry run (see `executor::step::CHECK_MODE`).
@@ -398,6 +407,8 @@ struct TaskCompiler<'a, 'm> {
     /// The secrets of this host's compilation: a play's `secrets:`, values
     /// derived from secrets.
     masker: &'m mut Masker,
+    /// The host's sudo is given a password: escalated commands read it.
+    asks_password: bool,
 }
 
 impl TaskCompiler<'_, '_> {
@@ -562,6 +573,7 @@ impl TaskCompiler<'_, '_> {
             &mut action,
             &self.environment(scope, task)?,
             self.become_user(scope, task)?.as_deref(),
+            self.asks_password,
         );
         if let Action::Remote { check, run, .. } = &mut action {
             if task.creates.is_some() || task.removes.is_some() {
@@ -706,19 +718,49 @@ impl TaskCompiler<'_, '_> {
 
 /// Exports a task's environment for its command and runs command and check
 /// through sudo when the task escalates. Used for compiled and deferred steps.
+/// sudo's password on a host: Ansible's `ansible_become_password` (or its
+/// older names `ansible_become_pass`, `ansible_sudo_pass`), else the one
+/// `--ask-become-pass` asked for. A secret wherever it came from.
+fn become_password(scope: &mut Scope, asked: Option<&str>) -> Result<Option<String>, Diagnostic> {
+    for name in [
+        "ansible_become_password",
+        "ansible_become_pass",
+        "ansible_sudo_pass",
+    ] {
+        let value = match scope.get(name)? {
+            Some(Value::String(p)) => p,
+            Some(Value::Null) | None => continue,
+            Some(other) => other.to_string(),
+        };
+        scope.mark_secret(name);
+        return Ok(Some(value));
+    }
+    Ok(asked.map(str::to_string))
+}
+
+/// `asks_password`: the host's sudo is given a password (see
+/// [`crate::shell::Command::become_user_asking`]).
 pub(crate) fn wrap_remote(
     action: &mut Action,
     env: &[(String, String)],
     become_user: Option<&str>,
+    asks_password: bool,
 ) {
     let Action::Remote { check, run, .. } = action else {
         return;
     };
     *run = std::mem::take(run).with_env(env);
     if let Some(user) = become_user {
-        *run = std::mem::take(run).become_user(user);
+        let escalate = |command: crate::shell::Command| {
+            if asks_password {
+                command.become_user_asking(user)
+            } else {
+                command.become_user(user)
+            }
+        };
+        *run = escalate(std::mem::take(run));
         if let Some(check) = check {
-            check.command = std::mem::take(&mut check.command).become_user(user);
+            check.command = escalate(std::mem::take(&mut check.command));
         }
     }
 }

@@ -71,6 +71,11 @@ pub struct Connection {
     /// for on the terminal). Secret: never serialized, masked everywhere.
     #[serde(skip)]
     pub passphrase: Option<String>,
+    /// sudo's password for `become` (`ansible_become_password`, or asked
+    /// for with `--ask-become-pass`). Secret: never serialized, masked
+    /// everywhere, sent to the host on a command's stdin only.
+    #[serde(skip)]
+    pub become_password: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -24,6 +24,7 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
     let compile = CompileArgs {
         limit: args.limit,
         extra_vars: Vec::new(),
+        ask_become_pass: false,
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
     let masker = plan.masker.clone();
@@ -49,7 +50,7 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
     finish(&outcome)
 }
 
-const SUDO_CHECK: &str = "sudo without a password";
+const SUDO_CHECK: &str = "sudo";
 
 /// The hosts whose compiled deploy runs a step through sudo: a `become`
 /// whose `when:` is false for a host, or that renders false, asks nothing
@@ -59,6 +60,7 @@ fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<
     let compile = CompileArgs {
         limit,
         extra_vars: Vec::new(),
+        ask_become_pass: false,
     };
     let Ok(plan) = compile_stage(dir, stage, &compile, None) else {
         let escalates = stage::playbook_path(dir)
@@ -130,15 +132,19 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     ];
     match &sudo_hosts {
         Some(hosts) if hosts.is_empty() => {}
+        // As a deploy escalates: without a password, or with the one the
+        // host's variables (or `--ask-become-pass`) give.
         Some(hosts) => tasks.push(json!({
             "name": SUDO_CHECK,
-            "command": "sudo -n true",
+            "command": "true",
+            "become": true,
             "changed_when": false,
             "when": format!("inventory_hostname in {}", json!(hosts)),
         })),
         None => tasks.push(json!({
             "name": SUDO_CHECK,
-            "command": "sudo -n true",
+            "command": "true",
+            "become": true,
             "changed_when": false,
         })),
     }
@@ -154,6 +160,7 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     let compile = CompileArgs {
         limit: args.limit,
         extra_vars: Vec::new(),
+        ask_become_pass: args.ask_become_pass,
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
     let json = args.exec.json;

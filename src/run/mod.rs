@@ -164,6 +164,29 @@ fn ask_passphrases(plan: &mut Plan) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--ask-become-pass`: sudo's password, asked on the terminal once per
+/// run, however many times the command compiles a plan.
+fn ask_become_password() -> Result<String, Error> {
+    use std::io::IsTerminal;
+    static ANSWER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(answer) = ANSWER.get() {
+        return Ok(answer.clone());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::CannotStart(
+            "`--ask-become-pass` needs a terminal to ask on: off one, give sudo's password as `ansible_become_password` in secrets/STAGE.yml".to_string(),
+        ));
+    }
+    let answer = rpassword::prompt_password("BECOME password: ")
+        .map_err(|e| Error::CannotStart(format!("cannot read the become password: {e}")))?;
+    if answer.contains('\n') {
+        return Err(Error::CannotStart(
+            "a become password cannot hold a line break".to_string(),
+        ));
+    }
+    Ok(ANSWER.get_or_init(|| answer).clone())
+}
+
 fn execute(
     plan: &mut Plan,
     project_dir: &Path,
@@ -349,6 +372,11 @@ fn compile_playbook(
         limit: args.limit.clone(),
         templates: &templates,
         release: &release,
+        become_password: if args.ask_become_pass {
+            Some(ask_become_password()?)
+        } else {
+            None
+        },
     };
     plan::compile(&input).map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project

@@ -29,6 +29,17 @@ pub fn stdin_from(bytes: impl AsRef<[u8]> + Send + Unpin + 'static) -> Stdin {
     Box::new(std::io::Cursor::new(bytes))
 }
 
+/// `line` and a newline, then `rest`: how sudo's password reaches a
+/// command (see [`crate::shell::Command::reading_become_password`]).
+pub fn with_first_line(line: &str, rest: Option<Stdin>) -> Stdin {
+    use tokio::io::AsyncReadExt as _;
+    let first = std::io::Cursor::new(format!("{line}\n").into_bytes());
+    match rest {
+        Some(rest) => Box::new(first.chain(rest)),
+        None => Box::new(first),
+    }
+}
+
 /// Where and as whom to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -53,7 +53,10 @@ section left sh -c 'ps -eo comm= | grep -E "systemd|nspawn|sshd|gunicorn|nginx|p
     };
     let django = run.ok("django");
     assert!(django.contains("2 hosts succeeded"), "{django}");
-    assert!(django.contains("db: 127.8.0.3, systemd running"), "{django}");
+    assert!(
+        django.contains("db: 127.8.0.3, systemd running"),
+        "{django}"
+    );
     serves(&django, &demo.v1);
     let again = run.ok("again");
     run.assert_changed_nothing(&again, 2);
@@ -215,10 +218,7 @@ section rollback sh -c "$(yourself rollback)"
             .args(["bash", "-c", &text])
             .output()
             .expect("unshare (util-linux)");
-        eprintln!(
-            "{script} took {:.0}s",
-            started.elapsed().as_secs_f64()
-        );
+        eprintln!("{script} took {:.0}s", started.elapsed().as_secs_f64());
         Run {
             text: String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr),
@@ -268,7 +268,11 @@ impl Run {
             .captures_iter(again)
             .map(|c| (c[1].to_string(), c[2].to_string()))
             .collect();
-        assert_eq!(changed.len(), hosts, "no recap of {hosts} hosts in\n{again}");
+        assert_eq!(
+            changed.len(),
+            hosts,
+            "no recap of {hosts} hosts in\n{again}"
+        );
         assert!(
             changed.iter().all(|(_, n)| n == "0"),
             "the second demo changed {changed:?}:\n{again}"
