@@ -5,6 +5,7 @@
 
 mod become_sudo;
 mod django_postgres;
+mod faults;
 mod flask_systemd;
 mod tls;
 mod two_apps;

@@ -273,7 +273,7 @@ impl Fleet {
         let address = &self.server(name).address;
         let table = &self.cut_table;
         nft(&format!(
-            "table ip {table} {{ chain input {{ type filter hook input priority 0; policy accept; ip daddr {address} drop; ip saddr {address} drop; }} }}"
+            "table ip {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    ip daddr {address} drop\n    ip saddr {address} drop\n  }}\n}}\n"
         ));
     }
 
