@@ -11,7 +11,9 @@
 //! 2. ferry's and the floor's redeploys (unchanged, one file changed);
 //! 3. 20 trivial steps on 10 hosts: the marginal cost of a step;
 //! 4. deploy and steps again through a relay adding 0, 20 and 80 ms of
-//!    round-trip time in front of every host.
+//!    round-trip time in front of every host;
+//! 5. with `--fleet N`: the full deploy again, to N real Debian servers
+//!    (systemd-nspawn containers booted with systemd: `tests/fleet/fleet`).
 //!
 //! Each row: wall time (median [min–max] of the runs), controller CPU and
 //! peak memory (the tool's whole process tree), host CPU (every sshd and
@@ -22,6 +24,10 @@
 #[path = "../../tests/it/support/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
+
+#[path = "../../tests/it/support/fleet.rs"]
+#[allow(dead_code)]
+mod fleet;
 
 mod app;
 mod measure;
@@ -52,6 +58,8 @@ struct Options {
     cap: Duration,
     out: PathBuf,
     venv: PathBuf,
+    /// Debian servers to deploy to as well (0: none).
+    fleet: usize,
 }
 
 impl Options {
@@ -96,6 +104,7 @@ impl Options {
             cap: Duration::from_secs(value("--cap").map_or(240, |n| n.parse().unwrap())),
             out: value("--out").map_or(target.join("bench-results"), PathBuf::from),
             venv: value("--venv").map_or(target.join("bench-venv"), PathBuf::from),
+            fleet: value("--fleet").map_or(0, |n| n.parse().expect("a number of servers")),
         }
     }
 }
@@ -181,8 +190,40 @@ fn main() {
         .collect();
     tools.write_stage("relayed", &relayed);
 
+    // Debian servers beside the sshd hosts, logged in to with the same key
+    // (as root: the user the bench runs as, which booting them needs).
+    let servers = (opts.fleet > 0).then(|| {
+        eprintln!("booting {} Debian servers…", opts.fleet);
+        let mut spec = fleet::Fleet::spec().key(&hosts.key);
+        for i in 1..=opts.fleet {
+            spec = spec.server(&format!("srv{i}"), &[]);
+        }
+        let servers = spec.start();
+        let mut known = std::fs::read_to_string(&tools.known_hosts).unwrap();
+        known.push_str(&std::fs::read_to_string(&servers.known_hosts).unwrap());
+        std::fs::write(&tools.known_hosts, known).unwrap();
+        let list: Vec<Endpoint> = servers
+            .servers
+            .iter()
+            .map(|s| Endpoint {
+                name: s.name.clone(),
+                address: s.address.clone(),
+                port: 22,
+                base_dir: PathBuf::from(FLEET_BASE),
+            })
+            .collect();
+        tools.write_stage(&format!("fleet{}", opts.fleet), &list);
+        servers
+    });
+
     let (files, bytes) = app.size();
-    let meter = Meter::new(hosts.hosts.iter().map(|h| h.pid()));
+    let meter = Meter::new(
+        hosts
+            .hosts
+            .iter()
+            .map(|h| h.pid())
+            .chain(servers.iter().flat_map(|f| f.servers.iter().map(|s| s.pid()))),
+    );
     let report = Report::new(&opts, files, bytes, &tools);
     let mut bench = Bench {
         opts,
@@ -220,6 +261,9 @@ fn main() {
             bench.steps("relayed", side, Some(rtt));
         }
     }
+    if let Some(servers) = &servers {
+        bench.fleet_deploys(servers);
+    }
     bench.report.total = started.elapsed();
     bench.report.write(&bench.opts.out);
     println!("{}", bench.report.markdown());
@@ -228,7 +272,50 @@ fn main() {
     }
 }
 
+/// Where deploys go on a Debian server (logged in as root).
+const FLEET_BASE: &str = "/root/bench";
+
 impl Bench {
+    /// The full deploy to every Debian server, every tool: each run checked
+    /// as on the sshd hosts, through the servers' own filesystems.
+    fn fleet_deploys(&mut self, servers: &fleet::Fleet) {
+        let n = servers.servers.len();
+        let stage = format!("fleet{n}");
+        let rev = self.app.head();
+        for tool in self.opts.tools.clone() {
+            let mut row = Row::new(tool);
+            for _ in 0..self.opts.runs {
+                let run = self.fresh_run(tool, "fleet");
+                eprintln!("fleet deploy: {} to {n} servers ({run})", tool.name());
+                let mut cmd = self.tools.deploy(tool, &stage, n, &run);
+                let log = self.log(&run);
+                let dirs: Vec<PathBuf> = servers
+                    .servers
+                    .iter()
+                    .map(|s| s.view(FLEET_BASE).join(&run))
+                    .collect();
+                let outcome = self.meter.run(&mut cmd, &log).and_then(|sample| {
+                    for (server, dir) in servers.servers.iter().zip(&dirs) {
+                        app::verify(dir, &rev, None)
+                            .map_err(|e| format!("{}: {e}", server.name))?;
+                    }
+                    let migrated = dirs.iter().filter(|d| app::migrated(d)).count();
+                    if migrated != 1 {
+                        return Err(format!("migrate ran on {migrated} servers, not 1"));
+                    }
+                    Ok(sample)
+                });
+                for dir in &dirs {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                if !row.record(outcome) {
+                    break;
+                }
+            }
+            self.report.fleet.push((n, row));
+        }
+    }
+
     fn has(&self, tool: Tool) -> bool {
         self.opts.tools.contains(&tool)
     }

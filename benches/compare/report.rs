@@ -114,6 +114,8 @@ pub struct Report {
     /// RTT (None: direct), hosts, 1 step, 21 steps.
     pub steps: Vec<(Option<u64>, usize, Row, Row)>,
     pub latency: Vec<(u64, usize, Row)>,
+    /// The full deploy to Debian servers (systemd-nspawn, `--fleet N`).
+    pub fleet: Vec<(usize, Row)>,
     pub versions_made: usize,
     pub total: Duration,
     runs: usize,
@@ -162,6 +164,7 @@ impl Report {
             redeploy: Vec::new(),
             steps: Vec::new(),
             latency: Vec::new(),
+            fleet: Vec::new(),
             versions_made: 0,
             total: Duration::ZERO,
             runs: opts.runs,
@@ -314,6 +317,32 @@ impl Report {
                 row.cost_text()
             ));
         }
+        if !self.fleet.is_empty() {
+            md.push_str(
+                "\n## Full deploy to Debian servers\n\n\
+                 Each host a Debian 12 server booted with systemd (systemd-nspawn, \
+                 `tests/fleet/fleet`), logged in to as root on port 22; host CPU is \
+                 every process of the server.\n\n",
+            );
+            md.push_str(
+                "| hosts | tool | wall | × floor | controller CPU | peak memory | host CPU |\n",
+            );
+            md.push_str("|---|---|---|---|---|---|---|\n");
+            for (n, row) in &self.fleet {
+                let floor = self
+                    .fleet
+                    .iter()
+                    .find(|(m, r)| m == n && r.tool == Tool::OpenSsh)
+                    .and_then(|(_, r)| r.wall());
+                md.push_str(&format!(
+                    "| {n} | {} | {} | {} | {} |\n",
+                    row.tool.name(),
+                    row.wall_text(),
+                    times_floor(row, floor),
+                    row.cost_text()
+                ));
+            }
+        }
         md
     }
 
@@ -327,6 +356,7 @@ impl Report {
             "redeploy": self.redeploy.iter().map(|(n, u, o, s)| json!({"hosts": n, "unchanged": u.json(), "one_file": o.json(), "bytes_sent": s})).collect::<Vec<_>>(),
             "steps": self.steps.iter().map(|(r, n, a, b)| json!({"rtt_ms": r, "hosts": n, "one": a.json(), "twenty_one": b.json()})).collect::<Vec<_>>(),
             "latency": self.latency.iter().map(|(r, n, row)| json!({"rtt_ms": r, "hosts": n, "row": row.json()})).collect::<Vec<_>>(),
+            "fleet": self.fleet.iter().map(|(n, r)| json!({"hosts": n, "row": r.json()})).collect::<Vec<_>>(),
         });
         std::fs::write(
             dir.join("results.json"),

@@ -17,12 +17,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::ferry::repo_root;
+/// The repository (the `fleet` script, the image cache in target/); this
+/// file is also part of the benchmarks, which have no `support::ferry`.
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
 /// What to boot: servers by name, each with the packages it needs.
 pub struct FleetSpec {
     servers: Vec<(String, Vec<String>)>,
     sudo_password: Option<String>,
+    key: Option<PathBuf>,
 }
 
 /// One booted server.
@@ -67,6 +72,12 @@ impl FleetSpec {
         self
     }
 
+    /// Logs in with this key (its `.pub` beside it) instead of a new one.
+    pub fn key(mut self, key: &std::path::Path) -> FleetSpec {
+        self.key = Some(key.to_path_buf());
+        self
+    }
+
     /// Builds the images (once per package set, cached), boots every server
     /// at once and waits until each has finished booting.
     pub fn start(self) -> Fleet {
@@ -79,9 +90,16 @@ impl FleetSpec {
             std::env::temp_dir().join(format!("ferry-fleet-{}-{slot_number}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("create fleet root");
-        let key = root.join("client_ed25519");
-        super::sshd::new_key(&key, "ed25519", "");
-        let binds = super::apps::wheelhouse();
+        let key = match &self.key {
+            Some(key) => key.clone(),
+            None => {
+                let key = root.join("client_ed25519");
+                super::sshd::new_key(&key, "ed25519", "");
+                key
+            }
+        };
+        // The example apps' Python packages, at the same path inside.
+        let binds = repo_root().join("target/wheelhouse");
         let mut servers = Vec::new();
         for (n, (name, packages)) in self.servers.iter().enumerate() {
             let image = image(packages);
@@ -95,10 +113,12 @@ impl FleetSpec {
                 .arg(&dir)
                 .args([name, &address, &image])
                 .arg(key.with_extension("pub"))
-                .env("FLEET_BIND", &binds)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log);
+            if binds.is_dir() {
+                command.env("FLEET_BIND", &binds);
+            }
             if let Some(password) = &self.sudo_password {
                 command.env("FLEET_SUDO_PASSWORD", password);
             }
@@ -169,6 +189,7 @@ impl Fleet {
         FleetSpec {
             servers: Vec::new(),
             sudo_password: None,
+            key: None,
         }
     }
 
@@ -463,5 +484,18 @@ fn nft(rules: &str) {
 impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `path` inside the server, as this machine sees it: through its
+    /// systemd's root (`/proc/PID/root`), the one place its files show.
+    pub fn view(&self, path: &str) -> PathBuf {
+        let init = super::sshd::descendants(self.child.id())
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "systemd")
+            })
+            .unwrap_or_else(|| panic!("{}: no systemd running", self.name));
+        PathBuf::from(format!("/proc/{init}/root")).join(path.trim_start_matches('/'))
     }
 }
