@@ -218,11 +218,11 @@ fn main() {
 
     let (files, bytes) = app.size();
     let meter = Meter::new(
-        hosts
-            .hosts
-            .iter()
-            .map(|h| h.pid())
-            .chain(servers.iter().flat_map(|f| f.servers.iter().map(|s| s.pid()))),
+        hosts.hosts.iter().map(|h| h.pid()).chain(
+            servers
+                .iter()
+                .flat_map(|f| f.servers.iter().map(|s| s.pid())),
+        ),
     );
     let report = Report::new(&opts, files, bytes, &tools);
     let mut bench = Bench {

@@ -5,6 +5,7 @@
 //! when nothing needs doing (and says why), or a local or release step. The
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
+mod apt;
 mod certs;
 mod command;
 mod copy;
@@ -40,6 +41,7 @@ pub const NAMES: &[&str] = &[
     "release.switch",
     "release.cleanup",
     "certs",
+    "apt",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -114,6 +116,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "service" => service::KEYS,
         "http.check" => http::KEYS,
         "certs" => certs::KEYS,
+        "apt" => apt::KEYS,
         _ => release::KEYS,
     }
 }
@@ -168,6 +171,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "service" => service::service(&args),
         "http.check" => http::check(&args),
         "certs" => certs::certs(&args),
+        "apt" => apt::apt(&args),
         other => release::release(other, &args),
     }
 }

@@ -403,13 +403,14 @@ fn image(packages: &[String]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// One of 250 address slots (`127.8.S.0/24`), held by a lock on a file in
-/// the cache for as long as the fleet lives (the kernel drops it with the
-/// process, however it ends).
+/// One of 250 address slots (`127.8.S.0/24`), held by a lock on a file for
+/// as long as the fleet lives (the kernel drops it with the process, however
+/// it ends). The files are machine-wide, not per checkout: the addresses
+/// are. (Slot 0 is the demo's.)
 fn take_slot() -> (u32, File) {
     use std::os::fd::AsRawFd as _;
-    let dir = repo_root().join("target/fleet/slots");
-    std::fs::create_dir_all(&dir).expect("slot dir");
+    let dir = std::path::Path::new("/run/ferry-fleet-slots");
+    std::fs::create_dir_all(dir).expect("slot dir");
     let first = (std::process::id() % 250) + 1;
     for i in 0..250 {
         let n = (first + i - 1) % 250 + 1;
