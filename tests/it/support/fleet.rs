@@ -154,8 +154,11 @@ impl FleetSpec {
         };
         let mut lines = String::new();
         for server in &mut fleet.servers {
+            // Whole: ssh-keygen may be writing it.
             let public = wait_for(|| {
-                std::fs::read_to_string(server.dir.join("ssh_host_ed25519_key.pub")).ok()
+                std::fs::read_to_string(server.dir.join("ssh_host_ed25519_key.pub"))
+                    .ok()
+                    .filter(|text| text.ends_with('\n') && text.split_whitespace().count() >= 2)
             });
             let mut fields = public.split_whitespace();
             server.known_hosts_line = format!(
