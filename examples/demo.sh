@@ -86,7 +86,8 @@ n=0
 for server in web1 web2 db; do
   n=$((n + 1))
   for _ in $(seq 300); do
-    [ -f "$SERVERS/$server/ssh_host_ed25519_key.pub" ] && break
+    # Whole: ssh-keygen may still be writing it.
+    grep -qs '^ssh-ed25519 [^ ]' "$SERVERS/$server/ssh_host_ed25519_key.pub" && break
     sleep 0.1
   done
   echo "127.8.0.$n $(cut -d' ' -f1-2 "$SERVERS/$server/ssh_host_ed25519_key.pub")" >>"$ROOT/home/.ssh/known_hosts"
