@@ -45,7 +45,7 @@ pub fn apt(args: &Args) -> Result<Action, Diagnostic> {
             ));
         }
     };
-    let update = flag(args, "update_cache")?.unwrap_or(false);
+    let update = args.flag("update_cache")?.unwrap_or(false);
     let valid = match args.get("cache_valid_time") {
         None => None,
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
@@ -57,8 +57,8 @@ pub fn apt(args: &Args) -> Result<Action, Diagnostic> {
             ));
         }
     };
-    let purge = flag(args, "purge")?.unwrap_or(false);
-    let recommends = flag(args, "install_recommends")?;
+    let purge = args.flag("purge")?.unwrap_or(false);
+    let recommends = args.flag("install_recommends")?;
     if names.is_empty() && !update {
         return Err(args.error("module `apt` needs `name` (a package or a list) or `update_cache`"));
     }
@@ -206,20 +206,6 @@ fn names(args: &Args) -> Result<Vec<String>, Diagnostic> {
         return Err(args.error_at(key, format!("`{bad}` is not a Debian package name")));
     }
     Ok(names)
-}
-
-/// A yes/no argument: YAML booleans, or Ansible's strings for them.
-fn flag(args: &Args, key: &str) -> Result<Option<bool>, Diagnostic> {
-    match args.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" => Ok(Some(true)),
-            "no" | "false" | "off" | "0" => Ok(Some(false)),
-            _ => Err(args.error_at(key, format!("`{key}` must be yes or no, not `{s}`"))),
-        },
-        Some(other) => Err(args.error_at(key, format!("`{key}` must be yes or no, not {other}"))),
-    }
 }
 
 /// `a`, `a and b`, `a, b and c`, each in backticks.

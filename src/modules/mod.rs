@@ -14,6 +14,7 @@ mod file;
 mod http;
 mod release;
 mod service;
+mod systemd;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -42,6 +43,7 @@ pub const NAMES: &[&str] = &[
     "release.cleanup",
     "certs",
     "apt",
+    "systemd",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -50,6 +52,12 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .unwrap_or(name);
+    // Ansible's newer name for the same module.
+    let short = if short == "systemd_service" {
+        "systemd"
+    } else {
+        short
+    };
     NAMES.iter().copied().find(|n| *n == short)
 }
 
@@ -117,6 +125,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "http.check" => http::KEYS,
         "certs" => certs::KEYS,
         "apt" => apt::KEYS,
+        "systemd" => systemd::KEYS,
         _ => release::KEYS,
     }
 }
@@ -172,6 +181,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "http.check" => http::check(&args),
         "certs" => certs::certs(&args),
         "apt" => apt::apt(&args),
+        "systemd" => systemd::systemd(&args),
         other => release::release(other, &args),
     }
 }
@@ -213,6 +223,22 @@ impl Args<'_> {
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
             Some(_) => Err(self.error_at(key, format!("argument `{key}` must be a string"))),
+        }
+    }
+
+    /// A yes/no argument: YAML booleans, or Ansible's strings for them.
+    fn flag(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "yes" | "true" | "on" | "1" => Ok(Some(true)),
+                "no" | "false" | "off" | "0" => Ok(Some(false)),
+                _ => Err(self.error_at(key, format!("`{key}` must be yes or no, not `{s}`"))),
+            },
+            Some(other) => {
+                Err(self.error_at(key, format!("`{key}` must be yes or no, not {other}")))
+            }
         }
     }
 

@@ -5,8 +5,7 @@
 //! upgraded to the latest version, removed and purged — each step's second
 //! run `ok`, and `--check` predicting exactly what the run then changes.
 
-use super::WEB;
-use crate::support::ferry::{Output, Project, step_ends};
+use super::{WEB, checked_run, project_on};
 use crate::support::fleet::Fleet;
 
 /// Builds `ferry-hello` at `$1` into /srv/repo and indexes the repository.
@@ -26,15 +25,6 @@ for f in *.deb; do
 done >Packages
 "#;
 
-/// `(host, step, status)` of the steps that changed something.
-fn changed(out: &Output, events: &[serde_json::Value]) -> Vec<(String, String, String)> {
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    step_ends(events)
-        .into_iter()
-        .filter(|(_, _, status)| status == "changed")
-        .collect()
-}
-
 #[test]
 fn apt_installs_upgrades_and_removes_a_package_and_check_mode_predicts_it() {
     let fleet = Fleet::spec().server("web1", WEB).start();
@@ -50,34 +40,13 @@ fn apt_installs_upgrades_and_removes_a_package_and_check_mode_predicts_it() {
              systemd-run --quiet --unit=repo python3 -m http.server --bind {address} --directory /srv/repo 8080"
         ),
     );
-    let project = Project::new();
-    project.file(
-        "inventory/test.yml",
-        &fleet.inventory("deploy", &[("web", &["web1"])], ""),
-    );
-    project.file(
-        ".ssh/known_hosts",
-        &std::fs::read_to_string(&fleet.known_hosts).unwrap(),
-    );
-    let play = |tasks: &str| format!("- hosts: web\n  become: true\n  tasks:\n{tasks}");
-    // Each playbook: `--check` on the fresh state, the run, a second run.
-    let round = |file: &str, tasks: &str| -> Vec<(String, String, String)> {
-        project.file(file, &play(tasks));
-        let args = ["playbook", file, "-i", "inventory/test.yml"];
-        let (out, events) = project.ferry_json(&[&args[..], &["--check"]].concat());
-        let predicted = changed(&out, &events);
-        let (out, events) = project.ferry_json(&args);
-        let did = changed(&out, &events);
-        assert_eq!(
-            predicted, did,
-            "--check predicted other changes than the run made"
-        );
-        let (out, events) = project.ferry_json(&args);
-        assert!(
-            changed(&out, &events).is_empty(),
-            "a second run changed something"
-        );
-        did
+    let project = project_on(&fleet, &["web1"]);
+    let round = |file: &str, tasks: &str| {
+        checked_run(
+            &project,
+            file,
+            &format!("- hosts: web\n  become: true\n  tasks:\n{tasks}"),
+        )
     };
     let version = || {
         fleet.root(

@@ -8,13 +8,15 @@ mod become_sudo;
 mod django_postgres;
 mod faults;
 mod flask_systemd;
+mod systemd_module;
 mod tls;
 mod two_apps;
 
 use std::time::{Duration, Instant};
 
 use crate::support::apps::{App, SECRET, http_get_as};
-use crate::support::ferry::{Output, step_ends};
+use crate::support::ferry::{Output, Project, step_ends};
+use crate::support::fleet::Fleet;
 
 /// The packages of a web server (the app's virtualenv, nginx in front).
 pub const WEB: &[&str] = &["python3-venv", "nginx-light"];
@@ -56,4 +58,50 @@ pub fn assert_site(address: &str, site: &str, commit: &str) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `(host, step, status)` of the steps that changed something; the run must
+/// have succeeded.
+pub fn changed(out: &Output, events: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    step_ends(events)
+        .into_iter()
+        .filter(|(_, _, status)| status == "changed")
+        .collect()
+}
+
+/// Writes playbook `file` and runs it against `inventory/test.yml`: with
+/// `--check` on the state as it is, for real, then again. Returns what the
+/// run changed, once it is clear that `--check` predicted exactly that and
+/// that the second run changed nothing.
+pub fn checked_run(project: &Project, file: &str, playbook: &str) -> Vec<(String, String, String)> {
+    project.file(file, playbook);
+    let args = ["playbook", file, "-i", "inventory/test.yml"];
+    let (out, events) = project.ferry_json(&[&args[..], &["--check"]].concat());
+    let predicted = changed(&out, &events);
+    let (out, events) = project.ferry_json(&args);
+    let did = changed(&out, &events);
+    assert_eq!(
+        predicted, did,
+        "{file}: --check predicted other changes than the run made"
+    );
+    let (out, events) = project.ferry_json(&args);
+    let again = changed(&out, &events);
+    assert!(again.is_empty(), "{file}: a second run changed {again:?}");
+    did
+}
+
+/// A project whose `inventory/test.yml` puts `servers` in group `web`,
+/// reached as `deploy`, and whose HOME trusts the fleet's host keys.
+pub fn project_on(fleet: &Fleet, servers: &[&str]) -> Project {
+    let project = Project::new();
+    project.file(
+        "inventory/test.yml",
+        &fleet.inventory("deploy", &[("web", servers)], ""),
+    );
+    project.file(
+        ".ssh/known_hosts",
+        &std::fs::read_to_string(&fleet.known_hosts).unwrap(),
+    );
+    project
 }
