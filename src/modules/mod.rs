@@ -15,6 +15,7 @@ mod http;
 mod release;
 mod service;
 mod systemd;
+mod user;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -44,6 +45,8 @@ pub const NAMES: &[&str] = &[
     "certs",
     "apt",
     "systemd",
+    "user",
+    "group",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -126,6 +129,8 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "certs" => certs::KEYS,
         "apt" => apt::KEYS,
         "systemd" => systemd::KEYS,
+        "user" => user::USER_KEYS,
+        "group" => user::GROUP_KEYS,
         _ => release::KEYS,
     }
 }
@@ -182,6 +187,8 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "certs" => certs::certs(&args),
         "apt" => apt::apt(&args),
         "systemd" => systemd::systemd(&args),
+        "user" => user::user(&args),
+        "group" => user::group(&args),
         other => release::release(other, &args),
     }
 }

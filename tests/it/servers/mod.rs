@@ -3,6 +3,7 @@
 //! the real sudo, processes under systemd, packages from apt, PostgreSQL on
 //! a server of its own. Each deploy is run twice: the second changes nothing.
 
+mod accounts;
 mod apt;
 mod become_sudo;
 mod django_postgres;
