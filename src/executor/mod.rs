@@ -8,6 +8,7 @@
 
 mod connect;
 mod deploy;
+mod edit;
 mod event;
 mod host;
 mod lines;

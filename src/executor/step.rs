@@ -40,6 +40,9 @@ pub struct StepOutcome {
     pub output: String,
     /// What `register:` stores (stdout, stderr, rc, changed, failed, …).
     pub result: Value,
+    /// Check mode: a file edit's predicted text, `(path, text)`, that later
+    /// edits of the same file in this run start from.
+    pub predicted: Option<(String, String)>,
 }
 
 impl StepOutcome {
@@ -57,6 +60,7 @@ impl StepOutcome {
             command: None,
             rc: None,
             output: String::new(),
+            predicted: None,
         }
     }
 
@@ -78,6 +82,9 @@ pub struct StepContext<'a> {
     pub masker: &'a Masker,
     pub reporter: &'a dyn Reporter,
     pub registered: &'a Map<String, Value>,
+    /// Check mode: the text earlier edits of this run would give files
+    /// (`lineinfile` twice on one file predicts the second from the first).
+    pub predicted: &'a std::collections::BTreeMap<String, String>,
     pub project_dir: &'a std::path::Path,
     pub dry_run: bool,
     /// Dry run only: this host's `release.switch`, earlier in its steps,
@@ -124,6 +131,8 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         Action::Remote { check, run, upload } => {
             remote(step, cx, check.as_ref(), &run, upload.as_ref()).await
         }
+        Action::Edit { edit } => super::edit::edit(step, cx, &edit).await,
+        Action::Stat { stat } => super::edit::stat(step, cx, &stat).await,
         Action::Certs { .. } => StepOutcome::failed(
             "the arguments of a `certs` step cannot read results registered at run time",
         ),
@@ -325,7 +334,7 @@ fn judge(
 /// Whether a step runs in check mode: a dry run's steps do, unless the
 /// task says `check_mode: false` (a read-only probe that later steps
 /// read); `check_mode: true` makes a deploy only check it too.
-fn checking(step: &Step, cx: &StepContext<'_>) -> bool {
+pub(super) fn checking(step: &Step, cx: &StepContext<'_>) -> bool {
     step.check_mode.unwrap_or(cx.dry_run)
 }
 
@@ -408,6 +417,7 @@ async fn once(
             String::new()
         },
         result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
+        predicted: None,
     }
 }
 
@@ -510,7 +520,7 @@ fn command_result(
 
 /// Runs one command, streaming output to the reporter with `-v`, under the
 /// step's timeout; a command that times out is stopped on the host.
-async fn exec(
+pub(super) async fn exec(
     step: &Step,
     cx: &StepContext<'_>,
     command: &str,
@@ -623,7 +633,7 @@ fn span_of(location: &str) -> Span {
 }
 
 /// The last `lines` lines of `text`.
-fn tail(text: &str, lines: usize) -> &str {
+pub(super) fn tail(text: &str, lines: usize) -> &str {
     let trimmed = text.trim_end_matches('\n');
     match trimmed.rmatch_indices('\n').nth(lines.saturating_sub(1)) {
         Some((i, _)) => &trimmed[i + 1..],

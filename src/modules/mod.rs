@@ -5,14 +5,21 @@
 //! when nothing needs doing (and says why), or a local or release step. The
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
+mod blockinfile;
 mod certs;
 mod command;
 mod copy;
 mod debug;
+pub(crate) mod edit;
 mod file;
+#[cfg(test)]
+mod golden;
 mod http;
+mod lineinfile;
 mod release;
+mod replace;
 mod service;
+pub(crate) mod stat;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +31,7 @@ use crate::yaml::{self, Node};
 pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
 pub use copy::Upload;
+pub use edit::FileEdit;
 pub use release::ReleaseStep;
 
 /// Every module ferry knows, by canonical name.
@@ -40,6 +48,10 @@ pub const NAMES: &[&str] = &[
     "release.switch",
     "release.cleanup",
     "certs",
+    "lineinfile",
+    "blockinfile",
+    "replace",
+    "stat",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -71,6 +83,11 @@ pub enum Action {
     /// Certificates, obtained once for every host that serves them
     /// (`crate::certs`).
     Certs { spec: CertsSpec },
+    /// A text file edited from its current content (`lineinfile`,
+    /// `blockinfile`, `replace`): read, computed here, written if it differs.
+    Edit { edit: FileEdit },
+    /// Reads what a path is (`stat`), registered as Ansible's `stat` result.
+    Stat { stat: stat::StatProbe },
 }
 
 /// A read-only probe: exit 0 means the host is already as wanted.
@@ -114,6 +131,10 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "service" => service::KEYS,
         "http.check" => http::KEYS,
         "certs" => certs::KEYS,
+        "lineinfile" => lineinfile::KEYS,
+        "blockinfile" => blockinfile::KEYS,
+        "replace" => replace::KEYS,
+        "stat" => stat::KEYS,
         _ => release::KEYS,
     }
 }
@@ -168,6 +189,10 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "service" => service::service(&args),
         "http.check" => http::check(&args),
         "certs" => certs::certs(&args),
+        "lineinfile" => lineinfile::lineinfile(&args),
+        "blockinfile" => blockinfile::blockinfile(&args),
+        "replace" => replace::replace(&args),
+        "stat" => stat::stat(&args),
         other => release::release(other, &args),
     }
 }

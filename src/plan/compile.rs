@@ -586,6 +586,23 @@ impl TaskCompiler<'_, '_> {
                 .with_help("write it to a file with `copy: content=... mode=0600` and read the file instead"));
             }
         }
+        let probes = match &action {
+            Action::Edit { edit } => vec![edit.read.as_sent(), edit.write.as_sent()],
+            Action::Stat { stat } => vec![stat.command.as_sent()],
+            _ => Vec::new(),
+        };
+        if !probes.is_empty() {
+            scope.secrets_into(self.masker);
+            if probes
+                .iter()
+                .any(|c| self.roots.reveals(c) || self.masker.reveals(c))
+            {
+                return Err(task.module_node.error(format!(
+                    "a secret would appear on the command line of `{}` (visible in `ps` on the host): in the path",
+                    self.host
+                )));
+            }
+        }
         if let Action::Debug { msg } = &mut action {
             scope.secrets_into(self.masker);
             // Free-form `msg=…` was rendered whole: the message is a part.
@@ -711,6 +728,25 @@ pub(crate) fn wrap_remote(
     env: &[(String, String)],
     become_user: Option<&str>,
 ) {
+    let wrap = |command: &mut crate::shell::Command| {
+        *command = std::mem::take(command).with_env(env);
+        if let Some(user) = become_user {
+            *command = std::mem::take(command).become_user(user);
+        }
+    };
+    match action {
+        Action::Edit { edit } => {
+            for command in [&mut edit.read, &mut edit.write]
+                .into_iter()
+                .chain(edit.fix.as_mut())
+            {
+                wrap(command);
+            }
+            return;
+        }
+        Action::Stat { stat } => return wrap(&mut stat.command),
+        _ => {}
+    }
     let Action::Remote { check, run, .. } = action else {
         return;
     };

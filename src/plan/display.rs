@@ -115,6 +115,12 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
             Action::Debug { msg } => {
                 let _ = writeln!(out, "{pad}msg: {msg}");
             }
+            Action::Edit { edit } => {
+                let _ = writeln!(out, "{pad}{}", crate::modules::edit::describe(edit));
+            }
+            Action::Stat { stat } => {
+                let _ = writeln!(out, "{pad}read: what `{}` is (stat)", stat.path);
+            }
             Action::Release { step, args } => {
                 let _ = writeln!(out, "{pad}{}", release_text(*step, args, release));
             }

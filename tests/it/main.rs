@@ -14,6 +14,7 @@ mod exit_codes;
 mod init;
 mod inventory_ansible;
 mod limits;
+mod modules_files;
 mod nginx;
 mod readme_path;
 mod release_remote;

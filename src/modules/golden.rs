@@ -1,0 +1,159 @@
+//! Golden tests: what a module call compiles to, as `ferry playbook --plan
+//! --json` shows it — the exact commands sent to the host, every user
+//! value quoted by the command builder.
+
+use serde_json::{Value, json};
+
+use super::{Action, Context, compile};
+use crate::diagnostic::{Diagnostic, Source, Span};
+use crate::yaml::{Node, Value as Yaml};
+
+fn compiled(module: &str, args: Value) -> Result<Value, Diagnostic> {
+    let at = Node {
+        value: Yaml::Null,
+        span: Span::file_start(Source::new("site.yml", "")),
+    };
+    let render = |source: &std::sync::Arc<Source>| Ok(source.text.clone());
+    let lookup = |_: &str| None;
+    let cx = Context {
+        at: &at,
+        args: None,
+        project_dir: std::path::Path::new("."),
+        render: &render,
+        lookup: &lookup,
+    };
+    let action: Action = compile(module, &args, &cx)?;
+    Ok(serde_json::to_value(action).unwrap())
+}
+
+#[test]
+fn lineinfile_compiles_to_a_read_an_edit_and_an_atomic_write() {
+    let got = compiled(
+        "lineinfile",
+        json!({ "path": "/etc/my app.conf", "regexp": "^port=", "line": "port=8080", "mode": "0640", "owner": "www-data" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        json!({
+            "kind": "edit",
+            "edit": {
+                "path": "/etc/my app.conf",
+                "change": {
+                    "module": "lineinfile",
+                    "line": "port=8080",
+                    "finder": { "regexp": "^port=" },
+                    "present": true,
+                    "place": "end",
+                    "backrefs": false,
+                    "firstmatch": false
+                },
+                "create": false,
+                "mode": "640",
+                "owner": "www-data",
+                "read": "if [ -f '/etc/my app.conf' ]; then stat -L -c 'present %a %U %G' -- '/etc/my app.conf' && cat -- '/etc/my app.conf'; elif [ -e '/etc/my app.conf' ] || [ -L '/etc/my app.conf' ]; then echo '`/etc/my app.conf` exists and is not a regular file' >&2; exit 1; else echo absent; fi",
+                "write": "target=$(readlink -m -- '/etc/my app.conf' ) && tmp=\"$target.ferry-tmp\" && cat > \"$tmp\" && { [ ! -e \"$target\" ] || { chmod --reference=\"$target\" \"$tmp\" && { [ \"$(id -u)\" != 0 ] || chown --reference=\"$target\" \"$tmp\"; }; }; } && chmod 640 \"$tmp\" && chown www-data \"$tmp\" && mv -f -- \"$tmp\" \"$target\"",
+                "fix": "chmod 640 '/etc/my app.conf' && chown www-data '/etc/my app.conf'"
+            }
+        })
+    );
+}
+
+#[test]
+fn a_created_file_gets_its_directory_and_a_hostile_path_stays_one_word() {
+    let got = compiled(
+        "blockinfile",
+        json!({ "path": "/tmp/$(reboot)/x", "block": "a", "create": "yes" }),
+    )
+    .unwrap();
+    let write = got["edit"]["write"].as_str().unwrap();
+    assert!(
+        write.starts_with("target=$(readlink -m -- '/tmp/$(reboot)/x' ) && tmp=\"$target.ferry-tmp\" && mkdir -p -- \"$(dirname -- \"$target\")\" && cat >"),
+        "{write}"
+    );
+    assert_eq!(
+        got["edit"]["change"],
+        json!({
+            "module": "blockinfile",
+            "begin": "# BEGIN ANSIBLE MANAGED BLOCK",
+            "end": "# END ANSIBLE MANAGED BLOCK",
+            "block": "a",
+            "place": "end"
+        })
+    );
+    assert!(got["edit"].get("fix").is_none(), "no attributes wanted");
+}
+
+#[test]
+fn replace_and_stat_compile_to_their_probes() {
+    let got = compiled(
+        "replace",
+        json!({ "path": "/etc/hosts", "regexp": "\\bold\\b", "replace": "new", "after": "^# start" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["edit"]["change"],
+        json!({ "module": "replace", "regexp": "\\bold\\b", "replace": "new", "after": "^# start" })
+    );
+    let got = compiled("stat", json!({ "path": "/srv/a b" })).unwrap();
+    assert_eq!(
+        got,
+        json!({
+            "kind": "stat",
+            "stat": {
+                "path": "/srv/a b",
+                "command": "if [ -e '/srv/a b' ] || [ -L '/srv/a b' ]; then stat -c '%f|%u|%g|%U|%G|%s|%X|%Y|%Z|%h|%i|%d' -- '/srv/a b' || exit 1; readlink -- '/srv/a b' || echo; readlink -f -- '/srv/a b' || echo; { [ -r '/srv/a b' ] && printf r; [ -w '/srv/a b' ] && printf w; [ -x '/srv/a b' ] && printf x; echo; }; if [ -f '/srv/a b' ] && [ ! -L '/srv/a b' ] && [ -r '/srv/a b' ]; then sha1sum -- '/srv/a b' | cut -d' ' -f1; else echo; fi; else echo absent; fi"
+            }
+        })
+    );
+}
+
+#[test]
+fn bad_arguments_are_errors_that_say_what_is_wrong() {
+    let cases = [
+        (
+            "lineinfile",
+            json!({ "path": "/x" }),
+            "`lineinfile` with `state: present` needs `line`",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "regexp": "(" }),
+            "`regexp` is not a regular expression ferry can use",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "backrefs": true }),
+            "`backrefs` needs `regexp`",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "state": "gone" }),
+            "`state` must be `present` or `absent`, not `gone`",
+        ),
+        (
+            "replace",
+            json!({ "path": "/x" }),
+            "module `replace` needs `regexp`",
+        ),
+        (
+            "blockinfile",
+            json!({ "path": "/x", "marker": "# fixed" }),
+            "the begin and end markers are the same line",
+        ),
+        (
+            "stat",
+            json!({ "path": "/x", "checksum_algorithm": "crc" }),
+            "`checksum_algorithm` must be one of",
+        ),
+        ("stat", json!({}), "module `stat` needs `path`"),
+    ];
+    for (module, args, message) in cases {
+        let err = compiled(module, args.clone()).unwrap_err();
+        assert!(
+            err.message.contains(message),
+            "{module} {args}: {}",
+            err.message
+        );
+    }
+}
