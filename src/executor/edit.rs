@@ -102,7 +102,7 @@ pub(super) async fn stat(step: &Step, cx: &StepContext<'_>, probe: &StatProbe) -
 
 /// Runs one of the step's commands; a failure is the step's outcome, with
 /// the command, its exit status and the end of its stderr.
-async fn run(
+pub(super) async fn run(
     step: &Step,
     cx: &StepContext<'_>,
     command: &Command,
@@ -130,7 +130,7 @@ async fn run(
     Err(Box::new(failed))
 }
 
-fn shown(cx: &StepContext<'_>, command: &Command) -> String {
+pub(super) fn shown(cx: &StepContext<'_>, command: &Command) -> String {
     summary(&cx.masker.mask(command.as_sent()))
 }
 

@@ -12,6 +12,7 @@ mod edit;
 mod event;
 mod host;
 mod lines;
+mod probed;
 mod rendezvous;
 mod shutdown;
 mod step;

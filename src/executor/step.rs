@@ -41,7 +41,8 @@ pub struct StepOutcome {
     /// What `register:` stores (stdout, stderr, rc, changed, failed, …).
     pub result: Value,
     /// Check mode: a file edit's predicted text, `(path, text)`, that later
-    /// edits of the same file in this run start from.
+    /// edits of the same file in this run start from (a clone or virtualenv
+    /// that would be made: its directory, with no text).
     pub predicted: Option<(String, String)>,
 }
 
@@ -133,6 +134,7 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         }
         Action::Edit { edit } => super::edit::edit(step, cx, &edit).await,
         Action::Stat { stat } => super::edit::stat(step, cx, &stat).await,
+        Action::Probed { probed } => super::probed::probed(step, cx, &probed).await,
         Action::Certs { .. } => StepOutcome::failed(
             "the arguments of a `certs` step cannot read results registered at run time",
         ),

@@ -12,10 +12,13 @@ mod copy;
 mod debug;
 pub(crate) mod edit;
 mod file;
+mod git;
 #[cfg(test)]
 mod golden;
 mod http;
 mod lineinfile;
+mod pip;
+pub(crate) mod probed;
 mod release;
 mod replace;
 mod service;
@@ -52,6 +55,8 @@ pub const NAMES: &[&str] = &[
     "blockinfile",
     "replace",
     "stat",
+    "git",
+    "pip",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -88,6 +93,8 @@ pub enum Action {
     Edit { edit: FileEdit },
     /// Reads what a path is (`stat`), registered as Ansible's `stat` result.
     Stat { stat: stat::StatProbe },
+    /// Probes the host, then decides here what to do (`git`, `pip`).
+    Probed { probed: probed::Probed },
 }
 
 /// A read-only probe: exit 0 means the host is already as wanted.
@@ -135,6 +142,8 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "blockinfile" => blockinfile::KEYS,
         "replace" => replace::KEYS,
         "stat" => stat::KEYS,
+        "git" => git::KEYS,
+        "pip" => pip::KEYS,
         _ => release::KEYS,
     }
 }
@@ -193,6 +202,8 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "blockinfile" => blockinfile::blockinfile(&args),
         "replace" => replace::replace(&args),
         "stat" => stat::stat(&args),
+        "git" => git::git(&args),
+        "pip" => pip::pip(&args),
         other => release::release(other, &args),
     }
 }

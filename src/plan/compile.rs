@@ -589,6 +589,7 @@ impl TaskCompiler<'_, '_> {
         let probes = match &action {
             Action::Edit { edit } => vec![edit.read.as_sent(), edit.write.as_sent()],
             Action::Stat { stat } => vec![stat.command.as_sent()],
+            Action::Probed { probed } => vec![probed.probe.as_sent()],
             _ => Vec::new(),
         };
         if !probes.is_empty() {
@@ -598,7 +599,7 @@ impl TaskCompiler<'_, '_> {
                 .any(|c| self.roots.reveals(c) || self.masker.reveals(c))
             {
                 return Err(task.module_node.error(format!(
-                    "a secret would appear on the command line of `{}` (visible in `ps` on the host): in the path",
+                    "a secret would appear on the command line of `{}` (visible in `ps` on the host)",
                     self.host
                 )));
             }
@@ -745,6 +746,12 @@ pub(crate) fn wrap_remote(
             return;
         }
         Action::Stat { stat } => return wrap(&mut stat.command),
+        Action::Probed { probed } => {
+            wrap(&mut probed.probe);
+            probed.env = env.to_vec();
+            probed.become_user = become_user.map(str::to_string);
+            return;
+        }
         _ => {}
     }
     let Action::Remote { check, run, .. } = action else {

@@ -118,6 +118,14 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
             Action::Edit { edit } => {
                 let _ = writeln!(out, "{pad}{}", crate::modules::edit::describe(edit));
             }
+            Action::Probed { probed } => {
+                let _ = writeln!(out, "{pad}{}", probed.module.describe());
+                let _ = writeln!(
+                    out,
+                    "{pad}probe: {}",
+                    crate::shell::summary(probed.probe.as_sent())
+                );
+            }
             Action::Stat { stat } => {
                 let _ = writeln!(out, "{pad}read: what `{}` is (stat)", stat.path);
             }

@@ -14,6 +14,7 @@ mod exit_codes;
 mod init;
 mod inventory_ansible;
 mod limits;
+mod modules_code;
 mod modules_files;
 mod nginx;
 mod readme_path;

@@ -1,0 +1,116 @@
+//! Modules that decide on the controller from a probe of the host (`git`,
+//! `pip`): the probe, a read-only command, prints what the host has; the
+//! module reads that and decides — nothing to do (`ok`, with the reason),
+//! a command to run (`changed`), or an error — before anything changes.
+//! Check mode stops after the decision, so its prediction is the run's.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::shell::Command;
+
+/// A probed step, ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probed {
+    /// Read-only: prints what [`Prober::decide`] reads.
+    pub probe: Command,
+    pub module: Prober,
+    /// The task's environment and `become` user, applied to the command the
+    /// decision builds at run time as to the probe at compile time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_user: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "module", rename_all = "lowercase")]
+pub enum Prober {
+    Git(super::git::Git),
+    Pip(super::pip::Pip),
+}
+
+/// What a probe's output says to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Already as wanted: the reason.
+    Ok(String),
+    /// `what` it would do ("clone `repo` at `main` into `/srv/app`"), by
+    /// running `run`.
+    Change { what: String, run: Command },
+    /// Cannot be done as asked: why.
+    Fail(String),
+}
+
+impl Prober {
+    /// Decides from the probe's stdout; also returns the result fields
+    /// Ansible registers that the probe alone tells (`before`, `after`).
+    pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
+        match self {
+            Prober::Git(git) => git.decide(probe),
+            Prober::Pip(pip) => pip.decide(probe),
+        }
+    }
+
+    /// Result fields from a successful run's stdout (`after`).
+    pub fn finish(&self, stdout: &str, fields: &mut Map<String, Value>) {
+        match self {
+            Prober::Git(git) => git.finish(stdout, fields),
+            Prober::Pip(_) => {}
+        }
+    }
+
+    /// The directory the step makes when the probe found it missing (the
+    /// clone, the virtualenv): in check mode, later steps that use it
+    /// cannot probe it.
+    pub fn creates(&self, probe: &str) -> Option<String> {
+        match self {
+            Prober::Git(git) => (!fields(probe).contains_key("exists")).then(|| git.dest.clone()),
+            Prober::Pip(pip) => pip.creates(probe),
+        }
+    }
+
+    /// The directory this step works in, if an earlier step may create it.
+    pub fn works_in(&self) -> Option<&str> {
+        match self {
+            Prober::Git(git) => Some(&git.dest),
+            Prober::Pip(pip) => pip.virtualenv.as_deref(),
+        }
+    }
+
+    /// Check mode, when an earlier step would create [`Self::works_in`]:
+    /// what this one would then do, as far as ferry can tell without it.
+    pub fn after_created(&self) -> String {
+        match self {
+            Prober::Git(git) => format!(
+                "check out `{}` of `{}` in `{}`, which an earlier step would create",
+                git.version, git.repo, git.dest
+            ),
+            Prober::Pip(pip) => pip.after_created(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Prober::Git(git) => git.describe(),
+            Prober::Pip(pip) => pip.describe(),
+        }
+    }
+}
+
+impl Probed {
+    /// The command as sent: with the task's environment, through sudo
+    /// when it escalates.
+    pub fn wrap(&self, run: Command) -> Command {
+        let run = run.with_env(&self.env);
+        match &self.become_user {
+            Some(user) => run.become_user(user),
+            None => run,
+        }
+    }
+}
+
+/// `key=value` lines of a probe, by key (the last one of a key wins).
+pub(crate) fn fields(probe: &str) -> std::collections::HashMap<&str, &str> {
+    probe.lines().filter_map(|l| l.split_once('=')).collect()
+}
