@@ -135,10 +135,38 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         Action::Edit { edit } => super::edit::edit(step, cx, &edit).await,
         Action::Stat { stat } => super::edit::stat(step, cx, &stat).await,
         Action::Probed { probed } => super::probed::probed(step, cx, &probed).await,
+        Action::Fail { msg } => StepOutcome::failed(cx.masker.mask(&msg)),
+        Action::Assert { assertion } => assert(cx, &assertion),
         Action::Certs { .. } => StepOutcome::failed(
             "the arguments of a `certs` step cannot read results registered at run time",
         ),
     }
+}
+
+/// `assert`: every condition, in order, on the host's variables and
+/// registered results; the first that is false fails the step.
+fn assert(cx: &StepContext<'_>, assertion: &modules::Assertion) -> StepOutcome {
+    for cond in &assertion.that {
+        match eval(cx, cond, cx.registered) {
+            Ok(true) => {}
+            Ok(false) => {
+                let msg = match &assertion.fail_msg {
+                    Some(msg) => msg.clone(),
+                    None => format!("assertion failed: `{}`", cond.expr),
+                };
+                let mut outcome = StepOutcome::failed(cx.masker.mask(&msg));
+                outcome.result["assertion"] = json!(cond.expr);
+                outcome.result["evaluated_to"] = json!(false);
+                return outcome;
+            }
+            Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
+        }
+    }
+    let msg = assertion
+        .success_msg
+        .clone()
+        .unwrap_or_else(|| "all assertions passed".into());
+    StepOutcome::new(Status::Ok, cx.masker.mask(&msg))
 }
 
 /// Renders and compiles a step whose arguments read registered results.
@@ -178,6 +206,11 @@ fn deferred_action(
         lookup: &lookup,
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
+    if let Action::Assert { assertion } = &mut action {
+        for cond in &mut assertion.that {
+            cond.vars = vars.clone();
+        }
+    }
     wrap_remote(&mut action, environment, step.become_user.as_deref());
     let (mut derived, read_secret) = derived_at_run_time(cx, &step.body, &vars);
     match &mut action {

@@ -157,3 +157,80 @@ fn bad_arguments_are_errors_that_say_what_is_wrong() {
         );
     }
 }
+
+#[test]
+fn git_compiles_to_a_probe_of_the_clone_and_the_remote() {
+    let got = compiled(
+        "git",
+        json!({ "repo": "ssh://git@example.org/app.git", "dest": "/srv/app", "version": "main", "accept_hostkey": true, "depth": 1 }),
+    )
+    .unwrap();
+    assert_eq!(got["kind"], "probed");
+    assert_eq!(
+        got["probed"]["module"],
+        json!({
+            "module": "git",
+            "repo": "ssh://git@example.org/app.git",
+            "dest": "/srv/app",
+            "version": "main",
+            "remote": "origin",
+            "force": false,
+            "update": true,
+            "recursive": true,
+            "depth": 1,
+            "git": "git",
+            "ssh": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+        })
+    );
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with(
+            "# git: probe `/srv/app` and `ssh://git@example.org/app.git`\nrepo=ssh://git@example.org/app.git dest=/srv/app version=main remote=origin git=git\nexport GIT_TERMINAL_PROMPT=0\nexport GIT_SSH_COMMAND='ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new'\n"
+        ),
+        "{probe}"
+    );
+    assert!(
+        probe.contains(r#"ls-remote -- "$repo" "refs/heads/$version""#),
+        "{probe}"
+    );
+}
+
+#[test]
+fn pip_compiles_to_pips_own_dry_run() {
+    let got = compiled(
+        "pip",
+        json!({ "requirements": "/srv/app/requirements.txt", "virtualenv": "/srv/venv", "virtualenv_command": "python3 -m venv", "extra_args": "--no-index --find-links '/srv/wheels dir'" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["probed"]["probe"],
+        "# pip: probe the requirements in `/srv/app/requirements.txt` in `/srv/venv`\n [ -x /srv/venv/bin/python ] || { echo venv=missing; exit 0; }; echo venv=ok && /srv/venv/bin/pip install --dry-run --quiet --disable-pip-version-check --report - --no-index --find-links '/srv/wheels dir' -r /srv/app/requirements.txt"
+    );
+    assert_eq!(
+        got["probed"]["module"]["virtualenv_command"],
+        json!(["python3", "-m", "venv"])
+    );
+}
+
+#[test]
+fn control_modules_compile_to_what_they_check() {
+    let got = compiled("wait_for", json!({ "port": 8000, "timeout": 10 })).unwrap();
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with(
+            "# wait_for: port 8000 on 127.0.0.1 to open\ndelay=0 pause=1 timeout=10\n"
+        ),
+        "{probe}"
+    );
+    assert!(
+        probe.contains("if timeout 5 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' 127.0.0.1 8000 2>/dev/null; then echo result=ok"),
+        "{probe}"
+    );
+    let got = compiled("ping", json!({})).unwrap();
+    assert_eq!(got["probed"]["probe"], "echo pong");
+    let got = compiled("fail", json!({ "msg": "stop here" })).unwrap();
+    assert_eq!(got, json!({ "kind": "fail", "msg": "stop here" }));
+    let got = compiled("assert", json!({ "that": ["a > 1", true] })).unwrap();
+    assert_eq!(got["assertion"]["that"][0]["expr"], "a > 1");
+    assert_eq!(got["assertion"]["that"][1]["expr"], "true");
+}

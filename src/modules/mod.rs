@@ -8,6 +8,7 @@
 mod blockinfile;
 mod certs;
 mod command;
+mod control;
 mod copy;
 mod debug;
 pub(crate) mod edit;
@@ -23,6 +24,7 @@ mod release;
 mod replace;
 mod service;
 pub(crate) mod stat;
+mod wait_for;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -33,6 +35,7 @@ use crate::yaml::{self, Node};
 
 pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
+pub use control::Assertion;
 pub use copy::Upload;
 pub use edit::FileEdit;
 pub use release::ReleaseStep;
@@ -57,6 +60,10 @@ pub const NAMES: &[&str] = &[
     "stat",
     "git",
     "pip",
+    "wait_for",
+    "fail",
+    "assert",
+    "ping",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -93,8 +100,14 @@ pub enum Action {
     Edit { edit: FileEdit },
     /// Reads what a path is (`stat`), registered as Ansible's `stat` result.
     Stat { stat: stat::StatProbe },
-    /// Probes the host, then decides here what to do (`git`, `pip`).
+    /// Probes the host, then decides here what to do (`git`, `pip`,
+    /// `wait_for`, `ping`).
     Probed { probed: probed::Probed },
+    /// Stops the host with a message (`fail`); touches no host.
+    Fail { msg: String },
+    /// Stops the host unless every condition holds (`assert`), evaluated
+    /// when the step runs; touches no host.
+    Assert { assertion: control::Assertion },
 }
 
 /// A read-only probe: exit 0 means the host is already as wanted.
@@ -144,6 +157,10 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "stat" => stat::KEYS,
         "git" => git::KEYS,
         "pip" => pip::KEYS,
+        "wait_for" => wait_for::KEYS,
+        "fail" => control::FAIL_KEYS,
+        "assert" => control::ASSERT_KEYS,
+        "ping" => control::PING_KEYS,
         _ => release::KEYS,
     }
 }
@@ -204,6 +221,10 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "stat" => stat::stat(&args),
         "git" => git::git(&args),
         "pip" => pip::pip(&args),
+        "wait_for" => wait_for::wait_for(&args),
+        "fail" => control::fail(&args),
+        "assert" => control::assert(&args),
+        "ping" => control::ping(&args),
         other => release::release(other, &args),
     }
 }

@@ -28,6 +28,9 @@ pub struct Probed {
 pub enum Prober {
     Git(super::git::Git),
     Pip(super::pip::Pip),
+    Ping(super::control::Ping),
+    #[serde(rename = "wait_for")]
+    WaitFor(super::wait_for::WaitFor),
 }
 
 /// What a probe's output says to do.
@@ -49,6 +52,8 @@ impl Prober {
         match self {
             Prober::Git(git) => git.decide(probe),
             Prober::Pip(pip) => pip.decide(probe),
+            Prober::Ping(ping) => ping.decide(probe),
+            Prober::WaitFor(wait) => wait.decide(probe),
         }
     }
 
@@ -56,7 +61,7 @@ impl Prober {
     pub fn finish(&self, stdout: &str, fields: &mut Map<String, Value>) {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
-            Prober::Pip(_) => {}
+            Prober::Pip(_) | Prober::Ping(_) | Prober::WaitFor(_) => {}
         }
     }
 
@@ -67,6 +72,7 @@ impl Prober {
         match self {
             Prober::Git(git) => (!fields(probe).contains_key("exists")).then(|| git.dest.clone()),
             Prober::Pip(pip) => pip.creates(probe),
+            Prober::Ping(_) | Prober::WaitFor(_) => None,
         }
     }
 
@@ -75,6 +81,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
+            Prober::Ping(_) | Prober::WaitFor(_) => None,
         }
     }
 
@@ -87,6 +94,7 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
+            Prober::Ping(_) | Prober::WaitFor(_) => String::new(),
         }
     }
 
@@ -94,6 +102,8 @@ impl Prober {
         match self {
             Prober::Git(git) => git.describe(),
             Prober::Pip(pip) => pip.describe(),
+            Prober::Ping(_) => "ping: the host runs a command".into(),
+            Prober::WaitFor(wait) => wait.describe(),
         }
     }
 }

@@ -615,6 +615,11 @@ impl TaskCompiler<'_, '_> {
         if let Action::Release { args, .. } = &mut action {
             self.release_vars(scope, task, args)?;
         }
+        if let Action::Assert { assertion } = &mut action {
+            for cond in &mut assertion.that {
+                cond.vars = scope.needed(&expression_template(&cond.expr))?;
+            }
+        }
         Ok(action)
     }
 

@@ -126,6 +126,14 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
                     crate::shell::summary(probed.probe.as_sent())
                 );
             }
+            Action::Fail { msg } => {
+                let _ = writeln!(out, "{pad}fail: {msg}");
+            }
+            Action::Assert { assertion } => {
+                for cond in &assertion.that {
+                    let _ = writeln!(out, "{pad}assert (at run time): {}", cond.expr);
+                }
+            }
             Action::Stat { stat } => {
                 let _ = writeln!(out, "{pad}read: what `{}` is (stat)", stat.path);
             }

@@ -15,6 +15,7 @@ mod init;
 mod inventory_ansible;
 mod limits;
 mod modules_code;
+mod modules_control;
 mod modules_files;
 mod nginx;
 mod readme_path;

@@ -1,0 +1,183 @@
+//! `wait_for`, `assert`, `fail` and `ping` on a real sshd host through
+//! `ferry playbook`: they only look, so a dry run reports what the run
+//! does, and a second run the same.
+
+use std::net::TcpListener;
+
+use crate::support::ferry::Project;
+use crate::support::sshd::TestHosts;
+
+fn ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or_default().to_string();
+            (text("name"), text("status"), text("reason"))
+        })
+        .collect()
+}
+
+#[test]
+fn control_modules_look_and_report_the_same_in_a_dry_run_and_a_run() {
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let project = Project::with_hosts(&hosts);
+    // A port that listens, on the host's own loopback address, and one
+    // that does not (bound, then closed).
+    let open = TcpListener::bind((host.address.as_str(), 0)).unwrap();
+    let open_port = open.local_addr().unwrap().port();
+    let closed_port = TcpListener::bind((host.address.as_str(), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let flag = host.dir.join("ready");
+    std::fs::write(&flag, "booting\nstatus=ready\n").unwrap();
+    project.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: web
+  tasks:
+    - name: Ping
+      ping: {{}}
+      register: pinged
+    - name: Open port
+      wait_for: {{ host: "{addr}", port: {open_port}, timeout: 5 }}
+      register: waited
+    - name: Closed port
+      ansible.builtin.wait_for: {{ host: "{addr}", port: {closed_port}, state: stopped, timeout: 5 }}
+    - name: Ready line
+      wait_for: {{ path: "{flag}", search_regex: "^status=ready$", timeout: 5 }}
+    - name: Gone file
+      wait_for: {{ path: "{flag}.missing", state: absent, timeout: 5 }}
+    - name: Results
+      assert:
+        that:
+          - pinged.ping == "pong"
+          - waited.port == {open_port}
+          - waited.elapsed < 5
+        success_msg: the probes registered their results
+    - name: Not failing
+      fail: {{ msg: never }}
+      when: pinged.ping != "pong"
+"#,
+            addr = host.address,
+            flag = flag.display(),
+        ),
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, check) = project.ferry_json(&[&args[..], &["--check"]].concat());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let (out, run) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let expected: Vec<(String, String, String)> = [
+        ("Ping", "ok", "the host runs commands".to_string()),
+        (
+            "Open port",
+            "ok",
+            format!("port {open_port} on {} is open", host.address),
+        ),
+        (
+            "Closed port",
+            "ok",
+            format!("port {closed_port} on {} is closed", host.address),
+        ),
+        (
+            "Ready line",
+            "ok",
+            format!("`{}` has a line matching `^status=ready$`", flag.display()),
+        ),
+        (
+            "Gone file",
+            "ok",
+            format!("`{}.missing` does not exist", flag.display()),
+        ),
+        (
+            "Results",
+            "ok",
+            "the probes registered their results".into(),
+        ),
+        (
+            "Not failing",
+            "skipped",
+            "`when: pinged.ping != \"pong\"` is false".into(),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, s, r)| (n.to_string(), s.to_string(), r))
+    .collect();
+    assert_eq!(ends(&run), expected);
+    assert_eq!(ends(&check), expected, "the dry run looks as the run does");
+    drop(open);
+}
+
+#[test]
+fn wait_for_times_out_with_its_message_and_assert_and_fail_stop_the_host() {
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let project = Project::with_hosts(&hosts);
+    let closed_port = TcpListener::bind((host.address.as_str(), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    project.file(
+        "wait.yml",
+        &format!(
+            "- hosts: web\n  tasks:\n    - name: Wait\n      wait_for: {{ host: \"{}\", port: {closed_port}, timeout: 2 }}\n",
+            host.address
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (out, events) = project.ferry_json(&["playbook", "wait.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(started.elapsed().as_secs() >= 2, "it waited");
+    assert_eq!(
+        ends(&events),
+        [(
+            "Wait".to_string(),
+            "failed".to_string(),
+            format!(
+                "timed out after 2s waiting for port {closed_port} on {} to open",
+                host.address
+            )
+        )]
+    );
+
+    project.file(
+        "assert.yml",
+        "- hosts: web\n  vars:\n    workers: 2\n  tasks:\n    - name: Enough\n      assert:\n        that: [workers > 1, workers > 3]\n        fail_msg: too few workers\n    - name: Never\n      ping: {}\n",
+    );
+    let (out, events) = project.ferry_json(&["playbook", "assert.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        ends(&events),
+        [(
+            "Enough".to_string(),
+            "failed".to_string(),
+            "too few workers".to_string()
+        )]
+    );
+
+    project.file(
+        "fail.yml",
+        "- hosts: web\n  tasks:\n    - name: Stop\n      ansible.builtin.fail: { msg: not on this host }\n",
+    );
+    let (out, events) = project.ferry_json(&[
+        "playbook",
+        "fail.yml",
+        "-i",
+        "inventory/test.ini",
+        "--check",
+    ]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        ends(&events),
+        [(
+            "Stop".to_string(),
+            "failed".to_string(),
+            "not on this host".to_string()
+        )]
+    );
+}
