@@ -21,16 +21,33 @@ pub(super) async fn probed(step: &Step, cx: &StepContext<'_>, probed: &Probed) -
         let what = cx.masker.mask(&probed.module.after_created());
         return StepOutcome::new(Status::Changed, format!("would {what}"));
     }
-    let probe = match run(step, cx, &probed.probe, None).await {
+    let acts = probed.module.acts();
+    if let Some(what) = &acts
+        && checking
+    {
+        let mut outcome =
+            StepOutcome::new(Status::Changed, cx.masker.mask(&format!("would {what}")));
+        for (key, value) in probed.module.unknown_fields() {
+            outcome.result[key] = value;
+        }
+        return outcome;
+    }
+    let stdin = probed.stdin.as_ref().map(|s| s.as_bytes().to_vec());
+    let probe = match run(step, cx, &probed.probe, stdin).await {
         Ok(out) => out,
         Err(failed) => return *failed,
     };
     let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
-    let (decision, mut fields) = probed.module.decide(&probe);
+    let (mut decision, mut fields) = probed.module.decide(&probe);
+    if let (Some(_), Decision::Ok(answered)) = (&acts, &decision) {
+        // The probe was the change (a `POST`): it is done, and says how.
+        decision = Decision::Done(answered.clone());
+    }
     let mut predicted = None;
     let (status, reason, command) = match decision {
         Decision::Ok(why) => (Status::Ok, why, None),
         Decision::Fail(why) => (Status::Failed, why, None),
+        Decision::Done(what) => (Status::Changed, what, Some(shown(cx, &probed.probe))),
         Decision::Change { what, .. } if checking => {
             predicted = probed
                 .module

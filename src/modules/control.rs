@@ -83,6 +83,7 @@ pub fn ping(args: &Args) -> Result<Action, Diagnostic> {
         probed: Probed {
             probe: Command::new("echo").arg("pong"),
             module: Prober::Ping(Ping { data }),
+            stdin: None,
             env: Vec::new(),
             become_user: None,
         },

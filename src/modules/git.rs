@@ -100,6 +100,7 @@ pub fn git(args: &Args) -> Result<Action, Diagnostic> {
         probed: Probed {
             probe: spec.probe(),
             module: Prober::Git(spec),
+            stdin: None,
             env: Vec::new(),
             become_user: None,
         },
@@ -361,7 +362,7 @@ mod tests {
     fn what(decision: &Decision) -> &str {
         match decision {
             Decision::Change { what, .. } => what,
-            Decision::Ok(why) | Decision::Fail(why) => why,
+            Decision::Ok(why) | Decision::Fail(why) | Decision::Done(why) => why,
         }
     }
 

@@ -24,6 +24,7 @@ mod release;
 mod replace;
 mod service;
 pub(crate) mod stat;
+mod uri;
 mod wait_for;
 
 use serde::Serialize;
@@ -64,6 +65,7 @@ pub const NAMES: &[&str] = &[
     "fail",
     "assert",
     "ping",
+    "uri",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -161,6 +163,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "fail" => control::FAIL_KEYS,
         "assert" => control::ASSERT_KEYS,
         "ping" => control::PING_KEYS,
+        "uri" => uri::KEYS,
         _ => release::KEYS,
     }
 }
@@ -225,6 +228,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "fail" => control::fail(&args),
         "assert" => control::assert(&args),
         "ping" => control::ping(&args),
+        "uri" => uri::uri(&args),
         other => release::release(other, &args),
     }
 }

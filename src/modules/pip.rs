@@ -141,6 +141,7 @@ pub fn pip(args: &Args) -> Result<Action, Diagnostic> {
         probed: Probed {
             probe: spec.probe(),
             module: Prober::Pip(spec),
+            stdin: None,
             env: Vec::new(),
             become_user: None,
         },

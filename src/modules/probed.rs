@@ -15,6 +15,10 @@ pub struct Probed {
     /// Read-only: prints what [`Prober::decide`] reads.
     pub probe: Command,
     pub module: Prober,
+    /// Fed to the probe's stdin (`uri`'s request: its credentials and body
+    /// stay off command lines). Not shown in plans.
+    #[serde(skip)]
+    pub stdin: Option<String>,
     /// The task's environment and `become` user, applied to the command the
     /// decision builds at run time as to the probe at compile time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -31,6 +35,7 @@ pub enum Prober {
     Ping(super::control::Ping),
     #[serde(rename = "wait_for")]
     WaitFor(super::wait_for::WaitFor),
+    Uri(super::uri::Uri),
 }
 
 /// What a probe's output says to do.
@@ -43,6 +48,8 @@ pub enum Decision {
     Change { what: String, run: Command },
     /// Cannot be done as asked: why.
     Fail(String),
+    /// The probe itself made the change (see [`Prober::acts`]): what it did.
+    Done(String),
 }
 
 impl Prober {
@@ -54,6 +61,7 @@ impl Prober {
             Prober::Pip(pip) => pip.decide(probe),
             Prober::Ping(ping) => ping.decide(probe),
             Prober::WaitFor(wait) => wait.decide(probe),
+            Prober::Uri(uri) => uri.decide(probe),
         }
     }
 
@@ -61,7 +69,7 @@ impl Prober {
     pub fn finish(&self, stdout: &str, fields: &mut Map<String, Value>) {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
-            Prober::Pip(_) | Prober::Ping(_) | Prober::WaitFor(_) => {}
+            Prober::Pip(_) | Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => {}
         }
     }
 
@@ -72,7 +80,7 @@ impl Prober {
         match self {
             Prober::Git(git) => (!fields(probe).contains_key("exists")).then(|| git.dest.clone()),
             Prober::Pip(pip) => pip.creates(probe),
-            Prober::Ping(_) | Prober::WaitFor(_) => None,
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => None,
         }
     }
 
@@ -81,7 +89,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
-            Prober::Ping(_) | Prober::WaitFor(_) => None,
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => None,
         }
     }
 
@@ -94,7 +102,26 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
-            Prober::Ping(_) | Prober::WaitFor(_) => String::new(),
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => String::new(),
+        }
+    }
+
+    /// When the probe itself changes something (`uri` with `POST`): what it
+    /// does. Check mode then does not run it, and the run reports `changed`.
+    pub fn acts(&self) -> Option<String> {
+        match self {
+            Prober::Uri(uri) if !uri.reads_only() => Some(uri.request()),
+            _ => None,
+        }
+    }
+
+    /// Check mode, for a probe that [`acts`](Self::acts): the result's
+    /// fields, with what cannot be known without acting empty, so that
+    /// later steps reading them render as in the run.
+    pub fn unknown_fields(&self) -> Map<String, Value> {
+        match self {
+            Prober::Uri(uri) => uri.unknown_fields(),
+            _ => Map::new(),
         }
     }
 
@@ -104,6 +131,7 @@ impl Prober {
             Prober::Pip(pip) => pip.describe(),
             Prober::Ping(_) => "ping: the host runs a command".into(),
             Prober::WaitFor(wait) => wait.describe(),
+            Prober::Uri(uri) => uri.describe(),
         }
     }
 }

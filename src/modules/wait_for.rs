@@ -175,6 +175,7 @@ fn probed(wait: WaitFor, probe: Command) -> Action {
         probed: Probed {
             probe,
             module: Prober::WaitFor(wait),
+            stdin: None,
             env: Vec::new(),
             become_user: None,
         },

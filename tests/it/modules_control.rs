@@ -181,3 +181,149 @@ fn wait_for_times_out_with_its_message_and_assert_and_fail_stop_the_host() {
         )]
     );
 }
+
+/// A loopback HTTP server that answers `GET /health` with JSON, `POST
+/// /items` with 201 and counts the posts, and anything else with 404.
+fn serve(address: &str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = TcpListener::bind((address, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = posts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or_default();
+            let mut length = 0;
+            let mut auth = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(n) = lower.strip_prefix("content-length:") {
+                    length = n.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("authorization:") {
+                    auth = line.trim().to_string();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap_or_default();
+            let (status, text) = if request.starts_with("GET /health ") {
+                ("200 OK", r#"{"ok": true, "workers": 3}"#.to_string())
+            } else if request.starts_with("POST /items ") {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} {auth}", String::from_utf8_lossy(&body)));
+                ("201 Created", r#"{"id": 7}"#.to_string())
+            } else {
+                ("404 Not Found", r#"{"error": "no"}"#.to_string())
+            };
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (port, posts)
+}
+
+#[test]
+fn uri_gets_in_check_mode_too_and_posts_only_in_the_run() {
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let project = Project::with_hosts(&hosts);
+    let (port, posts) = serve(&host.address);
+    let base = format!("http://{}:{port}", host.address);
+    project.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: web
+  tasks:
+    - name: Health
+      uri: {{ url: "{base}/health", return_content: true }}
+      register: health
+    - name: Workers
+      assert:
+        that: [health.json.workers == 3, health.status == 200, health.content_type == "application/json"]
+    - name: Create
+      ansible.builtin.uri:
+        url: "{base}/items"
+        method: POST
+        body_format: json
+        body: {{ name: "it's \"quoted\"" }}
+        status_code: [200, 201]
+        url_username: admin
+        url_password: s3cret-pw
+      register: created
+    - name: Created
+      debug: {{ msg: "status={{{{ created.status }}}} id={{{{ created.json.id | default('none') }}}}" }}
+"#
+        ),
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, check) = project.ferry_json(&[&args[..], &["--check"]].concat());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(posts.lock().unwrap().is_empty(), "the dry run posted");
+    let (out, run) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let health = (
+        "Health".to_string(),
+        "ok".to_string(),
+        format!("GET `{base}/health` answered 200"),
+    );
+    assert_eq!(ends(&check)[0], health);
+    assert_eq!(ends(&run)[0], health);
+    assert_eq!(ends(&check)[1].1, "ok", "{:?}", ends(&check)[1]);
+    assert_eq!(ends(&run)[1].1, "ok", "{:?}", ends(&run)[1]);
+    assert_eq!(
+        ends(&check)[2],
+        (
+            "Create".into(),
+            "changed".into(),
+            format!("would send POST to `{base}/items`")
+        )
+    );
+    assert_eq!(
+        ends(&run)[2],
+        (
+            "Create".into(),
+            "changed".into(),
+            format!("POST `{base}/items` answered 201")
+        )
+    );
+    let shown = run
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "Created")
+        .unwrap()["output"]
+        .clone();
+    assert_eq!(shown, "status=201 id=7");
+    assert_eq!(
+        *posts.lock().unwrap(),
+        [r#"{"name":"it's \"quoted\""} Authorization: Basic YWRtaW46czNjcmV0LXB3"#]
+    );
+
+    project.file(
+        "missing.yml",
+        &format!(
+            "- hosts: web\n  tasks:\n    - name: Missing\n      uri: {{ url: \"{base}/nope\" }}\n"
+        ),
+    );
+    let (out, events) =
+        project.ferry_json(&["playbook", "missing.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        ends(&events)[0],
+        (
+            "Missing".into(),
+            "failed".into(),
+            format!("GET `{base}/nope` answered 404, not 200")
+        )
+    );
+}
