@@ -57,7 +57,8 @@ pub(super) async fn probed(step: &Step, cx: &StepContext<'_>, probed: &Probed) -
         }
         Decision::Change { what, run: command } => {
             let command = probed.wrap(command);
-            let out = match run(step, cx, &command, None).await {
+            let stdin = probed.stdin.as_ref().map(|s| s.as_bytes().to_vec());
+            let out = match run(step, cx, &command, stdin).await {
                 Ok(out) => out,
                 Err(failed) => return *failed,
             };

@@ -234,3 +234,29 @@ fn control_modules_compile_to_what_they_check() {
     assert_eq!(got["assertion"]["that"][0]["expr"], "a > 1");
     assert_eq!(got["assertion"]["that"][1]["expr"], "true");
 }
+
+#[test]
+fn get_url_compiles_to_a_probe_of_dest_and_keeps_the_url_off_the_command_line() {
+    let got = compiled(
+        "get_url",
+        json!({ "url": "https://user:pw@example.org/a.tgz", "dest": "/srv/", "checksum": "sha256:ABCDEF" }),
+    )
+    .unwrap();
+    assert_eq!(got["probed"]["module"]["dest"], "/srv/a.tgz");
+    assert_eq!(
+        got["probed"]["module"]["checksum"],
+        json!(["sha256", "abcdef"])
+    );
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with("# get_url: probe `/srv/a.tgz`\ndest=/srv/a.tgz sum=sha256sum\n"),
+        "{probe}"
+    );
+    assert!(!probe.contains("user:pw"), "{probe}");
+    let err = compiled("get_url", json!({ "url": "http://x/", "dest": "/srv/" })).unwrap_err();
+    assert!(
+        err.message.contains("the URL names no file"),
+        "{}",
+        err.message
+    );
+}

@@ -13,6 +13,7 @@ mod copy;
 mod debug;
 pub(crate) mod edit;
 mod file;
+mod get_url;
 mod git;
 #[cfg(test)]
 mod golden;
@@ -66,6 +67,7 @@ pub const NAMES: &[&str] = &[
     "assert",
     "ping",
     "uri",
+    "get_url",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -164,6 +166,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "assert" => control::ASSERT_KEYS,
         "ping" => control::PING_KEYS,
         "uri" => uri::KEYS,
+        "get_url" => get_url::KEYS,
         _ => release::KEYS,
     }
 }
@@ -229,6 +232,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "assert" => control::assert(&args),
         "ping" => control::ping(&args),
         "uri" => uri::uri(&args),
+        "get_url" => get_url::get_url(&args),
         other => release::release(other, &args),
     }
 }

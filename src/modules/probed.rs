@@ -15,8 +15,9 @@ pub struct Probed {
     /// Read-only: prints what [`Prober::decide`] reads.
     pub probe: Command,
     pub module: Prober,
-    /// Fed to the probe's stdin (`uri`'s request: its credentials and body
-    /// stay off command lines). Not shown in plans.
+    /// Fed to the probe's stdin and to the command's (`uri`'s and
+    /// `get_url`'s request for curl: URL, credentials and body stay off
+    /// command lines). Not shown in plans.
     #[serde(skip)]
     pub stdin: Option<String>,
     /// The task's environment and `become` user, applied to the command the
@@ -36,6 +37,8 @@ pub enum Prober {
     #[serde(rename = "wait_for")]
     WaitFor(super::wait_for::WaitFor),
     Uri(super::uri::Uri),
+    #[serde(rename = "get_url")]
+    GetUrl(super::get_url::GetUrl),
 }
 
 /// What a probe's output says to do.
@@ -62,6 +65,7 @@ impl Prober {
             Prober::Ping(ping) => ping.decide(probe),
             Prober::WaitFor(wait) => wait.decide(probe),
             Prober::Uri(uri) => uri.decide(probe),
+            Prober::GetUrl(get) => get.decide(probe),
         }
     }
 
@@ -69,6 +73,7 @@ impl Prober {
     pub fn finish(&self, stdout: &str, fields: &mut Map<String, Value>) {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
+            Prober::GetUrl(get) => get.finish(stdout, fields),
             Prober::Pip(_) | Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => {}
         }
     }
@@ -80,7 +85,7 @@ impl Prober {
         match self {
             Prober::Git(git) => (!fields(probe).contains_key("exists")).then(|| git.dest.clone()),
             Prober::Pip(pip) => pip.creates(probe),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => None,
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => None,
         }
     }
 
@@ -89,7 +94,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => None,
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => None,
         }
     }
 
@@ -102,7 +107,9 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => String::new(),
+            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => {
+                String::new()
+            }
         }
     }
 
@@ -132,6 +139,7 @@ impl Prober {
             Prober::Ping(_) => "ping: the host runs a command".into(),
             Prober::WaitFor(wait) => wait.describe(),
             Prober::Uri(uri) => uri.describe(),
+            Prober::GetUrl(get) => get.describe(),
         }
     }
 }

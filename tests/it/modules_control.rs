@@ -182,7 +182,11 @@ fn wait_for_times_out_with_its_message_and_assert_and_fail_stop_the_host() {
     );
 }
 
-/// A loopback HTTP server that answers `GET /health` with JSON, `POST
+/// What the loopback server serves at `/files/app.txt`.
+const PAYLOAD: &str = "payload v1\n";
+
+/// A loopback HTTP server that answers `GET /files/app.txt` with
+/// [`PAYLOAD`], `GET /health` with JSON, `POST
 /// /items` with 201 and counts the posts, and anything else with 404.
 fn serve(address: &str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -213,7 +217,9 @@ fn serve(address: &str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) 
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap_or_default();
-            let (status, text) = if request.starts_with("GET /health ") {
+            let (status, text) = if request.starts_with("GET /files/app.txt ") {
+                ("200 OK", PAYLOAD.to_string())
+            } else if request.starts_with("GET /health ") {
                 ("200 OK", r#"{"ok": true, "workers": 3}"#.to_string())
             } else if request.starts_with("POST /items ") {
                 seen.lock()
@@ -325,5 +331,128 @@ fn uri_gets_in_check_mode_too_and_posts_only_in_the_run() {
             "failed".into(),
             format!("GET `{base}/nope` answered 404, not 200")
         )
+    );
+}
+
+#[test]
+fn get_url_downloads_once_verified_and_refuses_a_wrong_checksum() {
+    use sha2::Digest as _;
+    let hosts = TestHosts::start(1);
+    let host = &hosts.hosts[0];
+    let project = Project::with_hosts(&hosts);
+    let (port, _) = serve(&host.address);
+    let url = format!("http://{}:{port}/files/app.txt", host.address);
+    let sum: String = sha2::Sha256::digest(PAYLOAD.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = host.dir.join("dl");
+    std::fs::create_dir_all(&dir).unwrap();
+    project.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: web
+  tasks:
+    - name: Fetch
+      get_url: {{ url: "{url}", dest: "{dir}/", checksum: "sha256:{sum}", mode: "0600" }}
+      register: fetched
+    - name: Fetch again, forced
+      ansible.builtin.get_url: {{ url: "{url}", dest: "{dir}/copy.txt", force: true }}
+"#,
+            dir = dir.display()
+        ),
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, check) = project.ferry_json(&[&args[..], &["--check"]].concat());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!dir.join("app.txt").exists(), "the dry run downloaded");
+    let (out, run) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let file = dir.join("app.txt");
+    let expected = [
+        (
+            "Fetch".to_string(),
+            "changed".to_string(),
+            format!("download `{url}` to `{}`", file.display()),
+        ),
+        (
+            "Fetch again, forced".to_string(),
+            "changed".to_string(),
+            format!("download `{url}` to `{}`", dir.join("copy.txt").display()),
+        ),
+    ];
+    assert_eq!(ends(&run), expected);
+    let predicted: Vec<_> = expected
+        .iter()
+        .map(|(n, s, r)| (n.clone(), s.clone(), format!("would {r}")))
+        .collect();
+    assert_eq!(ends(&check), predicted);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), PAYLOAD);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("copy.txt"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+
+    let (out, again) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        ends(&again),
+        [
+            (
+                "Fetch".to_string(),
+                "ok".to_string(),
+                format!("`{}` has the sha256 checksum given", file.display())
+            ),
+            (
+                "Fetch again, forced".to_string(),
+                "ok".to_string(),
+                format!(
+                    "`{}` already has the content of `{url}`",
+                    dir.join("copy.txt").display()
+                )
+            ),
+        ]
+    );
+
+    let wrong = "0".repeat(64);
+    project.file(
+        "wrong.yml",
+        &format!(
+            "- hosts: web\n  tasks:\n    - name: Wrong\n      get_url: {{ url: \"{url}\", dest: \"{}/wrong.txt\", checksum: \"sha256:{wrong}\" }}\n",
+            dir.display()
+        ),
+    );
+    let (out, events) = project.ferry_json(&["playbook", "wrong.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let end = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "Wrong")
+        .unwrap();
+    assert_eq!(end["status"], "failed");
+    assert!(
+        end["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the download's checksum is {sum}, not {wrong}")),
+        "{end}"
+    );
+    assert!(!dir.join("wrong.txt").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "no temporary file is left: {leftovers:?}"
     );
 }
