@@ -132,15 +132,46 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         Action::Remote { check, run, upload } => {
             remote(step, cx, check.as_ref(), &run, upload.as_ref()).await
         }
-        Action::Edit { edit } => super::edit::edit(step, cx, &edit).await,
-        Action::Stat { stat } => super::edit::stat(step, cx, &stat).await,
-        Action::Probed { probed } => super::probed::probed(step, cx, &probed).await,
+        Action::Edit { edit } => {
+            retried(step, cx, || {
+                ran(step, cx, super::edit::edit(step, cx, &edit))
+            })
+            .await
+        }
+        Action::Stat { stat } => {
+            retried(step, cx, || {
+                ran(step, cx, super::edit::stat(step, cx, &stat))
+            })
+            .await
+        }
+        Action::Probed { probed } => {
+            retried(step, cx, || {
+                ran(step, cx, super::probed::probed(step, cx, &probed))
+            })
+            .await
+        }
         Action::Fail { msg } => StepOutcome::failed(cx.masker.mask(&msg)),
         Action::Assert { assertion } => assert(cx, &assertion),
         Action::Certs { .. } => StepOutcome::failed(
             "the arguments of a `certs` step cannot read results registered at run time",
         ),
     }
+}
+
+/// A file edit's, `stat`'s or probed step's outcome, open to
+/// `changed_when`/`failed_when` when it ran on the host (a check mode
+/// prediction ran nothing to judge, as for commands).
+async fn ran(
+    step: &Step,
+    cx: &StepContext<'_>,
+    outcome: impl std::future::Future<Output = StepOutcome>,
+) -> StepOutcome {
+    let mut outcome = outcome.await;
+    let predicted = checking(step, cx) && outcome.status == Status::Changed;
+    if outcome.rc.is_none() && outcome.status != Status::Failed && !predicted {
+        outcome.rc = Some(0);
+    }
+    outcome
 }
 
 /// `assert`: every condition, in order, on the host's variables and
@@ -222,6 +253,17 @@ fn deferred_action(
                 span,
             ));
         }
+        other
+            if other
+                .sent_commands()
+                .iter()
+                .any(|c| cx.masker.reveals(c.as_sent()) || derived.reveals(c.as_sent())) =>
+        {
+            return Err(Diagnostic::new(
+                "a secret would appear on the command line (visible in `ps` on the host)",
+                span,
+            ));
+        }
         Action::Debug { msg } => {
             // Free-form `msg=…` was rendered whole: the message is a part.
             if read_secret {
@@ -290,6 +332,16 @@ async fn remote(
     run: &Command,
     upload: Option<&Upload>,
 ) -> StepOutcome {
+    retried(step, cx, || once(step, cx, check, run, upload)).await
+}
+
+/// Runs `attempt` as `retries`/`delay`/`until` say, judging each outcome
+/// by `changed_when` and `failed_when`.
+async fn retried<F, Fut>(step: &Step, cx: &StepContext<'_>, mut attempt_once: F) -> StepOutcome
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StepOutcome>,
+{
     let attempts = match (&step.until, step.retries) {
         (None, None) => 1,
         (_, Some(n)) => n + 1,
@@ -298,7 +350,7 @@ async fn remote(
     let delay = Duration::from_secs(step.delay.unwrap_or(5));
     let mut outcome = StepOutcome::failed("not run");
     for attempt in 1..=attempts {
-        outcome = once(step, cx, check, run, upload).await;
+        outcome = attempt_once().await;
         let mut registered = cx.registered.clone();
         if let Some(name) = &step.register {
             registered.insert(name.clone(), outcome.result.clone());

@@ -114,6 +114,22 @@ pub enum Action {
     Assert { assertion: control::Assertion },
 }
 
+impl Action {
+    /// The commands of a file edit, `stat` or probed step that are sent
+    /// as they are (a secret in them would show in `ps` on the host).
+    pub fn sent_commands(&self) -> Vec<&Command> {
+        match self {
+            Action::Edit { edit } => [&edit.read, &edit.write]
+                .into_iter()
+                .chain(edit.fix.as_ref())
+                .collect(),
+            Action::Stat { stat } => vec![&stat.command],
+            Action::Probed { probed } => vec![&probed.probe],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A read-only probe: exit 0 means the host is already as wanted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {

@@ -586,12 +586,19 @@ impl TaskCompiler<'_, '_> {
                 .with_help("write it to a file with `copy: content=... mode=0600` and read the file instead"));
             }
         }
-        let probes = match &action {
-            Action::Edit { edit } => vec![edit.read.as_sent(), edit.write.as_sent()],
-            Action::Stat { stat } => vec![stat.command.as_sent()],
-            Action::Probed { probed } => vec![probed.probe.as_sent()],
-            _ => Vec::new(),
-        };
+        let probes: Vec<&str> = action
+            .sent_commands()
+            .into_iter()
+            .map(|c| c.as_sent())
+            .collect();
+        if !probes.is_empty()
+            && let Some(node) = task.creates.as_ref().or(task.removes.as_ref())
+        {
+            return Err(node.error(format!(
+                "`creates`/`removes` guard commands; `{}` checks the host itself",
+                task.module
+            )));
+        }
         if !probes.is_empty() {
             scope.secrets_into(self.masker);
             if probes

@@ -215,3 +215,74 @@ fn file_modules_fail_with_the_reason_and_bad_input_stops_before_connecting() {
         out.stderr
     );
 }
+
+/// The defect: the new modules' steps skipped `changed_when`,
+/// `failed_when` and `until` (only commands were judged), and a task's
+/// `creates:` on them was silently ignored.
+#[test]
+fn changed_when_failed_when_and_until_judge_the_file_modules_and_creates_is_refused() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    let dir = hosts.hosts[0].dir.clone();
+    project.file(
+        "site.yml",
+        &format!(
+            r#"- hosts: web
+  tasks:
+    - name: Quiet edit
+      lineinfile: {{ path: "{d}/quiet.conf", line: "a=1", create: true }}
+      changed_when: false
+    - name: Look
+      stat: {{ path: "{d}/quiet.conf" }}
+      register: looked
+      until: looked.stat.exists
+      retries: 2
+      delay: 0
+    - name: Must exist
+      stat: {{ path: "{d}/nope" }}
+      register: nope
+      failed_when: not nope.stat.exists
+"#,
+            d = dir.display()
+        ),
+    );
+    let (out, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let statuses: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("Quiet edit", "ok"),
+        ("Look", "ok"),
+        ("Must exist", "failed"),
+    ]
+    .iter()
+    .map(|(n, s)| (n.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(statuses, expected);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("quiet.conf")).unwrap(),
+        "a=1\n"
+    );
+
+    project.file(
+        "creates.yml",
+        "- hosts: web\n  tasks:\n    - git: { repo: /tmp/r, dest: /tmp/d }\n      creates: /tmp/d\n",
+    );
+    let out = project.ferry(&["playbook", "creates.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("`creates`/`removes` guard commands; `git` checks the host itself")
+            && out.stderr.contains("creates.yml:4:16"),
+        "{}",
+        out.stderr
+    );
+}
