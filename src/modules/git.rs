@@ -149,7 +149,12 @@ elif [ -e "$dest" ] && [ -n "$(ls -A -- "$dest" 2>/dev/null)" ]; then
 fi
 "#,
         );
-        if self.update && !is_full_sha(&self.version) && !is_short_sha(&self.version) {
+        if !is_full_sha(&self.version) && !is_short_sha(&self.version) {
+            // With `update: no` an existing clone is left as it is: only a
+            // missing one needs to know what `version` is.
+            if !self.update {
+                script.push_str("[ -d \"$dest/.git\" ] && exit 0\n");
+            }
             script.push_str(
                 r#"if [ "$version" = HEAD ]; then
   refs=$("$git" ls-remote --symref -- "$repo" HEAD) || exit 1
@@ -441,6 +446,21 @@ mod tests {
         );
         let mut fixed = spec("main");
         fixed.update = false;
+        assert!(
+            fixed
+                .probe()
+                .as_sent()
+                .contains("[ -d \"$dest/.git\" ] && exit 0\nif [ \"$version\" = HEAD ]")
+        );
+        assert!(
+            matches!(
+                fixed
+                    .decide(&format!("symref=x\nref:refs/heads/main={A}\n"))
+                    .0,
+                Decision::Change { .. }
+            ),
+            "a missing clone is made even with `update: no`"
+        );
         assert_eq!(
             fixed.decide(&format!("exists=1\nhead={A}\n")).0,
             Decision::Ok("`/srv/app` is a clone (`update: no`)".into())
