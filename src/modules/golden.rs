@@ -204,7 +204,7 @@ fn pip_compiles_to_pips_own_dry_run() {
     .unwrap();
     assert_eq!(
         got["probed"]["probe"],
-        "# pip: probe the requirements in `/srv/app/requirements.txt` in `/srv/venv`\n [ -x /srv/venv/bin/python ] || { echo venv=missing; exit 0; }; echo venv=ok && /srv/venv/bin/pip install --dry-run --quiet --disable-pip-version-check --report - --no-index --find-links '/srv/wheels dir' -r /srv/app/requirements.txt"
+        "# pip: probe the requirements in `/srv/app/requirements.txt` in `/srv/venv`\n[ -x /srv/venv/bin/python ] || { echo venv=missing; exit 0; }\necho venv=ok\n/srv/venv/bin/pip install --dry-run --quiet --disable-pip-version-check --report - --no-index --find-links '/srv/wheels dir' -r /srv/app/requirements.txt"
     );
     assert_eq!(
         got["probed"]["module"]["virtualenv_command"],

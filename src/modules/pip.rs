@@ -165,10 +165,10 @@ impl Pip {
     }
 
     fn probe(&self) -> Command {
-        let mut script = Command::script(format!("# pip: probe {}\n", self.what()));
+        let mut script = format!("# pip: probe {}\n", self.what());
         if let Some(venv) = &self.virtualenv {
-            script = script.raw(&format!(
-                "[ -x {}/bin/python ] || {{ echo {NO_VENV}; exit 0; }};",
+            script.push_str(&format!(
+                "[ -x {}/bin/python ] || {{ echo {NO_VENV}; exit 0; }}\n",
                 quote(venv.trim_end_matches('/'))
             ));
         }
@@ -188,9 +188,9 @@ impl Pip {
             }
             pip.args(&self.extra_args).args(self.packages())
         };
-        script
-            .raw("echo venv=ok &&")
-            .raw(self.within(pip).as_sent())
+        script.push_str("echo venv=ok\n");
+        script.push_str(self.within(pip).as_sent());
+        Command::script(script)
     }
 
     fn what(&self) -> String {
