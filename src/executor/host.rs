@@ -62,6 +62,8 @@ pub struct HostResult {
     /// Running the steps after the switch again on the release it went back
     /// to: like a switched host, a first Ctrl-C does not stop it.
     pub rolling_back: bool,
+    /// Check mode: the predicted text of files edited so far, by path.
+    pub predicted: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything the hosts of one run share.
@@ -195,6 +197,7 @@ async fn run_one(
         masker: shared.masker,
         reporter: shared.reporter,
         registered: &result.registered,
+        predicted: &result.predicted,
         project_dir: &shared.options.project_dir,
         dry_run: shared.options.dry_run,
         switch_pending: shared.options.dry_run
@@ -304,6 +307,9 @@ async fn run_one(
         result
             .registered
             .insert(name.clone(), outcome.result.clone());
+    }
+    if let Some((path, text)) = &outcome.predicted {
+        result.predicted.insert(path.clone(), text.clone());
     }
     if outcome.status == Status::Changed {
         notified.extend(step.notify.iter().cloned());

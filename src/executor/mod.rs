@@ -8,9 +8,11 @@
 
 mod connect;
 mod deploy;
+mod edit;
 mod event;
 mod host;
 mod lines;
+mod probed;
 mod rendezvous;
 mod shutdown;
 mod step;

@@ -40,6 +40,10 @@ pub struct StepOutcome {
     pub output: String,
     /// What `register:` stores (stdout, stderr, rc, changed, failed, …).
     pub result: Value,
+    /// Check mode: a file edit's predicted text, `(path, text)`, that later
+    /// edits of the same file in this run start from (a clone or virtualenv
+    /// that would be made: its directory, with no text).
+    pub predicted: Option<(String, String)>,
 }
 
 impl StepOutcome {
@@ -57,6 +61,7 @@ impl StepOutcome {
             command: None,
             rc: None,
             output: String::new(),
+            predicted: None,
         }
     }
 
@@ -78,6 +83,9 @@ pub struct StepContext<'a> {
     pub masker: &'a Masker,
     pub reporter: &'a dyn Reporter,
     pub registered: &'a Map<String, Value>,
+    /// Check mode: the text earlier edits of this run would give files
+    /// (`lineinfile` twice on one file predicts the second from the first).
+    pub predicted: &'a std::collections::BTreeMap<String, String>,
     pub project_dir: &'a std::path::Path,
     pub dry_run: bool,
     /// Dry run only: this host's `release.switch`, earlier in its steps,
@@ -127,10 +135,72 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
         Action::Remote { check, run, upload } => {
             remote(step, cx, check.as_ref(), &run, upload.as_ref()).await
         }
+        Action::Edit { edit } => {
+            retried(step, cx, || {
+                ran(step, cx, super::edit::edit(step, cx, &edit))
+            })
+            .await
+        }
+        Action::Stat { stat } => {
+            retried(step, cx, || {
+                ran(step, cx, super::edit::stat(step, cx, &stat))
+            })
+            .await
+        }
+        Action::Probed { probed } => {
+            retried(step, cx, || {
+                ran(step, cx, super::probed::probed(step, cx, &probed))
+            })
+            .await
+        }
+        Action::Fail { msg } => StepOutcome::failed(cx.masker.mask(&msg)),
+        Action::Assert { assertion } => assert(cx, &assertion),
         Action::Certs { .. } => StepOutcome::failed(
             "the arguments of a `certs` step cannot read results registered at run time",
         ),
     }
+}
+
+/// A file edit's, `stat`'s or probed step's outcome, open to
+/// `changed_when`/`failed_when` when it ran on the host (a check mode
+/// prediction ran nothing to judge, as for commands).
+async fn ran(
+    step: &Step,
+    cx: &StepContext<'_>,
+    outcome: impl std::future::Future<Output = StepOutcome>,
+) -> StepOutcome {
+    let mut outcome = outcome.await;
+    let predicted = checking(step, cx) && outcome.status == Status::Changed;
+    if outcome.rc.is_none() && outcome.status != Status::Failed && !predicted {
+        outcome.rc = Some(0);
+    }
+    outcome
+}
+
+/// `assert`: every condition, in order, on the host's variables and
+/// registered results; the first that is false fails the step.
+fn assert(cx: &StepContext<'_>, assertion: &modules::Assertion) -> StepOutcome {
+    for cond in &assertion.that {
+        match eval(cx, cond, cx.registered) {
+            Ok(true) => {}
+            Ok(false) => {
+                let msg = match &assertion.fail_msg {
+                    Some(msg) => msg.clone(),
+                    None => format!("assertion failed: `{}`", cond.expr),
+                };
+                let mut outcome = StepOutcome::failed(cx.masker.mask(&msg));
+                outcome.result["assertion"] = json!(cond.expr);
+                outcome.result["evaluated_to"] = json!(false);
+                return outcome;
+            }
+            Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
+        }
+    }
+    let msg = assertion
+        .success_msg
+        .clone()
+        .unwrap_or_else(|| "all assertions passed".into());
+    StepOutcome::new(Status::Ok, cx.masker.mask(&msg))
 }
 
 /// Renders and compiles a step whose arguments read registered results.
@@ -170,6 +240,11 @@ fn deferred_action(
         lookup: &lookup,
     };
     let mut action = modules::compile(&step.module, &args, &module_cx)?;
+    if let Action::Assert { assertion } = &mut action {
+        for cond in &mut assertion.that {
+            cond.vars = vars.clone();
+        }
+    }
     wrap_remote(
         &mut action,
         environment,
@@ -180,6 +255,17 @@ fn deferred_action(
     match &mut action {
         Action::Remote { run, .. }
             if cx.masker.reveals(run.as_sent()) || derived.reveals(run.as_sent()) =>
+        {
+            return Err(Diagnostic::new(
+                "a secret would appear on the command line (visible in `ps` on the host)",
+                span,
+            ));
+        }
+        other
+            if other
+                .sent_commands()
+                .iter()
+                .any(|c| cx.masker.reveals(c.as_sent()) || derived.reveals(c.as_sent())) =>
         {
             return Err(Diagnostic::new(
                 "a secret would appear on the command line (visible in `ps` on the host)",
@@ -254,6 +340,16 @@ async fn remote(
     run: &Command,
     upload: Option<&Upload>,
 ) -> StepOutcome {
+    retried(step, cx, || once(step, cx, check, run, upload)).await
+}
+
+/// Runs `attempt` as `retries`/`delay`/`until` say, judging each outcome
+/// by `changed_when` and `failed_when`.
+async fn retried<F, Fut>(step: &Step, cx: &StepContext<'_>, mut attempt_once: F) -> StepOutcome
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StepOutcome>,
+{
     let attempts = match (&step.until, step.retries) {
         (None, None) => 1,
         (_, Some(n)) => n + 1,
@@ -262,7 +358,7 @@ async fn remote(
     let delay = Duration::from_secs(step.delay.unwrap_or(5));
     let mut outcome = StepOutcome::failed("not run");
     for attempt in 1..=attempts {
-        outcome = once(step, cx, check, run, upload).await;
+        outcome = attempt_once().await;
         let mut registered = cx.registered.clone();
         if let Some(name) = &step.register {
             registered.insert(name.clone(), outcome.result.clone());
@@ -333,7 +429,7 @@ fn judge(
 /// Whether a step runs in check mode: a dry run's steps do, unless the
 /// task says `check_mode: false` (a read-only probe that later steps
 /// read); `check_mode: true` makes a deploy only check it too.
-fn checking(step: &Step, cx: &StepContext<'_>) -> bool {
+pub(super) fn checking(step: &Step, cx: &StepContext<'_>) -> bool {
     step.check_mode.unwrap_or(cx.dry_run)
 }
 
@@ -420,6 +516,7 @@ async fn once(
             String::new()
         },
         result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
+        predicted: None,
     }
 }
 
@@ -522,7 +619,7 @@ fn command_result(
 
 /// Runs one command, streaming output to the reporter with `-v`, under the
 /// step's timeout; a command that times out is stopped on the host.
-async fn exec(
+pub(super) async fn exec(
     step: &Step,
     cx: &StepContext<'_>,
     command: &str,
@@ -660,7 +757,7 @@ fn span_of(location: &str) -> Span {
 }
 
 /// The last `lines` lines of `text`.
-fn tail(text: &str, lines: usize) -> &str {
+pub(super) fn tail(text: &str, lines: usize) -> &str {
     let trimmed = text.trim_end_matches('\n');
     match trimmed.rmatch_indices('\n').nth(lines.saturating_sub(1)) {
         Some((i, _)) => &trimmed[i + 1..],

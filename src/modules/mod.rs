@@ -6,16 +6,30 @@
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
 mod apt;
+mod blockinfile;
 mod certs;
 mod command;
+mod control;
 mod copy;
 mod debug;
+pub(crate) mod edit;
 mod file;
+mod get_url;
+mod git;
+#[cfg(test)]
+mod golden;
 mod http;
+mod lineinfile;
+mod pip;
+pub(crate) mod probed;
 mod release;
+mod replace;
 mod service;
+pub(crate) mod stat;
 mod systemd;
+mod uri;
 mod user;
+mod wait_for;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -26,7 +40,9 @@ use crate::yaml::{self, Node};
 
 pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
+pub use control::Assertion;
 pub use copy::Upload;
+pub use edit::FileEdit;
 pub use release::ReleaseStep;
 
 /// Every module ferry knows, by canonical name.
@@ -47,6 +63,18 @@ pub const NAMES: &[&str] = &[
     "systemd",
     "user",
     "group",
+    "lineinfile",
+    "blockinfile",
+    "replace",
+    "stat",
+    "git",
+    "pip",
+    "wait_for",
+    "fail",
+    "assert",
+    "ping",
+    "uri",
+    "get_url",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -84,6 +112,35 @@ pub enum Action {
     /// Certificates, obtained once for every host that serves them
     /// (`crate::certs`).
     Certs { spec: CertsSpec },
+    /// A text file edited from its current content (`lineinfile`,
+    /// `blockinfile`, `replace`): read, computed here, written if it differs.
+    Edit { edit: FileEdit },
+    /// Reads what a path is (`stat`), registered as Ansible's `stat` result.
+    Stat { stat: stat::StatProbe },
+    /// Probes the host, then decides here what to do (`git`, `pip`,
+    /// `wait_for`, `ping`).
+    Probed { probed: probed::Probed },
+    /// Stops the host with a message (`fail`); touches no host.
+    Fail { msg: String },
+    /// Stops the host unless every condition holds (`assert`), evaluated
+    /// when the step runs; touches no host.
+    Assert { assertion: control::Assertion },
+}
+
+impl Action {
+    /// The commands of a file edit, `stat` or probed step that are sent
+    /// as they are (a secret in them would show in `ps` on the host).
+    pub fn sent_commands(&self) -> Vec<&Command> {
+        match self {
+            Action::Edit { edit } => [&edit.read, &edit.write]
+                .into_iter()
+                .chain(edit.fix.as_ref())
+                .collect(),
+            Action::Stat { stat } => vec![&stat.command],
+            Action::Probed { probed } => vec![&probed.probe],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A read-only probe: exit 0 means the host is already as wanted.
@@ -131,6 +188,18 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "systemd" => systemd::KEYS,
         "user" => user::USER_KEYS,
         "group" => user::GROUP_KEYS,
+        "lineinfile" => lineinfile::KEYS,
+        "blockinfile" => blockinfile::KEYS,
+        "replace" => replace::KEYS,
+        "stat" => stat::KEYS,
+        "git" => git::KEYS,
+        "pip" => pip::KEYS,
+        "wait_for" => wait_for::KEYS,
+        "fail" => control::FAIL_KEYS,
+        "assert" => control::ASSERT_KEYS,
+        "ping" => control::PING_KEYS,
+        "uri" => uri::KEYS,
+        "get_url" => get_url::KEYS,
         _ => release::KEYS,
     }
 }
@@ -189,6 +258,18 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "systemd" => systemd::systemd(&args),
         "user" => user::user(&args),
         "group" => user::group(&args),
+        "lineinfile" => lineinfile::lineinfile(&args),
+        "blockinfile" => blockinfile::blockinfile(&args),
+        "replace" => replace::replace(&args),
+        "stat" => stat::stat(&args),
+        "git" => git::git(&args),
+        "pip" => pip::pip(&args),
+        "wait_for" => wait_for::wait_for(&args),
+        "fail" => control::fail(&args),
+        "assert" => control::assert(&args),
+        "ping" => control::ping(&args),
+        "uri" => uri::uri(&args),
+        "get_url" => get_url::get_url(&args),
         other => release::release(other, &args),
     }
 }

@@ -598,6 +598,31 @@ impl TaskCompiler<'_, '_> {
                 .with_help("write it to a file with `copy: content=... mode=0600` and read the file instead"));
             }
         }
+        let probes: Vec<&str> = action
+            .sent_commands()
+            .into_iter()
+            .map(|c| c.as_sent())
+            .collect();
+        if !probes.is_empty()
+            && let Some(node) = task.creates.as_ref().or(task.removes.as_ref())
+        {
+            return Err(node.error(format!(
+                "`creates`/`removes` guard commands; `{}` checks the host itself",
+                task.module
+            )));
+        }
+        if !probes.is_empty() {
+            scope.secrets_into(self.masker);
+            if probes
+                .iter()
+                .any(|c| self.roots.reveals(c) || self.masker.reveals(c))
+            {
+                return Err(task.module_node.error(format!(
+                    "a secret would appear on the command line of `{}` (visible in `ps` on the host)",
+                    self.host
+                )));
+            }
+        }
         if let Action::Debug { msg } = &mut action {
             scope.secrets_into(self.masker);
             // Free-form `msg=…` was rendered whole: the message is a part.
@@ -608,6 +633,11 @@ impl TaskCompiler<'_, '_> {
         }
         if let Action::Release { args, .. } = &mut action {
             self.release_vars(scope, task, args)?;
+        }
+        if let Action::Assert { assertion } = &mut action {
+            for cond in &mut assertion.that {
+                cond.vars = scope.needed(&expression_template(&cond.expr))?;
+            }
         }
         Ok(action)
     }
@@ -746,21 +776,47 @@ pub(crate) fn wrap_remote(
     become_user: Option<&str>,
     asks_password: bool,
 ) {
+    let escalate = |command: crate::shell::Command, user: &str| {
+        if asks_password {
+            command.become_user_asking(user)
+        } else {
+            command.become_user(user)
+        }
+    };
+    let wrap = |command: &mut crate::shell::Command| {
+        *command = std::mem::take(command).with_env(env);
+        if let Some(user) = become_user {
+            *command = escalate(std::mem::take(command), user);
+        }
+    };
+    match action {
+        Action::Edit { edit } => {
+            for command in [&mut edit.read, &mut edit.write]
+                .into_iter()
+                .chain(edit.fix.as_mut())
+            {
+                wrap(command);
+            }
+            return;
+        }
+        Action::Stat { stat } => return wrap(&mut stat.command),
+        Action::Probed { probed } => {
+            wrap(&mut probed.probe);
+            probed.env = env.to_vec();
+            probed.become_user = become_user.map(str::to_string);
+            probed.asks_password = asks_password;
+            return;
+        }
+        _ => {}
+    }
     let Action::Remote { check, run, .. } = action else {
         return;
     };
     *run = std::mem::take(run).with_env(env);
     if let Some(user) = become_user {
-        let escalate = |command: crate::shell::Command| {
-            if asks_password {
-                command.become_user_asking(user)
-            } else {
-                command.become_user(user)
-            }
-        };
-        *run = escalate(std::mem::take(run));
+        *run = escalate(std::mem::take(run), user);
         if let Some(check) = check {
-            check.command = escalate(std::mem::take(&mut check.command));
+            check.command = escalate(std::mem::take(&mut check.command), user);
         }
     }
 }

@@ -115,6 +115,28 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
             Action::Debug { msg } => {
                 let _ = writeln!(out, "{pad}msg: {msg}");
             }
+            Action::Edit { edit } => {
+                let _ = writeln!(out, "{pad}{}", crate::modules::edit::describe(edit));
+            }
+            Action::Probed { probed } => {
+                let _ = writeln!(out, "{pad}{}", probed.module.describe());
+                let _ = writeln!(
+                    out,
+                    "{pad}probe: {}",
+                    crate::shell::summary(probed.probe.as_sent())
+                );
+            }
+            Action::Fail { msg } => {
+                let _ = writeln!(out, "{pad}fail: {msg}");
+            }
+            Action::Assert { assertion } => {
+                for cond in &assertion.that {
+                    let _ = writeln!(out, "{pad}assert (at run time): {}", cond.expr);
+                }
+            }
+            Action::Stat { stat } => {
+                let _ = writeln!(out, "{pad}read: what `{}` is (stat)", stat.path);
+            }
             Action::Release { step, args } => {
                 let _ = writeln!(out, "{pad}{}", release_text(*step, args, release));
             }

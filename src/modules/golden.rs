@@ -1,0 +1,262 @@
+//! Golden tests: what a module call compiles to, as `ferry playbook --plan
+//! --json` shows it — the exact commands sent to the host, every user
+//! value quoted by the command builder.
+
+use serde_json::{Value, json};
+
+use super::{Action, Context, compile};
+use crate::diagnostic::{Diagnostic, Source, Span};
+use crate::yaml::{Node, Value as Yaml};
+
+fn compiled(module: &str, args: Value) -> Result<Value, Diagnostic> {
+    let at = Node {
+        value: Yaml::Null,
+        span: Span::file_start(Source::new("site.yml", "")),
+    };
+    let render = |source: &std::sync::Arc<Source>| Ok(source.text.clone());
+    let lookup = |_: &str| None;
+    let cx = Context {
+        at: &at,
+        args: None,
+        project_dir: std::path::Path::new("."),
+        render: &render,
+        lookup: &lookup,
+    };
+    let action: Action = compile(module, &args, &cx)?;
+    Ok(serde_json::to_value(action).unwrap())
+}
+
+#[test]
+fn lineinfile_compiles_to_a_read_an_edit_and_an_atomic_write() {
+    let got = compiled(
+        "lineinfile",
+        json!({ "path": "/etc/my app.conf", "regexp": "^port=", "line": "port=8080", "mode": "0640", "owner": "www-data" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        json!({
+            "kind": "edit",
+            "edit": {
+                "path": "/etc/my app.conf",
+                "change": {
+                    "module": "lineinfile",
+                    "line": "port=8080",
+                    "finder": { "regexp": "^port=" },
+                    "present": true,
+                    "place": "end",
+                    "backrefs": false,
+                    "firstmatch": false
+                },
+                "create": false,
+                "mode": "640",
+                "owner": "www-data",
+                "read": "if [ -f '/etc/my app.conf' ]; then stat -L -c 'present %a %U %G' -- '/etc/my app.conf' && cat -- '/etc/my app.conf'; elif [ -e '/etc/my app.conf' ] || [ -L '/etc/my app.conf' ]; then echo '`/etc/my app.conf` exists and is not a regular file' >&2; exit 1; else echo absent; fi",
+                "write": "target=$(readlink -m -- '/etc/my app.conf' ) && tmp=\"$target.ferry-tmp\" && cat > \"$tmp\" && { [ ! -e \"$target\" ] || { chmod --reference=\"$target\" \"$tmp\" && { [ \"$(id -u)\" != 0 ] || chown --reference=\"$target\" \"$tmp\"; }; }; } && chmod 640 \"$tmp\" && chown www-data \"$tmp\" && mv -f -- \"$tmp\" \"$target\"",
+                "fix": "chmod 640 '/etc/my app.conf' && chown www-data '/etc/my app.conf'"
+            }
+        })
+    );
+}
+
+#[test]
+fn a_created_file_gets_its_directory_and_a_hostile_path_stays_one_word() {
+    let got = compiled(
+        "blockinfile",
+        json!({ "path": "/tmp/$(reboot)/x", "block": "a", "create": "yes" }),
+    )
+    .unwrap();
+    let write = got["edit"]["write"].as_str().unwrap();
+    assert!(
+        write.starts_with("target=$(readlink -m -- '/tmp/$(reboot)/x' ) && tmp=\"$target.ferry-tmp\" && mkdir -p -- \"$(dirname -- \"$target\")\" && cat >"),
+        "{write}"
+    );
+    assert_eq!(
+        got["edit"]["change"],
+        json!({
+            "module": "blockinfile",
+            "begin": "# BEGIN ANSIBLE MANAGED BLOCK",
+            "end": "# END ANSIBLE MANAGED BLOCK",
+            "block": "a",
+            "place": "end"
+        })
+    );
+    assert!(got["edit"].get("fix").is_none(), "no attributes wanted");
+}
+
+#[test]
+fn replace_and_stat_compile_to_their_probes() {
+    let got = compiled(
+        "replace",
+        json!({ "path": "/etc/hosts", "regexp": "\\bold\\b", "replace": "new", "after": "^# start" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["edit"]["change"],
+        json!({ "module": "replace", "regexp": "\\bold\\b", "replace": "new", "after": "^# start" })
+    );
+    let got = compiled("stat", json!({ "path": "/srv/a b" })).unwrap();
+    assert_eq!(
+        got,
+        json!({
+            "kind": "stat",
+            "stat": {
+                "path": "/srv/a b",
+                "command": "if [ -e '/srv/a b' ] || [ -L '/srv/a b' ]; then stat -c '%f|%u|%g|%U|%G|%s|%X|%Y|%Z|%h|%i|%d' -- '/srv/a b' || exit 1; readlink -- '/srv/a b' || echo; readlink -f -- '/srv/a b' || echo; { [ -r '/srv/a b' ] && printf r; [ -w '/srv/a b' ] && printf w; [ -x '/srv/a b' ] && printf x; echo; }; if [ -f '/srv/a b' ] && [ ! -L '/srv/a b' ] && [ -r '/srv/a b' ]; then sha1sum -- '/srv/a b' | cut -d' ' -f1; else echo; fi; else echo absent; fi"
+            }
+        })
+    );
+}
+
+#[test]
+fn bad_arguments_are_errors_that_say_what_is_wrong() {
+    let cases = [
+        (
+            "lineinfile",
+            json!({ "path": "/x" }),
+            "`lineinfile` with `state: present` needs `line`",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "regexp": "(" }),
+            "`regexp` is not a regular expression ferry can use",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "backrefs": true }),
+            "`backrefs` needs `regexp`",
+        ),
+        (
+            "lineinfile",
+            json!({ "path": "/x", "line": "a", "state": "gone" }),
+            "`state` must be `present` or `absent`, not `gone`",
+        ),
+        (
+            "replace",
+            json!({ "path": "/x" }),
+            "module `replace` needs `regexp`",
+        ),
+        (
+            "blockinfile",
+            json!({ "path": "/x", "marker": "# fixed" }),
+            "the begin and end markers are the same line",
+        ),
+        (
+            "stat",
+            json!({ "path": "/x", "checksum_algorithm": "crc" }),
+            "`checksum_algorithm` must be one of",
+        ),
+        ("stat", json!({}), "module `stat` needs `path`"),
+    ];
+    for (module, args, message) in cases {
+        let err = compiled(module, args.clone()).unwrap_err();
+        assert!(
+            err.message.contains(message),
+            "{module} {args}: {}",
+            err.message
+        );
+    }
+}
+
+#[test]
+fn git_compiles_to_a_probe_of_the_clone_and_the_remote() {
+    let got = compiled(
+        "git",
+        json!({ "repo": "ssh://git@example.org/app.git", "dest": "/srv/app", "version": "main", "accept_hostkey": true, "depth": 1 }),
+    )
+    .unwrap();
+    assert_eq!(got["kind"], "probed");
+    assert_eq!(
+        got["probed"]["module"],
+        json!({
+            "module": "git",
+            "repo": "ssh://git@example.org/app.git",
+            "dest": "/srv/app",
+            "version": "main",
+            "remote": "origin",
+            "force": false,
+            "update": true,
+            "recursive": true,
+            "depth": 1,
+            "git": "git",
+            "ssh": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+        })
+    );
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with(
+            "# git: probe `/srv/app` and `ssh://git@example.org/app.git`\nrepo=ssh://git@example.org/app.git dest=/srv/app version=main remote=origin git=git\nexport GIT_TERMINAL_PROMPT=0\nexport GIT_SSH_COMMAND='ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new'\n"
+        ),
+        "{probe}"
+    );
+    assert!(
+        probe.contains(r#"ls-remote -- "$repo" "refs/heads/$version""#),
+        "{probe}"
+    );
+}
+
+#[test]
+fn pip_compiles_to_pips_own_dry_run() {
+    let got = compiled(
+        "pip",
+        json!({ "requirements": "/srv/app/requirements.txt", "virtualenv": "/srv/venv", "virtualenv_command": "python3 -m venv", "extra_args": "--no-index --find-links '/srv/wheels dir'" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["probed"]["probe"],
+        "# pip: probe the requirements in `/srv/app/requirements.txt` in `/srv/venv`\n[ -x /srv/venv/bin/python ] || { echo venv=missing; exit 0; }\necho venv=ok\n/srv/venv/bin/pip install --dry-run --quiet --disable-pip-version-check --report - --no-index --find-links '/srv/wheels dir' -r /srv/app/requirements.txt"
+    );
+    assert_eq!(
+        got["probed"]["module"]["virtualenv_command"],
+        json!(["python3", "-m", "venv"])
+    );
+}
+
+#[test]
+fn control_modules_compile_to_what_they_check() {
+    let got = compiled("wait_for", json!({ "port": 8000, "timeout": 10 })).unwrap();
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with(
+            "# wait_for: port 8000 on 127.0.0.1 to open\ndelay=0 pause=1 timeout=10\n"
+        ),
+        "{probe}"
+    );
+    assert!(
+        probe.contains("if timeout 5 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' 127.0.0.1 8000 2>/dev/null; then echo result=ok"),
+        "{probe}"
+    );
+    let got = compiled("ping", json!({})).unwrap();
+    assert_eq!(got["probed"]["probe"], "echo pong");
+    let got = compiled("fail", json!({ "msg": "stop here" })).unwrap();
+    assert_eq!(got, json!({ "kind": "fail", "msg": "stop here" }));
+    let got = compiled("assert", json!({ "that": ["a > 1", true] })).unwrap();
+    assert_eq!(got["assertion"]["that"][0]["expr"], "a > 1");
+    assert_eq!(got["assertion"]["that"][1]["expr"], "true");
+}
+
+#[test]
+fn get_url_compiles_to_a_probe_of_dest_and_keeps_the_url_off_the_command_line() {
+    let got = compiled(
+        "get_url",
+        json!({ "url": "https://user:pw@example.org/a.tgz", "dest": "/srv/", "checksum": "sha256:ABCDEF" }),
+    )
+    .unwrap();
+    assert_eq!(got["probed"]["module"]["dest"], "/srv/a.tgz");
+    assert_eq!(
+        got["probed"]["module"]["checksum"],
+        json!(["sha256", "abcdef"])
+    );
+    let probe = got["probed"]["probe"].as_str().unwrap();
+    assert!(
+        probe.starts_with("# get_url: probe `/srv/a.tgz`\ndest=/srv/a.tgz sum=sha256sum\n"),
+        "{probe}"
+    );
+    assert!(!probe.contains("user:pw"), "{probe}");
+    let err = compiled("get_url", json!({ "url": "http://x/", "dest": "/srv/" })).unwrap_err();
+    assert!(
+        err.message.contains("the URL names no file"),
+        "{}",
+        err.message
+    );
+}
