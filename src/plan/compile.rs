@@ -196,6 +196,7 @@ fn compile_host(
         let path = scope.render_str(file.as_str().unwrap_or_default(), &file.span)?;
         scope.set_nodes(&read_vars_file(input.project_dir, &path, file)?);
     }
+    scope.set_nodes(&play.role_vars);
     if let Some(secrets) = &input.secrets {
         scope.set_json(&secrets.vars, &secrets.span);
         secrets.vars.keys().for_each(|name| scope.mark_secret(name));
@@ -248,6 +249,12 @@ fn compile_host(
     scope.register("ansible_check_mode");
     let mut steps = Vec::new();
     for task in &play.tasks {
+        if let Some(vars) = &task.include_vars {
+            if conditions_hold(&scope, task)? {
+                scope.set_nodes(vars);
+            }
+            continue;
+        }
         steps.extend(compiler.task(&scope, task)?);
         if let Some(name) = &task.register {
             scope.register(name);
@@ -271,6 +278,59 @@ fn compile_host(
         steps,
         handlers,
     })
+}
+
+/// Whether every `when` of a task that runs no module (`include_vars`)
+/// holds for this host; such a task is settled before connecting.
+fn conditions_hold(scope: &Scope, task: &Task) -> Result<bool, Diagnostic> {
+    for cond in &task.when {
+        let text = match &cond.value {
+            yaml::Value::Bool(b) => b.to_string(),
+            _ => cond
+                .scalar_string()
+                .ok_or_else(|| cond.type_error("`when`", "an expression"))?,
+        };
+        if let Some(name) = scope.runtime_dependency(&expression_template(&text)) {
+            return Err(cond.error(format!(
+                "the `when` of `{}` reads `{name}`, a result registered at run time; ferry reads vars files before connecting",
+                task.module
+            )));
+        }
+        if !scope.eval_bool(&text, &cond.span)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A role's task names its `copy`/`template` source relative to the role:
+/// `files/` (for `copy`) or `templates/` (for `template`), the role itself,
+/// or its `tasks/`, as Ansible looks, before the playbook's own. Returns
+/// the file's path when the role has it.
+fn role_source(task: &Task, src: &str) -> Option<String> {
+    let dir = task.role_dir.as_ref()?;
+    if src.is_empty() || Path::new(src).is_absolute() || has_template(src) {
+        return None;
+    }
+    let sub = match task.module.as_str() {
+        "copy" => "files",
+        "template" => "templates",
+        _ => return None,
+    };
+    [dir.join(sub), dir.clone(), dir.join("tasks")]
+        .iter()
+        .map(|d| d.join(src))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Points a role task's relative `src` at the role's file.
+fn with_role_source(task: &Task, args: &mut Value) {
+    if let Some(Value::String(src)) = args.get_mut("src")
+        && let Some(found) = role_source(task, src)
+    {
+        *src = found;
+    }
 }
 
 /// `groups`: every group's hosts, as Ansible's magic variable has it.
@@ -528,7 +588,11 @@ impl TaskCompiler<'_, '_> {
         step.body = match runtime_args {
             Some(name) => Body::Deferred {
                 environment: self.environment(scope, task)?,
-                args: task.args.to_json(),
+                args: {
+                    let mut args = task.args.to_json();
+                    with_role_source(task, &mut args);
+                    args
+                },
                 vars: self.needed_in(scope, &task.args)?,
                 reason: format!("reads `{name}`, registered at run time"),
             },
@@ -540,12 +604,13 @@ impl TaskCompiler<'_, '_> {
     }
 
     fn action(&mut self, scope: &Scope, task: &Task) -> Result<Action, Diagnostic> {
-        let args = match scope.render_node(&task.args)? {
+        let mut args = match scope.render_node(&task.args)? {
             Value::Object(map) => Value::Object(map),
             Value::Null => Value::Object(Map::new()),
             Value::String(raw) => json!({ "_raw": raw }),
             other => json!({ "_raw": other.to_string() }),
         };
+        with_role_source(task, &mut args);
         let render = |source: &std::sync::Arc<Source>| -> Result<String, Diagnostic> {
             scope.render_str(&source.text, &Span::file_start(source.clone()))
         };

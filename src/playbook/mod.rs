@@ -4,9 +4,13 @@
 //! keeps every value as a located [`Node`], because values are templates that
 //! can only be rendered per host, at compile time (`crate::plan`).
 
+mod ansible_cfg;
+mod include_vars;
 mod library;
 mod parse;
 mod reader;
+mod role;
+mod search;
 
 use crate::diagnostic::Span;
 use crate::yaml::Node;
@@ -40,6 +44,9 @@ pub struct Play {
     pub defaults: Vec<(String, Node)>,
     pub vars: Vec<(String, Node)>,
     pub vars_files: Vec<Node>,
+    /// The `vars/` of the play's roles: above `vars_files`, below task vars,
+    /// and seen by the whole play, as in Ansible.
+    pub role_vars: Vec<(String, Node)>,
     pub tasks: Vec<Task>,
     pub handlers: Vec<Task>,
     pub serial: Option<Node>,
@@ -94,7 +101,54 @@ pub struct Task {
     /// (a read-only probe whose result later steps read), `true` runs it in
     /// check mode even in a deploy.
     pub check_mode: Option<bool>,
-    /// Task-level vars (and the vars an include passed down).
+    /// Task-level vars (and the vars an include passed down), lowest first:
+    /// for a role's task, the role's own `vars/`, the role entry's `vars:`,
+    /// the task's, then the role's parameters.
     pub vars: Vec<(String, Node)>,
+    /// The directory of the role the task came from: its `files/` and
+    /// `templates/` are searched before the playbook's.
+    pub role_dir: Option<std::path::PathBuf>,
+    /// `include_vars`: variables this task sets for the later tasks of the
+    /// play on each host where its `when` holds (it runs no module).
+    pub include_vars: Option<Vec<(String, Node)>>,
     pub span: Span,
+}
+
+impl Task {
+    /// A task with every keyword at its default, written at `node`.
+    pub(crate) fn bare(node: &Node, module: &str) -> Task {
+        Task {
+            name: None,
+            module: module.to_string(),
+            module_node: node.clone(),
+            args: node.clone(),
+            when: Vec::new(),
+            loop_items: None,
+            loop_var: "item".to_string(),
+            register: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            run_once: false,
+            escalate: None,
+            escalate_if: None,
+            become_user: None,
+            tags: Vec::new(),
+            changed_when: None,
+            failed_when: None,
+            creates: None,
+            removes: None,
+            timeout: None,
+            retries: None,
+            delay: None,
+            until: None,
+            environment: Vec::new(),
+            ignore_errors: false,
+            no_log: false,
+            check_mode: None,
+            vars: Vec::new(),
+            role_dir: None,
+            include_vars: None,
+            span: node.span.clone(),
+        }
+    }
 }

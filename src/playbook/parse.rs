@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::include_vars::INCLUDE_VARS;
 use super::reader::{MapReader, bool_of, scalar_string, uint_of, unknown_key};
 use super::{Library, Play, Playbook, Rollback, Task};
 use crate::diagnostic::{Diagnostic, Source};
@@ -15,6 +16,9 @@ const PLAY_KEYS: &[&str] = &[
     "vars",
     "vars_files",
     "tasks",
+    "pre_tasks",
+    "roles",
+    "post_tasks",
     "handlers",
     "serial",
     "max_fail_percentage",
@@ -62,7 +66,13 @@ const INCLUDE_KEYS: &[&str] = &[
     "become",
     "become_user",
 ];
-const INCLUDE_ALIASES: &[&str] = &["include", "include_tasks", "import_tasks"];
+const INCLUDE_ALIASES: &[&str] = &[
+    "include",
+    "include_tasks",
+    "import_tasks",
+    "ansible.builtin.include_tasks",
+    "ansible.builtin.import_tasks",
+];
 const INCLUDED_FILE_KEYS: &[&str] = &["defaults", "tasks", "handlers"];
 
 /// Reads the playbook at `path`, splicing in every include and import.
@@ -75,23 +85,28 @@ pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook,
     let mut parser = Parser {
         library,
         stack: Vec::new(),
+        roles: super::role::Roles::default(),
     };
     let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
 }
 
-struct Parser<'a> {
-    library: &'a Library,
+pub(super) struct Parser<'a> {
+    pub(super) library: &'a Library,
     /// Names being included right now, outermost first, to catch cycles.
-    stack: Vec<String>,
+    pub(super) stack: Vec<String>,
+    /// The roles of the play being read.
+    pub(super) roles: super::role::Roles,
 }
 
 /// What an included task file adds to the play that includes it.
 #[derive(Default)]
-struct Included {
-    defaults: Vec<(String, Node)>,
-    tasks: Vec<Task>,
-    handlers: Vec<Task>,
+pub(super) struct Included {
+    pub(super) defaults: Vec<(String, Node)>,
+    /// Roles' `vars/`, seen by the whole play.
+    pub(super) role_vars: Vec<(String, Node)>,
+    pub(super) tasks: Vec<Task>,
+    pub(super) handlers: Vec<Task>,
 }
 
 impl Parser<'_> {
@@ -175,11 +190,22 @@ impl Parser<'_> {
                 .error("ferry gathers no facts")
                 .with_help("remove `gather_facts`, or set it to false"));
         }
+        // Ansible's order: `pre_tasks`, the roles, `tasks`, `post_tasks`.
+        self.roles = super::role::Roles::default();
         let mut included = Included::default();
-        let tasks = match map.take("tasks") {
-            Some(n) => self.tasks(n, &mut included)?,
-            None => Vec::new(),
-        };
+        let mut tasks = Vec::new();
+        if let Some(n) = map.take("pre_tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
+        if let Some(n) = map.take("roles") {
+            tasks.extend(self.roles(n, &mut included)?);
+        }
+        if let Some(n) = map.take("tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
+        if let Some(n) = map.take("post_tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
         let mut handlers = match map.take("handlers") {
             Some(n) => self.tasks(n, &mut included)?,
             None => Vec::new(),
@@ -189,6 +215,7 @@ impl Parser<'_> {
             name,
             span: node.span.clone(),
             defaults: included.defaults,
+            role_vars: included.role_vars,
             vars,
             vars_files,
             serial: map.take("serial").cloned(),
@@ -223,7 +250,11 @@ impl Parser<'_> {
 
     /// A task list; includes are expanded in place, and what they bring
     /// besides tasks (defaults, handlers) goes to `included`.
-    fn tasks(&mut self, node: &Node, included: &mut Included) -> Result<Vec<Task>, Diagnostic> {
+    pub(super) fn tasks(
+        &mut self,
+        node: &Node,
+        included: &mut Included,
+    ) -> Result<Vec<Task>, Diagnostic> {
         let Value::Seq(items) = &node.value else {
             return Err(node.type_error("a task list", "a list of tasks"));
         };
@@ -231,9 +262,17 @@ impl Parser<'_> {
         for item in items {
             let mut map = MapReader::new(item, "a task")?;
             let include = INCLUDE_ALIASES.iter().find_map(|k| map.take_entry(k));
-            match include {
-                Some((key, name)) => tasks.extend(self.include(key, name, map, included)?),
-                None => tasks.push(task(map)?),
+            let role = super::role::INCLUDE_ROLE
+                .iter()
+                .find_map(|k| map.take_entry(k));
+            let vars_file = INCLUDE_VARS.iter().find_map(|k| map.take_entry(k));
+            match (include, role, vars_file) {
+                (Some((key, name)), _, _) => tasks.extend(self.include(key, name, map, included)?),
+                (None, Some((key, args)), _) => {
+                    tasks.extend(self.include_role(key, args, map, included)?);
+                }
+                (None, None, Some((key, args))) => tasks.push(self.include_vars(key, args, map)?),
+                (None, None, None) => tasks.push(task(map)?),
             }
         }
         Ok(tasks)
@@ -246,6 +285,23 @@ impl Parser<'_> {
         mut map: MapReader<'_>,
         included: &mut Included,
     ) -> Result<Vec<Task>, Diagnostic> {
+        // `include_tasks: {file: x.yml}` names the file in a mapping.
+        let name = match &name.value {
+            Value::Map(_) => {
+                let mut form = MapReader::new(name, "an include")?;
+                let file = form
+                    .take("file")
+                    .ok_or_else(|| name.error("an include written as a mapping needs `file:`"))?;
+                if let Some(apply) = form.take("apply") {
+                    return Err(apply
+                        .error("`apply` on an include is not supported")
+                        .with_help("put the keywords on the included tasks, or on a `block`"));
+                }
+                form.finish("an include", &["file"])?;
+                file
+            }
+            _ => name,
+        };
         let wanted = scalar_string(name, "include")?;
         let when = conditions(map.take("when"));
         let tags = map.strings("tags")?;
@@ -311,14 +367,55 @@ impl Parser<'_> {
         Ok(tasks)
     }
 
-    /// Finds the playbook `name` and pushes it on the include stack.
-    fn enter(&mut self, name: &str, key: &Node, at: &Node) -> Result<Arc<Source>, Diagnostic> {
+    /// Finds the playbook `name` and pushes it on the include stack: a file
+    /// by its path (relative to the file that names it, then to the role
+    /// and the playbook, as Ansible looks), or else a reusable playbook by
+    /// name from `playbooks/` and ferry's built-in ones.
+    pub(super) fn enter(
+        &mut self,
+        name: &str,
+        key: &Node,
+        at: &Node,
+    ) -> Result<Arc<Source>, Diagnostic> {
+        let name = &self.static_path(name, at)?;
+        if let Some(path) = self.file_beside(name, at, "tasks") {
+            let shown = path.to_string_lossy().into_owned();
+            self.check_cycle(&shown, at)?;
+            let source = Source::read(&path).map_err(|e| at.error(e.message))?;
+            self.stack.push(shown);
+            return Ok(source);
+        }
+        if has_yaml_extension(name) {
+            let looked: Vec<String> = self
+                .search_dirs(at, "tasks")
+                .iter()
+                .map(|d| d.join(name).display().to_string())
+                .collect();
+            let what = key.as_str().unwrap_or("include");
+            return Err(at
+                .error(format!("no file `{name}` to {what}"))
+                .with_help(format!("looked for {}", looked.join(", "))));
+        }
+        self.check_cycle(name, at)?;
+        self.enter_library(name, key, at)
+    }
+
+    fn check_cycle(&self, name: &str, at: &Node) -> Result<(), Diagnostic> {
         if let Some(start) = self.stack.iter().position(|n| n == name) {
             let cycle = [&self.stack[start..], &[name.to_string()]]
                 .concat()
                 .join(" → ");
             return Err(at.error(format!("include cycle: {cycle}")));
         }
+        Ok(())
+    }
+
+    fn enter_library(
+        &mut self,
+        name: &str,
+        key: &Node,
+        at: &Node,
+    ) -> Result<Arc<Source>, Diagnostic> {
         let source = match self.library.find(name) {
             Some(Ok(source)) => source,
             Some(Err(err)) => return Err(at.error(format!("cannot read playbook `{name}`: {err}"))),
@@ -348,7 +445,7 @@ fn name_node<'a>(key: &'a Node, item: &'a Node) -> &'a Node {
     }
 }
 
-fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
+pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let node = map.node();
     let name = map.string("name")?;
     let when = conditions(map.take("when"));
@@ -403,6 +500,8 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
             .map(vars_of)
             .transpose()?
             .unwrap_or_default(),
+        role_dir: None,
+        include_vars: None,
         module: String::new(),
         module_node: node.clone(),
         args: node.clone(),
@@ -473,8 +572,14 @@ fn merge_args(args: &Node, extra: Option<Node>) -> Result<Node, Diagnostic> {
     Ok(merged)
 }
 
+/// Whether a name is a file name (`setup.yml`) rather than a reusable
+/// playbook's (`python/venv`).
+pub(super) fn has_yaml_extension(name: &str) -> bool {
+    name.ends_with(".yml") || name.ends_with(".yaml")
+}
+
 /// `when: x` and `when: [x, y]` both become a list of expressions.
-fn conditions(node: Option<&Node>) -> Vec<Node> {
+pub(super) fn conditions(node: Option<&Node>) -> Vec<Node> {
     match node {
         None => Vec::new(),
         Some(Node {

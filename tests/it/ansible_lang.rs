@@ -1,0 +1,271 @@
+//! Ansible's playbook language as Ansible reads it: roles, includes by
+//! path, `with_*` loops, free-form `key=value` arguments. Plans are checked
+//! offline (`ferry playbook --plan --json`); each feature also runs on real
+//! sshd hosts, twice, the second run changing nothing.
+
+use serde_json::Value;
+
+use crate::support::ferry::{Project, step_ends};
+use crate::support::sshd::TestHosts;
+
+const INVENTORY: &str = "[web]\nweb1 ansible_host=127.0.0.1\n";
+
+/// The planned steps of the first host of the first play: `(name, step)`.
+fn planned(project: &Project, playbook: &str) -> Vec<(String, Value)> {
+    let out = project.ferry(&[
+        "playbook",
+        playbook,
+        "-i",
+        "inventory/test.ini",
+        "--plan",
+        "--json",
+    ]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).expect("plan JSON");
+    plan["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|play| {
+            let host = &play["hosts"][0];
+            host["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(host["handlers"].as_array().into_iter().flatten())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .map(|step| (step["name"].as_str().unwrap().to_string(), step))
+        .collect()
+}
+
+fn names(steps: &[(String, Value)]) -> Vec<&str> {
+    steps.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// A role with every part, used by the plan and the live tests.
+fn web_role(project: &Project) {
+    project
+        .file(
+            "roles/web/tasks/main.yml",
+            "- name: config\n  template: {src: site.conf.j2, dest: \"{{ web_root }}/site.conf\", mode: \"0640\"}\n  notify: reload web\n- name: page\n  copy: {src: index.html, dest: \"{{ web_root }}/index.html\"}\n- include_tasks: marker.yml\n",
+        )
+        .file(
+            "roles/web/tasks/marker.yml",
+            "- name: marker for port {{ web_port }}\n  command: touch {{ web_root }}/marker\n  args: {creates: \"{{ web_root }}/marker\"}\n",
+        )
+        .file(
+            "roles/web/handlers/main.yml",
+            "- name: reload web\n  command: touch {{ web_root }}/reloaded\n",
+        )
+        .file("roles/web/defaults/main.yml", "web_port: 80\nweb_greeting: hello\n")
+        .file("roles/web/vars/main.yml", "web_conf_name: site.conf\n")
+        .file(
+            "roles/web/templates/site.conf.j2",
+            "listen {{ web_port }}\n# {{ web_greeting }} from {{ web_conf_name }}\n",
+        )
+        .file("roles/web/files/index.html", "<h1>role file</h1>\n")
+        .file("roles/web/meta/main.yml", "galaxy_info: {author: test}\ndependencies:\n  - role: base\n")
+        .file(
+            "roles/base/tasks/main.yml",
+            "- name: base dir\n  file: {path: \"{{ web_root }}\", state: directory}\n",
+        );
+}
+
+#[test]
+fn roles_are_read_with_ansibles_precedence_order_and_dependencies() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    // The scenario measured with ansible-playbook 2.x (see README): the
+    // role's vars/ beat play vars; the role entry's `vars:` beat the role's
+    // vars/ inside the role only; parameters beat task vars; defaults and
+    // vars/ are seen by the whole play, parameters are not.
+    project
+        .file("roles/r/vars/main.yml", "a: role_vars\nb: role_vars\n")
+        .file("roles/r/defaults/main.yml", "c: defaults\nd: defaults\n")
+        .file(
+            "roles/r/tasks/main.yml",
+            "- name: in role a={{ a }} b={{ b }} c={{ c }} d={{ d }}\n  command: 'true'\n- name: task vars a={{ a }} d={{ d }}\n  command: 'true'\n  vars: {a: task, d: task}\n",
+        )
+        .file(
+            "roles/dep/tasks/main.yml",
+            "- name: dep runs once\n  command: 'true'\n",
+        )
+        .file("roles/r/meta/main.yml", "dependencies: [dep]\n")
+        .file(
+            "site.yml",
+            "- hosts: web\n  vars: {c: play, b: play}\n  pre_tasks:\n    - name: pre\n      command: 'true'\n  roles:\n    - dep\n    - role: r\n      vars: {a: entry_vars}\n      d: param\n  tasks:\n    - name: after a={{ a }} b={{ b }} c={{ c }} d={{ d }}\n      command: 'true'\n  post_tasks:\n    - name: post\n      command: 'true'\n",
+        );
+    let steps = planned(&project, "site.yml");
+    assert_eq!(
+        names(&steps),
+        [
+            "pre",
+            "dep runs once",
+            "in role a=entry_vars b=role_vars c=play d=param",
+            "task vars a=task d=param",
+            "after a=role_vars b=role_vars c=play d=defaults",
+            "post",
+        ]
+    );
+}
+
+#[test]
+fn a_roles_files_templates_handlers_and_includes_are_found_beside_it() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    web_role(&project);
+    // A file of the same name beside the playbook must not be the one used.
+    project
+        .file("files/index.html", "<h1>playbook file</h1>\n")
+        .file(
+            "site.yml",
+            "- hosts: web\n  vars: {web_root: /srv/www}\n  roles:\n    - {role: web, web_port: 8080}\n",
+        );
+    let steps = planned(&project, "site.yml");
+    assert_eq!(
+        names(&steps),
+        [
+            "base dir",
+            "config",
+            "page",
+            "marker for port 8080",
+            "reload web"
+        ]
+    );
+    let upload = |name: &str| {
+        let step = &steps.iter().find(|(n, _)| n == name).unwrap().1;
+        step["body"]["action"]["upload"]["from"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        upload("config").ends_with("roles/web/templates/site.conf.j2"),
+        "{}",
+        upload("config")
+    );
+    assert!(
+        upload("page").ends_with("roles/web/files/index.html"),
+        "{}",
+        upload("page")
+    );
+}
+
+#[test]
+fn roles_path_of_ansible_cfg_is_searched_after_the_projects_roles() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    project
+        .file("ansible.cfg", "[defaults]\nroles_path = ./shared:./more\n")
+        .file(
+            "more/common/tasks/main.yml",
+            "- name: common from roles_path\n  command: 'true'\n",
+        )
+        .file(
+            "shared/common/tasks/main.yml",
+            "- name: common from the first roles_path entry\n  command: 'true'\n",
+        )
+        .file(
+            "roles/local/tasks/main.yml",
+            "- name: local role\n  command: 'true'\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: web\n  roles: [local, common]\n  tasks:\n    - include_role: {name: common}\n      vars: {x: 1}\n    - import_role: {name: local, tasks_from: other}\n",
+        )
+        .file(
+            "roles/local/tasks/other.yml",
+            "- name: local tasks_from other\n  command: 'true'\n",
+        );
+    let steps = planned(&project, "site.yml");
+    assert_eq!(
+        names(&steps),
+        [
+            "local role",
+            "common from the first roles_path entry",
+            "common from the first roles_path entry",
+            "local tasks_from other",
+        ]
+    );
+}
+
+#[test]
+fn include_tasks_import_tasks_include_vars_and_import_playbook_by_path() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    project
+        .file(
+            "site.yml",
+            "- import_playbook: plays/first.yml\n- hosts: web\n  tasks:\n    - include_vars: vars/app.yml\n    - include_vars: {file: vars/app.yml, name: app}\n    - name: vars {{ app_name }} {{ app.app_name }}\n      command: 'true'\n    - import_tasks: tasks/setup.yml\n    - include_tasks:\n        file: tasks/setup.yml\n      vars: {what: again}\n",
+        )
+        .file(
+            "plays/first.yml",
+            "- hosts: web\n  tasks:\n    - include_tasks: inner.yml\n",
+        )
+        .file(
+            "plays/inner.yml",
+            "- name: beside the imported playbook\n  command: 'true'\n",
+        )
+        .file("vars/app.yml", "app_name: shop\n")
+        .file(
+            "tasks/setup.yml",
+            "- name: setup {{ what | default('once') }}\n  command: 'true'\n- include_tasks: nested.yml\n",
+        )
+        .file(
+            "tasks/nested.yml",
+            "- name: nested beside its includer\n  command: 'true'\n",
+        );
+    let steps = planned(&project, "site.yml");
+    assert_eq!(
+        names(&steps),
+        [
+            "beside the imported playbook",
+            "vars shop shop",
+            "setup once",
+            "nested beside its includer",
+            "setup again",
+            "nested beside its includer",
+        ]
+    );
+}
+
+#[test]
+fn a_role_runs_on_hosts_and_the_second_run_changes_nothing() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    web_role(&project);
+    project.file(
+        "site.yml",
+        "- hosts: web\n  vars: {web_root: \"{{ deploy_to }}/www\"}\n  roles:\n    - {role: web, vars: {web_greeting: bonjour}}\n",
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let ends = step_ends(&events);
+    for h in &hosts.hosts {
+        let root = h.dir.join("app/www");
+        assert_eq!(
+            std::fs::read_to_string(root.join("site.conf")).unwrap(),
+            "listen 80\n# bonjour from site.conf\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("index.html")).unwrap(),
+            "<h1>role file</h1>\n"
+        );
+        assert!(root.join("marker").is_file());
+        assert!(root.join("reloaded").is_file(), "the role's handler ran");
+        assert!(ends.contains(&(h.name.clone(), "config".into(), "changed".into())));
+    }
+
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let ends = step_ends(&events);
+    let changed: Vec<_> = ends.iter().filter(|(_, _, s)| s == "changed").collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert!(
+        !ends.iter().any(|(_, n, _)| n == "reload web"),
+        "no handler on the second run: {ends:?}"
+    );
+}
