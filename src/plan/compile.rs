@@ -466,34 +466,73 @@ impl TaskCompiler<'_, '_> {
         modules::check_args(&task.module, &task.args)?;
         let mut scope = scope.clone();
         scope.set_nodes(&task.vars);
-        let Some(items) = &task.loop_items else {
+        let Some(looping) = &task.looping else {
             return Ok(vec![self.step(&scope, task, None)?]);
+        };
+        let items = &looping.items;
+        let what = match looping.kind {
+            crate::playbook::LoopKind::Loop => "`loop`",
+            _ => "a `with_*` loop",
         };
         if let Some(name) = node_runtime_dependency(&scope, items) {
             return Err(items.error(format!(
-                "`loop` reads `{name}`, a result registered at run time: ferry expands loops before connecting"
+                "{what} reads `{name}`, a result registered at run time: ferry expands loops before connecting"
             )));
         }
-        let list = match scope.render_node(items)? {
-            Value::Array(list) => list,
-            other => {
-                return Err(items.error(format!(
-                    "`loop` must be a list, but it is {}",
-                    json_kind(&other)
-                )));
-            }
-        };
+        let value = scope.render_node(items)?;
+        let list = super::lookup::items(looping.kind, value, &self.file_dirs(task))
+            .map_err(|message| items.error(message))?;
         let secret_items = scope.node_reads_secret(items);
-        list.into_iter()
-            .map(|item| {
+        let length = list.len();
+        list.iter()
+            .enumerate()
+            .map(|(index, item)| {
                 let mut scope = scope.clone();
-                scope.set(task.loop_var.clone(), Raw::Final(Arc::new(item.clone())));
-                if secret_items {
-                    scope.mark_secret(&task.loop_var);
+                scope.set(looping.var.clone(), Raw::Final(Arc::new(item.clone())));
+                scope.set("ansible_loop_var", Raw::Final(Arc::new(json!(looping.var))));
+                if let Some(var) = &looping.index_var {
+                    scope.set(var.clone(), Raw::Final(Arc::new(json!(index))));
                 }
-                self.step(&scope, task, Some(item))
+                if looping.extended {
+                    let loop_vars = json!({
+                        "index": index + 1,
+                        "index0": index,
+                        "revindex": length - index,
+                        "revindex0": length - index - 1,
+                        "first": index == 0,
+                        "last": index + 1 == length,
+                        "length": length,
+                        "allitems": list,
+                        "previtem": if index > 0 { list[index - 1].clone() } else { Value::Null },
+                        "nextitem": list.get(index + 1).cloned().unwrap_or(Value::Null),
+                    });
+                    scope.set("ansible_loop", Raw::Final(Arc::new(loop_vars)));
+                }
+                if secret_items {
+                    scope.mark_secret(&looping.var);
+                }
+                let mut step = self.step(&scope, task, Some(item.clone()))?;
+                if let Some(label) = &looping.label {
+                    let shown = scope.render_node(label)?;
+                    step.label = Some(json_string(shown));
+                }
+                Ok(step)
             })
             .collect()
+    }
+
+    /// Where `with_fileglob` looks for a relative pattern: the role's
+    /// `files/` and the role, then the playbook's `files/` and the playbook's
+    /// directory, as Ansible's lookup searches.
+    fn file_dirs(&self, task: &Task) -> Vec<std::path::PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(role) = &task.role_dir {
+            dirs.push(role.join("files"));
+            dirs.push(role.clone());
+        }
+        dirs.push(self.input.project_dir.join("files"));
+        dirs.push(self.input.project_dir.to_path_buf());
+        dirs
     }
 
     fn step(
@@ -515,6 +554,7 @@ impl TaskCompiler<'_, '_> {
             module: task.module.clone(),
             location: location.clone(),
             item,
+            label: None,
             body: Body::Skipped {
                 reason: String::new(),
             },
@@ -785,17 +825,6 @@ pub(crate) fn wrap_remote(
         if let Some(check) = check {
             check.command = std::mem::take(&mut check.command).become_user(user);
         }
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 

@@ -7,6 +7,7 @@
 mod ansible_cfg;
 mod include_vars;
 mod library;
+mod loops;
 mod parse;
 mod reader;
 mod role;
@@ -16,6 +17,7 @@ use crate::diagnostic::Span;
 use crate::yaml::Node;
 
 pub use library::{Library, built_in_template};
+pub use loops::{LoopKind, Looping};
 pub(crate) use parse::vars_of;
 pub use parse::{load, parse_source};
 
@@ -72,8 +74,8 @@ pub struct Task {
     pub args: Node,
     /// Conditions, all of which must hold (an include's `when` is added here).
     pub when: Vec<Node>,
-    pub loop_items: Option<Node>,
-    pub loop_var: String,
+    /// `loop:` or `with_*`, with `loop_control`.
+    pub looping: Option<Looping>,
     pub register: Option<String>,
     pub notify: Vec<String>,
     /// Topics a handler also answers to (Ansible's `listen`).
@@ -123,8 +125,7 @@ impl Task {
             module_node: node.clone(),
             args: node.clone(),
             when: Vec::new(),
-            loop_items: None,
-            loop_var: "item".to_string(),
+            looping: None,
             register: None,
             notify: Vec::new(),
             listen: Vec::new(),

@@ -449,16 +449,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let node = map.node();
     let name = map.string("name")?;
     let when = conditions(map.take("when"));
-    let loop_items = map.take("loop").cloned();
-    let loop_var = match map.take("loop_control") {
-        None => "item".to_string(),
-        Some(n) => {
-            let mut control = MapReader::new(n, "`loop_control`")?;
-            let var = control.string("loop_var")?.unwrap_or_else(|| "item".into());
-            control.finish("`loop_control`", &["loop_var"])?;
-            var
-        }
-    };
+    let looping = super::loops::looping(&mut map)?;
     let (escalate, escalate_if) = match map.take("become") {
         Some(node) if matches!(node.value, crate::yaml::Value::Str(_)) => {
             (None, Some(node.clone()))
@@ -469,8 +460,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let mut task = Task {
         name,
         when,
-        loop_items,
-        loop_var,
+        looping,
         register: map.string("register")?,
         notify: map.strings("notify")?,
         listen: map.strings("listen")?,

@@ -269,3 +269,69 @@ fn a_role_runs_on_hosts_and_the_second_run_changes_nothing() {
         "no handler on the second run: {ends:?}"
     );
 }
+
+#[test]
+fn with_lookups_give_the_items_ansible_gives() {
+    let project = Project::new();
+    let fixture = crate::support::ferry::repo_root().join("tests/fixtures/ansible_lang/loops");
+    crate::support::ferry::copy_dir(&fixture, project.path());
+    project.file("inventory/test.ini", INVENTORY);
+    let messages: Vec<String> = planned(&project, "site.yml")
+        .iter()
+        .map(|(_, step)| step["body"]["action"]["msg"].as_str().unwrap().to_string())
+        .collect();
+    let expected = std::fs::read_to_string(fixture.join("ansible-output.txt")).unwrap();
+    let expected: Vec<&str> = expected.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(messages, expected);
+    let labels: Vec<String> = planned(&project, "site.yml")
+        .iter()
+        .filter_map(|(_, step)| step["label"].as_str().map(String::from))
+        .collect();
+    assert_eq!(labels, ["alice", "bob", "carol"]);
+}
+
+#[test]
+fn with_loops_run_on_hosts_and_the_second_run_changes_nothing() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    project
+        .file("files/conf.d/a.conf", "a\n")
+        .file("files/conf.d/b.conf", "b\n")
+        .file("files/conf.d/skip.txt", "not a .conf\n")
+        .file(
+            "site.yml",
+            "- hosts: web\n  vars:\n    dirs: [logs, tmp, cache]\n    env: {NAME: shop, PORT: 8000}\n  tasks:\n    - file: {path: \"{{ deploy_to }}/{{ item }}\", state: directory}\n      with_items: [conf, \"{{ dirs }}\"]\n    - copy: {src: \"{{ item }}\", dest: \"{{ deploy_to }}/conf/\"}\n      with_fileglob: conf.d/*.conf\n    - copy: {content: \"{{ item.value }}\\n\", dest: \"{{ deploy_to }}/conf/{{ item.key }}\"}\n      with_dict: \"{{ env }}\"\n    - file: {path: \"{{ deploy_to }}/{{ item }}\", state: directory}\n      with_sequence: start=1 end=2 format=worker%d\n      loop_control: {label: \"worker {{ item }}\"}\n",
+        );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(step_ends(&events).iter().any(|(_, _, s)| s == "changed"));
+    for h in &hosts.hosts {
+        let app = h.dir.join("app");
+        for dir in ["logs", "tmp", "cache", "worker1", "worker2"] {
+            assert!(app.join(dir).is_dir(), "{dir} on {}", h.name);
+        }
+        assert_eq!(
+            std::fs::read_to_string(app.join("conf/a.conf")).unwrap(),
+            "a\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(app.join("conf/b.conf")).unwrap(),
+            "b\n"
+        );
+        assert!(!app.join("conf/skip.txt").exists());
+        // As ansible-playbook does (measured): a value's template drops its
+        // trailing newline.
+        assert_eq!(
+            std::fs::read_to_string(app.join("conf/PORT")).unwrap(),
+            "8000"
+        );
+    }
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let changed: Vec<_> = step_ends(&events)
+        .into_iter()
+        .filter(|(_, _, s)| s == "changed")
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+}
