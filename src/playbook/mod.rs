@@ -6,6 +6,7 @@
 
 mod ansible_cfg;
 mod include_vars;
+mod kv;
 mod library;
 mod loops;
 mod parse;

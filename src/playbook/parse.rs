@@ -525,7 +525,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     }
     task.module = module.to_string();
     task.module_node = key.clone();
-    task.args = merge_args(args, extra_args)?;
+    task.args = merge_args(&super::kv::free_form_args(module, args)?, extra_args)?;
     remaining.clear();
     Ok(task)
 }

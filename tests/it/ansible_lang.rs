@@ -335,3 +335,66 @@ fn with_loops_run_on_hosts_and_the_second_run_changes_nothing() {
         .collect();
     assert!(changed.is_empty(), "second run changed {changed:?}");
 }
+
+/// Before free-form arguments were read as Ansible reads them, `chdir=`,
+/// `creates=` and the like were run as words of the command: the command ran
+/// in the wrong directory, every time, with its options as arguments.
+#[test]
+fn free_form_command_options_were_run_as_part_of_the_command() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    project.file("files/app.conf", "port=8000\n").file(
+        "site.yml",
+        "- hosts: web\n  tasks:\n    - file: path={{ deploy_to }}/work state=directory mode=0750\n    - copy: src=app.conf dest={{ deploy_to }}/work/app.conf mode=0640\n    - name: build once\n      shell: echo \"built in $(pwd)\" >> build.log chdir={{ deploy_to }}/work creates={{ deploy_to }}/work/build.log\n    - command: touch stamp chdir={{ deploy_to }}/work removes={{ deploy_to }}/work/nothing-here\n    - debug: msg=\"hello {{ inventory_hostname }}\"\n",
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for h in &hosts.hosts {
+        let work = h.dir.join("app/work");
+        let log = std::fs::read_to_string(work.join("build.log")).unwrap();
+        assert_eq!(log, format!("built in {}\n", work.display()));
+        assert!(
+            !work.join("stamp").exists(),
+            "`removes` of a missing file skips"
+        );
+        assert_eq!(
+            std::fs::read_to_string(work.join("app.conf")).unwrap(),
+            "port=8000\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(work.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("app.conf"), 0o640);
+        assert_eq!(mode("."), 0o750);
+    }
+    let debug = events
+        .iter()
+        .find(|e| e["event"] == "step_end" && e["name"] == "debug")
+        .expect("a debug step");
+    assert!(
+        debug.to_string().contains("hello host"),
+        "the message, not `msg=…`: {debug}"
+    );
+
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let changed: Vec<_> = step_ends(&events)
+        .into_iter()
+        .filter(|(_, _, s)| s == "changed")
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+    for h in &hosts.hosts {
+        let log = std::fs::read_to_string(h.dir.join("app/work/build.log")).unwrap();
+        assert_eq!(
+            log.lines().count(),
+            1,
+            "`creates` kept the second run from building"
+        );
+    }
+}
