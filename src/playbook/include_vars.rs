@@ -21,6 +21,12 @@ impl Parser<'_> {
         args: &Node,
         mut map: MapReader<'_>,
     ) -> Result<Task, Diagnostic> {
+        if let Some(looping) = super::loops::looping(&mut map)? {
+            return Err(looping
+                .items
+                .error("a loop over `include_vars` is not supported: ferry reads vars files before connecting")
+                .with_help("include the file by its name, with a `when:` for each candidate"));
+        }
         let (file, namespace) = match &args.value {
             Value::Map(_) => {
                 let mut form = MapReader::new(args, "`include_vars`")?;

@@ -211,6 +211,7 @@ impl Parser<'_> {
             None => Vec::new(),
         };
         handlers.extend(included.handlers);
+        check_notify(&tasks, &handlers)?;
         let play = Play {
             name,
             span: node.span.clone(),
@@ -432,6 +433,44 @@ impl Parser<'_> {
         self.stack.push(name.to_string());
         Ok(source)
     }
+}
+
+/// Every `notify` must name a handler of the play (by its name, a `listen`
+/// topic, or `role : name`): Ansible refuses a play that notifies a handler
+/// it does not have, and a misspelt name would otherwise never run it.
+/// Names that are templates are settled per host, and not checked here.
+fn check_notify(tasks: &[Task], handlers: &[Task]) -> Result<(), Diagnostic> {
+    let templated = |n: &str| n.contains("{{") || n.contains("{%");
+    if handlers
+        .iter()
+        .any(|h| h.name.as_deref().is_some_and(templated))
+    {
+        return Ok(());
+    }
+    let mut known: Vec<String> = Vec::new();
+    for handler in handlers {
+        if let Some(name) = &handler.name {
+            known.push(name.clone());
+            if let Some(role) = handler.role_dir.as_ref().and_then(|d| d.file_name()) {
+                known.push(format!("{} : {name}", role.to_string_lossy()));
+            }
+        }
+        known.extend(handler.listen.iter().cloned());
+    }
+    for task in tasks.iter().chain(handlers) {
+        for name in &task.notify {
+            if templated(name) || known.contains(name) {
+                continue;
+            }
+            let names: Vec<&str> = handlers.iter().filter_map(|h| h.name.as_deref()).collect();
+            return Err(Diagnostic::new(
+                format!("`notify` names `{name}`, but the play has no handler by that name or `listen` topic"),
+                task.span.clone(),
+            )
+            .suggest(name, names.iter().copied()));
+        }
+    }
+    Ok(())
 }
 
 /// The value node of an `import_playbook` entry (for error locations).

@@ -398,3 +398,48 @@ fn free_form_command_options_were_run_as_part_of_the_command() {
         );
     }
 }
+
+/// Real public roles (tests/fixtures/ansible_roles/SOURCES.md), planned as
+/// they are: ferry reads their roles, dependencies, includes, loops and
+/// free-form arguments, and stops — before connecting, at the task's
+/// file:line:col — at the first thing it does not have yet (a module, a
+/// lookup). When ferry gains one, the expected line moves on.
+#[test]
+fn real_roles_plan_or_stop_at_their_first_unsupported_feature() {
+    let cases = [
+        (
+            "swap",
+            "site.yml",
+            "error: unknown module `mount` at ./roles/geerlingguy.swap/tasks/main.yml:3:3",
+        ),
+        (
+            "supervisor",
+            "site.yml",
+            "error: the lookup loop `with_first_found` is not supported at ./roles/geerlingguy.supervisor/tasks/main.yml:4:3",
+        ),
+        (
+            "ansistrano/my-playbook",
+            "deploy.yml",
+            "error: unknown module `set_fact` at ./roles/ansistrano.deploy/tasks/main.yml:3:3",
+        ),
+    ];
+    let root = crate::support::ferry::repo_root().join("tests/fixtures/ansible_roles");
+    for (dir, playbook, first_line) in cases {
+        let project = Project::new();
+        crate::support::ferry::copy_dir(&root.join(dir.split('/').next().unwrap()), project.path());
+        let here = project
+            .path()
+            .join(dir.split_once('/').map_or("", |(_, rest)| rest));
+        let out = crate::support::ferry::run_ferry(
+            &here,
+            &["playbook", playbook, "-i", "hosts", "--plan"],
+        );
+        assert_eq!(out.status, 2, "{dir}: {}\n{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.stderr.lines().next(),
+            Some(first_line),
+            "{dir}:\n{}",
+            out.stderr
+        );
+    }
+}
