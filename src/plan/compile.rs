@@ -229,10 +229,19 @@ fn compile_host(
         masker.add(p);
         scope.mark_secret("ssh_key_passphrase");
     }
+    // The inventory's `ansible_user` wins over the play's `remote_user`, as
+    // in Ansible.
+    let user = match (address.user, &play.remote_user) {
+        (Some(user), _) => Some(user),
+        (None, Some(node)) => {
+            Some(scope.render_str(&node.scalar_string().unwrap_or_default(), &node.span)?)
+        }
+        (None, None) => None,
+    };
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
         port: address.port,
-        user: address.user,
+        user,
         key_file: address.key_file,
         passphrase,
     };

@@ -5,6 +5,7 @@
 //! can only be rendered per host, at compile time (`crate::plan`).
 
 mod ansible_cfg;
+mod block;
 mod include_vars;
 mod kv;
 mod library;
@@ -56,6 +57,8 @@ pub struct Play {
     pub max_fail_percentage: Option<u64>,
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
+    /// `remote_user`: who to connect as where the inventory names no user.
+    pub remote_user: Option<Node>,
     pub rollback: Rollback,
     /// Names of variables whose values must never be shown, with where each
     /// was named.

@@ -24,6 +24,10 @@ const PLAY_KEYS: &[&str] = &[
     "max_fail_percentage",
     "become",
     "become_user",
+    "become_method",
+    "sudo",
+    "sudo_user",
+    "remote_user",
     "rollback",
     "secrets",
     "gather_facts",
@@ -40,6 +44,9 @@ const TASK_KEYS: &[&str] = &[
     "run_once",
     "become",
     "become_user",
+    "become_method",
+    "sudo",
+    "sudo_user",
     "tags",
     "changed_when",
     "failed_when",
@@ -212,6 +219,14 @@ impl Parser<'_> {
         };
         handlers.extend(included.handlers);
         check_notify(&tasks, &handlers)?;
+        become_method(&mut map)?;
+        // Ansible's old names for `become` and `become_user`.
+        let sudo = map.bool("sudo")?;
+        let sudo_user = map.string("sudo_user")?;
+        let remote_user = map.take("remote_user").cloned();
+        if let Some(user) = &remote_user {
+            scalar_string(user, "remote_user")?;
+        }
         let play = Play {
             name,
             span: node.span.clone(),
@@ -227,8 +242,9 @@ impl Parser<'_> {
                 },
                 None => None,
             },
-            escalate: map.bool("become")?,
-            become_user: map.string("become_user")?,
+            escalate: map.bool("become")?.or(sudo),
+            become_user: map.string("become_user")?.or(sudo_user),
+            remote_user,
             rollback,
             secrets: match map.take("secrets") {
                 None => Vec::new(),
@@ -262,6 +278,10 @@ impl Parser<'_> {
         let mut tasks = Vec::new();
         for item in items {
             let mut map = MapReader::new(item, "a task")?;
+            if let Some(body) = map.take("block") {
+                tasks.extend(self.block(body, map, included)?);
+                continue;
+            }
             let include = INCLUDE_ALIASES.iter().find_map(|k| map.take_entry(k));
             let role = super::role::INCLUDE_ROLE
                 .iter()
@@ -435,6 +455,22 @@ impl Parser<'_> {
     }
 }
 
+/// `become_method`: ferry escalates with sudo, so `sudo` is the only method
+/// it accepts; any other is refused rather than silently run with sudo.
+fn become_method(map: &mut MapReader<'_>) -> Result<(), Diagnostic> {
+    if let Some(method) = map.take("become_method") {
+        let name = scalar_string(method, "become_method")?;
+        if name != "sudo" {
+            return Err(method
+                .error(format!(
+                    "`become_method: {name}` is not supported: ferry escalates with sudo"
+                ))
+                .with_help("remove `become_method`, or set it to `sudo`"));
+        }
+    }
+    Ok(())
+}
+
 /// Every `notify` must name a handler of the play (by its name, a `listen`
 /// topic, or `role : name`): Ansible refuses a play that notifies a handler
 /// it does not have, and a misspelt name would otherwise never run it.
@@ -489,12 +525,15 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let name = map.string("name")?;
     let when = conditions(map.take("when"));
     let looping = super::loops::looping(&mut map)?;
+    become_method(&mut map)?;
+    let sudo = map.bool("sudo")?;
+    let sudo_user = map.string("sudo_user")?;
     let (escalate, escalate_if) = match map.take("become") {
         Some(node) if matches!(node.value, crate::yaml::Value::Str(_)) => {
             (None, Some(node.clone()))
         }
         Some(node) => (Some(bool_of(node, "become")?), None),
-        None => (None, None),
+        None => (sudo, None),
     };
     let mut task = Task {
         name,
@@ -506,7 +545,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
         run_once: map.bool("run_once")?.unwrap_or(false),
         escalate,
         escalate_if,
-        become_user: map.string("become_user")?,
+        become_user: map.string("become_user")?.or(sudo_user),
         tags: map.strings("tags")?,
         changed_when: map.take("changed_when").cloned(),
         failed_when: map.take("failed_when").cloned(),

@@ -443,3 +443,92 @@ fn real_roles_plan_or_stop_at_their_first_unsupported_feature() {
         );
     }
 }
+
+#[test]
+fn blocks_remote_user_and_legacy_sudo_are_read_as_ansible_reads_them() {
+    let project = Project::new();
+    project.file(
+        "inventory/test.ini",
+        "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.1 ansible_user=ops\n",
+    );
+    project.file(
+        "site.yml",
+        "- hosts: web\n  remote_user: \"{{ deploy_user }}\"\n  vars: {deploy_user: deployer, shown: play}\n  tasks:\n    - block:\n        - name: in block {{ shown }}\n          command: 'true'\n        - name: skipped with the block\n          command: 'true'\n          when: false\n      when: inventory_hostname == 'web1'\n      vars: {shown: block}\n      become: true\n      become_user: www-data\n    - name: legacy sudo\n      command: 'true'\n      sudo: yes\n      sudo_user: postgres\n",
+    );
+    let out = project.ferry(&[
+        "playbook",
+        "site.yml",
+        "-i",
+        "inventory/test.ini",
+        "--plan",
+        "--json",
+    ]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    let hosts = plan["plays"][0]["hosts"].as_array().unwrap();
+    let (web1, web2) = (&hosts[0], &hosts[1]);
+    // The inventory's ansible_user wins over the play's remote_user.
+    assert_eq!(web1["connection"]["user"], "deployer");
+    assert_eq!(web2["connection"]["user"], "ops");
+    let step = |host: &Value, i: usize| host["steps"][i].clone();
+    assert_eq!(step(web1, 0)["name"], "in block block");
+    assert_eq!(step(web1, 0)["become_user"], "www-data");
+    assert_eq!(step(web1, 1)["body"]["state"], "skipped");
+    assert_eq!(step(web2, 0)["body"]["state"], "skipped");
+    assert_eq!(step(web1, 2)["name"], "legacy sudo");
+    assert_eq!(step(web1, 2)["become_user"], "postgres");
+}
+
+#[test]
+fn a_block_with_pre_and_post_tasks_runs_on_hosts_and_the_second_run_changes_nothing() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    // No user in the inventory: the play's remote_user is who ferry connects as.
+    let mut inventory = hosts.inventory_ini("web");
+    inventory = inventory.replace(&format!(" ansible_user={}", hosts.hosts[0].user), "");
+    project.file("inventory/test.ini", &inventory);
+    project.file(
+        "site.yml",
+        &format!(
+            "- hosts: web\n  remote_user: {}\n  pre_tasks:\n    - file: path={{{{ deploy_to }}}} state=directory\n  tasks:\n    - block:\n        - copy: content=\"{{{{ who }}}}\\n\" dest={{{{ deploy_to }}}}/who\n        - shell: id -un > {{{{ deploy_to }}}}/user creates={{{{ deploy_to }}}}/user\n      vars: {{who: block}}\n      when: deploy_to is defined\n  post_tasks:\n    - file: path={{{{ deploy_to }}}}/done state=touch\n      when: false\n",
+            hosts.hosts[0].user
+        ),
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, _) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for h in &hosts.hosts {
+        let app = h.dir.join("app");
+        assert_eq!(std::fs::read_to_string(app.join("who")).unwrap(), "block");
+        assert_eq!(
+            std::fs::read_to_string(app.join("user")).unwrap().trim(),
+            h.user
+        );
+        assert!(!app.join("done").exists());
+    }
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let changed: Vec<_> = step_ends(&events)
+        .into_iter()
+        .filter(|(_, _, s)| s == "changed")
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+
+    // The play's remote_user is who ferry logs in as: another user is refused.
+    let site = std::fs::read_to_string(project.path().join("site.yml")).unwrap();
+    project.file(
+        "site.yml",
+        &site.replace(
+            &format!("remote_user: {}", hosts.hosts[0].user),
+            "remote_user: nobody-here",
+        ),
+    );
+    let out = project.ferry(&args);
+    assert_eq!(out.status, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("nobody-here"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
