@@ -1,4 +1,7 @@
 //! Playbooks: the YAML a user writes, read into typed plays and tasks.
+//! Ansible's language is read as Ansible reads it: roles (`role`), files
+//! included by path (`search`, `include_vars`), `with_*` loops (`loops`),
+//! blocks (`block`) and free-form `key=value` arguments (`kv`).
 //!
 //! Parsing checks structure only — keys, types, module names, includes — and
 //! keeps every value as a located [`Node`], because values are templates that

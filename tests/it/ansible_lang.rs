@@ -532,3 +532,44 @@ fn a_block_with_pre_and_post_tasks_runs_on_hosts_and_the_second_run_changes_noth
         out.stderr
     );
 }
+
+#[test]
+fn includes_by_path_run_on_hosts_and_the_second_run_changes_nothing() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    project
+        .file("site.yml", "- import_playbook: plays/setup.yml\n- import_playbook: plays/app.yml\n")
+        .file(
+            "plays/setup.yml",
+            "- hosts: web\n  tasks:\n    - import_tasks: ../tasks/dirs.yml\n",
+        )
+        .file(
+            "plays/app.yml",
+            "- hosts: web\n  tasks:\n    - include_vars: ../vars/app.yml\n    - include_tasks: ../tasks/config.yml\n",
+        )
+        .file("vars/app.yml", "app_port: 8123\n")
+        .file(
+            "tasks/dirs.yml",
+            "- file: path={{ deploy_to }}/etc state=directory\n",
+        )
+        .file(
+            "tasks/config.yml",
+            "- copy: content=\"port={{ app_port }}\" dest={{ deploy_to }}/etc/app.conf\n",
+        );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let (out, _) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    for h in &hosts.hosts {
+        assert_eq!(
+            std::fs::read_to_string(h.dir.join("app/etc/app.conf")).unwrap(),
+            "port=8123"
+        );
+    }
+    let (out, events) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let changed: Vec<_> = step_ends(&events)
+        .into_iter()
+        .filter(|(_, _, s)| s == "changed")
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+}
