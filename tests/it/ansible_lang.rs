@@ -573,3 +573,92 @@ fn includes_by_path_run_on_hosts_and_the_second_run_changes_nothing() {
         .collect();
     assert!(changed.is_empty(), "second run changed {changed:?}");
 }
+
+/// The messages `debug` prints, in order: from `ansible-playbook` output
+/// (`"msg": "…"` lines) or from ferry's plan.
+fn ansible_messages(project: &Project, playbook: &str) -> Vec<String> {
+    let ansible = crate::inventory_ansible::Ansible::get();
+    let inventory = project.path().join("ansible.ini");
+    std::fs::write(&inventory, "[web]\nweb1 ansible_connection=local\n").unwrap();
+    let output = ansible
+        .command(
+            "ansible-playbook",
+            &[
+                "-i",
+                inventory.to_str().unwrap(),
+                project.path().join(playbook).to_str().unwrap(),
+            ],
+        )
+        .env("ANSIBLE_GATHERING", "explicit")
+        .output()
+        .expect("run ansible-playbook");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "ansible-playbook failed:\n{stdout}"
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("\"msg\": "))
+        .map(|quoted| serde_json::from_str::<String>(quoted).expect("a JSON string"))
+        .collect()
+}
+
+fn ferry_messages(project: &Project, playbook: &str) -> Vec<String> {
+    planned(project, playbook)
+        .iter()
+        .filter_map(|(_, step)| step["body"]["action"]["msg"].as_str().map(String::from))
+        .collect()
+}
+
+/// ferry's plan and a real `ansible-playbook` run print the same `debug`
+/// messages for roles (precedence, dependencies, parameters), every
+/// `with_*` loop and free-form `debug: msg=…`.
+#[test]
+fn ferry_plans_the_messages_ansible_prints() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    project
+        .file("roles/r/vars/main.yml", "a: role_vars\nb: role_vars\n")
+        .file("roles/r/defaults/main.yml", "c: defaults\nd: defaults\n")
+        .file(
+            "roles/r/tasks/main.yml",
+            "- debug: msg=\"in role a={{ a }} b={{ b }} c={{ c }} d={{ d }}\"\n- debug: {msg: \"task vars a={{ a }} d={{ d }}\"}\n  vars: {a: task, d: task}\n- include_tasks: more.yml\n",
+        )
+        .file(
+            "roles/r/tasks/more.yml",
+            "- debug: msg=\"included {{ role_path | basename }} {{ item }}\"\n  with_items: [1, [2, 3]]\n",
+        )
+        .file("roles/dep/tasks/main.yml", "- debug: msg=\"dep once\"\n")
+        .file("roles/r/meta/main.yml", "dependencies: [dep]\n")
+        .file(
+            "site.yml",
+            "- hosts: web\n  vars: {c: play, b: play}\n  pre_tasks:\n    - debug: msg=pre\n  roles:\n    - dep\n    - role: r\n      vars: {a: entry_vars}\n      d: param\n  tasks:\n    - debug: msg=\"after a={{ a }} b={{ b }} c={{ c }} d={{ d }}\"\n    - block:\n        - debug: msg=\"in block {{ x }}\"\n      vars: {x: 1}\n    - include_role: {name: dep}\n  post_tasks:\n    - debug: var=c\n",
+        );
+    let ansible = ansible_messages(&project, "site.yml");
+    let ferry = ferry_messages(&project, "site.yml");
+    // `debug: var=c` prints the variable, not a message: both skip it here.
+    assert_eq!(ferry[..ferry.len() - 1], ansible[..], "ferry: {ferry:#?}");
+    assert_eq!(ferry.last().map(String::as_str), Some("c = \"play\""));
+
+    let loops = Project::new();
+    let fixture = crate::support::ferry::repo_root().join("tests/fixtures/ansible_lang/loops");
+    crate::support::ferry::copy_dir(&fixture, loops.path());
+    loops.file("inventory/test.ini", INVENTORY);
+    // with_fileglob: Ansible gives directory order, ferry name order.
+    let sorted_globs = |mut messages: Vec<String>| {
+        let at: Vec<usize> = (0..messages.len())
+            .filter(|&i| messages[i].starts_with("glob "))
+            .collect();
+        let mut globs: Vec<String> = at.iter().map(|&i| messages[i].clone()).collect();
+        globs.sort();
+        for (i, glob) in at.into_iter().zip(globs) {
+            messages[i] = glob;
+        }
+        messages
+    };
+    assert_eq!(
+        ferry_messages(&loops, "site.yml"),
+        sorted_globs(ansible_messages(&loops, "site.yml"))
+    );
+}
