@@ -323,6 +323,15 @@ impl Parser<'_> {
             }
             _ => name,
         };
+        if let Some(looping) = super::loops::looping(&mut map)? {
+            return Err(looping
+                .items
+                .error(format!(
+                    "a loop over `{}` is not supported: ferry reads includes before connecting",
+                    key.as_str().unwrap_or("include")
+                ))
+                .with_help("loop inside the included tasks instead"));
+        }
         let wanted = scalar_string(name, "include")?;
         let when = conditions(map.take("when"));
         let tags = map.strings("tags")?;
@@ -588,9 +597,15 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let key_name = key.scalar_string().unwrap_or_default();
     let Some(module) = modules::canonical(&key_name) else {
         let candidates = modules::NAMES.iter().chain(TASK_KEYS).copied();
-        return Err(key
+        let err = key
             .error(format!("unknown module `{key_name}`"))
-            .suggest(&key_name, candidates));
+            .suggest(&key_name, candidates);
+        return Err(match err.help {
+            Some(_) => err,
+            None => err.with_help(
+                "ferry does not have this module; the README's `Playbooks` section lists those it has",
+            ),
+        });
     };
     if let Some((second, _)) = remaining.get(1) {
         let second_name = second.scalar_string().unwrap_or_default();
