@@ -261,6 +261,7 @@ fn compile_host(
         if let Some(vars) = &task.include_vars {
             if conditions_hold(&scope, task)? {
                 scope.set_nodes(vars);
+                set_highest(&mut scope, input);
             }
             continue;
         }
@@ -287,6 +288,17 @@ fn compile_host(
         steps,
         handlers,
     })
+}
+
+/// Sets the secrets file's variables and `-e`'s again, over whatever a
+/// task or `include_vars` set since: they are the highest precedence.
+fn set_highest(scope: &mut Scope, input: &CompileInput) {
+    if let Some(secrets) = &input.secrets {
+        scope.set_json(&secrets.vars, &secrets.span);
+    }
+    for (vars, span) in &input.extra_vars {
+        scope.set_json(vars, span);
+    }
 }
 
 /// Whether every `when` of a task that runs no module (`include_vars`)
@@ -474,7 +486,12 @@ impl TaskCompiler<'_, '_> {
     fn task(&mut self, scope: &Scope, task: &Task) -> Result<Vec<Step>, Diagnostic> {
         modules::check_args(&task.module, &task.args)?;
         let mut scope = scope.clone();
-        scope.set_nodes(&task.vars);
+        if !task.vars.is_empty() {
+            scope.set_nodes(&task.vars);
+            // Task vars (a role's vars and parameters among them) are below
+            // the secrets file and `-e`, which win over everything.
+            set_highest(&mut scope, self.input);
+        }
         let Some(looping) = &task.looping else {
             return Ok(vec![self.step(&scope, task, None)?]);
         };

@@ -662,3 +662,47 @@ fn ferry_plans_the_messages_ansible_prints() {
         sorted_globs(ansible_messages(&loops, "site.yml"))
     );
 }
+
+/// `-e` is the highest precedence, but a task's `vars:` (and so a role's
+/// `vars/` and parameters, and `include_vars`) were set over it.
+#[test]
+fn extra_vars_were_overridden_by_task_vars_role_vars_and_include_vars() {
+    let project = Project::new();
+    project.file("inventory/test.ini", INVENTORY);
+    project
+        .file("roles/r/vars/main.yml", "a: role_vars\n")
+        .file(
+            "roles/r/tasks/main.yml",
+            "- name: role a={{ a }} b={{ b }}\n  command: 'true'\n",
+        )
+        .file("more.yml", "c: include_vars\n")
+        .file(
+            "site.yml",
+            "- hosts: web\n  roles:\n    - {role: r, b: param}\n  tasks:\n    - name: task d={{ d }}\n      command: 'true'\n      vars: {d: task}\n    - include_vars: more.yml\n    - name: after c={{ c }}\n      command: 'true'\n",
+        );
+    let out = project.ferry(&[
+        "playbook",
+        "site.yml",
+        "-i",
+        "inventory/test.ini",
+        "--plan",
+        "--json",
+        "-e",
+        "a=cli",
+        "-e",
+        "b=cli",
+        "-e",
+        "c=cli",
+        "-e",
+        "d=cli",
+    ]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = plan["plays"][0]["hosts"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["role a=cli b=cli", "task d=cli", "after c=cli"]);
+}
