@@ -252,6 +252,7 @@ fn compile_host(
         host,
         roots,
         masker,
+        included_vars: Vec::new(),
     };
     // Known at run time only: the plan is the same for a deploy and its
     // dry run (see `executor::step::CHECK_MODE`).
@@ -262,6 +263,7 @@ fn compile_host(
             if conditions_hold(&scope, task)? {
                 scope.set_nodes(vars);
                 set_highest(&mut scope, input);
+                compiler.included_vars.extend(vars.iter().cloned());
             }
             continue;
         }
@@ -479,6 +481,8 @@ struct TaskCompiler<'a, 'm> {
     /// The secrets of this host's compilation: a play's `secrets:`, values
     /// derived from secrets.
     masker: &'m mut Masker,
+    /// Variables `include_vars` set so far on this host: above task vars.
+    included_vars: Vec<(String, Node)>,
 }
 
 impl TaskCompiler<'_, '_> {
@@ -486,10 +490,12 @@ impl TaskCompiler<'_, '_> {
     fn task(&mut self, scope: &Scope, task: &Task) -> Result<Vec<Step>, Diagnostic> {
         modules::check_args(&task.module, &task.args)?;
         let mut scope = scope.clone();
-        if !task.vars.is_empty() {
+        if !task.vars.is_empty() || !task.params.is_empty() {
+            // Task vars (a role's vars among them), then `include_vars`,
+            // role parameters, the secrets file and `-e`, as in Ansible.
             scope.set_nodes(&task.vars);
-            // Task vars (a role's vars and parameters among them) are below
-            // the secrets file and `-e`, which win over everything.
+            scope.set_nodes(&self.included_vars);
+            scope.set_nodes(&task.params);
             set_highest(&mut scope, self.input);
         }
         let Some(looping) = &task.looping else {

@@ -112,8 +112,11 @@ pub struct Task {
     pub check_mode: Option<bool>,
     /// Task-level vars (and the vars an include passed down), lowest first:
     /// for a role's task, the role's own `vars/`, the role entry's `vars:`,
-    /// the task's, then the role's parameters.
+    /// then the task's.
     pub vars: Vec<(String, Node)>,
+    /// The parameters of the role the task came from: above task vars and
+    /// `include_vars`, below `-e`.
+    pub params: Vec<(String, Node)>,
     /// The directory of the role the task came from: its `files/` and
     /// `templates/` are searched before the playbook's.
     pub role_dir: Option<std::path::PathBuf>,
@@ -154,6 +157,7 @@ impl Task {
             no_log: false,
             check_mode: None,
             vars: Vec::new(),
+            params: Vec::new(),
             role_dir: None,
             include_vars: None,
             span: node.span.clone(),

@@ -577,6 +577,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
             .map(vars_of)
             .transpose()?
             .unwrap_or_default(),
+        params: Vec::new(),
         role_dir: None,
         include_vars: None,
         module: String::new(),

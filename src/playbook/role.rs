@@ -308,7 +308,7 @@ impl Parser<'_> {
                 task.role_dir = Some(dir.to_path_buf());
             }
             task.vars.splice(0..0, front.iter().cloned());
-            task.vars.extend(call.params.iter().cloned());
+            task.params.splice(0..0, call.params.iter().cloned());
         }
         tasks.append(&mut own);
         for task in tasks.iter_mut() {

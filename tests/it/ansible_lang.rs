@@ -198,7 +198,7 @@ fn include_tasks_import_tasks_include_vars_and_import_playbook_by_path() {
     project
         .file(
             "site.yml",
-            "- import_playbook: plays/first.yml\n- hosts: web\n  tasks:\n    - include_vars: vars/app.yml\n    - include_vars: {file: vars/app.yml, name: app}\n    - name: vars {{ app_name }} {{ app.app_name }}\n      command: 'true'\n    - import_tasks: tasks/setup.yml\n    - include_tasks:\n        file: tasks/setup.yml\n      vars: {what: again}\n",
+            "- import_playbook: plays/first.yml\n- hosts: web\n  tasks:\n    - include_vars: vars/app.yml\n    - include_vars: {file: vars/app.yml, name: app}\n    - name: vars {{ app_name }} {{ app.app_name }}\n      command: 'true'\n      vars: {app_name: below include_vars}\n    - import_tasks: tasks/setup.yml\n    - include_tasks:\n        file: tasks/setup.yml\n      vars: {what: again}\n",
         )
         .file(
             "plays/first.yml",
