@@ -14,7 +14,8 @@
 //! - `stage`: which files a stage reads; `-e` extra variables.
 //! - `secrets`: a stage's secrets file, its values masked everywhere.
 //! - `init`: `ferry init`, the files that deploy an app in a directory.
-//! - `playbook`: plays and tasks, includes of reusable playbooks by name.
+//! - `playbook`: plays and tasks, roles, includes (by path, or reusable
+//!   playbooks by name), loops and free-form arguments as Ansible writes them.
 //! - `modules`: what each module compiles to (a command and its check).
 //! - `shell`: quoting, the command builder, masking of secrets.
 //! - `plan`: compilation into per-host steps, and how a plan is printed.

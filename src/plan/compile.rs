@@ -199,6 +199,7 @@ fn compile_host(
         let path = scope.render_str(file.as_str().unwrap_or_default(), &file.span)?;
         scope.set_nodes(&read_vars_file(input.project_dir, &path, file)?);
     }
+    scope.set_nodes(&play.role_vars);
     if let Some(secrets) = &input.secrets {
         scope.set_json(&secrets.vars, &secrets.span);
         secrets.vars.keys().for_each(|name| scope.mark_secret(name));
@@ -235,10 +236,19 @@ fn compile_host(
     if let Some(p) = &become_password {
         masker.add(p);
     }
+    // The inventory's `ansible_user` wins over the play's `remote_user`, as
+    // in Ansible.
+    let user = match (address.user, &play.remote_user) {
+        (Some(user), _) => Some(user),
+        (None, Some(node)) => {
+            Some(scope.render_str(&node.scalar_string().unwrap_or_default(), &node.span)?)
+        }
+        (None, None) => None,
+    };
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
         port: address.port,
-        user: address.user,
+        user,
         key_file: address.key_file,
         passphrase,
         become_password,
@@ -251,12 +261,21 @@ fn compile_host(
         roots,
         masker,
         asks_password: connection.become_password.is_some(),
+        included_vars: Vec::new(),
     };
     // Known at run time only: the plan is the same for a deploy and its
     // dry run (see `executor::step::CHECK_MODE`).
     scope.register("ansible_check_mode");
     let mut steps = Vec::new();
     for task in &play.tasks {
+        if let Some(vars) = &task.include_vars {
+            if conditions_hold(&scope, task)? {
+                scope.set_nodes(vars);
+                set_highest(&mut scope, input);
+                compiler.included_vars.extend(vars.iter().cloned());
+            }
+            continue;
+        }
         steps.extend(compiler.task(&scope, task)?);
         if let Some(name) = &task.register {
             scope.register(name);
@@ -280,6 +299,70 @@ fn compile_host(
         steps,
         handlers,
     })
+}
+
+/// Sets the secrets file's variables and `-e`'s again, over whatever a
+/// task or `include_vars` set since: they are the highest precedence.
+fn set_highest(scope: &mut Scope, input: &CompileInput) {
+    if let Some(secrets) = &input.secrets {
+        scope.set_json(&secrets.vars, &secrets.span);
+    }
+    for (vars, span) in &input.extra_vars {
+        scope.set_json(vars, span);
+    }
+}
+
+/// Whether every `when` of a task that runs no module (`include_vars`)
+/// holds for this host; such a task is settled before connecting.
+fn conditions_hold(scope: &Scope, task: &Task) -> Result<bool, Diagnostic> {
+    for cond in &task.when {
+        let text = match &cond.value {
+            yaml::Value::Bool(b) => b.to_string(),
+            _ => cond
+                .scalar_string()
+                .ok_or_else(|| cond.type_error("`when`", "an expression"))?,
+        };
+        if let Some(name) = scope.runtime_dependency(&expression_template(&text)) {
+            return Err(cond.error(format!(
+                "the `when` of `{}` reads `{name}`, a result registered at run time; ferry reads vars files before connecting",
+                task.module
+            )));
+        }
+        if !scope.eval_bool(&text, &cond.span)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A role's task names its `copy`/`template` source relative to the role:
+/// `files/` (for `copy`) or `templates/` (for `template`), the role itself,
+/// or its `tasks/`, as Ansible looks, before the playbook's own. Returns
+/// the file's path when the role has it.
+fn role_source(task: &Task, src: &str) -> Option<String> {
+    let dir = task.role_dir.as_ref()?;
+    if src.is_empty() || Path::new(src).is_absolute() || has_template(src) {
+        return None;
+    }
+    let sub = match task.module.as_str() {
+        "copy" => "files",
+        "template" => "templates",
+        _ => return None,
+    };
+    [dir.join(sub), dir.clone(), dir.join("tasks")]
+        .iter()
+        .map(|d| d.join(src))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Points a role task's relative `src` at the role's file.
+fn with_role_source(task: &Task, args: &mut Value) {
+    if let Some(Value::String(src)) = args.get_mut("src")
+        && let Some(found) = role_source(task, src)
+    {
+        *src = found;
+    }
 }
 
 /// `groups`: every group's hosts, as Ansible's magic variable has it.
@@ -409,6 +492,8 @@ struct TaskCompiler<'a, 'm> {
     masker: &'m mut Masker,
     /// The host's sudo is given a password: escalated commands read it.
     asks_password: bool,
+    /// Variables `include_vars` set so far on this host: above task vars.
+    included_vars: Vec<(String, Node)>,
 }
 
 impl TaskCompiler<'_, '_> {
@@ -416,35 +501,81 @@ impl TaskCompiler<'_, '_> {
     fn task(&mut self, scope: &Scope, task: &Task) -> Result<Vec<Step>, Diagnostic> {
         modules::check_args(&task.module, &task.args)?;
         let mut scope = scope.clone();
-        scope.set_nodes(&task.vars);
-        let Some(items) = &task.loop_items else {
+        if !task.vars.is_empty() || !task.params.is_empty() {
+            // Task vars (a role's vars among them), then `include_vars`,
+            // role parameters, the secrets file and `-e`, as in Ansible.
+            scope.set_nodes(&task.vars);
+            scope.set_nodes(&self.included_vars);
+            scope.set_nodes(&task.params);
+            set_highest(&mut scope, self.input);
+        }
+        let Some(looping) = &task.looping else {
             return Ok(vec![self.step(&scope, task, None)?]);
+        };
+        let items = &looping.items;
+        let what = match looping.kind {
+            crate::playbook::LoopKind::Loop => "`loop`",
+            _ => "a `with_*` loop",
         };
         if let Some(name) = node_runtime_dependency(&scope, items) {
             return Err(items.error(format!(
-                "`loop` reads `{name}`, a result registered at run time: ferry expands loops before connecting"
+                "{what} reads `{name}`, a result registered at run time: ferry expands loops before connecting"
             )));
         }
-        let list = match scope.render_node(items)? {
-            Value::Array(list) => list,
-            other => {
-                return Err(items.error(format!(
-                    "`loop` must be a list, but it is {}",
-                    json_kind(&other)
-                )));
-            }
-        };
+        let value = scope.render_node(items)?;
+        let list = super::lookup::items(looping.kind, value, &self.file_dirs(task))
+            .map_err(|message| items.error(message))?;
         let secret_items = scope.node_reads_secret(items);
-        list.into_iter()
-            .map(|item| {
+        let length = list.len();
+        list.iter()
+            .enumerate()
+            .map(|(index, item)| {
                 let mut scope = scope.clone();
-                scope.set(task.loop_var.clone(), Raw::Final(Arc::new(item.clone())));
-                if secret_items {
-                    scope.mark_secret(&task.loop_var);
+                scope.set(looping.var.clone(), Raw::Final(Arc::new(item.clone())));
+                scope.set("ansible_loop_var", Raw::Final(Arc::new(json!(looping.var))));
+                if let Some(var) = &looping.index_var {
+                    scope.set(var.clone(), Raw::Final(Arc::new(json!(index))));
                 }
-                self.step(&scope, task, Some(item))
+                if looping.extended {
+                    let loop_vars = json!({
+                        "index": index + 1,
+                        "index0": index,
+                        "revindex": length - index,
+                        "revindex0": length - index - 1,
+                        "first": index == 0,
+                        "last": index + 1 == length,
+                        "length": length,
+                        "allitems": list,
+                        "previtem": if index > 0 { list[index - 1].clone() } else { Value::Null },
+                        "nextitem": list.get(index + 1).cloned().unwrap_or(Value::Null),
+                    });
+                    scope.set("ansible_loop", Raw::Final(Arc::new(loop_vars)));
+                }
+                if secret_items {
+                    scope.mark_secret(&looping.var);
+                }
+                let mut step = self.step(&scope, task, Some(item.clone()))?;
+                if let Some(label) = &looping.label {
+                    let shown = scope.render_node(label)?;
+                    step.label = Some(json_string(shown));
+                }
+                Ok(step)
             })
             .collect()
+    }
+
+    /// Where `with_fileglob` looks for a relative pattern: the role's
+    /// `files/` and the role, then the playbook's `files/` and the playbook's
+    /// directory, as Ansible's lookup searches.
+    fn file_dirs(&self, task: &Task) -> Vec<std::path::PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(role) = &task.role_dir {
+            dirs.push(role.join("files"));
+            dirs.push(role.clone());
+        }
+        dirs.push(self.input.project_dir.join("files"));
+        dirs.push(self.input.project_dir.to_path_buf());
+        dirs
     }
 
     fn step(
@@ -466,6 +597,7 @@ impl TaskCompiler<'_, '_> {
             module: task.module.clone(),
             location: location.clone(),
             item,
+            label: None,
             body: Body::Skipped {
                 reason: String::new(),
             },
@@ -539,7 +671,11 @@ impl TaskCompiler<'_, '_> {
         step.body = match runtime_args {
             Some(name) => Body::Deferred {
                 environment: self.environment(scope, task)?,
-                args: task.args.to_json(),
+                args: {
+                    let mut args = task.args.to_json();
+                    with_role_source(task, &mut args);
+                    args
+                },
                 vars: self.needed_in(scope, &task.args)?,
                 reason: format!("reads `{name}`, registered at run time"),
             },
@@ -551,12 +687,13 @@ impl TaskCompiler<'_, '_> {
     }
 
     fn action(&mut self, scope: &Scope, task: &Task) -> Result<Action, Diagnostic> {
-        let args = match scope.render_node(&task.args)? {
+        let mut args = match scope.render_node(&task.args)? {
             Value::Object(map) => Value::Object(map),
             Value::Null => Value::Object(Map::new()),
             Value::String(raw) => json!({ "_raw": raw }),
             other => json!({ "_raw": other.to_string() }),
         };
+        with_role_source(task, &mut args);
         let render = |source: &std::sync::Arc<Source>| -> Result<String, Diagnostic> {
             scope.render_str(&source.text, &Span::file_start(source.clone()))
         };
@@ -818,17 +955,6 @@ pub(crate) fn wrap_remote(
         if let Some(check) = check {
             check.command = escalate(std::mem::take(&mut check.command), user);
         }
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 

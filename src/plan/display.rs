@@ -40,11 +40,11 @@ pub fn render_text(plan: &Plan) -> String {
 }
 
 fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
-    let item = step
-        .item
-        .as_ref()
-        .map(|i| format!(" (item={})", compact(i)))
-        .unwrap_or_default();
+    let item = match (&step.label, &step.item) {
+        (Some(label), _) => format!(" (item={label})"),
+        (None, Some(item)) => format!(" (item={})", compact(item)),
+        (None, None) => String::new(),
+    };
     let run_once = if step.run_once { " [run_once]" } else { "" };
     let label = if step.listen.is_empty() {
         String::new()

@@ -9,6 +9,7 @@
 mod commit_files;
 mod compile;
 mod display;
+mod lookup;
 mod scope;
 
 use serde::Serialize;
@@ -97,6 +98,9 @@ pub struct Step {
     pub location: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<Value>,
+    /// `loop_control.label`: what is shown for the item instead of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub body: Body,
     /// Conditions left for run time: they read results registered earlier.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -206,6 +210,7 @@ impl Step {
             module: "command".to_string(),
             location: format!("<ferry {name}>"),
             item: None,
+            label: None,
             body: Body::Ready {
                 action: Action::Remote {
                     check: None,

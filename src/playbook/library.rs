@@ -2,7 +2,7 @@
 //! `playbooks/` first, then the ones built into the binary, so a project can
 //! override any built-in one by writing a file of the same name.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use include_dir::{Dir, include_dir};
@@ -23,14 +23,51 @@ pub fn built_in_template(name: &str) -> Option<&'static str> {
 pub struct Library {
     /// The project's own `playbooks/` directory, if it has one.
     project: Option<PathBuf>,
+    /// The directory of the playbook: `roles/` and relative includes start here.
+    root: Option<PathBuf>,
+    /// `ansible.cfg`'s `roles_path` (or Ansible's default role directories).
+    roles_path: Vec<PathBuf>,
 }
 
 impl Library {
     /// A library rooted at a project directory (the one holding deploy.yml).
     pub fn new(project_dir: Option<PathBuf>) -> Library {
         Library {
-            project: project_dir.map(|dir| dir.join("playbooks")),
+            roles_path: super::ansible_cfg::roles_path(project_dir.as_deref()),
+            project: project_dir.as_ref().map(|dir| dir.join("playbooks")),
+            root: project_dir,
         }
+    }
+
+    /// The directory of the playbook, if it was read from a file.
+    pub(crate) fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// Where a role named `name` is looked for, in order: `roles/` beside the
+    /// playbook, each `roles_path` entry, then beside the playbook itself
+    /// (a role named by its path).
+    pub(crate) fn role_dirs(&self, name: &str) -> Vec<PathBuf> {
+        let root = self.root.clone().unwrap_or_default();
+        let mut dirs = vec![root.join("roles").join(name)];
+        dirs.extend(self.roles_path.iter().map(|dir| dir.join(name)));
+        dirs.push(root.join(name));
+        dirs
+    }
+
+    /// The names of the roles found in `roles/` and on `roles_path`, for `did you mean`.
+    pub(crate) fn role_names(&self) -> Vec<String> {
+        let root = self.root.clone().unwrap_or_default();
+        let mut names: Vec<String> = std::iter::once(root.join("roles"))
+            .chain(self.roles_path.iter().cloned())
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .flat_map(|entries| entries.flatten())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The source of the playbook called `name` (`django`, `python/venv`),

@@ -1,17 +1,28 @@
 //! Playbooks: the YAML a user writes, read into typed plays and tasks.
+//! Ansible's language is read as Ansible reads it: roles (`role`), files
+//! included by path (`search`, `include_vars`), `with_*` loops (`loops`),
+//! blocks (`block`) and free-form `key=value` arguments (`kv`).
 //!
 //! Parsing checks structure only — keys, types, module names, includes — and
 //! keeps every value as a located [`Node`], because values are templates that
 //! can only be rendered per host, at compile time (`crate::plan`).
 
+mod ansible_cfg;
+mod block;
+mod include_vars;
+mod kv;
 mod library;
+mod loops;
 mod parse;
 mod reader;
+mod role;
+mod search;
 
 use crate::diagnostic::Span;
 use crate::yaml::Node;
 
 pub use library::{Library, built_in_template};
+pub use loops::{LoopKind, Looping};
 pub(crate) use parse::vars_of;
 pub use parse::{load, parse_source};
 
@@ -40,12 +51,17 @@ pub struct Play {
     pub defaults: Vec<(String, Node)>,
     pub vars: Vec<(String, Node)>,
     pub vars_files: Vec<Node>,
+    /// The `vars/` of the play's roles: above `vars_files`, below task vars,
+    /// and seen by the whole play, as in Ansible.
+    pub role_vars: Vec<(String, Node)>,
     pub tasks: Vec<Task>,
     pub handlers: Vec<Task>,
     pub serial: Option<Node>,
     pub max_fail_percentage: Option<u64>,
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
+    /// `remote_user`: who to connect as where the inventory names no user.
+    pub remote_user: Option<Node>,
     pub rollback: Rollback,
     /// Names of variables whose values must never be shown, with where each
     /// was named.
@@ -65,8 +81,8 @@ pub struct Task {
     pub args: Node,
     /// Conditions, all of which must hold (an include's `when` is added here).
     pub when: Vec<Node>,
-    pub loop_items: Option<Node>,
-    pub loop_var: String,
+    /// `loop:` or `with_*`, with `loop_control`.
+    pub looping: Option<Looping>,
     pub register: Option<String>,
     pub notify: Vec<String>,
     /// Topics a handler also answers to (Ansible's `listen`).
@@ -94,7 +110,57 @@ pub struct Task {
     /// (a read-only probe whose result later steps read), `true` runs it in
     /// check mode even in a deploy.
     pub check_mode: Option<bool>,
-    /// Task-level vars (and the vars an include passed down).
+    /// Task-level vars (and the vars an include passed down), lowest first:
+    /// for a role's task, the role's own `vars/`, the role entry's `vars:`,
+    /// then the task's.
     pub vars: Vec<(String, Node)>,
+    /// The parameters of the role the task came from: above task vars and
+    /// `include_vars`, below `-e`.
+    pub params: Vec<(String, Node)>,
+    /// The directory of the role the task came from: its `files/` and
+    /// `templates/` are searched before the playbook's.
+    pub role_dir: Option<std::path::PathBuf>,
+    /// `include_vars`: variables this task sets for the later tasks of the
+    /// play on each host where its `when` holds (it runs no module).
+    pub include_vars: Option<Vec<(String, Node)>>,
     pub span: Span,
+}
+
+impl Task {
+    /// A task with every keyword at its default, written at `node`.
+    pub(crate) fn bare(node: &Node, module: &str) -> Task {
+        Task {
+            name: None,
+            module: module.to_string(),
+            module_node: node.clone(),
+            args: node.clone(),
+            when: Vec::new(),
+            looping: None,
+            register: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            run_once: false,
+            escalate: None,
+            escalate_if: None,
+            become_user: None,
+            tags: Vec::new(),
+            changed_when: None,
+            failed_when: None,
+            creates: None,
+            removes: None,
+            timeout: None,
+            retries: None,
+            delay: None,
+            until: None,
+            environment: Vec::new(),
+            ignore_errors: false,
+            no_log: false,
+            check_mode: None,
+            vars: Vec::new(),
+            params: Vec::new(),
+            role_dir: None,
+            include_vars: None,
+            span: node.span.clone(),
+        }
+    }
 }

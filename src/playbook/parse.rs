@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::include_vars::INCLUDE_VARS;
 use super::reader::{MapReader, bool_of, scalar_string, uint_of, unknown_key};
 use super::{Library, Play, Playbook, Rollback, Task};
 use crate::diagnostic::{Diagnostic, Source};
@@ -15,11 +16,18 @@ const PLAY_KEYS: &[&str] = &[
     "vars",
     "vars_files",
     "tasks",
+    "pre_tasks",
+    "roles",
+    "post_tasks",
     "handlers",
     "serial",
     "max_fail_percentage",
     "become",
     "become_user",
+    "become_method",
+    "sudo",
+    "sudo_user",
+    "remote_user",
     "rollback",
     "secrets",
     "gather_facts",
@@ -36,6 +44,9 @@ const TASK_KEYS: &[&str] = &[
     "run_once",
     "become",
     "become_user",
+    "become_method",
+    "sudo",
+    "sudo_user",
     "tags",
     "changed_when",
     "failed_when",
@@ -62,7 +73,13 @@ const INCLUDE_KEYS: &[&str] = &[
     "become",
     "become_user",
 ];
-const INCLUDE_ALIASES: &[&str] = &["include", "include_tasks", "import_tasks"];
+const INCLUDE_ALIASES: &[&str] = &[
+    "include",
+    "include_tasks",
+    "import_tasks",
+    "ansible.builtin.include_tasks",
+    "ansible.builtin.import_tasks",
+];
 const INCLUDED_FILE_KEYS: &[&str] = &["defaults", "tasks", "handlers"];
 
 /// Reads the playbook at `path`, splicing in every include and import.
@@ -75,23 +92,28 @@ pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook,
     let mut parser = Parser {
         library,
         stack: Vec::new(),
+        roles: super::role::Roles::default(),
     };
     let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
 }
 
-struct Parser<'a> {
-    library: &'a Library,
+pub(super) struct Parser<'a> {
+    pub(super) library: &'a Library,
     /// Names being included right now, outermost first, to catch cycles.
-    stack: Vec<String>,
+    pub(super) stack: Vec<String>,
+    /// The roles of the play being read.
+    pub(super) roles: super::role::Roles,
 }
 
 /// What an included task file adds to the play that includes it.
 #[derive(Default)]
-struct Included {
-    defaults: Vec<(String, Node)>,
-    tasks: Vec<Task>,
-    handlers: Vec<Task>,
+pub(super) struct Included {
+    pub(super) defaults: Vec<(String, Node)>,
+    /// Roles' `vars/`, seen by the whole play.
+    pub(super) role_vars: Vec<(String, Node)>,
+    pub(super) tasks: Vec<Task>,
+    pub(super) handlers: Vec<Task>,
 }
 
 impl Parser<'_> {
@@ -175,20 +197,41 @@ impl Parser<'_> {
                 .error("ferry gathers no facts")
                 .with_help("remove `gather_facts`, or set it to false"));
         }
+        // Ansible's order: `pre_tasks`, the roles, `tasks`, `post_tasks`.
+        self.roles = super::role::Roles::default();
         let mut included = Included::default();
-        let tasks = match map.take("tasks") {
-            Some(n) => self.tasks(n, &mut included)?,
-            None => Vec::new(),
-        };
+        let mut tasks = Vec::new();
+        if let Some(n) = map.take("pre_tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
+        if let Some(n) = map.take("roles") {
+            tasks.extend(self.roles(n, &mut included)?);
+        }
+        if let Some(n) = map.take("tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
+        if let Some(n) = map.take("post_tasks") {
+            tasks.extend(self.tasks(n, &mut included)?);
+        }
         let mut handlers = match map.take("handlers") {
             Some(n) => self.tasks(n, &mut included)?,
             None => Vec::new(),
         };
         handlers.extend(included.handlers);
+        check_notify(&tasks, &handlers)?;
+        become_method(&mut map)?;
+        // Ansible's old names for `become` and `become_user`.
+        let sudo = map.bool("sudo")?;
+        let sudo_user = map.string("sudo_user")?;
+        let remote_user = map.take("remote_user").cloned();
+        if let Some(user) = &remote_user {
+            scalar_string(user, "remote_user")?;
+        }
         let play = Play {
             name,
             span: node.span.clone(),
             defaults: included.defaults,
+            role_vars: included.role_vars,
             vars,
             vars_files,
             serial: map.take("serial").cloned(),
@@ -199,8 +242,9 @@ impl Parser<'_> {
                 },
                 None => None,
             },
-            escalate: map.bool("become")?,
-            become_user: map.string("become_user")?,
+            escalate: map.bool("become")?.or(sudo),
+            become_user: map.string("become_user")?.or(sudo_user),
+            remote_user,
             rollback,
             secrets: match map.take("secrets") {
                 None => Vec::new(),
@@ -223,17 +267,33 @@ impl Parser<'_> {
 
     /// A task list; includes are expanded in place, and what they bring
     /// besides tasks (defaults, handlers) goes to `included`.
-    fn tasks(&mut self, node: &Node, included: &mut Included) -> Result<Vec<Task>, Diagnostic> {
+    pub(super) fn tasks(
+        &mut self,
+        node: &Node,
+        included: &mut Included,
+    ) -> Result<Vec<Task>, Diagnostic> {
         let Value::Seq(items) = &node.value else {
             return Err(node.type_error("a task list", "a list of tasks"));
         };
         let mut tasks = Vec::new();
         for item in items {
             let mut map = MapReader::new(item, "a task")?;
+            if let Some(body) = map.take("block") {
+                tasks.extend(self.block(body, map, included)?);
+                continue;
+            }
             let include = INCLUDE_ALIASES.iter().find_map(|k| map.take_entry(k));
-            match include {
-                Some((key, name)) => tasks.extend(self.include(key, name, map, included)?),
-                None => tasks.push(task(map)?),
+            let role = super::role::INCLUDE_ROLE
+                .iter()
+                .find_map(|k| map.take_entry(k));
+            let vars_file = INCLUDE_VARS.iter().find_map(|k| map.take_entry(k));
+            match (include, role, vars_file) {
+                (Some((key, name)), _, _) => tasks.extend(self.include(key, name, map, included)?),
+                (None, Some((key, args)), _) => {
+                    tasks.extend(self.include_role(key, args, map, included)?);
+                }
+                (None, None, Some((key, args))) => tasks.push(self.include_vars(key, args, map)?),
+                (None, None, None) => tasks.push(task(map)?),
             }
         }
         Ok(tasks)
@@ -246,6 +306,32 @@ impl Parser<'_> {
         mut map: MapReader<'_>,
         included: &mut Included,
     ) -> Result<Vec<Task>, Diagnostic> {
+        // `include_tasks: {file: x.yml}` names the file in a mapping.
+        let name = match &name.value {
+            Value::Map(_) => {
+                let mut form = MapReader::new(name, "an include")?;
+                let file = form
+                    .take("file")
+                    .ok_or_else(|| name.error("an include written as a mapping needs `file:`"))?;
+                if let Some(apply) = form.take("apply") {
+                    return Err(apply
+                        .error("`apply` on an include is not supported")
+                        .with_help("put the keywords on the included tasks, or on a `block`"));
+                }
+                form.finish("an include", &["file"])?;
+                file
+            }
+            _ => name,
+        };
+        if let Some(looping) = super::loops::looping(&mut map)? {
+            return Err(looping
+                .items
+                .error(format!(
+                    "a loop over `{}` is not supported: ferry reads includes before connecting",
+                    key.as_str().unwrap_or("include")
+                ))
+                .with_help("loop inside the included tasks instead"));
+        }
         let wanted = scalar_string(name, "include")?;
         let when = conditions(map.take("when"));
         let tags = map.strings("tags")?;
@@ -311,14 +397,55 @@ impl Parser<'_> {
         Ok(tasks)
     }
 
-    /// Finds the playbook `name` and pushes it on the include stack.
-    fn enter(&mut self, name: &str, key: &Node, at: &Node) -> Result<Arc<Source>, Diagnostic> {
+    /// Finds the playbook `name` and pushes it on the include stack: a file
+    /// by its path (relative to the file that names it, then to the role
+    /// and the playbook, as Ansible looks), or else a reusable playbook by
+    /// name from `playbooks/` and ferry's built-in ones.
+    pub(super) fn enter(
+        &mut self,
+        name: &str,
+        key: &Node,
+        at: &Node,
+    ) -> Result<Arc<Source>, Diagnostic> {
+        let name = &self.static_path(name, at)?;
+        if let Some(path) = self.file_beside(name, at, "tasks") {
+            let shown = path.to_string_lossy().into_owned();
+            self.check_cycle(&shown, at)?;
+            let source = Source::read(&path).map_err(|e| at.error(e.message))?;
+            self.stack.push(shown);
+            return Ok(source);
+        }
+        if has_yaml_extension(name) {
+            let looked: Vec<String> = self
+                .search_dirs(at, "tasks")
+                .iter()
+                .map(|d| d.join(name).display().to_string())
+                .collect();
+            let what = key.as_str().unwrap_or("include");
+            return Err(at
+                .error(format!("no file `{name}` to {what}"))
+                .with_help(format!("looked for {}", looked.join(", "))));
+        }
+        self.check_cycle(name, at)?;
+        self.enter_library(name, key, at)
+    }
+
+    fn check_cycle(&self, name: &str, at: &Node) -> Result<(), Diagnostic> {
         if let Some(start) = self.stack.iter().position(|n| n == name) {
             let cycle = [&self.stack[start..], &[name.to_string()]]
                 .concat()
                 .join(" → ");
             return Err(at.error(format!("include cycle: {cycle}")));
         }
+        Ok(())
+    }
+
+    fn enter_library(
+        &mut self,
+        name: &str,
+        key: &Node,
+        at: &Node,
+    ) -> Result<Arc<Source>, Diagnostic> {
         let source = match self.library.find(name) {
             Some(Ok(source)) => source,
             Some(Err(err)) => return Err(at.error(format!("cannot read playbook `{name}`: {err}"))),
@@ -337,6 +464,60 @@ impl Parser<'_> {
     }
 }
 
+/// `become_method`: ferry escalates with sudo, so `sudo` is the only method
+/// it accepts; any other is refused rather than silently run with sudo.
+fn become_method(map: &mut MapReader<'_>) -> Result<(), Diagnostic> {
+    if let Some(method) = map.take("become_method") {
+        let name = scalar_string(method, "become_method")?;
+        if name != "sudo" {
+            return Err(method
+                .error(format!(
+                    "`become_method: {name}` is not supported: ferry escalates with sudo"
+                ))
+                .with_help("remove `become_method`, or set it to `sudo`"));
+        }
+    }
+    Ok(())
+}
+
+/// Every `notify` must name a handler of the play (by its name, a `listen`
+/// topic, or `role : name`): Ansible refuses a play that notifies a handler
+/// it does not have, and a misspelt name would otherwise never run it.
+/// Names that are templates are settled per host, and not checked here.
+fn check_notify(tasks: &[Task], handlers: &[Task]) -> Result<(), Diagnostic> {
+    let templated = |n: &str| n.contains("{{") || n.contains("{%");
+    if handlers
+        .iter()
+        .any(|h| h.name.as_deref().is_some_and(templated))
+    {
+        return Ok(());
+    }
+    let mut known: Vec<String> = Vec::new();
+    for handler in handlers {
+        if let Some(name) = &handler.name {
+            known.push(name.clone());
+            if let Some(role) = handler.role_dir.as_ref().and_then(|d| d.file_name()) {
+                known.push(format!("{} : {name}", role.to_string_lossy()));
+            }
+        }
+        known.extend(handler.listen.iter().cloned());
+    }
+    for task in tasks.iter().chain(handlers) {
+        for name in &task.notify {
+            if templated(name) || known.contains(name) {
+                continue;
+            }
+            let names: Vec<&str> = handlers.iter().filter_map(|h| h.name.as_deref()).collect();
+            return Err(Diagnostic::new(
+                format!("`notify` names `{name}`, but the play has no handler by that name or `listen` topic"),
+                task.span.clone(),
+            )
+            .suggest(name, names.iter().copied()));
+        }
+    }
+    Ok(())
+}
+
 /// The value node of an `import_playbook` entry (for error locations).
 fn name_node<'a>(key: &'a Node, item: &'a Node) -> &'a Node {
     match &item.value {
@@ -348,39 +529,32 @@ fn name_node<'a>(key: &'a Node, item: &'a Node) -> &'a Node {
     }
 }
 
-fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
+pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let node = map.node();
     let name = map.string("name")?;
     let when = conditions(map.take("when"));
-    let loop_items = map.take("loop").cloned();
-    let loop_var = match map.take("loop_control") {
-        None => "item".to_string(),
-        Some(n) => {
-            let mut control = MapReader::new(n, "`loop_control`")?;
-            let var = control.string("loop_var")?.unwrap_or_else(|| "item".into());
-            control.finish("`loop_control`", &["loop_var"])?;
-            var
-        }
-    };
+    let looping = super::loops::looping(&mut map)?;
+    become_method(&mut map)?;
+    let sudo = map.bool("sudo")?;
+    let sudo_user = map.string("sudo_user")?;
     let (escalate, escalate_if) = match map.take("become") {
         Some(node) if matches!(node.value, crate::yaml::Value::Str(_)) => {
             (None, Some(node.clone()))
         }
         Some(node) => (Some(bool_of(node, "become")?), None),
-        None => (None, None),
+        None => (sudo, None),
     };
     let mut task = Task {
         name,
         when,
-        loop_items,
-        loop_var,
+        looping,
         register: map.string("register")?,
         notify: map.strings("notify")?,
         listen: map.strings("listen")?,
         run_once: map.bool("run_once")?.unwrap_or(false),
         escalate,
         escalate_if,
-        become_user: map.string("become_user")?,
+        become_user: map.string("become_user")?.or(sudo_user),
         tags: map.strings("tags")?,
         changed_when: map.take("changed_when").cloned(),
         failed_when: map.take("failed_when").cloned(),
@@ -403,6 +577,9 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
             .map(vars_of)
             .transpose()?
             .unwrap_or_default(),
+        params: Vec::new(),
+        role_dir: None,
+        include_vars: None,
         module: String::new(),
         module_node: node.clone(),
         args: node.clone(),
@@ -421,9 +598,15 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let key_name = key.scalar_string().unwrap_or_default();
     let Some(module) = modules::canonical(&key_name) else {
         let candidates = modules::NAMES.iter().chain(TASK_KEYS).copied();
-        return Err(key
+        let err = key
             .error(format!("unknown module `{key_name}`"))
-            .suggest(&key_name, candidates));
+            .suggest(&key_name, candidates);
+        return Err(match err.help {
+            Some(_) => err,
+            None => err.with_help(
+                "ferry does not have this module; the README's `Playbooks` section lists those it has",
+            ),
+        });
     };
     if let Some((second, _)) = remaining.get(1) {
         let second_name = second.scalar_string().unwrap_or_default();
@@ -436,7 +619,7 @@ fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     }
     task.module = module.to_string();
     task.module_node = key.clone();
-    task.args = merge_args(args, extra_args)?;
+    task.args = merge_args(&super::kv::free_form_args(module, args)?, extra_args)?;
     remaining.clear();
     Ok(task)
 }
@@ -473,8 +656,14 @@ fn merge_args(args: &Node, extra: Option<Node>) -> Result<Node, Diagnostic> {
     Ok(merged)
 }
 
+/// Whether a name is a file name (`setup.yml`) rather than a reusable
+/// playbook's (`python/venv`).
+pub(super) fn has_yaml_extension(name: &str) -> bool {
+    name.ends_with(".yml") || name.ends_with(".yaml")
+}
+
 /// `when: x` and `when: [x, y]` both become a list of expressions.
-fn conditions(node: Option<&Node>) -> Vec<Node> {
+pub(super) fn conditions(node: Option<&Node>) -> Vec<Node> {
     match node {
         None => Vec::new(),
         Some(Node {

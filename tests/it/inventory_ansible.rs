@@ -271,13 +271,13 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
 }
 
 /// A venv with ansible-core, and a scratch directory for Ansible's state.
-struct Ansible {
+pub(crate) struct Ansible {
     venv: PathBuf,
     home: tempfile::TempDir,
 }
 
 impl Ansible {
-    fn get() -> Ansible {
+    pub(crate) fn get() -> Ansible {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -307,7 +307,7 @@ impl Ansible {
         stdout
     }
 
-    fn command(&self, script: &str, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, script: &str, args: &[&str]) -> Command {
         let mut command = Command::new(self.venv.join("bin/python"));
         command.arg(self.venv.join("bin").join(script)).args(args);
         for (key, _) in std::env::vars_os() {
