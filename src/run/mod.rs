@@ -170,7 +170,7 @@ fn execute(
     exec: &ExecArgs,
     dry_run: bool,
 ) -> Result<Outcome, Error> {
-    let outcome = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
+    let outcome = run_plan(plan, project_dir, exec, dry_run, |_, _| {})?;
     finish(&outcome)?;
     Ok(outcome)
 }
@@ -178,13 +178,15 @@ fn execute(
 type Results = indexmap::IndexMap<String, serde_json::Map<String, serde_json::Value>>;
 
 /// Runs a plan with the reporter the flags ask for; `before_recap` may
-/// print per-host results before the recap is shown.
+/// print per-host results before the recap is shown, through the printer
+/// it is handed (never `println!`: on a terminal that text would be
+/// written past the live lines, and erased with them).
 fn run_plan(
     plan: &mut Plan,
     project_dir: &Path,
     exec: &ExecArgs,
     dry_run: bool,
-    before_recap: impl FnOnce(&Results),
+    before_recap: impl FnOnce(&Results, &dyn Fn(&str)),
 ) -> Result<Outcome, Error> {
     run_plan_with(plan, project_dir, exec, dry_run, None, before_recap)
 }
@@ -195,7 +197,7 @@ fn run_plan_with(
     exec: &ExecArgs,
     dry_run: bool,
     deploy: Option<&DeployOptions>,
-    before_recap: impl FnOnce(&Results),
+    before_recap: impl FnOnce(&Results, &dyn Fn(&str)),
 ) -> Result<Outcome, Error> {
     ask_passphrases(plan)?;
     let plan = &*plan;
@@ -233,7 +235,15 @@ fn run_plan_with(
         });
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
-    before_recap(&results);
+    let print = |text: &str| {
+        if exec.quiet {
+            // A quiet run draws no lines: the command's report is its output.
+            print!("{text}");
+        } else {
+            sink.print(text);
+        }
+    };
+    before_recap(&results, &print);
     never_reached(plan, &mut outcome);
     let verdict = Verdict::of(&outcome);
     let recap = sink.finish(&verdict);

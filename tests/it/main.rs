@@ -21,4 +21,5 @@ mod release_tree;
 mod secrets;
 mod support;
 mod systemd;
+mod terminal;
 mod transport;
