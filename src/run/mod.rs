@@ -210,8 +210,15 @@ fn run_plan_with(
     options.dry_run = dry_run;
     options.verbose = exec.verbose;
     options.grace = Duration::from_secs(exec.grace);
-    options.ssh_config =
-        Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
+    let ssh_config = SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?;
+    if exec.verbose && !exec.json {
+        // Said once, before any live line is drawn.
+        let hosts: Vec<_> = plan.plays.iter().flat_map(|p| &p.hosts).collect();
+        for line in executor::ignored_options(&hosts, &ssh_config) {
+            eprintln!("{line}");
+        }
+    }
+    options.ssh_config = Some(ssh_config);
     let mut templates = Templates::for_project(Some(project_dir));
     if let Some(deploy) = deploy {
         plan::CommitFiles::of(deploy.source.clone()).register(&mut templates);

@@ -1,7 +1,9 @@
 //! Logging in: the target's key files (or OpenSSH's default ones), then
 //! ssh-agent keys, each RSA key signed with a hash the server accepts.
+//! ssh_config's `IdentityAgent` picks the agent (or none), and
+//! `IdentitiesOnly yes` offers only agent keys that are the key files'.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use russh::client::Handle;
@@ -31,12 +33,24 @@ pub(super) async fn authenticate(
     };
     let mut tried = Vec::new();
     let mut key_error = None;
+    // The files' public keys: with IdentitiesOnly, the agent keys allowed.
+    let mut file_keys = Vec::new();
     for path in files {
         if !explicit && !path.exists() {
             continue;
         }
+        let mut public_file = path.clone().into_os_string();
+        public_file.push(".pub");
+        if let Ok(public) =
+            russh::keys::ssh_key::PublicKey::read_openssh_file(Path::new(&public_file))
+        {
+            file_keys.push(public.key_data().clone());
+        }
         let key = match keys::load_identity(&path, target.passphrase.as_deref()) {
-            Ok(key) => key,
+            Ok(key) => {
+                file_keys.push(key.public_key().key_data().clone());
+                key
+            }
             Err(error) => {
                 key_error.get_or_insert(error);
                 continue;
@@ -53,16 +67,22 @@ pub(super) async fn authenticate(
         }
         tried.push(format!("key `{}`", path.display()));
     }
-    let agent_socket = opts
-        .agent_socket
-        .clone()
-        .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
+    let from_env = || std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from);
+    let agent_socket = match target.identity_agent.as_deref() {
+        Some(none) if none.eq_ignore_ascii_case("none") => None,
+        Some("SSH_AUTH_SOCK") => from_env(),
+        Some(path) => Some(PathBuf::from(path)),
+        None => opts.agent_socket.clone().or_else(from_env),
+    };
     if let Some(socket) = agent_socket
         && let Ok(mut agent) = AgentClient::connect_uds(&socket).await
     {
         let identities = agent.request_identities().await.unwrap_or_default();
         for identity in identities {
             let public = identity.public_key().into_owned();
+            if target.identities_only && !file_keys.contains(public.key_data()) {
+                continue;
+            }
             let hash = rsa_hash(handle, public.algorithm().is_rsa()).await;
             let result = handle
                 .authenticate_publickey_with(&target.user, public, hash, &mut agent)

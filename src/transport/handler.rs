@@ -7,7 +7,7 @@ use russh::client;
 use russh::keys::{HashAlg, PublicKeyOrCertificate};
 
 use super::known_hosts::{self, Verdict};
-use super::{Target, TransportError, Trust};
+use super::{StrictHostKeyChecking, Target, TransportError, Trust};
 
 /// russh callbacks: only the host key check.
 pub(super) struct Client {
@@ -38,14 +38,21 @@ impl client::Handler for Client {
             // No certificate algorithm is advertised, so none should come.
             return Ok(false);
         };
-        let files = &self.trust.known_hosts;
+        let (files, writable) = self.trust.files_for(&self.target);
         let (address, port) = (&self.target.address, self.target.port);
         let host = self.target.name.clone();
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-        let refusal = match known_hosts::check(files, address, port, key) {
+        let accept_new = self.trust.accept_new
+            || self
+                .target
+                .strict_host_key_checking
+                .is_some_and(StrictHostKeyChecking::accepts_new);
+        let refusal = match known_hosts::check(&files, address, port, key) {
             Verdict::Trusted => return Ok(true),
             Verdict::Unknown => {
-                if self.trust.accept_new && known_hosts::append(files, address, port, key).is_some()
+                let hashed = self.target.hash_known_hosts;
+                if accept_new
+                    && known_hosts::append(&files[..writable], address, port, key, hashed).is_some()
                 {
                     return Ok(true);
                 }

@@ -19,6 +19,7 @@ mod readme_path;
 mod release_remote;
 mod release_tree;
 mod secrets;
+mod ssh_config;
 mod support;
 mod systemd;
 mod terminal;

@@ -230,7 +230,7 @@ impl TestHosts {
     pub fn trust(&self) -> Trust {
         Trust {
             known_hosts: vec![self.known_hosts.clone()],
-            accept_new: false,
+            ..Trust::default()
         }
     }
 }
