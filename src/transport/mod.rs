@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use ssh::Session;
+pub use ssh_config::Location;
 
 /// What a command reads as its stdin: a buffered reader, because callers
 /// hold the bytes in memory already and a copy through a buffer of its own

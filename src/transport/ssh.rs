@@ -457,11 +457,19 @@ async fn establish(
     };
     let mut handle = handshake.map_err(|error| match error {
         ClientError::HostKey(error) => Failure::Final(*error),
-        ClientError::Ssh(error) => Failure::Dropped(TransportError::Unreachable {
-            host: target.name.clone(),
-            address: target.socket_address(),
-            reason: format!("the SSH handshake failed: {error}"),
-        }),
+        ClientError::Ssh(error) => {
+            let error = TransportError::Unreachable {
+                host: target.name.clone(),
+                address: target.socket_address(),
+                reason: format!("the SSH handshake failed: {error}"),
+            };
+            // A ProxyCommand that ended is not a server busy with others.
+            if proxy.is_some() {
+                Failure::Final(error)
+            } else {
+                Failure::Dropped(error)
+            }
+        }
     })?;
     authenticate(&mut handle, target, opts).await?;
     Ok(Session {

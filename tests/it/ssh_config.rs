@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry::transport::StrictHostKeyChecking;
 use ferry::transport::ssh_config::{HostConfig, SshConfig};
+use ferry::transport::{ConnectOptions, Session, StrictHostKeyChecking, TransportError, Trust};
+
+use crate::support::sshd::{TestHost, TestHosts, new_key};
 
 /// `(config, host as given, user given on the command line)`.
 const CORPUS: &[(&str, &str, Option<&str>)] = &[
@@ -275,4 +277,207 @@ fn as_ssh_g(c: &HostConfig, host: &str, user: Option<&str>) -> HashMap<String, S
         c.alive.count_max.unwrap_or(3).to_string(),
     );
     map
+}
+
+async fn connect(config: &str, dir: &Path, host: &str) -> Result<Session, TransportError> {
+    let path = dir.join("ssh_config");
+    std::fs::write(&path, config).unwrap();
+    let target = SshConfig::load(&path).unwrap().target(host, "nobody");
+    // Only the files the config names: no user or system known_hosts.
+    let trust = Trust {
+        known_hosts: vec![dir.join("no-such-known-hosts")],
+        ..Trust::default()
+    };
+    let options = ConnectOptions {
+        agent_socket: Some(dir.join("no-agent")),
+        ..ConnectOptions::default()
+    };
+    Session::connect(&target, &trust, &options).await
+}
+
+async fn echo(session: &Session) -> String {
+    let out = session.exec("echo ok", None, &mut |_, _| {}).await.unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `Host app` block for `h`, logging in with `key`, known_hosts `kh`.
+fn block(h: &TestHost, key: &Path, kh: &Path, extra: &str) -> String {
+    format!(
+        "Host app\n  HostName {}\n  Port {}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {}\n{extra}",
+        h.address,
+        h.port,
+        h.user,
+        key.display(),
+        kh.display()
+    )
+}
+
+/// ProxyCommand was ignored: ferry connected straight to HostName.
+#[tokio::test]
+async fn proxy_command_was_ignored() {
+    let hosts = TestHosts::start(2);
+    let (gateway, app) = (&hosts.hosts[0], &hosts.hosts[1]);
+    let dir = tempfile::tempdir().unwrap();
+    // The real OpenSSH client carries the connection through host1.
+    let through = format!(
+        "  ProxyCommand ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={} -i {} -p {} -W %h:%p {}@{}\n",
+        hosts.known_hosts.display(),
+        hosts.key.display(),
+        gateway.port,
+        gateway.user,
+        gateway.address
+    );
+    let config = block(app, &hosts.key, &hosts.known_hosts, &through);
+    let session = connect(&config, dir.path(), "app").await.unwrap();
+    assert_eq!(echo(&session).await, "ok\n");
+    assert!(
+        gateway.log().contains("direct-tcpip") || gateway.log().contains("Accepted"),
+        "{}",
+        gateway.log()
+    );
+    // A command that cannot carry it: no straight connection instead.
+    let config = block(
+        app,
+        &hosts.key,
+        &hosts.known_hosts,
+        "  ProxyCommand exit 1\n",
+    );
+    let error = connect(&config, dir.path(), "app").await.unwrap_err();
+    assert!(error.to_string().contains("ProxyCommand"), "{error}");
+}
+
+/// ssh-agent on a socket of the test's own, holding `key`; killed on drop.
+struct Agent {
+    socket: PathBuf,
+    pid: i32,
+}
+
+impl Agent {
+    fn start(dir: &Path, key: &Path) -> Agent {
+        let socket = dir.join("agent.sock");
+        let out = Command::new("ssh-agent")
+            .arg("-a")
+            .arg(&socket)
+            .arg("-s")
+            .output()
+            .expect("ssh-agent");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pid = text
+            .split("SSH_AGENT_PID=")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|pid| pid.parse().ok())
+            .expect("agent pid");
+        let agent = Agent { socket, pid };
+        let added = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .output()
+            .unwrap();
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+    }
+}
+
+/// `IdentitiesOnly yes` was ignored: ferry logged in with an agent key
+/// OpenSSH would not have offered. `IdentityAgent` picks the agent.
+#[tokio::test]
+async fn identities_only_was_ignored_and_identity_agent_chooses_the_agent() {
+    let hosts = TestHosts::start(1);
+    let h = &hosts.hosts[0];
+    let dir = tempfile::tempdir().unwrap();
+    // The agent holds the key the host accepts; the config's file is another.
+    let agent = Agent::start(dir.path(), &hosts.key);
+    let other = dir.path().join("other_ed25519");
+    new_key(&other, "ed25519", "");
+    let with = |extra: &str| {
+        // `extra` first: its IdentityAgent wins over the one after it.
+        let agent = format!("{extra}  IdentityAgent {}\n", agent.socket.display());
+        block(h, &other, &hosts.known_hosts, &agent)
+    };
+    let session = connect(&with(""), dir.path(), "app").await.unwrap();
+    assert_eq!(echo(&session).await, "ok\n", "the agent's key logs in");
+    let error = connect(&with("  IdentitiesOnly yes\n"), dir.path(), "app")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TransportError::AuthFailed { .. }),
+        "only `other` may be offered: {error}"
+    );
+    // The agent's key is the file's: IdentitiesOnly lets it through.
+    let own = block(
+        h,
+        &hosts.key,
+        &hosts.known_hosts,
+        &format!(
+            "  IdentitiesOnly yes\n  IdentityAgent {}\n",
+            agent.socket.display()
+        ),
+    );
+    assert_eq!(
+        echo(&connect(&own, dir.path(), "app").await.unwrap()).await,
+        "ok\n"
+    );
+    let error = connect(&with("  IdentityAgent none\n"), dir.path(), "app")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TransportError::AuthFailed { .. }),
+        "{error}"
+    );
+}
+
+/// `StrictHostKeyChecking` and `UserKnownHostsFile` were ignored.
+#[tokio::test]
+async fn strict_host_key_checking_was_ignored() {
+    let hosts = TestHosts::start(2);
+    let h = &hosts.hosts[0];
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("fresh/.ssh/known_hosts");
+    let config = |strict: &str| {
+        block(
+            h,
+            &hosts.key,
+            &kh,
+            &format!("  StrictHostKeyChecking {strict}\n  HashKnownHosts yes\n"),
+        )
+    };
+    let error = connect(&config("yes"), dir.path(), "app")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TransportError::UnknownHostKey { .. }),
+        "{error}"
+    );
+    assert!(!kh.exists());
+    let session = connect(&config("accept-new"), dir.path(), "app")
+        .await
+        .unwrap();
+    assert_eq!(echo(&session).await, "ok\n");
+    let learnt = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        learnt.starts_with("|1|") && learnt.lines().count() == 1,
+        "{learnt}"
+    );
+    // Now known: `yes` connects.
+    connect(&config("yes"), dir.path(), "app").await.unwrap();
+    // A changed key is refused even under `no`.
+    let other = &hosts.hosts[1];
+    let forged = format!("[{}]:{} {}\n", h.address, h.port, other.host_key);
+    std::fs::write(&kh, forged).unwrap();
+    let error = connect(&config("no"), dir.path(), "app").await.unwrap_err();
+    assert!(
+        matches!(error, TransportError::ChangedHostKey { .. }),
+        "{error}"
+    );
 }
