@@ -7,8 +7,10 @@ use crate::transport::{ConnectOptions, Session, Target, TransportError, Trust};
 
 /// Where to connect for `host`: the inventory's explicit user and port
 /// given first (as Ansible gives them to ssh with `-o`: they win, and
-/// ssh_config's `Match user` sees the user), then ssh_config, then
-/// OpenSSH's defaults. The inventory's key file is offered first (`-i`).
+/// ssh_config's `Match user` sees the user), then the options of its
+/// `ansible_ssh_common_args`/`ansible_ssh_extra_args`, then ssh_config,
+/// then OpenSSH's defaults. The inventory's key file is offered first
+/// (`-i`). Without a config, the same options apply over an empty one.
 pub fn target(host: &HostPlan, ssh_config: Option<&SshConfig>) -> Target {
     let c = &host.connection;
     let default_user = std::env::var("USER").unwrap_or_else(|_| "root".into());
@@ -19,10 +21,11 @@ pub fn target(host: &HostPlan, ssh_config: Option<&SshConfig>) -> Target {
     if let Some(port) = c.port {
         preset.push(("Port".to_string(), vec![port.to_string()]));
     }
-    let mut target = match ssh_config {
-        Some(config) => config.target_with(&c.address, &default_user, &preset),
-        None => Target::new(&host.host, &c.address, 22, &default_user),
-    };
+    // Ansible puts `ansible_ssh_common_args`/`_extra_args` after these.
+    preset.extend(c.ssh_options.iter().cloned());
+    let empty = SshConfig::default();
+    let config = ssh_config.unwrap_or(&empty);
+    let mut target = config.target_with(&c.address, &default_user, &preset);
     target.name = host.host.clone();
     if let Some(port) = c.port {
         target.port = port;

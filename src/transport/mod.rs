@@ -12,6 +12,7 @@ pub mod keys;
 pub mod known_hosts;
 mod quickack;
 mod ssh;
+pub mod ssh_args;
 pub mod ssh_config;
 
 use std::path::PathBuf;

@@ -315,7 +315,7 @@ fn block(h: &TestHost, key: &Path, kh: &Path, extra: &str) -> String {
 /// ProxyCommand was ignored: ferry connected straight to HostName.
 #[tokio::test]
 async fn proxy_command_was_ignored() {
-    let hosts = TestHosts::start(2);
+    let hosts = TestHosts::start_with(2, "LogLevel DEBUG1");
     let (gateway, app) = (&hosts.hosts[0], &hosts.hosts[1]);
     let dir = tempfile::tempdir().unwrap();
     // The real OpenSSH client carries the connection through host1.
@@ -330,11 +330,8 @@ async fn proxy_command_was_ignored() {
     let config = block(app, &hosts.key, &hosts.known_hosts, &through);
     let session = connect(&config, dir.path(), "app").await.unwrap();
     assert_eq!(echo(&session).await, "ok\n");
-    assert!(
-        gateway.log().contains("direct-tcpip") || gateway.log().contains("Accepted"),
-        "{}",
-        gateway.log()
-    );
+    let forwarded = format!("target {} port {}", app.address, app.port);
+    assert!(gateway.log().contains(&forwarded), "{}", gateway.log());
     // A command that cannot carry it: no straight connection instead.
     let config = block(
         app,
@@ -479,5 +476,89 @@ async fn strict_host_key_checking_was_ignored() {
     assert!(
         matches!(error, TransportError::ChangedHostKey { .. }),
         "{error}"
+    );
+}
+
+/// Options ferry does not act on were dropped in silence: `-v` names each
+/// once, with its file and line and the hosts it applies to.
+#[test]
+fn unsupported_option_was_silently_ignored() {
+    let hosts = TestHosts::start(2);
+    let project = crate::support::ferry::Project::with_hosts(&hosts);
+    project.file(".ssh/config", "Host *\n  ForwardAgent yes\n");
+    let out = project.ferry(&["run", "test", "-v", "--", "true"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let config = project.path().join(".ssh/config");
+    let line = format!(
+        "ssh_config: `ForwardAgent` ({}:2) is not supported by ferry: ignored for host1, host2",
+        config.display()
+    );
+    let count = out.stderr.lines().filter(|l| *l == line).count();
+    assert_eq!(count, 1, "{}", out.stderr);
+    let quiet = project.ferry(&["run", "test", "--", "true"]);
+    assert!(!quiet.stderr.contains("ForwardAgent"), "{}", quiet.stderr);
+}
+
+/// The inventory's `ansible_ssh_common_args`/`ansible_ssh_extra_args` were
+/// ignored: their `-J` and `-o` options now count as given on ssh's
+/// command line.
+#[test]
+fn ansible_ssh_common_args_were_ignored() {
+    let hosts = TestHosts::start_with(2, "LogLevel DEBUG1");
+    let (gateway, app) = (&hosts.hosts[0], &hosts.hosts[1]);
+    let project = crate::support::ferry::Project::new();
+    project.file(
+        "inventory/test.ini",
+        &format!(
+            "[web]\napp ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} \
+             ansible_ssh_common_args='-J {}@{}:{}' \
+             ansible_ssh_extra_args='-o StrictHostKeyChecking=accept-new -o HashKnownHosts=yes'\n",
+            app.address,
+            app.port,
+            app.user,
+            hosts.key.display(),
+            gateway.user,
+            gateway.address,
+            gateway.port
+        ),
+    );
+    // The hop is reached with ssh_config alone, as `ssh -J` reaches it (the
+    // `-o` options are the target's): its key file and known key are there.
+    project.file(
+        ".ssh/config",
+        &format!("Host *\n  IdentityFile {}\n", hosts.key.display()),
+    );
+    project.file(
+        ".ssh/known_hosts",
+        &format!("{}\n", gateway.known_hosts_line()),
+    );
+    let out = project.ferry(&["run", "test", "--", "echo", "through"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("through"), "{}", out.stdout);
+    let forwarded = format!("target {} port {}", app.address, app.port);
+    assert!(gateway.log().contains(&forwarded), "{}", gateway.log());
+    let learnt = std::fs::read_to_string(project.path().join(".ssh/known_hosts")).unwrap();
+    let lines: Vec<&str> = learnt.lines().collect();
+    assert_eq!(lines.len(), 2, "the gateway's, then the app's: {learnt}");
+    assert!(lines[1].starts_with("|1|"), "hashed: {learnt}");
+    // The second run knows both keys.
+    let again = project.ferry(&["run", "test", "--", "echo", "through"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+}
+
+#[test]
+fn bad_ansible_ssh_common_args_are_bad_input() {
+    let project = crate::support::ferry::Project::new();
+    project.file(
+        "inventory/test.ini",
+        "[web]\napp ansible_host=127.0.0.1 ansible_ssh_common_args='-o'\n",
+    );
+    let out = project.ferry(&["run", "test", "--", "true"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("host `app`: `ansible_ssh_common_args`: `-o` needs an argument"),
+        "{}",
+        out.stderr
     );
 }

@@ -26,11 +26,22 @@ use super::{Alive, StrictHostKeyChecking, Target, TransportError};
 pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
 
 /// Parsed ssh_config files, in the order they are read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SshConfig {
     files: Vec<Vec<Entry>>,
     home: String,
     local_user: String,
+}
+
+impl Default for SshConfig {
+    /// No files: OpenSSH's defaults, for this user.
+    fn default() -> SshConfig {
+        SshConfig {
+            files: Vec::new(),
+            home: std::env::var("HOME").unwrap_or_default(),
+            local_user: local_user(),
+        }
+    }
 }
 
 /// What the config says about one host; `None`/empty when it says nothing
@@ -76,12 +87,8 @@ impl SshConfig {
         user: Option<&Path>,
         system: Option<&Path>,
     ) -> Result<SshConfig, TransportError> {
-        let home = std::env::var("HOME").unwrap_or_default();
-        let mut config = SshConfig {
-            files: Vec::new(),
-            local_user: local_user(),
-            home: home.clone(),
-        };
+        let mut config = SshConfig::default();
+        let home = config.home.clone();
         if let Some(user) = user {
             let base = Path::new(&home).join(".ssh");
             config.files.push(parse::file(user, &base, &home)?);
@@ -280,6 +287,15 @@ impl SshConfig {
             previous = Some(Box::new(target));
         }
         previous
+    }
+}
+
+/// One option as `-o` gives it (`Key=Value`, `Key Value`, quoted words),
+/// read as a config line is.
+pub(crate) fn split_option(text: &str) -> Result<(String, Vec<String>), String> {
+    match parse::split_line(text)? {
+        Some((keyword, args)) if !args.is_empty() => Ok((keyword, args)),
+        _ => Err(format!("`{text}` is not `Key=Value`")),
     }
 }
 

@@ -149,6 +149,10 @@ pub(super) fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, St
     if let Some(after) = rest.strip_prefix('=') {
         rest = after.trim_start();
     }
+    if keyword.eq_ignore_ascii_case("proxycommand") {
+        // A command for the shell: the rest of the line as written.
+        return Ok(Some((keyword, vec![rest.to_string()])));
+    }
     let mut args = Vec::new();
     let mut chars = rest.chars().peekable();
     loop {
@@ -207,11 +211,12 @@ mod tests {
             ("Port".into(), vec!["22".into()])
         );
         assert_eq!(
-            split("ProxyCommand \"nc -q0\" %h 'a b'"),
-            (
-                "ProxyCommand".into(),
-                vec!["nc -q0".into(), "%h".into(), "a b".into()]
-            )
+            split("IdentityFile \"/a b\" '/c d'"),
+            ("IdentityFile".into(), vec!["/a b".into(), "/c d".into()])
+        );
+        assert_eq!(
+            split("ProxyCommand=sh -c \"nc %h  %p\""),
+            ("ProxyCommand".into(), vec!["sh -c \"nc %h  %p\"".into()])
         );
         assert_eq!(split_line("# Host x").unwrap(), None);
         assert_eq!(split_line("   ").unwrap(), None);
