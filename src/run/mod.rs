@@ -210,7 +210,9 @@ fn run_plan_with(
     options.dry_run = dry_run;
     options.verbose = exec.verbose;
     options.grace = Duration::from_secs(exec.grace);
-    let ssh_config = SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?;
+    // A config that does not read is bad input, as it is to ssh.
+    let ssh_config = SshConfig::load_user_default()
+        .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
     if exec.verbose && !exec.json {
         // Said once, before any live line is drawn.
         let hosts: Vec<_> = plan.plays.iter().flat_map(|p| &p.hosts).collect();

@@ -294,7 +294,10 @@ impl SshConfig {
 /// read as a config line is.
 pub(crate) fn split_option(text: &str) -> Result<(String, Vec<String>), String> {
     match parse::split_line(text)? {
-        Some((keyword, args)) if !args.is_empty() => Ok((keyword, args)),
+        Some((keyword, args)) if !args.is_empty() => {
+            parse::validate(&keyword, &args)?;
+            Ok((keyword, args))
+        }
         _ => Err(format!("`{text}` is not `Key=Value`")),
     }
 }
@@ -501,6 +504,22 @@ mod tests {
             config.host("web1").identity_files,
             [PathBuf::from("/keys/10.0.0.1-deploy-100%")]
         );
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_naming_its_line_even_in_a_block_that_does_not_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "Host other\n  Port 22x\n").unwrap();
+        let error = SshConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            error.ends_with("line 2: `Port`: a port number, not `22x`"),
+            "{error}"
+        );
+        std::fs::write(&path, "Host *\n  StrictHostKeyChecking maybe\n").unwrap();
+        assert!(SshConfig::load(&path).is_err());
+        assert!(split_option("ConnectTimeout=soon").is_err());
+        assert!(split_option("ConnectTimeout=none").is_ok());
     }
 
     #[test]

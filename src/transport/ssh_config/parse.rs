@@ -85,10 +85,42 @@ fn read(path: &Path, base: &Path, home: &str, depth: usize) -> Result<Vec<Entry>
                 }
                 entries.push(Entry::Include { files });
             }
-            _ => entries.push(Entry::Option { keyword, args, at }),
+            _ => {
+                validate(&keyword, &args).map_err(|e| error(at.line, e))?;
+                entries.push(Entry::Option { keyword, args, at });
+            }
         }
     }
     Ok(entries)
+}
+
+/// Checks the value of an option ferry acts on, as OpenSSH refuses a bad
+/// one whether or not its block applies (a bad port is not port 22).
+pub(crate) fn validate(keyword: &str, args: &[String]) -> Result<(), String> {
+    let value = args.first().map(String::as_str).unwrap_or_default();
+    let bad = |what: &str| Err(format!("`{keyword}`: {what}, not `{value}`"));
+    match keyword.to_ascii_lowercase().as_str() {
+        "port" => match value.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(()),
+            _ => bad("a port number"),
+        },
+        "identitiesonly" | "hashknownhosts" => match value.to_ascii_lowercase().as_str() {
+            "yes" | "no" | "true" | "false" => Ok(()),
+            _ => bad("`yes` or `no`"),
+        },
+        "stricthostkeychecking" => match super::super::StrictHostKeyChecking::parse(value) {
+            Some(_) => Ok(()),
+            None => bad("`yes`, `accept-new`, `no` or `ask`"),
+        },
+        "connecttimeout" if value.eq_ignore_ascii_case("none") => Ok(()),
+        "connecttimeout" | "serveraliveinterval" | "serveralivecountmax" => {
+            match value.parse::<u64>() {
+                Ok(_) => Ok(()),
+                Err(_) => bad("a number of seconds"),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The files an `Include` argument names, sorted as glob(3) sorts them; a
