@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use russh::client::Handle;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
+use russh::keys::{Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
 use super::handler::Client;
 use super::{ConnectOptions, Target, TransportError, keys};
@@ -56,8 +56,20 @@ pub(super) async fn authenticate(
                 continue;
             }
         };
+        let key = Arc::new(key);
+        // A certificate for this key (`CertificateFile`, or the key's own
+        // `-cert.pub` beside it) is offered before the bare key.
+        for certificate in certificates_for(target, &path, &key) {
+            let result = handle
+                .authenticate_openssh_cert(&target.user, Arc::clone(&key), certificate)
+                .await
+                .map_err(lost)?;
+            if result.success() {
+                return Ok(());
+            }
+        }
         let hash = rsa_hash(handle, key.algorithm().is_rsa()).await;
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let key = PrivateKeyWithHashAlg::new(key, hash);
         let result = handle
             .authenticate_publickey(&target.user, key)
             .await
@@ -101,6 +113,28 @@ pub(super) async fn authenticate(
             tried,
         }),
     }
+}
+
+/// The certificates of `key` among the target's `CertificateFile`s and
+/// the key file's `-cert.pub`, as OpenSSH pairs them (by public key).
+fn certificates_for(target: &Target, path: &Path, key: &PrivateKey) -> Vec<Certificate> {
+    let mut beside = path.as_os_str().to_owned();
+    beside.push("-cert.pub");
+    let mut found: Vec<Certificate> = Vec::new();
+    for file in target
+        .certificate_files
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([Path::new(&beside)])
+    {
+        if let Ok(certificate) = Certificate::read_file(file)
+            && certificate.public_key() == key.public_key().key_data()
+            && !found.contains(&certificate)
+        {
+            found.push(certificate);
+        }
+    }
+    found
 }
 
 /// The RSA signature hash the server accepts (SHA-1 is refused by OpenSSH 9).

@@ -26,6 +26,9 @@ pub enum Verdict {
     Changed { file: PathBuf, line: usize },
     /// The key is marked `@revoked`.
     Revoked { file: PathBuf, line: usize },
+    /// A host certificate that an authority listed for the host did not
+    /// validly issue for it (why, in a sentence).
+    BadCertificate { reason: String },
 }
 
 /// The marker at the start of a line, if any.
@@ -194,6 +197,99 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
         (false, Some((file, line, _))) => Verdict::Changed { file, line },
         (false, None) => Verdict::Unknown,
     }
+}
+
+/// Whether `files` list a certificate authority (`@cert-authority`) for
+/// `host:port`: then its host certificate is asked for first, as OpenSSH
+/// does.
+pub fn has_authority(files: &[PathBuf], host: &str, port: u16) -> bool {
+    let name = host_name(host, port);
+    files.iter().any(|file| {
+        fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().enumerate().any(|(index, line)| {
+                parse_line(line, index + 1).is_some_and(|entry| {
+                    entry.marker == Marker::CertAuthority && patterns_match(entry.patterns, &name)
+                })
+            })
+        })
+    })
+}
+
+/// Checks a host certificate as OpenSSH does: signed by an authority that
+/// an `@cert-authority` line lists for `host:port`, a host certificate,
+/// `host` among its principals (wildcards allowed), valid now, without
+/// critical options; and neither its key nor its authority `@revoked`.
+pub fn check_certificate(
+    files: &[PathBuf],
+    host: &str,
+    port: u16,
+    certificate: &russh::keys::Certificate,
+) -> Verdict {
+    use russh::keys::ssh_key::certificate::CertType;
+    let name = host_name(host, port);
+    let mut authorities = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            let Some(entry) = parse_line(line, index + 1) else {
+                continue;
+            };
+            let Some(key) = entry.key() else { continue };
+            match entry.marker {
+                Marker::Revoked
+                    if key.key_data() == certificate.public_key()
+                        || key.key_data() == certificate.signature_key() =>
+                {
+                    return Verdict::Revoked {
+                        file: file.clone(),
+                        line: entry.line,
+                    };
+                }
+                Marker::CertAuthority if patterns_match(entry.patterns, &name) => {
+                    authorities.push(key.fingerprint(russh::keys::HashAlg::Sha256));
+                }
+                _ => {}
+            }
+        }
+    }
+    if authorities.is_empty() {
+        return Verdict::Unknown;
+    }
+    let bad = |reason: String| Verdict::BadCertificate { reason };
+    if certificate.validate(&authorities).is_err() {
+        return bad(format!(
+            "not signed by an authority listed for `{name}`, or not valid now (key id `{}`)",
+            certificate.key_id()
+        ));
+    }
+    if certificate.cert_type() != CertType::Host {
+        return bad("it is a user certificate".to_string());
+    }
+    let host = host.to_ascii_lowercase();
+    let principals = certificate.valid_principals();
+    if !principals
+        .iter()
+        .any(|p| wildcard(p.as_bytes(), host.as_bytes()))
+    {
+        return bad(format!(
+            "issued for {}, not `{host}`",
+            if principals.is_empty() {
+                "no principal".to_string()
+            } else {
+                principals
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    if !certificate.critical_options().is_empty() {
+        return bad("it carries critical options".to_string());
+    }
+    Verdict::Trusted
 }
 
 /// Key algorithms that `files` list for `host:port`, so the client can ask

@@ -53,6 +53,9 @@ pub struct Target {
     /// `ProxyCommand`, tokens expanded: run through `sh -c`, its stdin and
     /// stdout are the connection (instead of TCP or `jump`).
     pub proxy_command: Option<String>,
+    /// `CertificateFile`: certificates offered with the key files they
+    /// certify (a key's own `-cert.pub` is tried too).
+    pub certificate_files: Vec<PathBuf>,
     /// `IdentitiesOnly yes`: offer only the key files, and agent keys only
     /// when they are one of those files' keys.
     pub identities_only: bool,
@@ -131,6 +134,7 @@ impl Target {
             jump: None,
             alive: Alive::default(),
             proxy_command: None,
+            certificate_files: Vec::new(),
             identities_only: false,
             identity_agent: None,
             user_known_hosts: None,
@@ -318,6 +322,8 @@ pub enum TransportError {
         file: PathBuf,
         line: usize,
     },
+    #[error("host certificate of `{host}` is not trusted: {reason}")]
+    BadHostCertificate { host: String, reason: String },
     #[error(
         "`{user}@{host}` refused every identity offered (tried: {})",
         tried_list(tried)

@@ -509,6 +509,15 @@ fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> clien
         inactivity_timeout: None,
         preferred: Preferred {
             kex: KEX_ORDER.into(),
+            host_key_certificates: if known_hosts::has_authority(
+                &files,
+                &target.address,
+                target.port,
+            ) {
+                key_order.clone().into()
+            } else {
+                Vec::new().into()
+            },
             key: key_order.into(),
             ..Preferred::DEFAULT
         },

@@ -1,6 +1,7 @@
 //! ferry's integration tests: one binary, one module per area.
 
 mod apps;
+mod certificates;
 mod certs;
 mod certs_certbot;
 mod certs_nginx;

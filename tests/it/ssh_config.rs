@@ -78,7 +78,7 @@ const CORPUS: &[(&str, &str, Option<&str>)] = &[
     ),
     // Keys, agent and known_hosts files, with tokens and `~`.
     (
-        "Host k\n  HostName 10.3.0.1\n  User ops\n  IdentitiesOnly yes\n  IdentityFile ~/.ssh/k-%h-%r\n  IdentityAgent ~/agent-%r.sock\n  UserKnownHostsFile ~/kh1 /etc/kh-%h\n  GlobalKnownHostsFile /etc/g1\n  HashKnownHosts yes\n  StrictHostKeyChecking no\n  ServerAliveInterval 0\n  ServerAliveCountMax 7\n",
+        "Host k\n  HostName 10.3.0.1\n  User ops\n  IdentitiesOnly yes\n  IdentityFile ~/.ssh/k-%h-%r\n  IdentityAgent ~/agent-%r.sock\n  UserKnownHostsFile ~/kh1 /etc/kh-%h\n  CertificateFile ~/.ssh/c-%h\n  CertificateFile /c2\n  GlobalKnownHostsFile /etc/g1\n  HashKnownHosts yes\n  StrictHostKeyChecking no\n  ServerAliveInterval 0\n  ServerAliveCountMax 7\n",
         "k",
         None,
     ),
@@ -185,7 +185,7 @@ fn ssh_g(config: &Path, host: &str, user: Option<&str>) -> HashMap<String, Strin
     let mut map: HashMap<String, String> = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        let value = if key == "identityfile" {
+        let value = if key == "identityfile" || key == "certificatefile" {
             expand_like_ssh(value, &map)
         } else {
             value.to_string()
@@ -237,6 +237,12 @@ fn as_ssh_g(c: &HostConfig, host: &str, user: Option<&str>) -> HashMap<String, S
     put("port", c.port.unwrap_or(22).to_string());
     if !c.identity_files.is_empty() {
         put("identityfile", paths(&c.identity_files).replace(' ', "\n"));
+    }
+    if !c.certificate_files.is_empty() {
+        put(
+            "certificatefile",
+            paths(&c.certificate_files).replace(' ', "\n"),
+        );
     }
     if !c.proxy_jump.is_empty() {
         put("proxyjump", c.proxy_jump.join(","));

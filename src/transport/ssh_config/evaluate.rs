@@ -18,6 +18,7 @@ pub(super) const HONOURED: &[&str] = &[
     "user",
     "port",
     "identityfile",
+    "certificatefile",
     "identitiesonly",
     "identityagent",
     "proxyjump",
@@ -37,6 +38,7 @@ pub(super) const HONOURED: &[&str] = &[
 pub(super) struct Options {
     values: HashMap<String, Vec<String>>,
     pub identity_files: Vec<String>,
+    pub certificate_files: Vec<String>,
     /// Options ferry does not act on that applied to the host, as written
     /// and where (`None`: given on a command line).
     pub ignored: Vec<(String, Option<Location>)>,
@@ -59,6 +61,7 @@ impl Options {
         let Some(first) = args.first() else { return };
         match key.as_str() {
             "identityfile" => self.identity_files.push(first.clone()),
+            "certificatefile" => self.certificate_files.push(first.clone()),
             // Whichever of the two comes first wins over the other.
             "proxyjump" | "proxycommand" => {
                 if !self.values.contains_key("proxyjump")

@@ -54,6 +54,8 @@ pub struct HostConfig {
     pub port: Option<u16>,
     /// IdentityFile, in order, `~` and tokens expanded.
     pub identity_files: Vec<PathBuf>,
+    /// CertificateFile, in order, `~` and tokens expanded.
+    pub certificate_files: Vec<PathBuf>,
     /// Jump hosts, first hop first, as written (`[user@]host[:port]`).
     pub proxy_jump: Vec<String>,
     /// ProxyCommand as written (tokens expanded when connecting).
@@ -179,6 +181,12 @@ impl SshConfig {
                 .filter(|f| !f.eq_ignore_ascii_case("none"))
                 .map(|f| PathBuf::from(tokens.path(f)))
                 .collect(),
+            certificate_files: options
+                .certificate_files
+                .iter()
+                .filter(|f| !f.eq_ignore_ascii_case("none"))
+                .map(|f| PathBuf::from(tokens.path(f)))
+                .collect(),
             proxy_jump,
             proxy_command: options
                 .first("proxycommand")
@@ -253,6 +261,7 @@ impl SshConfig {
         });
         let mut target = Target::new(name, &address, port, &user);
         target.identity_files = host.identity_files;
+        target.certificate_files = host.certificate_files;
         target.alive = host.alive;
         target.proxy_command = proxy_command;
         target.identities_only = host.identities_only.unwrap_or(false);
