@@ -3,8 +3,9 @@
 //! One SSH connection per host ([`Session`], russh underneath), reused for
 //! every command the executor runs there. Host keys are checked against
 //! OpenSSH known_hosts files ([`known_hosts`]), identities come from key
-//! files and ssh-agent ([`keys`]), and `~/.ssh/config` is read by
-//! [`ssh_config`] to turn an inventory name into a [`Target`].
+//! files and ssh-agent ([`keys`]), and ssh_config is evaluated as OpenSSH
+//! evaluates it by [`ssh_config`] to turn an inventory name (with the
+//! inventory's ssh arguments, [`ssh_args`]) into a [`Target`].
 
 mod auth;
 mod handler;

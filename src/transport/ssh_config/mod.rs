@@ -291,7 +291,9 @@ impl SshConfig {
             }
             let host = self.resolve(&spec.host, &preset);
             let mut target = self.direct_target(&spec.host, default_user, host);
-            target.proxy_command = None;
+            // The first hop may be reached through its own ProxyCommand (as
+            // `ssh -W` reaching it would be); a later one is reached through
+            // the hop before it.
             target.jump = previous.take();
             previous = Some(Box::new(target));
         }
@@ -487,6 +489,18 @@ mod tests {
         assert_eq!(bastion.address, "203.0.113.7");
         assert_eq!((bastion.user.as_str(), bastion.port), ("admin", 2200));
         assert!(bastion.jump.is_none());
+    }
+
+    #[test]
+    fn the_first_hop_keeps_its_proxy_command() {
+        let (_d, config) = config(
+            "Host app\n  ProxyJump gw,inner\n  ProxyCommand nc never\n\
+             Host gw\n  ProxyCommand nc %h %p\n",
+        );
+        let app = config.target("app", "me");
+        assert_eq!(app.proxy_command, None, "ProxyJump came first");
+        let gw = app.jump.unwrap().jump.unwrap();
+        assert_eq!(gw.proxy_command.as_deref(), Some("nc gw 22"));
     }
 
     #[test]
