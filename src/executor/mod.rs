@@ -32,6 +32,7 @@ use crate::template::Templates;
 use crate::transport::ssh_config::SshConfig;
 use crate::transport::{ConnectOptions, Session, Trust};
 
+pub use connect::ignored_options;
 pub use deploy::DeployOptions;
 pub use event::{Event, Reporter, Status};
 pub use host::HostResult;

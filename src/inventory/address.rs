@@ -15,6 +15,9 @@ pub struct HostAddress {
     pub port: Option<u16>,
     pub user: Option<String>,
     pub key_file: Option<PathBuf>,
+    /// `ansible_ssh_common_args`, then `ansible_ssh_extra_args`, as
+    /// `(variable, text)`: ssh command-line arguments, unrendered.
+    pub ssh_args: Vec<(String, String)>,
 }
 
 impl HostAddress {
@@ -31,6 +34,10 @@ impl HostAddress {
                 .and_then(|p| p.trim().parse().ok()),
             user: get(&["ansible_user", "ansible_ssh_user", "user"]),
             key_file: get(&["ansible_ssh_private_key_file", "key"]).map(PathBuf::from),
+            ssh_args: ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+                .into_iter()
+                .filter_map(|n| Some((n.to_string(), scalar(vars.get(n)?)?)))
+                .collect(),
         }
     }
 }
@@ -62,6 +69,7 @@ mod tests {
                 port: Some(2202),
                 user: Some("u".into()),
                 key_file: Some(PathBuf::from("k.pem")),
+                ssh_args: Vec::new(),
             }
         );
     }

@@ -245,11 +245,23 @@ fn compile_host(
         }
         (None, None) => None,
     };
+    let mut ssh_options = Vec::new();
+    for (var, text) in &address.ssh_args {
+        let text = scope.render_str(text, &inventory_span)?;
+        let options = crate::transport::ssh_args::parse(&text).map_err(|reason| {
+            Diagnostic::new(
+                format!("host `{host}`: `{var}`: {reason}"),
+                inventory_span.clone(),
+            )
+        })?;
+        ssh_options.extend(options);
+    }
     let connection = Connection {
         address: scope.render_str(&address.address, &inventory_span)?,
         port: address.port,
         user,
         key_file: address.key_file,
+        ssh_options,
         passphrase,
         become_password,
     };

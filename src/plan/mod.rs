@@ -68,6 +68,11 @@ pub struct Connection {
     pub user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<std::path::PathBuf>,
+    /// ssh options from the inventory's `ansible_ssh_common_args` and
+    /// `ansible_ssh_extra_args` (`-o`, `-J`, …), in order: given before
+    /// ssh_config, as on ssh's command line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<(String, Vec<String>)>,
     /// The passphrase of an encrypted key (`ssh_key_passphrase`, or asked
     /// for on the terminal). Secret: never serialized, masked everywhere.
     #[serde(skip)]

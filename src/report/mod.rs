@@ -46,6 +46,13 @@ pub trait ReportSink: Reporter {
     /// one JSON object) ending with `verdict`'s line, and returns it. Later
     /// calls return it again without showing it twice.
     fn finish(&self, verdict: &Verdict) -> Recap;
+
+    /// Prints `text` (whole lines) on stdout for the person watching: a
+    /// command's own report, such as each host's output of `ferry run`. On
+    /// a terminal it goes above the live lines, which are taken down while
+    /// it is written and drawn again below it: text written past them is
+    /// what their final clear erased. JSON output has no place for it.
+    fn print(&self, text: &str);
 }
 
 /// Which reporter to use.

@@ -65,6 +65,12 @@ impl ReportSink for Plain {
         }
         state.recap.clone()
     }
+
+    fn print(&self, text: &str) {
+        let mut state = lock(&self.state);
+        let _ = state.out.write_all(text.as_bytes());
+        let _ = state.out.flush();
+    }
 }
 
 impl State {

@@ -177,6 +177,18 @@ impl ReportSink for Terminal {
         }
         live.recap.clone()
     }
+
+    fn print(&self, text: &str) {
+        let mut live = lock(&self.state);
+        if text.is_empty() {
+            return;
+        }
+        let Live { multi, out, .. } = &mut *live;
+        multi.suspend(|| {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        });
+    }
 }
 
 impl Live {

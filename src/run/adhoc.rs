@@ -1,5 +1,6 @@
 //! Ad-hoc work on a stage's hosts: `run` and `check`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::json;
@@ -28,7 +29,7 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
     let masker = plan.masker.clone();
-    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results, print| {
         if args.exec.json {
             return;
         }
@@ -39,12 +40,13 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
             let rc = out["rc"]
                 .as_u64()
                 .map_or("-".to_string(), |rc| rc.to_string());
-            println!("── {host} (rc {rc}) ──");
+            let mut text = format!("── {host} (rc {rc}) ──\n");
             for stream in ["stdout", "stderr"] {
-                if let Some(text) = out[stream].as_str().filter(|t| !t.is_empty()) {
-                    println!("{}", masker.mask(text));
+                if let Some(output) = out[stream].as_str().filter(|t| !t.is_empty()) {
+                    let _ = writeln!(text, "{}", masker.mask(output));
                 }
             }
+            print(&text);
         }
     })?;
     finish(&outcome)
@@ -164,12 +166,12 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
     let json = args.exec.json;
-    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results| {
+    let outcome = run_plan(&mut plan, dir, &args.exec, false, |results, print| {
         if json {
             return;
         }
         for (host, registered) in results {
-            println!("── {host} ──");
+            let mut report = format!("── {host} ──\n");
             for (i, name) in names.iter().enumerate() {
                 let Some(result) = registered.get(&format!("check{i}")) else {
                     continue;
@@ -190,11 +192,13 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
                     _ => ("✓", result["stdout"].as_str().unwrap_or_default()),
                 };
                 let text = text.lines().collect::<Vec<_>>().join("; ");
-                println!(
+                let _ = writeln!(
+                    report,
                     "  {mark} {name}{}{text}",
                     if text.is_empty() { "" } else { ": " }
                 );
             }
+            print(&report);
         }
     })?;
     finish(&outcome)

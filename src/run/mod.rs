@@ -193,7 +193,7 @@ fn execute(
     exec: &ExecArgs,
     dry_run: bool,
 ) -> Result<Outcome, Error> {
-    let outcome = run_plan(plan, project_dir, exec, dry_run, |_| {})?;
+    let outcome = run_plan(plan, project_dir, exec, dry_run, |_, _| {})?;
     finish(&outcome)?;
     Ok(outcome)
 }
@@ -201,13 +201,15 @@ fn execute(
 type Results = indexmap::IndexMap<String, serde_json::Map<String, serde_json::Value>>;
 
 /// Runs a plan with the reporter the flags ask for; `before_recap` may
-/// print per-host results before the recap is shown.
+/// print per-host results before the recap is shown, through the printer
+/// it is handed (never `println!`: on a terminal that text would be
+/// written past the live lines, and erased with them).
 fn run_plan(
     plan: &mut Plan,
     project_dir: &Path,
     exec: &ExecArgs,
     dry_run: bool,
-    before_recap: impl FnOnce(&Results),
+    before_recap: impl FnOnce(&Results, &dyn Fn(&str)),
 ) -> Result<Outcome, Error> {
     run_plan_with(plan, project_dir, exec, dry_run, None, before_recap)
 }
@@ -218,7 +220,7 @@ fn run_plan_with(
     exec: &ExecArgs,
     dry_run: bool,
     deploy: Option<&DeployOptions>,
-    before_recap: impl FnOnce(&Results),
+    before_recap: impl FnOnce(&Results, &dyn Fn(&str)),
 ) -> Result<Outcome, Error> {
     ask_passphrases(plan)?;
     let plan = &*plan;
@@ -231,8 +233,17 @@ fn run_plan_with(
     options.dry_run = dry_run;
     options.verbose = exec.verbose;
     options.grace = Duration::from_secs(exec.grace);
-    options.ssh_config =
-        Some(SshConfig::load_user_default().map_err(|e| Error::Failed(e.to_string()))?);
+    // A config that does not read is bad input, as it is to ssh.
+    let ssh_config = SshConfig::load_user_default()
+        .map_err(|e| Error::Input(crate::diagnostic::Diagnostic::plain(e.to_string())))?;
+    if exec.verbose && !exec.json {
+        // Said once, before any live line is drawn.
+        let hosts: Vec<_> = plan.plays.iter().flat_map(|p| &p.hosts).collect();
+        for line in executor::ignored_options(&hosts, &ssh_config) {
+            eprintln!("{line}");
+        }
+    }
+    options.ssh_config = Some(ssh_config);
     let mut templates = Templates::for_project(Some(project_dir));
     if let Some(deploy) = deploy {
         plan::CommitFiles::of(deploy.source.clone()).register(&mut templates);
@@ -256,7 +267,15 @@ fn run_plan_with(
         });
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
-    before_recap(&results);
+    let print = |text: &str| {
+        if exec.quiet {
+            // A quiet run draws no lines: the command's report is its output.
+            print!("{text}");
+        } else {
+            sink.print(text);
+        }
+    };
+    before_recap(&results, &print);
     never_reached(plan, &mut outcome);
     let verdict = Verdict::of(&outcome);
     let recap = sink.finish(&verdict);

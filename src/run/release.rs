@@ -1,5 +1,6 @@
 //! The release commands: `deploy`, `rollback`, `releases`, `unlock`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{ExecArgs, compile_stage, finish, git_dir, project_dir_of, run_plan, run_plan_with};
@@ -62,7 +63,7 @@ pub(super) fn deploy_plan(
         exec,
         how.dry_run,
         Some(&options),
-        |_| {},
+        |_, _| {},
     )?;
     finish(&outcome)
 }
@@ -115,12 +116,12 @@ fn command_output(registered: &serde_json::Value) -> crate::transport::ExecOutpu
 pub(super) fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
     let mut plan = per_release_dir(dir, &args.stage, "releases", layout::probe)?;
     let exec = ExecArgs::quiet();
-    let outcome = run_plan(&mut plan, dir, &exec, false, |results| {
+    let outcome = run_plan(&mut plan, dir, &exec, false, |results, print| {
         for (host, registered) in results {
-            println!("{host}");
+            let mut text = format!("{host}\n");
             let out = command_output(&registered["out"]);
             match layout::parse_probe(&String::from_utf8_lossy(&out.stdout)) {
-                Ok(state) if state.releases.is_empty() => println!("  (no releases)"),
+                Ok(state) if state.releases.is_empty() => text.push_str("  (no releases)\n"),
                 Ok(state) => {
                     for r in state.releases.iter().rev() {
                         let mark = if state.current.as_deref() == Some(r.id.as_str()) {
@@ -131,11 +132,14 @@ pub(super) fn releases(dir: &Path, args: StageArgs) -> Result<(), Error> {
                         let commit = r.commit.as_deref().map_or("-", |c| &c[..c.len().min(10)]);
                         let state = serde_json::to_value(r.state).unwrap_or_default();
                         let state = state.as_str().unwrap_or_default();
-                        println!("  {mark} {}  {state:<10}  {commit}", r.id);
+                        let _ = writeln!(text, "  {mark} {}  {state:<10}  {commit}", r.id);
                     }
                 }
-                Err(err) => println!("  cannot read the releases: {err}"),
+                Err(err) => {
+                    let _ = writeln!(text, "  cannot read the releases: {err}");
+                }
             }
+            print(&text);
         }
     })?;
     finish(&outcome)
@@ -162,7 +166,7 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
         verbose: false,
         ..args.exec.clone()
     };
-    let outcome = run_plan(&mut probe, dir, &probe_exec, false, |results| {
+    let outcome = run_plan(&mut probe, dir, &probe_exec, false, |results, _| {
         for (host, registered) in results {
             let exec = command_output(&registered["out"]);
             if exec.success() {
@@ -187,7 +191,7 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
         for play in &mut unlock.plays {
             play.hosts.retain(|h| states.contains_key(&h.host));
         }
-        run_plan(&mut unlock, dir, exec, false, |_| {}).map(drop)
+        run_plan(&mut unlock, dir, exec, false, |_, _| {}).map(drop)
     };
     // 2. Choose each host's target; refuse if any host has none.
     let mut targets = std::collections::HashMap::new();
@@ -272,7 +276,13 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
         });
     }
     let project_dir = project_dir_of(&stage::playbook_path(dir)?);
-    let result = run_plan(&mut plan, git_dir(&project_dir), &args.exec, false, |_| {});
+    let result = run_plan(
+        &mut plan,
+        git_dir(&project_dir),
+        &args.exec,
+        false,
+        |_, _| {},
+    );
     unlock_all(&ExecArgs::quiet())?;
     finish(&result?)
 }
@@ -281,16 +291,16 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
 pub(super) fn unlock(dir: &Path, args: StageArgs) -> Result<(), Error> {
     let mut plan = per_release_dir(dir, &args.stage, "unlock", lock::force_release)?;
     let exec = ExecArgs::quiet();
-    let outcome = run_plan(&mut plan, dir, &exec, false, |results| {
+    let outcome = run_plan(&mut plan, dir, &exec, false, |results, print| {
         for (host, registered) in results {
             let text = registered["out"]["stdout"].as_str().unwrap_or_default();
-            match text.strip_prefix("held\n") {
+            print(&match text.strip_prefix("held\n") {
                 Some(owner) => match LockOwner::parse(owner) {
-                    Some(owner) => println!("{host}: removed the lock of {owner}"),
-                    None => println!("{host}: removed the lock of {}", owner.trim()),
+                    Some(owner) => format!("{host}: removed the lock of {owner}\n"),
+                    None => format!("{host}: removed the lock of {}\n", owner.trim()),
                 },
-                None => println!("{host}: no lock"),
-            }
+                None => format!("{host}: no lock\n"),
+            });
         }
     })?;
     finish(&outcome)
@@ -310,7 +320,7 @@ fn unknown_migrations(
         play.hosts.retain(|h| targets.contains_key(&h.host));
     }
     let mut found = Vec::new();
-    run_plan(&mut read, dir, &ExecArgs::quiet(), false, |results| {
+    run_plan(&mut read, dir, &ExecArgs::quiet(), false, |results, _| {
         for (host, registered) in results {
             let Some((target, Some(current))) = targets.get(host) else {
                 continue;

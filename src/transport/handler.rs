@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use russh::client;
-use russh::keys::{HashAlg, PublicKeyOrCertificate};
+use russh::keys::{Certificate, HashAlg, PublicKeyOrCertificate};
 
 use super::known_hosts::{self, Verdict};
-use super::{Target, TransportError, Trust};
+use super::{StrictHostKeyChecking, Target, TransportError, Trust};
 
 /// russh callbacks: only the host key check.
 pub(super) struct Client {
@@ -34,18 +34,27 @@ impl client::Handler for Client {
         &mut self,
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, ClientError> {
-        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            // No certificate algorithm is advertised, so none should come.
-            return Ok(false);
+        let key = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(certificate) => {
+                return self.check_certificate(certificate);
+            }
         };
-        let files = &self.trust.known_hosts;
+        let (files, writable) = self.trust.files_for(&self.target);
         let (address, port) = (&self.target.address, self.target.port);
         let host = self.target.name.clone();
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-        let refusal = match known_hosts::check(files, address, port, key) {
+        let accept_new = self.trust.accept_new
+            || self
+                .target
+                .strict_host_key_checking
+                .is_some_and(StrictHostKeyChecking::accepts_new);
+        let refusal = match known_hosts::check(&files, address, port, key) {
             Verdict::Trusted => return Ok(true),
             Verdict::Unknown => {
-                if self.trust.accept_new && known_hosts::append(files, address, port, key).is_some()
+                let hashed = self.target.hash_known_hosts;
+                if accept_new
+                    && known_hosts::append(&files[..writable], address, port, key, hashed).is_some()
                 {
                     return Ok(true);
                 }
@@ -69,6 +78,41 @@ impl client::Handler for Client {
                 fingerprint,
                 file,
                 line,
+            },
+            Verdict::BadCertificate { reason } => {
+                TransportError::BadHostCertificate { host, reason }
+            }
+        };
+        Err(ClientError::HostKey(Box::new(refusal)))
+    }
+}
+
+impl Client {
+    /// A host certificate (asked for only when an `@cert-authority` line
+    /// names the host): trusted when such an authority signed it for this
+    /// host; never learnt on first use.
+    fn check_certificate(&self, certificate: &Certificate) -> Result<bool, ClientError> {
+        let (files, _) = self.trust.files_for(&self.target);
+        let (address, port) = (&self.target.address, self.target.port);
+        let host = self.target.name.clone();
+        let fingerprint = certificate
+            .public_key()
+            .fingerprint(HashAlg::Sha256)
+            .to_string();
+        let refusal = match known_hosts::check_certificate(&files, address, port, certificate) {
+            Verdict::Trusted => return Ok(true),
+            Verdict::Revoked { file, line } => TransportError::RevokedHostKey {
+                host,
+                fingerprint,
+                file,
+                line,
+            },
+            Verdict::BadCertificate { reason } => {
+                TransportError::BadHostCertificate { host, reason }
+            }
+            Verdict::Unknown | Verdict::Changed { .. } => TransportError::BadHostCertificate {
+                host,
+                reason: "no `@cert-authority` line for it names its signer".to_string(),
             },
         };
         Err(ClientError::HostKey(Box::new(refusal)))

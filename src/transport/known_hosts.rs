@@ -26,6 +26,9 @@ pub enum Verdict {
     Changed { file: PathBuf, line: usize },
     /// The key is marked `@revoked`.
     Revoked { file: PathBuf, line: usize },
+    /// A host certificate that an authority listed for the host did not
+    /// validly issue for it (why, in a sentence).
+    BadCertificate { reason: String },
 }
 
 /// The marker at the start of a line, if any.
@@ -196,6 +199,99 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
     }
 }
 
+/// Whether `files` list a certificate authority (`@cert-authority`) for
+/// `host:port`: then its host certificate is asked for first, as OpenSSH
+/// does.
+pub fn has_authority(files: &[PathBuf], host: &str, port: u16) -> bool {
+    let name = host_name(host, port);
+    files.iter().any(|file| {
+        fs::read_to_string(file).is_ok_and(|text| {
+            text.lines().enumerate().any(|(index, line)| {
+                parse_line(line, index + 1).is_some_and(|entry| {
+                    entry.marker == Marker::CertAuthority && patterns_match(entry.patterns, &name)
+                })
+            })
+        })
+    })
+}
+
+/// Checks a host certificate as OpenSSH does: signed by an authority that
+/// an `@cert-authority` line lists for `host:port`, a host certificate,
+/// `host` among its principals (wildcards allowed), valid now, without
+/// critical options; and neither its key nor its authority `@revoked`.
+pub fn check_certificate(
+    files: &[PathBuf],
+    host: &str,
+    port: u16,
+    certificate: &russh::keys::Certificate,
+) -> Verdict {
+    use russh::keys::ssh_key::certificate::CertType;
+    let name = host_name(host, port);
+    let mut authorities = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (index, line) in text.lines().enumerate() {
+            let Some(entry) = parse_line(line, index + 1) else {
+                continue;
+            };
+            let Some(key) = entry.key() else { continue };
+            match entry.marker {
+                Marker::Revoked
+                    if key.key_data() == certificate.public_key()
+                        || key.key_data() == certificate.signature_key() =>
+                {
+                    return Verdict::Revoked {
+                        file: file.clone(),
+                        line: entry.line,
+                    };
+                }
+                Marker::CertAuthority if patterns_match(entry.patterns, &name) => {
+                    authorities.push(key.fingerprint(russh::keys::HashAlg::Sha256));
+                }
+                _ => {}
+            }
+        }
+    }
+    if authorities.is_empty() {
+        return Verdict::Unknown;
+    }
+    let bad = |reason: String| Verdict::BadCertificate { reason };
+    if certificate.validate(&authorities).is_err() {
+        return bad(format!(
+            "not signed by an authority listed for `{name}`, or not valid now (key id `{}`)",
+            certificate.key_id()
+        ));
+    }
+    if certificate.cert_type() != CertType::Host {
+        return bad("it is a user certificate".to_string());
+    }
+    let host = host.to_ascii_lowercase();
+    let principals = certificate.valid_principals();
+    if !principals
+        .iter()
+        .any(|p| wildcard(p.as_bytes(), host.as_bytes()))
+    {
+        return bad(format!(
+            "issued for {}, not `{host}`",
+            if principals.is_empty() {
+                "no principal".to_string()
+            } else {
+                principals
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    if !certificate.critical_options().is_empty() {
+        return bad("it carries critical options".to_string());
+    }
+    Verdict::Trusted
+}
+
 /// Key algorithms that `files` list for `host:port`, so the client can ask
 /// the server for a key type it can verify (as OpenSSH does).
 pub fn known_algorithms(
@@ -227,12 +323,22 @@ pub fn known_algorithms(
 }
 
 /// Appends `key` for `host:port` to the first of `files` that can be written
-/// (created with its directory if need be); returns that file.
-pub fn append(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Option<PathBuf> {
+/// (created with its directory if need be, the directory 0700 as OpenSSH
+/// makes `~/.ssh`); returns that file. `hashed` (ssh_config's
+/// `HashKnownHosts yes`) records the name as `|1|salt|hash`, as ssh does.
+pub fn append(
+    files: &[PathBuf],
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+    hashed: bool,
+) -> Option<PathBuf> {
     let openssh = key.to_openssh().ok()?;
     let mut openssh = openssh.split(' ');
     let (key_type, key_data) = (openssh.next()?, openssh.next()?);
-    let record = format!("{} {key_type} {key_data}\n", host_name(host, port));
+    let name = host_name(host, port);
+    let name = if hashed { hash_name(&name)? } else { name };
+    let record = format!("{name} {key_type} {key_data}\n");
     for file in files {
         if try_append(file, &record).is_ok() {
             return Some(file.clone());
@@ -241,9 +347,30 @@ pub fn append(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Opti
     None
 }
 
+/// `|1|salt|HMAC-SHA1(salt, name)`, both base64, with a fresh 20-byte salt.
+fn hash_name(name: &str) -> Option<String> {
+    use std::io::Read as _;
+    let mut salt = [0u8; 20];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut salt))
+        .ok()?;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt).ok()?;
+    mac.update(name.as_bytes());
+    let engine = base64::engine::general_purpose::STANDARD;
+    Some(format!(
+        "|1|{}|{}",
+        engine.encode(salt),
+        engine.encode(mac.finalize().into_bytes())
+    ))
+}
+
 fn try_append(file: &Path, record: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let needs_newline = fs::read(file)
         .map(|bytes| bytes.last().is_some_and(|b| *b != b'\n'))
@@ -380,7 +507,7 @@ mod tests {
     #[test]
     fn append_creates_and_adds_newline() {
         let (dir, path) = write("web1 ssh-ed25519 AAAA");
-        let written = append(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)).unwrap();
+        let written = append(std::slice::from_ref(&path), "web2", 2200, &key(ED_A), false).unwrap();
         assert_eq!(written, path);
         assert_eq!(
             check(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)),
@@ -388,8 +515,46 @@ mod tests {
         );
         let fresh = dir.path().join("sub/known_hosts");
         assert_eq!(
-            append(std::slice::from_ref(&fresh), "web3", 22, &key(ED_A)),
+            append(std::slice::from_ref(&fresh), "web3", 22, &key(ED_A), false),
             Some(fresh)
         );
+    }
+
+    /// `--accept-new-host-keys` wrote plain names under `HashKnownHosts
+    /// yes`, and made `~/.ssh` 0755 where OpenSSH makes it 0700.
+    #[test]
+    fn accept_new_wrote_unhashed_lines_and_an_open_ssh_dir() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".ssh/known_hosts");
+        append(std::slice::from_ref(&path), "web2", 2200, &key(ED_A), true).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("|1|"), "{text}");
+        assert!(!text.contains("web2"), "{text}");
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web2", 2200, &key(ED_A)),
+            Verdict::Trusted
+        );
+        assert_eq!(
+            check(std::slice::from_ref(&path), "web3", 2200, &key(ED_A)),
+            Verdict::Unknown
+        );
+        // ssh-keygen -F finds the hashed line: the hash is OpenSSH's.
+        let found = std::process::Command::new("ssh-keygen")
+            .arg("-f")
+            .arg(&path)
+            .args(["-F", "[web2]:2200"])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "{}",
+            String::from_utf8_lossy(&found.stderr)
+        );
+        let mode = fs::metadata(dir.path().join(".ssh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

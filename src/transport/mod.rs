@@ -3,8 +3,9 @@
 //! One SSH connection per host ([`Session`], russh underneath), reused for
 //! every command the executor runs there. Host keys are checked against
 //! OpenSSH known_hosts files ([`known_hosts`]), identities come from key
-//! files and ssh-agent ([`keys`]), and `~/.ssh/config` is read by
-//! [`ssh_config`] to turn an inventory name into a [`Target`].
+//! files and ssh-agent ([`keys`]), and ssh_config is evaluated as OpenSSH
+//! evaluates it by [`ssh_config`] to turn an inventory name (with the
+//! inventory's ssh arguments, [`ssh_args`]) into a [`Target`].
 
 mod auth;
 mod handler;
@@ -12,12 +13,14 @@ pub mod keys;
 pub mod known_hosts;
 mod quickack;
 mod ssh;
+pub mod ssh_args;
 pub mod ssh_config;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use ssh::Session;
+pub use ssh_config::Location;
 
 /// What a command reads as its stdin: a buffered reader, because callers
 /// hold the bytes in memory already and a copy through a buffer of its own
@@ -59,6 +62,65 @@ pub struct Target {
     /// ssh_config's `ServerAliveInterval` / `ServerAliveCountMax` for this
     /// host, over [`ConnectOptions`]' defaults.
     pub alive: Alive,
+    /// `ProxyCommand`, tokens expanded: run through `sh -c`, its stdin and
+    /// stdout are the connection (instead of TCP or `jump`).
+    pub proxy_command: Option<String>,
+    /// `CertificateFile`: certificates offered with the key files they
+    /// certify (a key's own `-cert.pub` is tried too).
+    pub certificate_files: Vec<PathBuf>,
+    /// `IdentitiesOnly yes`: offer only the key files, and agent keys only
+    /// when they are one of those files' keys.
+    pub identities_only: bool,
+    /// `IdentityAgent`: a socket path, `none` (no agent) or `SSH_AUTH_SOCK`
+    /// (the environment's); `None` leaves it to [`ConnectOptions`].
+    pub identity_agent: Option<String>,
+    /// `UserKnownHostsFile`: in place of [`Trust::known_hosts`]; keys
+    /// learnt on first use go to the first.
+    pub user_known_hosts: Option<Vec<PathBuf>>,
+    /// `GlobalKnownHostsFile`: in place of [`Trust::global`].
+    pub global_known_hosts: Option<Vec<PathBuf>>,
+    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// `HashKnownHosts yes`: a key learnt on first use is recorded under
+    /// a hashed host name.
+    pub hash_known_hosts: bool,
+    /// `ConnectTimeout`: this host's bound on connect, key exchange and
+    /// login, over [`ConnectOptions::connect_timeout`].
+    pub connect_timeout: Option<Duration>,
+    /// ssh_config options that applied to this host and that ferry does not
+    /// act on, with where they are written (reported under `-v`).
+    pub ignored: Vec<(String, Option<ssh_config::Location>)>,
+}
+
+/// ssh_config's `StrictHostKeyChecking`. ferry cannot ask, so `ask` (the
+/// default) refuses an unknown key like `yes`; `no` trusts an unknown key
+/// like `accept-new`, but a changed key is refused whatever it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    Yes,
+    Ask,
+    AcceptNew,
+    No,
+}
+
+impl StrictHostKeyChecking {
+    /// OpenSSH's spellings (`yes`/`true`, `ask`, `accept-new`, `no`/`off`/`false`).
+    pub fn parse(value: &str) -> Option<StrictHostKeyChecking> {
+        match value.to_ascii_lowercase().as_str() {
+            "yes" | "true" => Some(StrictHostKeyChecking::Yes),
+            "ask" => Some(StrictHostKeyChecking::Ask),
+            "accept-new" => Some(StrictHostKeyChecking::AcceptNew),
+            "no" | "off" | "false" => Some(StrictHostKeyChecking::No),
+            _ => None,
+        }
+    }
+
+    /// Whether an unknown key is trusted and recorded.
+    pub fn accepts_new(self) -> bool {
+        matches!(
+            self,
+            StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No
+        )
+    }
 }
 
 /// How a dead or frozen server is noticed: a keepalive after `interval`
@@ -83,6 +145,16 @@ impl Target {
             passphrase: None,
             jump: None,
             alive: Alive::default(),
+            proxy_command: None,
+            certificate_files: Vec::new(),
+            identities_only: false,
+            identity_agent: None,
+            user_known_hosts: None,
+            global_known_hosts: None,
+            strict_host_key_checking: None,
+            hash_known_hosts: false,
+            connect_timeout: None,
+            ignored: Vec::new(),
         }
     }
 
@@ -96,28 +168,62 @@ impl Target {
     }
 }
 
-/// Which host keys to trust.
+/// Which host keys to trust. A host's ssh_config may name other user and
+/// global files ([`Target::user_known_hosts`]); the project's file is read
+/// whatever it says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trust {
-    /// known_hosts files, read in order; missing ones are skipped.
+    /// The user's known_hosts files, read in order; missing ones are
+    /// skipped. A key learnt on first use goes to the first writable one.
     pub known_hosts: Vec<PathBuf>,
+    /// The project's own known_hosts, read after the user's.
+    pub project: Option<PathBuf>,
+    /// System-wide files, read last.
+    pub global: Vec<PathBuf>,
     /// Trust an unknown key on first use and append it to the first writable
     /// file of `known_hosts`. A changed or revoked key is never accepted.
     pub accept_new: bool,
 }
 
 impl Trust {
-    /// `~/.ssh/known_hosts`, then the project's file if given.
+    /// OpenSSH's defaults (`~/.ssh/known_hosts`, `~/.ssh/known_hosts2`,
+    /// then `/etc/ssh/ssh_known_hosts`, `/etc/ssh/ssh_known_hosts2`), with
+    /// the project's file between them if given.
     pub fn user_default(project: Option<PathBuf>) -> Trust {
         let mut known_hosts = Vec::new();
         if let Some(home) = std::env::var_os("HOME") {
-            known_hosts.push(PathBuf::from(home).join(".ssh/known_hosts"));
+            let ssh = PathBuf::from(home).join(".ssh");
+            known_hosts.push(ssh.join("known_hosts"));
+            known_hosts.push(ssh.join("known_hosts2"));
         }
-        known_hosts.extend(project);
         Trust {
             known_hosts,
+            project,
+            global: vec![
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+            ],
             accept_new: false,
         }
+    }
+
+    /// The files to check `target`'s key against, in order, and how many
+    /// of them are the user's (where a learnt key may be written).
+    pub fn files_for(&self, target: &Target) -> (Vec<PathBuf>, usize) {
+        let user = target
+            .user_known_hosts
+            .clone()
+            .unwrap_or_else(|| self.known_hosts.clone());
+        let writable = user.len();
+        let mut files = user;
+        files.extend(self.project.clone());
+        files.extend(
+            target
+                .global_known_hosts
+                .clone()
+                .unwrap_or_else(|| self.global.clone()),
+        );
+        (files, writable)
     }
 }
 
@@ -228,6 +334,8 @@ pub enum TransportError {
         file: PathBuf,
         line: usize,
     },
+    #[error("host certificate of `{host}` is not trusted: {reason}")]
+    BadHostCertificate { host: String, reason: String },
     #[error(
         "`{user}@{host}` refused every identity offered (tried: {})",
         tried_list(tried)

@@ -72,6 +72,8 @@ struct Inner {
     spare: Mutex<Option<JoinHandle<Option<russh::Channel<client::Msg>>>>>,
     /// Kept so the tunnel this connection runs through stays open.
     _jump: Option<Session>,
+    /// The `ProxyCommand` carrying the connection, killed with it.
+    _proxy: Option<tokio::process::Child>,
 }
 
 impl std::fmt::Debug for Session {
@@ -106,7 +108,8 @@ impl Session {
             Some(jump) => Some(Box::pin(Session::connect_hop(jump, trust, opts)).await?),
             None => None,
         };
-        let deadline = tokio::time::Instant::now() + opts.connect_timeout;
+        let timeout = target.connect_timeout.unwrap_or(opts.connect_timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut attempt = 1;
         loop {
             let result =
@@ -127,7 +130,7 @@ impl Session {
                     return Err(TransportError::Timeout {
                         host: target.name.clone(),
                         address: target.socket_address(),
-                        after: opts.connect_timeout,
+                        after: timeout,
                     });
                 }
             }
@@ -389,8 +392,39 @@ async fn establish(
         target: target.clone(),
         trust: trust.clone(),
     };
-    let handshake = match &jump {
-        Some(jump) => {
+    let mut proxy = None;
+    let handshake = match (&jump, &target.proxy_command) {
+        (None, Some(command)) => {
+            let unreachable = |reason: String| TransportError::Unreachable {
+                host: target.name.clone(),
+                address: target.socket_address(),
+                reason,
+            };
+            let mut child = tokio::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(command)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| unreachable(format!("cannot run ProxyCommand `{command}`: {e}")))?;
+            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+                return Err(Failure::Final(unreachable(
+                    "ProxyCommand has no pipes".into(),
+                )));
+            };
+            proxy = Some(child);
+            client::connect_stream(config, tokio::io::join(stdout, stdin), client)
+                .await
+                .map_err(|error| match error {
+                    ClientError::HostKey(error) => ClientError::HostKey(error),
+                    ClientError::Ssh(error) => ClientError::Ssh(russh::Error::IO(
+                        std::io::Error::other(format!("through ProxyCommand `{command}`: {error}")),
+                    )),
+                })
+        }
+        (Some(jump), _) => {
             let tunnel = jump
                 .inner
                 .handle
@@ -403,7 +437,7 @@ async fn establish(
                 })?;
             client::connect_stream(config, tunnel.into_stream(), client).await
         }
-        None => {
+        (None, None) => {
             let socket = tokio::net::TcpStream::connect(target.socket_address())
                 .await
                 .map_err(|e| TransportError::Unreachable {
@@ -423,11 +457,19 @@ async fn establish(
     };
     let mut handle = handshake.map_err(|error| match error {
         ClientError::HostKey(error) => Failure::Final(*error),
-        ClientError::Ssh(error) => Failure::Dropped(TransportError::Unreachable {
-            host: target.name.clone(),
-            address: target.socket_address(),
-            reason: format!("the SSH handshake failed: {error}"),
-        }),
+        ClientError::Ssh(error) => {
+            let error = TransportError::Unreachable {
+                host: target.name.clone(),
+                address: target.socket_address(),
+                reason: format!("the SSH handshake failed: {error}"),
+            };
+            // A ProxyCommand that ended is not a server busy with others.
+            if proxy.is_some() {
+                Failure::Final(error)
+            } else {
+                Failure::Dropped(error)
+            }
+        }
     })?;
     authenticate(&mut handle, target, opts).await?;
     Ok(Session {
@@ -437,6 +479,7 @@ async fn establish(
             channels: Semaphore::new(opts.max_channels.max(1)),
             spare: Mutex::new(None),
             _jump: jump,
+            _proxy: proxy,
         }),
     })
 }
@@ -444,7 +487,8 @@ async fn establish(
 fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> client::Config {
     // Ask first for the key types known_hosts lists for this host, so a host
     // known by its RSA key is not reported as changed when it offers ed25519.
-    let known = known_hosts::known_algorithms(&trust.known_hosts, &target.address, target.port);
+    let (files, _) = trust.files_for(target);
+    let known = known_hosts::known_algorithms(&files, &target.address, target.port);
     let mut key_order: Vec<_> = Preferred::DEFAULT
         .key
         .iter()
@@ -465,6 +509,15 @@ fn client_config(target: &Target, trust: &Trust, opts: &ConnectOptions) -> clien
         inactivity_timeout: None,
         preferred: Preferred {
             kex: KEX_ORDER.into(),
+            host_key_certificates: if known_hosts::has_authority(
+                &files,
+                &target.address,
+                target.port,
+            ) {
+                key_order.clone().into()
+            } else {
+                Vec::new().into()
+            },
             key: key_order.into(),
             ..Preferred::DEFAULT
         },

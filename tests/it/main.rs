@@ -2,6 +2,7 @@
 
 mod ansible_lang;
 mod apps;
+mod certificates;
 mod certs;
 mod certs_certbot;
 mod certs_nginx;
@@ -24,6 +25,8 @@ mod release_remote;
 mod release_tree;
 mod secrets;
 mod servers;
+mod ssh_config;
 mod support;
 mod systemd;
+mod terminal;
 mod transport;

@@ -41,6 +41,7 @@ fn trust_file(path: PathBuf, accept_new: bool) -> Trust {
     Trust {
         known_hosts: vec![path],
         accept_new,
+        ..Trust::default()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod listing;
 pub mod pebble;
 pub mod sshd;
+pub mod tty;
 
 /// Runs a program to its end and returns its stdout, trimmed; panics with
 /// its stderr when it fails (test setup that must work: git, chattr, ...).

@@ -93,6 +93,17 @@ impl TestHosts {
     /// the defaults for the same keywords (sshd keeps the first value of
     /// most keywords but the last of some, such as `MaxStartups`).
     pub fn start_with(n: usize, extra: &str) -> TestHosts {
+        TestHosts::start_inner(n, extra, None)
+    }
+
+    /// Like [`TestHosts::start_with`], each host presenting a host
+    /// certificate signed by the CA key at `ca` (`ssh-keygen -s`) for the
+    /// principal `principal`, or for its address when `None`.
+    pub fn start_certified(n: usize, extra: &str, ca: &Path, principal: Option<&str>) -> TestHosts {
+        TestHosts::start_inner(n, extra, Some((ca, principal)))
+    }
+
+    fn start_inner(n: usize, extra: &str, ca: Option<(&Path, Option<&str>)>) -> TestHosts {
         assert!((1..=1000).contains(&n), "between 1 and 1000 hosts");
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let root = std::env::temp_dir().join(format!(
@@ -130,7 +141,24 @@ impl TestHosts {
             keygen(&dir.join("host_ed25519"));
             let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("host key");
             let host_key = host_key.split(' ').take(2).collect::<Vec<_>>().join(" ");
-            let (port, child) = spawn_sshd(&address, &dir, &root, extra);
+            let mut extra = extra.to_string();
+            if let Some((ca, principal)) = ca {
+                let public = dir.join("host_ed25519.pub");
+                let status = Command::new("ssh-keygen")
+                    .args(["-q", "-h", "-s"])
+                    .arg(ca)
+                    .args(["-I", &format!("host{index}"), "-n"])
+                    .arg(principal.unwrap_or(&address))
+                    .arg(&public)
+                    .status()
+                    .expect("run ssh-keygen -s");
+                assert!(status.success(), "ssh-keygen -s failed");
+                extra.push_str(&format!(
+                    "\nHostCertificate {}",
+                    dir.join("host_ed25519-cert.pub").display()
+                ));
+            }
+            let (port, child) = spawn_sshd(&address, &dir, &root, &extra);
             set.hosts.push(TestHost {
                 name: format!("host{index}"),
                 address,
@@ -230,7 +258,7 @@ impl TestHosts {
     pub fn trust(&self) -> Trust {
         Trust {
             known_hosts: vec![self.known_hosts.clone()],
-            accept_new: false,
+            ..Trust::default()
         }
     }
 }
