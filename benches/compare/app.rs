@@ -156,9 +156,23 @@ impl App {
 /// its REVISION, every module and static file, the collected static files,
 /// the shared links, and (when given) the changed module's `VERSION`.
 pub fn verify(deploy_to: &Path, rev: &str, version: Option<usize>) -> Result<(), String> {
+    verify_in(Path::new("/"), deploy_to, rev, version)
+}
+
+/// [`verify`] on a host whose files this machine sees under `root` (a
+/// server's `/proc/PID/root`): an absolute `current` link is read there.
+pub fn verify_in(
+    root: &Path,
+    deploy_to: &Path,
+    rev: &str,
+    version: Option<usize>,
+) -> Result<(), String> {
     let link = std::fs::read_link(deploy_to.join("current"))
         .map_err(|e| format!("{}/current: {e}", deploy_to.display()))?;
-    let release = deploy_to.join(link);
+    let release = match link.strip_prefix("/") {
+        Ok(inside) => root.join(inside),
+        Err(_) => deploy_to.join(link),
+    };
     let fail = |what: &str| Err(format!("{}: {what}", release.display()));
     let revision = std::fs::read_to_string(release.join("REVISION")).unwrap_or_default();
     if revision.lines().next() != Some(rev) {

@@ -221,7 +221,7 @@ fn main() {
         hosts.hosts.iter().map(|h| h.pid()).chain(
             servers
                 .iter()
-                .flat_map(|f| f.servers.iter().map(|s| s.pid())),
+                .flat_map(|f| f.servers.iter().map(|s| s.sshd_pid())),
         ),
     );
     let report = Report::new(&opts, files, bytes, &tools);
@@ -296,7 +296,7 @@ impl Bench {
                     .collect();
                 let outcome = self.meter.run(&mut cmd, &log).and_then(|sample| {
                     for (server, dir) in servers.servers.iter().zip(&dirs) {
-                        app::verify(dir, &rev, None)
+                        app::verify_in(&server.view("/"), dir, &rev, None)
                             .map_err(|e| format!("{}: {e}", server.name))?;
                     }
                     let migrated = dirs.iter().filter(|d| app::migrated(d)).count();

@@ -30,7 +30,7 @@ use crate::support::succeed;
 
 #[test]
 fn readme_demo_sh_boots_servers_deploys_both_examples_changes_nothing_again_and_stops() {
-    let demo = Demo::prepare();
+    let demo = Demo::prepare().with_images();
     let run = demo.walk(
         "demo.sh",
         "staging",
@@ -182,6 +182,19 @@ impl Demo {
             demo_root,
             v1,
         }
+    }
+
+    /// Builds the servers' images the fleet demo boots, here, where the
+    /// Debian mirror is reachable (the demo runs without a network).
+    fn with_images(self) -> Demo {
+        for packages in [&["python3-venv", "nginx-light"][..], &["postgresql"]] {
+            succeed(
+                Command::new(repo_root().join("tests/fleet/fleet"))
+                    .arg("image")
+                    .args(packages),
+            );
+        }
+        self
     }
 
     /// Runs `script` for `stage`: the Django demo, again, a committed change

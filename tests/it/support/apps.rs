@@ -247,7 +247,9 @@ pub fn http_get_as(
     )
     .map_err(|e| e.to_string())?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        // Slow is not dropped: on a loaded machine (containers booting
+        // beside the test) an answer can take seconds.
+        .set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
     write!(
         stream,

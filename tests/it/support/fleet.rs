@@ -347,10 +347,30 @@ impl Fleet {
                     String::from_utf8_lossy(&out.stderr).trim()
                 ));
             }
+            // Under heavy load a unit can time out while booting: started
+            // again once, as an administrator would.
             eprintln!(
-                "fleet: {} booted degraded; failed units:\n{failed}",
+                "fleet: {} booted degraded, restarting its failed units:\n{failed}",
                 server.name
             );
+            let _ = self
+                .ssh(server, "root")
+                .arg("systemctl restart $(systemctl --failed --plain --no-legend | cut -d' ' -f1)")
+                .stdin(Stdio::null())
+                .output();
+        }
+        // The server is ready when `deploy` can log in.
+        let login = self
+            .ssh(server, "deploy")
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh");
+        if !login.status.success() {
+            fail(&format!(
+                "does not let `deploy` log in: {}",
+                String::from_utf8_lossy(&login.stderr).trim()
+            ));
         }
     }
 }
@@ -488,6 +508,18 @@ fn nft(rules: &str) {
 impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's sshd (its listener): the sessions it forks are its
+    /// children, whose CPU time it collects.
+    pub fn sshd_pid(&self) -> u32 {
+        super::sshd::descendants(self.child.id())
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "sshd")
+            })
+            .unwrap_or_else(|| panic!("{}: no sshd running", self.name))
     }
 
     /// `path` inside the server, as this machine sees it: through its

@@ -353,7 +353,9 @@ fn free_udp_port() -> u16 {
 
 fn wait_tcp(address: &str) {
     let socket: SocketAddr = address.parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // pebble takes seconds to start on a loaded machine (the suite boots
+    // containers beside it).
+    let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&socket, Duration::from_millis(200)).is_ok() {
             return;
