@@ -223,6 +223,11 @@ fn main() {
                 .iter()
                 .flat_map(|f| f.servers.iter().map(|s| s.sshd_pid())),
         ),
+    )
+    .keeping(
+        servers
+            .iter()
+            .flat_map(|f| f.servers.iter().map(|s| s.pid())),
     );
     let report = Report::new(&opts, files, bytes, &tools);
     let mut bench = Bench {

@@ -34,6 +34,10 @@ pub struct Sample {
 /// Measures runs of tools against a set of sshd listeners.
 pub struct Meter {
     listeners: HashSet<u32>,
+    /// This process's own children that belong to the setup, not to a
+    /// tool (the Debian servers' systemd-nspawn): never taken for a tool's
+    /// leftovers.
+    kept: HashSet<u32>,
     me: u32,
     tick: f64,
 }
@@ -47,9 +51,17 @@ impl Meter {
         let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         Meter {
             listeners: listeners.into_iter().collect(),
+            kept: HashSet::new(),
             me: std::process::id(),
             tick,
         }
+    }
+
+    /// Leaves `pids` (children of this process that outlive every run)
+    /// alone.
+    pub fn keeping(mut self, pids: impl IntoIterator<Item = u32>) -> Meter {
+        self.kept.extend(pids);
+        self
     }
 
     /// Runs `cmd` with stdout and stderr in `log` (stderr appended after
@@ -69,7 +81,13 @@ impl Meter {
         let orphans = Arc::new(Mutex::new(HashSet::new()));
         let sampler = {
             let (stop, peak, orphans) = (stop.clone(), peak.clone(), orphans.clone());
-            let (listeners, me) = (self.listeners.clone(), self.me);
+            let (listeners, me) = (
+                self.listeners
+                    .union(&self.kept)
+                    .copied()
+                    .collect::<HashSet<u32>>(),
+                self.me,
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let table = processes();
@@ -96,7 +114,7 @@ impl Meter {
         // before the sampler saw them): stop, reap, count.
         let mut left: HashSet<u32> = orphans.lock().unwrap().clone();
         for (p, info) in processes() {
-            if info.ppid == self.me && !self.listeners.contains(&p) {
+            if info.ppid == self.me && !self.listeners.contains(&p) && !self.kept.contains(&p) {
                 left.insert(p);
             }
         }
