@@ -462,16 +462,19 @@ fn terminate(pid: u32) {
     }
 }
 
-/// SIGTERM (systemd-nspawn powers the container off), then SIGKILL after
-/// 20 s, and reap.
+/// SIGTERM (systemd-nspawn powers the container off), then after 30 s
+/// SIGKILL to the container's processes and to systemd-nspawn, and reap.
 fn stop(child: &mut Child) {
     if child.try_wait().ok().flatten().is_some() {
         return;
     }
     terminate(child.id());
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().ok().flatten().is_none() {
         if Instant::now() > deadline {
+            // Its processes first: once systemd-nspawn is gone they would
+            // be nobody's to find.
+            signal_tree(child.id(), libc::SIGKILL);
             let _ = child.kill();
             break;
         }
