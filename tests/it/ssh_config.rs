@@ -16,24 +16,24 @@ use crate::support::sshd::{TestHost, TestHosts, new_key};
 const CORPUS: &[(&str, &str, Option<&str>)] = &[
     // First value wins; wildcards and negation in Host lines.
     (
-        "Host web1\n  HostName 10.0.0.1\n  Port 2222\nHost web* !web2\n  User deploy\n  Port 22\n  IdentityFile /keys/web\nHost *\n  User root\n  IdentityFile /keys/all\n",
+        "Host web1\n  HostName 127.10.0.1\n  Port 2222\nHost web* !web2\n  User deploy\n  Port 22\n  IdentityFile /keys/web\nHost *\n  User root\n  IdentityFile /keys/all\n",
         "web1",
         None,
     ),
     (
-        "Host web1\n  HostName 10.0.0.1\nHost web* !web2\n  User deploy\nHost *\n  User nobody\n",
+        "Host web1\n  HostName 127.10.0.1\nHost web* !web2\n  User deploy\nHost *\n  User nobody\n",
         "web2",
         None,
     ),
     // The bug: `Match host other` merged into the Host block before it.
     (
-        "Host web\n  HostName 10.0.0.7\nMatch host other\n  Port 2401\n",
+        "Host web\n  HostName 127.10.0.7\nMatch host other\n  Port 2401\n",
         "web",
         None,
     ),
     // Match host sees the HostName; originalhost the name as given.
     (
-        "Host web\n  HostName 10.0.0.7\nMatch host 10.0.0.*\n  Port 2401\nMatch originalhost web\n  User orig\n  Port 2500\n",
+        "Host web\n  HostName 127.10.0.7\nMatch host 127.10.0.*\n  Port 2401\nMatch originalhost web\n  User orig\n  Port 2500\n",
         "web",
         None,
     ),
@@ -50,13 +50,13 @@ const CORPUS: &[(&str, &str, Option<&str>)] = &[
     ),
     // localuser, all, exec with tokens, exec skipped after a failed criterion.
     (
-        "Match localuser nobody-here\n  Port 4000\nMatch exec \"test %h = 10.1.1.1\"\n  User viaexec\nMatch exec false\n  Port 4001\nMatch all\n  Port 4002\nHost db\n  HostName 10.1.1.1\n",
+        "Match localuser nobody-here\n  Port 4000\nMatch exec \"test %h = 127.10.1.1\"\n  User viaexec\nMatch exec false\n  Port 4001\nMatch all\n  Port 4002\nHost db\n  HostName 127.10.1.1\n",
         "db",
         None,
     ),
     // Match final: a second pass where Host patterns see the HostName.
     (
-        "Host app\n  HostName 10.2.0.9\nMatch final host 10.2.0.9\n  ServerAliveInterval 9\nHost 10.2.0.9\n  StrictHostKeyChecking accept-new\n  ConnectTimeout 7\n",
+        "Host app\n  HostName 127.10.2.9\nMatch final host 127.10.2.9\n  ServerAliveInterval 9\nHost 127.10.2.9\n  StrictHostKeyChecking accept-new\n  ConnectTimeout 7\n",
         "app",
         None,
     ),
@@ -78,7 +78,7 @@ const CORPUS: &[(&str, &str, Option<&str>)] = &[
     ),
     // Keys, agent and known_hosts files, with tokens and `~`.
     (
-        "Host k\n  HostName 10.3.0.1\n  User ops\n  IdentitiesOnly yes\n  IdentityFile ~/.ssh/k-%h-%r\n  IdentityAgent ~/agent-%r.sock\n  UserKnownHostsFile ~/kh1 /etc/kh-%h\n  CertificateFile ~/.ssh/c-%h\n  CertificateFile /c2\n  GlobalKnownHostsFile /etc/g1\n  HashKnownHosts yes\n  StrictHostKeyChecking no\n  ServerAliveInterval 0\n  ServerAliveCountMax 7\n",
+        "Host k\n  HostName 127.10.3.1\n  User ops\n  IdentitiesOnly yes\n  IdentityFile ~/.ssh/k-%h-%r\n  IdentityAgent ~/agent-%r.sock\n  UserKnownHostsFile ~/kh1 /etc/kh-%h\n  CertificateFile ~/.ssh/c-%h\n  CertificateFile /c2\n  GlobalKnownHostsFile /etc/g1\n  HashKnownHosts yes\n  StrictHostKeyChecking no\n  ServerAliveInterval 0\n  ServerAliveCountMax 7\n",
         "k",
         None,
     ),
@@ -89,7 +89,7 @@ const CORPUS: &[(&str, &str, Option<&str>)] = &[
     ),
     // `Key=value`, quotes, comments, case of keywords.
     (
-        "HOST q\n  hostname=10.4.0.1 # the db\n  PORT \"2022\"\n",
+        "HOST q\n  hostname=127.10.4.1 # the db\n  PORT \"2022\"\n",
         "q",
         None,
     ),
