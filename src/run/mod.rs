@@ -307,11 +307,26 @@ fn finish(outcome: &Outcome) -> Result<(), Error> {
 }
 
 fn print_plan(plan: &Plan, json: bool) {
-    if json {
+    let text = if json {
         let text = serde_json::to_string_pretty(plan).unwrap_or_default();
-        println!("{}", plan.masker.mask(&text));
+        format!("{}\n", plan.masker.mask(&text))
     } else {
-        print!("{}", plan::render_text(plan));
+        plan::render_text(plan)
+    };
+    write_out(&text);
+}
+
+/// Writes to stdout. A reader that has gone (`ferry plan | head`) ends ferry
+/// quietly, as it ends any Unix tool, instead of the panic `print!` makes.
+fn write_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the plan: {err}");
+        std::process::exit(1);
     }
 }
 

@@ -252,3 +252,34 @@ fn a_stages_map_in_deploy_yml_names_each_stages_inventory() {
     let out = project.ferry(&["inventory", "prod", "--list"]);
     assert!(out.stdout.contains("web7"), "{}", out.stdout);
 }
+
+#[test]
+fn plan_into_a_closed_pipe_panicked() {
+    // `ferry plan … --json | head`: the reader is gone before ferry writes.
+    let project = Project::example(
+        "flask-hello",
+        "local",
+        &format!("secret_key: {EXAMPLE_SECRET}\n"),
+    );
+    for json in [true, false] {
+        let mut args = vec!["plan", "local", "--offline"];
+        if json {
+            args.push("--json");
+        }
+        let mut child = std::process::Command::new(crate::support::ferry::ferry_bin())
+            .args(&args)
+            .current_dir(project.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", project.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    }
+}
