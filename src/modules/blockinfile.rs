@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::edit::{self, Change, Edited, bare, bool_arg, compile_regex, lines};
+use super::edit::{self, Change, Edited, Place, bare, bool_arg, compile_regex, lines};
 use super::{Action, Args};
 use crate::diagnostic::Diagnostic;
 
@@ -24,18 +24,6 @@ pub const KEYS: &[&str] = &[
     "owner",
     "group",
 ];
-
-/// Where a block that is not in the file yet goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Place {
-    End,
-    Start,
-    /// After the last line this matches (at the end when none does).
-    After(String),
-    /// Before the last line this matches (at the end when none does).
-    Before(String),
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockInFile {
@@ -78,20 +66,7 @@ pub fn blockinfile(args: &Args) -> Result<Action, Diagnostic> {
             ),
         ));
     }
-    let place = match (args.string("insertafter")?, args.string("insertbefore")?) {
-        (Some(_), Some(_)) => {
-            return Err(args.error("give `blockinfile` `insertafter` or `insertbefore`, not both"));
-        }
-        (None, None) => Place::End,
-        (Some(a), None) if a == "EOF" => Place::End,
-        (None, Some(b)) if b == "BOF" => Place::Start,
-        (Some(_), None) => {
-            Place::After(edit::regex_arg(args, "insertafter", false)?.unwrap_or_default())
-        }
-        (None, Some(_)) => {
-            Place::Before(edit::regex_arg(args, "insertbefore", false)?.unwrap_or_default())
-        }
-    };
+    let place = Place::from_args(args, "blockinfile")?;
     let change = Change::Block(BlockInFile {
         begin,
         end,

@@ -94,22 +94,51 @@ pub(crate) fn path_arg(args: &Args, module: &str) -> Result<String, Diagnostic> 
 }
 
 /// A boolean argument, written as YAML 1.1 booleans or their strings.
-pub(crate) fn bool_arg(args: &Args, key: &str, default: bool) -> Result<bool, Diagnostic> {
-    match args.get(key) {
-        None => Ok(default),
-        Some(serde_json::Value::Bool(b)) => Ok(*b),
-        Some(value) => {
-            let text = match value {
-                serde_json::Value::String(s) => s.to_ascii_lowercase(),
-                other => other.to_string(),
-            };
-            match text.as_str() {
-                "true" | "yes" | "on" | "1" => Ok(true),
-                "false" | "no" | "off" | "0" => Ok(false),
-                _ => Err(args.error_at(key, format!("`{key}` must be true or false, not {value}"))),
-            }
-        }
+/// Where text that is not in the file yet goes (`lineinfile`,
+/// `blockinfile`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// At the end (Ansible's `insertafter: EOF`, the default).
+    End,
+    /// At the start (`insertbefore: BOF`, or `insertafter: BOF`).
+    Start,
+    /// After the last line this matches (the first, with `lineinfile`'s
+    /// `firstmatch`); at the end when none does.
+    After(String),
+    /// Before the last line this matches (the first, with `firstmatch`); at
+    /// the end when none does.
+    Before(String),
+}
+
+impl Place {
+    /// From `insertafter`/`insertbefore` (at most one) of `module`.
+    pub(crate) fn from_args(args: &Args, module: &str) -> Result<Place, Diagnostic> {
+        Ok(
+            match (args.string("insertafter")?, args.string("insertbefore")?) {
+                (Some(_), Some(_)) => {
+                    return Err(args.error(format!(
+                        "give `{module}` `insertafter` or `insertbefore`, not both"
+                    )));
+                }
+                (Some(a), None) if a == "EOF" => Place::End,
+                (Some(a), None) if a == "BOF" => Place::Start,
+                (None, Some(b)) if b == "BOF" => Place::Start,
+                (Some(_), None) => {
+                    Place::After(regex_arg(args, "insertafter", false)?.unwrap_or_default())
+                }
+                (None, Some(_)) => {
+                    Place::Before(regex_arg(args, "insertbefore", false)?.unwrap_or_default())
+                }
+                (None, None) => Place::End,
+            },
+        )
     }
+}
+
+/// A yes/no argument with a default ([`Args::flag`]).
+pub(crate) fn bool_arg(args: &Args, key: &str, default: bool) -> Result<bool, Diagnostic> {
+    Ok(args.flag(key)?.unwrap_or(default))
 }
 
 /// A regular expression argument, compiled now so that a bad one is an

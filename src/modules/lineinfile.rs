@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use super::edit::{self, Change, Edited, bare, bool_arg, compile_regex, lines, python_template};
+use super::edit::{
+    self, Change, Edited, Place, bare, bool_arg, compile_regex, lines, python_template,
+};
 use super::{Action, Args};
 use crate::diagnostic::Diagnostic;
 
@@ -26,20 +28,6 @@ pub const KEYS: &[&str] = &[
     "owner",
     "group",
 ];
-
-/// Where a missing line goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Place {
-    /// At the end (Ansible's `insertafter: EOF`, the default).
-    End,
-    /// At the start (`insertbefore: BOF`, or `insertafter: BOF`).
-    Start,
-    /// After the last line (the first, with `firstmatch`) this matches.
-    After(String),
-    /// Before the last line (the first, with `firstmatch`) this matches.
-    Before(String),
-}
 
 /// Finds the line to replace or remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,21 +89,7 @@ pub fn lineinfile(args: &Args) -> Result<Action, Diagnostic> {
     if backrefs && !matches!(finder, Finder::Regexp(_)) {
         return Err(args.error_at("backrefs", "`backrefs` needs `regexp`"));
     }
-    let place = match (args.string("insertafter")?, args.string("insertbefore")?) {
-        (Some(_), Some(_)) => {
-            return Err(args.error("give `lineinfile` `insertafter` or `insertbefore`, not both"));
-        }
-        (Some(a), None) if a == "EOF" => Place::End,
-        (Some(a), None) if a == "BOF" => Place::Start,
-        (None, Some(b)) if b == "BOF" => Place::Start,
-        (Some(_), None) => {
-            Place::After(edit::regex_arg(args, "insertafter", false)?.unwrap_or_default())
-        }
-        (None, Some(_)) => {
-            Place::Before(edit::regex_arg(args, "insertbefore", false)?.unwrap_or_default())
-        }
-        (None, None) => Place::End,
-    };
+    let place = Place::from_args(args, "lineinfile")?;
     let change = Change::Line(LineInFile {
         line,
         finder,

@@ -315,10 +315,12 @@ impl Args<'_> {
     }
 
     /// A yes/no argument: YAML booleans, or Ansible's strings for them.
-    fn flag(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
+    pub(crate) fn flag(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(Some(true)),
+            Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(false)),
             Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
                 "yes" | "true" | "on" | "1" => Ok(Some(true)),
                 "no" | "false" | "off" | "0" => Ok(Some(false)),
