@@ -179,26 +179,7 @@ fn names(args: &Args) -> Result<Vec<String>, Diagnostic> {
     let Some(key) = key else {
         return Ok(Vec::new());
     };
-    let raw: Vec<String> = match args.get(key) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(args.error_at(key, format!("`{other}` is not a package name"))),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => args
-            .string(key)?
-            .unwrap_or_default()
-            .split(',')
-            .map(str::to_string)
-            .collect(),
-    };
-    let names: Vec<String> = raw
-        .into_iter()
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect();
+    let names = args.list(key)?;
     if let Some(bad) = names.iter().find(|n| {
         !n.chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.:=~_".contains(c))

@@ -314,6 +314,33 @@ impl Args<'_> {
         }
     }
 
+    /// A list argument as Ansible takes one: a YAML list of strings, or one
+    /// comma-separated string; items trimmed, empty ones dropped.
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<String>, Diagnostic> {
+        let items: Vec<String> = match self.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        self.error_at(key, format!("`{v}` in `{key}` is not a name"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => self
+                .string(key)?
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+        };
+        Ok(items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
+
     /// A yes/no argument: YAML booleans, or Ansible's strings for them.
     pub(crate) fn flag(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
         match self.get(key) {

@@ -62,7 +62,7 @@ pub fn user(args: &Args) -> Result<Action, Diagnostic> {
         .unwrap_or(true);
     let system = args.flag("system")?.unwrap_or(false);
     let append = args.flag("append")?.unwrap_or(false);
-    let groups = list(args, "groups")?;
+    let groups = args.list("groups")?;
     let password = args.string("password")?;
 
     // getent passwd: name:x:uid:gid:comment:home:shell
@@ -255,30 +255,4 @@ fn number(args: &Args, key: &str) -> Result<Option<String>, Diagnostic> {
         Some(Value::String(s)) if s.parse::<u32>().is_ok() => Ok(Some(s.clone())),
         Some(other) => Err(args.error_at(key, format!("`{key}` must be a number, not {other}"))),
     }
-}
-
-/// A list argument: a YAML list or a comma-separated string.
-fn list(args: &Args, key: &str) -> Result<Vec<String>, Diagnostic> {
-    let items: Vec<String> = match args.get(key) {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| args.error_at(key, format!("`{v}` is not a name")))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => args
-            .string(key)?
-            .unwrap_or_default()
-            .split(',')
-            .map(str::to_string)
-            .collect(),
-    };
-    Ok(items
-        .into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect())
 }
