@@ -4,9 +4,9 @@
 //! shut down. No host switches unless all can; healed, a redeploy brings
 //! the whole fleet to the new release.
 
+use crate::support::apps::git;
 use crate::support::ferry::Project;
 use crate::support::fleet::Fleet;
-use crate::support::succeed;
 
 const PLAYBOOK: &str = r#"- hosts: web
   tasks:
@@ -21,15 +21,6 @@ const PLAYBOOK: &str = r#"- hosts: web
 "#;
 
 const ALL: &[&str] = &["web1", "web2", "web3"];
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    succeed(
-        std::process::Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(dir),
-    )
-}
 
 /// The release `current` names on each of `servers` ("" when none).
 fn serving(fleet: &Fleet, servers: &[&str]) -> Vec<String> {

@@ -516,25 +516,24 @@ impl Server {
     /// The server's sshd (its listener): the sessions it forks are its
     /// children, whose CPU time it collects.
     pub fn sshd_pid(&self) -> u32 {
-        super::sshd::descendants(self.child.id())
-            .into_iter()
-            .find(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|comm| comm.trim() == "sshd")
-            })
-            .unwrap_or_else(|| panic!("{}: no sshd running", self.name))
+        self.process("sshd")
     }
 
     /// `path` inside the server, as this machine sees it: through its
     /// systemd's root (`/proc/PID/root`), the one place its files show.
     pub fn view(&self, path: &str) -> PathBuf {
-        let init = super::sshd::descendants(self.child.id())
+        PathBuf::from(format!("/proc/{}/root", self.process("systemd")))
+            .join(path.trim_start_matches('/'))
+    }
+
+    /// The first process under systemd-nspawn named `comm`.
+    fn process(&self, comm: &str) -> u32 {
+        super::sshd::descendants(self.child.id())
             .into_iter()
             .find(|pid| {
                 std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|comm| comm.trim() == "systemd")
+                    .is_ok_and(|name| name.trim() == comm)
             })
-            .unwrap_or_else(|| panic!("{}: no systemd running", self.name));
-        PathBuf::from(format!("/proc/{init}/root")).join(path.trim_start_matches('/'))
+            .unwrap_or_else(|| panic!("{}: no {comm} running", self.name))
     }
 }
