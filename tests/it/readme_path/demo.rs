@@ -219,6 +219,7 @@ echo "@@ v2 $(git rev-parse HEAD)"
 section deploy sh -c "$(yourself deploy)"
 section releases sh -c "$(yourself releases)"
 section rollback sh -c "$(yourself rollback)"
+section plan sh -c "$(yourself deploy | sed 's/ deploy {stage}/ plan {stage}/')"
 {rest}"#,
             demo_root = self.demo_root.display(),
             repo = self.repo.display(),
@@ -293,7 +294,8 @@ impl Run {
     }
 
     /// The printed commands deployed the change, listed it as current
-    /// beside the first release on every host, and rolled it back.
+    /// beside the first release on every host, rolled it back, and planned
+    /// it again.
     fn change_listed_and_rolled_back(&self, hosts: &[&str]) {
         let v2 = self.v2();
         self.ok("deploy");
@@ -309,5 +311,12 @@ impl Run {
             );
         }
         self.ok("rollback");
+        // Rolled back, the change is pending again: `plan` (connected)
+        // names the release it would make of it.
+        let plan = self.ok("plan");
+        assert!(
+            plan.contains(&v2[..7]),
+            "plan names no release of {v2}:\n{plan}"
+        );
     }
 }
