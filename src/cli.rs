@@ -44,6 +44,9 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Run any playbook against any inventory.
     Playbook(PlaybookArgs),
+    /// Take fresh servers to ready for `ferry deploy`: deploy user, SSH,
+    /// packages, nginx, PostgreSQL on the db hosts, firewall.
+    Setup(SetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +78,9 @@ pub struct CompileArgs {
     /// whose variables do not give one (`ansible_become_password`).
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+    /// Whom to log in as: set by the command (`setup` logs in as `setup_user`).
+    #[arg(skip)]
+    pub login: crate::plan::Login,
 }
 
 /// Options of every command that connects to hosts.
@@ -171,6 +177,22 @@ pub struct CheckArgs {
     /// Ask on the terminal for sudo's password, as `deploy -K` does.
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// Change nothing: run read-only checks and show what would change.
+    #[arg(long)]
+    pub check: bool,
+    /// Only print the compiled steps, without connecting.
+    #[arg(long)]
+    pub plan: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -16,6 +16,7 @@ mod error;
 mod filters;
 mod location;
 mod python;
+mod urlsplit;
 
 use std::collections::BTreeSet;
 

@@ -6,6 +6,7 @@
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
 mod apt;
+mod authorized_key;
 mod blockinfile;
 mod certs;
 mod command;
@@ -21,12 +22,15 @@ mod golden;
 mod http;
 mod lineinfile;
 mod pip;
+mod postgresql;
 pub(crate) mod probed;
 mod release;
 mod replace;
 mod service;
 pub(crate) mod stat;
+mod sudoers;
 mod systemd;
+mod ufw;
 mod uri;
 mod user;
 mod wait_for;
@@ -75,14 +79,29 @@ pub const NAMES: &[&str] = &[
     "ping",
     "uri",
     "get_url",
+    "authorized_key",
+    "sudoers",
+    "postgresql_user",
+    "postgresql_db",
+    "postgresql_set",
+    "postgresql_pg_hba",
+    "ufw",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    let short = name
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| name.strip_prefix("ansible.legacy."))
-        .unwrap_or(name);
+    // The collections of the modules ferry ships (`community.general.sudoers`,
+    // `ansible.posix.authorized_key`, `community.postgresql.postgresql_db`).
+    let short = [
+        "ansible.builtin.",
+        "ansible.legacy.",
+        "ansible.posix.",
+        "community.general.",
+        "community.postgresql.",
+    ]
+    .iter()
+    .find_map(|prefix| name.strip_prefix(prefix))
+    .unwrap_or(name);
     // Ansible's newer name for the same module.
     let short = if short == "systemd_service" {
         "systemd"
@@ -200,6 +219,13 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "ping" => control::PING_KEYS,
         "uri" => uri::KEYS,
         "get_url" => get_url::KEYS,
+        "authorized_key" => authorized_key::KEYS,
+        "sudoers" => sudoers::KEYS,
+        "postgresql_user" => postgresql::user::KEYS,
+        "postgresql_db" => postgresql::db::KEYS,
+        "postgresql_set" => postgresql::set::KEYS,
+        "postgresql_pg_hba" => postgresql::hba::KEYS,
+        "ufw" => ufw::KEYS,
         _ => release::KEYS,
     }
 }
@@ -270,6 +296,13 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "ping" => control::ping(&args),
         "uri" => uri::uri(&args),
         "get_url" => get_url::get_url(&args),
+        "authorized_key" => authorized_key::authorized_key(&args),
+        "sudoers" => sudoers::sudoers(&args),
+        "postgresql_user" => postgresql::user::postgresql_user(&args),
+        "postgresql_db" => postgresql::db::postgresql_db(&args),
+        "postgresql_set" => postgresql::set::postgresql_set(&args),
+        "postgresql_pg_hba" => postgresql::hba::postgresql_pg_hba(&args),
+        "ufw" => ufw::ufw(&args),
         other => release::release(other, &args),
     }
 }

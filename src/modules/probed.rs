@@ -43,6 +43,18 @@ pub enum Prober {
     Uri(super::uri::Uri),
     #[serde(rename = "get_url")]
     GetUrl(super::get_url::GetUrl),
+    #[serde(rename = "authorized_key")]
+    AuthorizedKey(super::authorized_key::AuthorizedKey),
+    Sudoers(super::sudoers::Sudoers),
+    #[serde(rename = "postgresql_user")]
+    PostgresUser(super::postgresql::user::PostgresUser),
+    #[serde(rename = "postgresql_db")]
+    PostgresDb(super::postgresql::db::PostgresDb),
+    #[serde(rename = "postgresql_set")]
+    PostgresSet(super::postgresql::set::PostgresSet),
+    #[serde(rename = "postgresql_pg_hba")]
+    PgHba(super::postgresql::hba::PgHba),
+    Ufw(super::ufw::Ufw),
 }
 
 /// What a probe's output says to do.
@@ -70,6 +82,13 @@ impl Prober {
             Prober::WaitFor(wait) => wait.decide(probe),
             Prober::Uri(uri) => uri.decide(probe),
             Prober::GetUrl(get) => get.decide(probe),
+            Prober::AuthorizedKey(key) => key.decide(probe),
+            Prober::Sudoers(rule) => rule.decide(probe),
+            Prober::PostgresUser(user) => user.decide(probe),
+            Prober::PostgresDb(db) => db.decide(probe),
+            Prober::PostgresSet(set) => set.decide(probe),
+            Prober::PgHba(hba) => hba.decide(probe),
+            Prober::Ufw(ufw) => ufw.decide(probe),
         }
     }
 
@@ -78,7 +97,7 @@ impl Prober {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
             Prober::GetUrl(get) => get.finish(stdout, fields),
-            Prober::Pip(_) | Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) => {}
+            _ => {}
         }
     }
 
@@ -89,7 +108,7 @@ impl Prober {
         match self {
             Prober::Git(git) => (!fields(probe).contains_key("exists")).then(|| git.dest.clone()),
             Prober::Pip(pip) => pip.creates(probe),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => None,
+            _ => None,
         }
     }
 
@@ -98,7 +117,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => None,
+            _ => None,
         }
     }
 
@@ -111,9 +130,7 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
-            Prober::Ping(_) | Prober::WaitFor(_) | Prober::Uri(_) | Prober::GetUrl(_) => {
-                String::new()
-            }
+            _ => String::new(),
         }
     }
 
@@ -144,6 +161,13 @@ impl Prober {
             Prober::WaitFor(wait) => wait.describe(),
             Prober::Uri(uri) => uri.describe(),
             Prober::GetUrl(get) => get.describe(),
+            Prober::AuthorizedKey(key) => key.describe(),
+            Prober::Sudoers(rule) => rule.describe(),
+            Prober::PostgresUser(user) => user.describe(),
+            Prober::PostgresDb(db) => db.describe(),
+            Prober::PostgresSet(set) => set.describe(),
+            Prober::PgHba(hba) => hba.describe(),
+            Prober::Ufw(ufw) => ufw.describe(),
         }
     }
 }

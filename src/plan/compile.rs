@@ -45,6 +45,21 @@ pub struct CompileInput<'a> {
     /// `--ask-become-pass`: sudo's password for every host whose variables
     /// do not give one (`ansible_become_password`).
     pub become_password: Option<String>,
+    /// Whom ferry logs in as.
+    pub login: Login,
+}
+
+/// Whom ferry logs in as on each host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Login {
+    /// The inventory's `ansible_user` (else the play's `remote_user`).
+    #[default]
+    Inventory,
+    /// `ferry setup`: the host's `setup_user` (default `root`), since the
+    /// inventory's user is the deploy user that setup creates. That user's
+    /// name is then `deploy_user` (default: the inventory's `ansible_user`,
+    /// else `deploy`).
+    Setup,
 }
 
 /// Compiles every play for every host it targets.
@@ -177,6 +192,11 @@ fn compile_host(
             ),
         );
     }
+    let address = input.inventory.address(host);
+    if input.login == Login::Setup {
+        let deploy_user = address.user.clone().unwrap_or_else(|| "deploy".into());
+        scope.set("deploy_user", Raw::Final(Arc::new(json!(deploy_user))));
+    }
     scope.set_nodes(&play.defaults);
     let inventory_span = Span::file_start(input.inventory_source.clone());
     scope.set_json(&input.inventory.host_vars(host), &inventory_span);
@@ -222,7 +242,6 @@ fn compile_host(
         }
     }
 
-    let address = input.inventory.address(host);
     let passphrase = match scope.get("ssh_key_passphrase")? {
         Some(Value::String(p)) => Some(p),
         Some(other) => Some(other.to_string()),
@@ -239,6 +258,11 @@ fn compile_host(
     // The inventory's `ansible_user` wins over the play's `remote_user`, as
     // in Ansible.
     let user = match (address.user, &play.remote_user) {
+        _ if input.login == Login::Setup => Some(match scope.get("setup_user")? {
+            Some(Value::String(user)) => user,
+            Some(other) => other.to_string(),
+            None => "root".to_string(),
+        }),
         (Some(user), _) => Some(user),
         (None, Some(node)) => {
             Some(scope.render_str(&node.scalar_string().unwrap_or_default(), &node.span)?)
@@ -273,6 +297,7 @@ fn compile_host(
         roots,
         masker,
         asks_password: connection.become_password.is_some(),
+        login_user: connection.user.clone(),
         included_vars: Vec::new(),
     };
     // Known at run time only: the plan is the same for a deploy and its
@@ -504,6 +529,8 @@ struct TaskCompiler<'a, 'm> {
     masker: &'m mut Masker,
     /// The host's sudo is given a password: escalated commands read it.
     asks_password: bool,
+    /// Who ferry logs in as, when known before connecting.
+    login_user: Option<String>,
     /// Variables `include_vars` set so far on this host: above task vars.
     included_vars: Vec<(String, Node)>,
 }
@@ -851,12 +878,14 @@ impl TaskCompiler<'_, '_> {
             }
             None => task.escalate.or(self.play.escalate).unwrap_or(false),
         };
-        Ok(escalates.then(|| {
-            task.become_user
-                .clone()
-                .or_else(|| self.play.become_user.clone())
-                .unwrap_or_else(|| "root".into())
-        }))
+        let user = task
+            .become_user
+            .clone()
+            .or_else(|| self.play.become_user.clone())
+            .unwrap_or_else(|| "root".into());
+        // Logged in as that user already (`ferry setup` as root): no sudo,
+        // which a fresh server may not even have.
+        Ok((escalates && self.login_user.as_deref() != Some(user.as_str())).then_some(user))
     }
 
     fn expr(&self, scope: &Scope, node: &Node) -> Result<Expr, Diagnostic> {

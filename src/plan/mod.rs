@@ -21,7 +21,7 @@ use crate::shell::Masker;
 
 pub use commit_files::CommitFiles;
 pub(crate) use compile::wrap_remote;
-pub use compile::{CompileInput, compile};
+pub use compile::{CompileInput, Login, compile};
 pub use display::render_text;
 
 /// Every play's steps for every host it targets.

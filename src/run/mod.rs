@@ -2,6 +2,7 @@
 
 mod adhoc;
 mod release;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Unlock(args) => release::unlock(dir, args),
         Command::Rollback(args) => release::rollback(dir, args),
         Command::Init(args) => init(dir, args),
+        Command::Setup(args) => setup::setup(dir, args),
     }
 }
 
@@ -411,6 +413,7 @@ fn compile_playbook(
         } else {
             None
         },
+        login: args.login,
     };
     plan::compile(&input).map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project

@@ -95,6 +95,7 @@ pub(super) const FILTERS: &[&str] = &[
     "ternary",
     "extract",
     "type_debug",
+    "urlsplit",
 ];
 
 /// Every test the environment knows.
@@ -165,6 +166,7 @@ pub(super) const FUNCTIONS: &[&str] = &["range", "dict", "debug", "namespace", "
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("quote", quote);
+    env.add_filter("urlsplit", super::urlsplit::urlsplit);
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("splitext", splitext);

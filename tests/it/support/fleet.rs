@@ -28,6 +28,8 @@ pub struct FleetSpec {
     servers: Vec<(String, Vec<String>)>,
     sudo_password: Option<String>,
     key: Option<PathBuf>,
+    /// Fresh servers: root only, with an apt repository of these packages.
+    fresh: Option<Vec<String>>,
 }
 
 /// One booted server.
@@ -50,6 +52,8 @@ pub struct Fleet {
     pub known_hosts: PathBuf,
     /// The password `deploy` gives sudo, when the fleet asks for one.
     pub sudo_password: Option<String>,
+    /// Servers as a VPS provider hands them over: no `deploy` user.
+    pub fresh: bool,
     pub root: PathBuf,
     /// The nftables table cutting servers off, when one is cut.
     cut_table: String,
@@ -69,6 +73,16 @@ impl FleetSpec {
     /// `deploy`'s sudo asks for this password (by default it asks none).
     pub fn sudo_password(mut self, password: &str) -> FleetSpec {
         self.sudo_password = Some(password.to_string());
+        self
+    }
+
+    /// Servers as a VPS provider hands them over, for `ferry setup`: root
+    /// logs in with the key, there is no `deploy` user, and apt's only
+    /// source is a local repository holding `packages` and what they need
+    /// (fetched once from the Debian mirror, like the image), so that apt
+    /// works on a network that stays on loopback.
+    pub fn fresh(mut self, packages: &[&str]) -> FleetSpec {
+        self.fresh = Some(packages.iter().map(|p| p.to_string()).collect());
         self
     }
 
@@ -100,6 +114,10 @@ impl FleetSpec {
         };
         // The example apps' Python packages, at the same path inside.
         let binds = repo_root().join("target/wheelhouse");
+        let apt_repo = self
+            .fresh
+            .as_ref()
+            .map(|packages| fleet_output("repo", packages));
         let mut servers = Vec::new();
         for (n, (name, packages)) in self.servers.iter().enumerate() {
             let image = image(packages);
@@ -121,6 +139,9 @@ impl FleetSpec {
             }
             if let Some(password) = &self.sudo_password {
                 command.env("FLEET_SUDO_PASSWORD", password);
+            }
+            if let Some(repo) = &apt_repo {
+                command.env("FLEET_FRESH", "1").env("FLEET_REPO", repo);
             }
             // A test process that dies (a timeout's SIGKILL) takes its
             // servers with it: systemd-nspawn shuts down on SIGTERM.
@@ -148,6 +169,7 @@ impl FleetSpec {
             key,
             known_hosts: root.join("known_hosts"),
             sudo_password: self.sudo_password,
+            fresh: self.fresh.is_some(),
             cut_table: format!("ferry_fleet_{slot_number}"),
             root,
             _slot: slot,
@@ -193,6 +215,7 @@ impl Fleet {
             servers: Vec::new(),
             sudo_password: None,
             key: None,
+            fresh: None,
         }
     }
 
@@ -359,6 +382,9 @@ impl Fleet {
                 .stdin(Stdio::null())
                 .output();
         }
+        if self.fresh {
+            return;
+        }
         // The server is ready when `deploy` can log in.
         let login = self
             .ssh(server, "deploy")
@@ -413,8 +439,13 @@ fn fleet_script() -> PathBuf {
 
 /// The image (overlay lower directories) with `packages`, built on first use.
 fn image(packages: &[String]) -> String {
+    fleet_output("image", packages)
+}
+
+/// What `fleet image|repo PACKAGES` prints: built on first use, then cached.
+fn fleet_output(what: &str, packages: &[String]) -> String {
     let out = Command::new(fleet_script())
-        .arg("image")
+        .arg(what)
         .args(packages)
         .stderr(Stdio::inherit())
         .output()

@@ -1,0 +1,252 @@
+//! `authorized_key`: SSH public keys in a user's `authorized_keys`, as
+//! Ansible's module keeps them. A key is the same key whatever its comment
+//! or options: it is compared by type and base64 blob. The probe reads the
+//! file; the run merges on the host (the keys on stdin, never a secret
+//! anyway), creating `~/.ssh` 0700 and the file 0600, owned by the user.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::probed::{Decision, Probed, Prober};
+use super::{Action, Args};
+use crate::diagnostic::Diagnostic;
+use crate::shell::{Command, quote};
+
+pub const KEYS: &[&str] = &[
+    "user",
+    "key",
+    "state",
+    "exclusive",
+    "path",
+    "manage_dir",
+    "key_options",
+    "comment",
+    "validate_certs",
+    "follow",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorizedKey {
+    pub user: String,
+    /// The key lines asked for (with `key_options` in front, if given).
+    pub keys: Vec<String>,
+    pub present: bool,
+    pub exclusive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// `type blob`: what makes two lines the same key.
+fn identity(line: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // Options come first when the line has any: the type is the first word
+    // that is followed by base64.
+    words.windows(2).find_map(|w| {
+        (w[0].starts_with("ssh-") || w[0].starts_with("ecdsa-") || w[0].starts_with("sk-"))
+            .then(|| (w[0].to_string(), w[1].to_string()))
+    })
+}
+
+pub fn authorized_key(args: &Args) -> Result<Action, Diagnostic> {
+    let user = args.required("user", "authorized_key")?;
+    let text = args.required("key", "authorized_key")?;
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return Err(args.error_at(
+            "key",
+            "a `key` from a URL is not supported: read it on the controller (`lookup('file', …)`) and give the key itself",
+        ));
+    }
+    let options = args.string("key_options")?;
+    let mut keys = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if identity(line).is_none() {
+            return Err(args.error_at(
+                "key",
+                format!("`{line}` is not an SSH public key (`TYPE BASE64 [COMMENT]`)"),
+            ));
+        }
+        keys.push(match &options {
+            Some(options) => format!("{options} {line}"),
+            None => line.to_string(),
+        });
+    }
+    let present = match args.string("state")?.as_deref() {
+        None | Some("present") => true,
+        Some("absent") => false,
+        Some(other) => {
+            return Err(args.error_at(
+                "state",
+                format!("`state` must be `present` or `absent`, not `{other}`"),
+            ));
+        }
+    };
+    if args.flag("manage_dir")? == Some(false) && args.string("path")?.is_none() {
+        return Err(args.error_at(
+            "manage_dir",
+            "`manage_dir: false` needs `path`: ferry otherwise makes `~/.ssh` as the key needs it",
+        ));
+    }
+    let module = AuthorizedKey {
+        user,
+        keys,
+        present,
+        exclusive: args.flag("exclusive")?.unwrap_or(false),
+        path: args.string("path")?,
+    };
+    Ok(Action::Probed {
+        probed: Probed {
+            probe: module.probe(),
+            stdin: Some(module.keys.iter().map(|k| format!("{k}\n")).collect()),
+            module: Prober::AuthorizedKey(module),
+            env: Vec::new(),
+            become_user: None,
+            asks_password: false,
+        },
+    })
+}
+
+/// Sets `$f` to the file and `$u` to the user, or says the user is missing.
+fn locate(user: &str, path: Option<&str>) -> String {
+    format!(
+        "u={}\nhome=$(getent passwd \"$u\" | cut -d: -f6)\nf={}\n[ -n \"$f\" ] || f=$home/.ssh/authorized_keys\n",
+        quote(user),
+        quote(path.unwrap_or_default()),
+    )
+}
+
+impl AuthorizedKey {
+    fn probe(&self) -> Command {
+        Command::script(format!(
+            "# authorized_key: read the keys of `{}`\n{}\
+             if [ -z \"$home\" ]; then echo user=missing; exit 0; fi\n\
+             echo \"file=$f\"\n\
+             [ -f \"$f\" ] && sed 's/^/line=/' \"$f\"\n\
+             exit 0",
+            self.user,
+            locate(&self.user, self.path.as_deref())
+        ))
+    }
+
+    pub fn describe(&self) -> String {
+        let verb = if self.present { "authorize" } else { "remove" };
+        format!("{verb} {} for `{}`", keys(self.keys.len()), self.user)
+    }
+
+    pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
+        let mut fields = Map::new();
+        fields.insert("user".into(), json!(self.user));
+        fields.insert("key".into(), json!(self.keys.join("\n")));
+        fields.insert("exclusive".into(), json!(self.exclusive));
+        if probe.lines().any(|l| l == "user=missing") {
+            return if self.present {
+                // In a run, an earlier step has made the user by now, or
+                // the write fails saying so.
+                (
+                    Decision::Change {
+                        what: format!(
+                            "{} (the user does not exist yet: an earlier step must create it)",
+                            self.describe()
+                        ),
+                        run: self.write(),
+                    },
+                    fields,
+                )
+            } else {
+                (
+                    Decision::Ok(format!("user `{}` does not exist", self.user)),
+                    fields,
+                )
+            };
+        }
+        let file = probe
+            .lines()
+            .find_map(|l| l.strip_prefix("file="))
+            .unwrap_or_default();
+        fields.insert("keyfile".into(), json!(file));
+        let have: Vec<(String, String)> = probe
+            .lines()
+            .filter_map(|l| l.strip_prefix("line="))
+            .filter_map(identity)
+            .collect();
+        let wanted: Vec<(String, String)> = self.keys.iter().filter_map(|k| identity(k)).collect();
+        let (missing, extra) = if self.present {
+            let missing = wanted.iter().filter(|k| !have.contains(k)).count();
+            let extra = if self.exclusive {
+                have.iter().filter(|k| !wanted.contains(k)).count()
+            } else {
+                0
+            };
+            (missing, extra)
+        } else {
+            (0, wanted.iter().filter(|k| have.contains(k)).count())
+        };
+        if missing == 0 && extra == 0 {
+            let why = if self.present {
+                format!("`{file}` has {}", keys(wanted.len()))
+            } else {
+                format!("`{file}` has none of {}", keys(wanted.len()))
+            };
+            return (Decision::Ok(why), fields);
+        }
+        let mut what = Vec::new();
+        if missing > 0 {
+            what.push(format!("add {} to `{file}`", keys(missing)));
+        }
+        if extra > 0 {
+            what.push(format!("remove {} from `{file}`", keys(extra)));
+        }
+        (
+            Decision::Change {
+                what: what.join(", "),
+                run: self.write(),
+            },
+            fields,
+        )
+    }
+
+    /// Merges the keys on stdin into the file, as the user's own.
+    fn write(&self) -> Command {
+        // `keep` prints the lines to keep of the old file: all, those not
+        // asked for (exclusive keeps none; absent drops the ones on stdin).
+        let mode = match (self.present, self.exclusive) {
+            (true, true) => "exclusive",
+            (true, false) => "add",
+            (false, _) => "remove",
+        };
+        Command::script(format!(
+            "# authorized_key: {}\nset -e\n{}mode={mode}\n\
+             [ -n \"$home\" ] || {{ echo \"user \\`$u\\` does not exist\" >&2; exit 1; }}\n\
+             d=$(dirname \"$f\")\n\
+             if [ ! -d \"$d\" ]; then install -d -m 700 -o \"$u\" -g \"$(id -gn \"$u\")\" \"$d\"; fi\n\
+             new=$(cat)\n\
+             tmp=$(mktemp \"$d/.authorized_keys.XXXXXX\")\n\
+             key() {{ awk '{{for (i = 1; i < NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-)/) {{print $i, $(i+1); next}}}}'; }}\n\
+             ids=$(printf '%s\\n' \"$new\" | key)\n\
+             if [ -f \"$f\" ]; then\n\
+               while IFS= read -r line; do\n\
+                 id=$(printf '%s\\n' \"$line\" | key)\n\
+                 asked=\n\
+                 if [ -n \"$id\" ] && printf '%s\\n' \"$ids\" | grep -qxF \"$id\"; then asked=1; fi\n\
+                 [ $mode = exclusive ] || [ -n \"$asked\" ] || printf '%s\\n' \"$line\"\n\
+               done <\"$f\" >\"$tmp\"\n\
+             fi\n\
+             [ $mode = remove ] || printf '%s\\n' \"$new\" >>\"$tmp\"\n\
+             chmod 600 \"$tmp\"\n\
+             chown \"$u:$(id -gn \"$u\")\" \"$tmp\"\n\
+             mv -f \"$tmp\" \"$f\"",
+            self.describe(),
+            locate(&self.user, self.path.as_deref()),
+        ))
+    }
+}
+
+fn keys(n: usize) -> String {
+    if n == 1 {
+        "1 key".into()
+    } else {
+        format!("{n} keys")
+    }
+}

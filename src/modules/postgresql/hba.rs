@@ -1,0 +1,282 @@
+//! `postgresql_pg_hba`: one rule of `pg_hba.conf`, found by its type,
+//! databases, users and source, added or its method and options set, or
+//! removed. Without `dest`, the file is the running server's own (`SHOW
+//! hba_file`), so a playbook need not know the PostgreSQL version. The
+//! server reads the file on reload: notify a handler that reloads it.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::Login;
+use crate::diagnostic::Diagnostic;
+use crate::modules::probed::{Decision, Probed, Prober};
+use crate::modules::{Action, Args};
+use crate::shell::{Command, quote};
+
+pub const KEYS: &[&str] = &[
+    "dest",
+    "contype",
+    "databases",
+    "users",
+    "source",
+    "address",
+    "src",
+    "netmask",
+    "method",
+    "options",
+    "state",
+    "create",
+    "login_user",
+    "login_db",
+    "db",
+    "port",
+    "login_unix_socket",
+];
+
+const TYPES: &[&str] = &[
+    "local",
+    "host",
+    "hostssl",
+    "hostnossl",
+    "hostgssenc",
+    "hostnogssenc",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgHba {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// `type database user [address]`: what identifies the rule.
+    pub key: Vec<String>,
+    /// `method [options]`.
+    pub auth: Vec<String>,
+    pub present: bool,
+    pub login: Login,
+}
+
+/// `127.8.0.1` → `127.8.0.1/32`: the same source, as PostgreSQL reads it.
+fn normalize_source(source: &str) -> String {
+    if source.contains('/') || !source.chars().any(|c| c == '.' || c == ':') {
+        return source.to_string();
+    }
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => format!("{source}/32"),
+        Ok(std::net::IpAddr::V6(_)) => format!("{source}/128"),
+        Err(_) => source.to_string(),
+    }
+}
+
+pub fn postgresql_pg_hba(args: &Args) -> Result<Action, Diagnostic> {
+    let contype = args.string("contype")?.unwrap_or_else(|| "host".into());
+    if !TYPES.contains(&contype.as_str()) {
+        return Err(args.error_at(
+            "contype",
+            format!(
+                "`contype` must be one of {}, not `{contype}`",
+                TYPES.join(", ")
+            ),
+        ));
+    }
+    let list = |key: &str| -> Result<String, Diagnostic> {
+        let items = args.list(key)?;
+        Ok(if items.is_empty() {
+            "all".into()
+        } else {
+            items.join(",")
+        })
+    };
+    let mut key = vec![contype.clone(), list("databases")?, list("users")?];
+    let source = match args.string("source")? {
+        Some(s) => Some(s),
+        None => match args.string("address")? {
+            Some(s) => Some(s),
+            None => args.string("src")?,
+        },
+    };
+    match (contype.as_str(), source) {
+        ("local", None) => {}
+        ("local", Some(_)) => {
+            return Err(args.error_at("source", "a `local` rule has no `source`"));
+        }
+        (_, None) => {
+            return Err(args.error(format!(
+                "a `{contype}` rule needs `source` (an address, a CIDR range, `samehost`, `samenet` or `all`)"
+            )));
+        }
+        (_, Some(source)) => {
+            key.push(match args.string("netmask")? {
+                Some(mask) => format!("{source} {mask}"),
+                None => normalize_source(&source),
+            });
+        }
+    }
+    let mut auth = vec![args.string("method")?.unwrap_or_else(|| "md5".into())];
+    if let Some(options) = args.string("options")?.filter(|o| !o.is_empty()) {
+        auth.push(options);
+    }
+    let present = match args.string("state")?.as_deref() {
+        None | Some("present") => true,
+        Some("absent") => false,
+        Some(other) => {
+            return Err(args.error_at(
+                "state",
+                format!("`state` must be `present` or `absent`, not `{other}`"),
+            ));
+        }
+    };
+    let login = Login::from_args(args)?;
+    let dest = args.string("dest")?;
+    let find = match &dest {
+        Some(dest) => format!("f={}\n", quote(dest)),
+        None => format!(
+            "{}f=$(printf 'SHOW hba_file;\\n' | psql_run)\n[ -n \"$f\" ] || exit 1\n",
+            login.function()
+        ),
+    };
+    let module = PgHba {
+        dest,
+        key,
+        auth,
+        present,
+        login,
+    };
+    let probe = Command::script(format!(
+        "# postgresql_pg_hba: read the rules\n{find}echo \"file=$f\"\n[ -f \"$f\" ] && sed 's/^/line=/' \"$f\"\nexit 0"
+    ));
+    Ok(Action::Probed {
+        probed: Probed {
+            probe,
+            stdin: None,
+            module: Prober::PgHba(module),
+            env: Vec::new(),
+            become_user: None,
+            asks_password: false,
+        },
+    })
+}
+
+impl PgHba {
+    fn rule(&self) -> String {
+        let mut words = self.key.clone();
+        words.extend(self.auth.iter().cloned());
+        words.join("\t")
+    }
+
+    pub fn describe(&self) -> String {
+        if self.present {
+            format!("pg_hba rule `{}`", self.rule().replace('\t', " "))
+        } else {
+            format!("no pg_hba rule `{}`", self.key.join(" "))
+        }
+    }
+
+    /// The line's `type database user [address]`, if it is a rule.
+    fn key_of(&self, line: &str) -> Option<Vec<String>> {
+        let words: Vec<&str> = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let kind = *words.first()?;
+        let n = if kind == "local" { 3 } else { 4 };
+        if words.len() <= n {
+            return None;
+        }
+        let mut key: Vec<String> = words[..n].iter().map(|w| w.to_string()).collect();
+        if kind != "local" {
+            // `ADDRESS MASK` form: the mask is a fifth word.
+            let mask_form = self.key.get(3).is_some_and(|k| k.contains(' '));
+            if mask_form && words.len() > 5 {
+                key[3] = format!("{} {}", words[3], words[4]);
+            } else {
+                key[3] = normalize_source(words[3]);
+            }
+        }
+        Some(key)
+    }
+
+    pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
+        let mut fields = Map::new();
+        let file = probe
+            .lines()
+            .find_map(|l| l.strip_prefix("file="))
+            .unwrap_or_default()
+            .to_string();
+        fields.insert("dest".into(), json!(file));
+        let lines: Vec<&str> = probe
+            .lines()
+            .filter_map(|l| l.strip_prefix("line="))
+            .collect();
+        let rule = self.rule();
+        let matching: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| self.key_of(l).as_ref() == Some(&self.key))
+            .map(|(i, _)| i)
+            .collect();
+        let same = |i: &usize| lines[*i].split_whitespace().collect::<Vec<_>>().join("\t") == rule;
+        let mut out: Vec<String> = Vec::new();
+        let what = if self.present {
+            if matching.len() == 1 && matching.iter().all(same) {
+                return (
+                    Decision::Ok(format!("`{file}` has `{}`", rule.replace('\t', " "))),
+                    fields,
+                );
+            }
+            // The rule where the first match was (order matters: the first
+            // rule that matches a connection decides), else at the end.
+            let at = matching.first().copied();
+            for (i, line) in lines.iter().enumerate() {
+                if Some(i) == at {
+                    out.push(rule.clone());
+                } else if !matching.contains(&i) {
+                    out.push(line.to_string());
+                }
+            }
+            if at.is_none() {
+                out.push(rule.clone());
+                format!("add `{}` to `{file}`", rule.replace('\t', " "))
+            } else {
+                format!("set `{}` in `{file}`", rule.replace('\t', " "))
+            }
+        } else {
+            if matching.is_empty() {
+                return (
+                    Decision::Ok(format!("`{file}` has no rule for `{}`", self.key.join(" "))),
+                    fields,
+                );
+            }
+            out.extend(
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !matching.contains(i))
+                    .map(|(_, l)| l.to_string()),
+            );
+            format!("remove the rule for `{}` from `{file}`", self.key.join(" "))
+        };
+        let mut content = out.join("\n");
+        content.push('\n');
+        // The file keeps its owner and mode: written over, not replaced.
+        let run = Command::script(format!(
+            "# postgresql_pg_hba: {what}\nset -e\nf={}\n[ -f \"$f\" ] || {{ echo \"$f does not exist\" >&2; exit 1; }}\nprintf '%s' {} >\"$f\"",
+            quote(&file),
+            quote(&content)
+        ));
+        (Decision::Change { what, run }, fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_addresses_are_the_same_source_as_their_host_range() {
+        assert_eq!(normalize_source("127.8.0.1"), "127.8.0.1/32");
+        assert_eq!(normalize_source("::1"), "::1/128");
+        assert_eq!(normalize_source("10.0.0.0/8"), "10.0.0.0/8");
+        assert_eq!(normalize_source("samenet"), "samenet");
+    }
+}

@@ -1,0 +1,127 @@
+//! `ferry setup` on servers as a VPS provider hands them over (root with a
+//! key, no `deploy` user, nothing installed; apt from a local repository):
+//! setup, then the bundled Django example deployed unchanged onto two web
+//! servers with PostgreSQL on a third, then setup again, which changes
+//! nothing. The firewall's rules are written but not turned on: the
+//! servers share this machine's network namespace (and may not change it).
+
+use std::time::Instant;
+
+use super::{assert_site, changed, deploy, redeploy_changes_nothing};
+use crate::support::apps::{App, wheelhouse};
+use crate::support::fleet::Fleet;
+
+const DB_PASSWORD: &str = "pg-setup-8c2e51";
+
+/// What `ferry setup` installs, for the local apt repository.
+const PACKAGES: &[&str] = &[
+    "sudo",
+    "ca-certificates",
+    "curl",
+    "rsync",
+    "python3",
+    "python3-venv",
+    "nginx",
+    "postgresql",
+    "ufw",
+];
+
+#[test]
+fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_changes_nothing() {
+    let fleet = Fleet::spec()
+        .fresh(PACKAGES)
+        .server("web1", &[])
+        .server("web2", &[])
+        .server("db", &[])
+        .start();
+    let db = fleet.server("db").address.clone();
+    let vars = format!(
+        "    deploy_to: /home/deploy/django-notes\n    process_manager: systemd\n    procfile_port: 8000\n    gunicorn_host: \"{{{{ ansible_host }}}}\"\n    server_names: [\"{{{{ ansible_host }}}}\"]\n    nginx_listen: [\"{{{{ ansible_host }}}}:80\"]\n    pip_args: --no-index --find-links {}\n    postgresql_listen_addresses: \"{{{{ ansible_host }}}}\"\n    firewall_enable: false\n    database_name: notes\n    database_user: notes\n",
+        wheelhouse().display()
+    );
+    let inventory = fleet.inventory(
+        "deploy",
+        &[("web", &["web1", "web2"]), ("db", &["db"])],
+        &vars,
+    );
+    let secrets = format!("database_url: postgres://notes:{DB_PASSWORD}@{db}:5432/notes\n");
+    let app = App::on_fleet("django-notes", &fleet, &inventory, &secrets, 8000);
+
+    // Before setup there is no one to deploy as.
+    let (out, _) = app.project.ferry_json(&["check", "test"]);
+    assert_ne!(
+        out.status, 0,
+        "check passed on fresh servers:\n{}",
+        out.stdout
+    );
+
+    let started = Instant::now();
+    let (out, events) = app.project.ferry_json(&["setup", "test"]);
+    let first = started.elapsed();
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(DB_PASSWORD), "the password leaked:\n{text}");
+    }
+    let did = changed(&out, &events);
+    for (host, step) in [
+        ("web1", "Create the deploy user"),
+        ("web1", "Install Python, nginx and the process manager"),
+        ("db", "Install PostgreSQL"),
+        ("db", "The app's role"),
+        ("db", "The app's database"),
+        ("web2", "Allow SSH logins with keys only"),
+    ] {
+        assert!(
+            did.iter().any(|(h, s, _)| h == host && s.starts_with(step)),
+            "setup did not report `{step}` changed on {host}: {did:?}"
+        );
+    }
+    // The sudo rule passed visudo; sshd took the drop-in; the role's
+    // password is PostgreSQL's (SCRAM) and the web hosts may log in.
+    let sudo = fleet.root("web1", "sudo -l -U deploy");
+    assert!(sudo.contains("NOPASSWD: ALL"), "{sudo}");
+    let sshd = fleet.root(
+        "web2",
+        "sshd -T | grep -E '^(passwordauthentication|permitrootlogin)'",
+    );
+    assert!(sshd.contains("passwordauthentication no"), "{sshd}");
+    assert!(sshd.contains("permitrootlogin without-password"), "{sshd}");
+    let hba = fleet.root("db", "cat $(su postgres -c \"psql -Atc 'SHOW hba_file'\")");
+    let web1 = &fleet.server("web1").address;
+    assert!(
+        hba.contains(&format!("host\tnotes\tnotes\t{web1}/32\tscram-sha-256")),
+        "{hba}"
+    );
+    let listen = fleet.root("db", "su postgres -c \"psql -Atc 'SHOW listen_addresses'\"");
+    assert_eq!(
+        listen.trim(),
+        db,
+        "PostgreSQL was not restarted to listen on {db}"
+    );
+    let rules = fleet.root("db", "ufw show added");
+    assert!(
+        rules.contains(&format!("ufw allow from {web1} to any port 5432 proto tcp")),
+        "{rules}"
+    );
+
+    // Then the deploy works, as `deploy`, from the setup's key.
+    let (out, _) = deploy(&app);
+    assert!(!out.stdout.contains(DB_PASSWORD), "{}", out.stdout);
+    let head = app.head();
+    for name in ["web1", "web2"] {
+        let address = &fleet.server(name).address;
+        assert_site(address, address, &head);
+    }
+    redeploy_changes_nothing(&app);
+
+    // A second setup changes nothing, and says so.
+    let started = Instant::now();
+    let (out, events) = app.project.ferry_json(&["setup", "test"]);
+    let second = started.elapsed();
+    let again = changed(&out, &events);
+    assert!(again.is_empty(), "a second setup changed {again:?}");
+    eprintln!(
+        "setup: fresh servers {:.1} s, again {:.1} s",
+        first.as_secs_f64(),
+        second.as_secs_f64()
+    );
+}
