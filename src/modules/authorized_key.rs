@@ -250,3 +250,69 @@ fn keys(n: usize) -> String {
         format!("{n} keys")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "ssh-ed25519 AAAAkeyA a@laptop";
+    const B: &str = "ssh-ed25519 AAAAkeyB b@ci";
+
+    fn module(keys: &[&str], present: bool, exclusive: bool) -> AuthorizedKey {
+        AuthorizedKey {
+            user: "app".into(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            present,
+            exclusive,
+            path: None,
+        }
+    }
+
+    fn decide(m: &AuthorizedKey, probe: &str) -> Decision {
+        m.decide(probe).0
+    }
+
+    #[test]
+    fn a_key_is_the_same_key_whatever_its_comment_or_options() {
+        let probe =
+            "file=/home/app/.ssh/authorized_keys\nline=no-pty ssh-ed25519 AAAAkeyA other comment\n";
+        assert!(matches!(
+            decide(&module(&[A], true, false), probe),
+            Decision::Ok(_)
+        ));
+        let Decision::Change { what, .. } = decide(&module(&[A, B], true, false), probe) else {
+            panic!("a missing key is a change")
+        };
+        assert_eq!(what, "add 1 key to `/home/app/.ssh/authorized_keys`");
+    }
+
+    #[test]
+    fn exclusive_removes_the_keys_it_does_not_list_and_absent_the_ones_it_does() {
+        let probe = format!("file=/f\nline={A}\nline={B}\n");
+        let Decision::Change { what, .. } = decide(&module(&[B], true, true), &probe) else {
+            panic!("an extra key is a change with exclusive")
+        };
+        assert_eq!(what, "remove 1 key from `/f`");
+        assert!(matches!(
+            decide(&module(&[B], true, false), &probe),
+            Decision::Ok(_)
+        ));
+        let Decision::Change { what, .. } = decide(&module(&[A], false, false), &probe) else {
+            panic!("a present key is a change with absent")
+        };
+        assert_eq!(what, "remove 1 key from `/f`");
+    }
+
+    #[test]
+    fn a_user_that_does_not_exist_yet_is_a_change_an_earlier_step_makes_possible() {
+        let Decision::Change { what, .. } = decide(&module(&[A], true, false), "user=missing\n")
+        else {
+            panic!("a change")
+        };
+        assert!(what.contains("an earlier step must create it"), "{what}");
+        assert!(matches!(
+            decide(&module(&[A], false, false), "user=missing\n"),
+            Decision::Ok(_)
+        ));
+    }
+}

@@ -166,3 +166,41 @@ impl Sudoers {
         (decision, fields)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(content: Option<&str>) -> Sudoers {
+        Sudoers {
+            path: "/etc/sudoers.d/app".into(),
+            content: content.map(str::to_string),
+            validate: true,
+        }
+    }
+
+    #[test]
+    fn the_same_rule_is_ok_and_another_is_written_only_through_visudo() {
+        let have = "exists=1\nline=app ALL=NOPASSWD: ALL\n";
+        assert!(matches!(
+            rule(Some("app ALL=NOPASSWD: ALL\n")).decide(have).0,
+            Decision::Ok(_)
+        ));
+        let Decision::Change { what, run } =
+            rule(Some("app ALL=(root) NOPASSWD: ALL\n")).decide(have).0
+        else {
+            panic!("a change")
+        };
+        assert_eq!(
+            what,
+            "rewrite `/etc/sudoers.d/app` with `app ALL=(root) NOPASSWD: ALL`"
+        );
+        let run = run.as_sent().to_string();
+        assert!(run.contains("visudo -cqf \"$tmp\""), "{run}");
+        assert!(
+            run.find("visudo").unwrap() < run.find("mv -f").unwrap(),
+            "{run}"
+        );
+        assert!(matches!(rule(None).decide("").0, Decision::Ok(_)));
+    }
+}

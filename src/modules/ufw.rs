@@ -177,9 +177,12 @@ pub fn ufw(args: &Args) -> Result<Action, Diagnostic> {
     );
     if let Some(rule) = &module.rule {
         let words: Vec<String> = rule.iter().map(|w| quote(w)).collect();
+        // Tuples of the rules ufw would have, per family (4 or 6): a rule
+        // for an IPv4 source prints the IPv4 rules only.
         probe.push_str(&format!(
-            "ufw --dry-run {} 2>/dev/null | sed -n 's/^### tuple ### /would=/p; s/^Skipping .*/skip=1/p'\n\
-             cat /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sed -n 's/^### tuple ### /have=/p'\n",
+            "ufw --dry-run {} 2>/dev/null | awk '/^\\*filter/ {{ v = 4 }} /^:ufw6-/ {{ v = 6 }} /^### tuple ### / {{ sub(/^### tuple ### /, \"\"); print \"would\" v \"=\" $0 }} /^### END RULES ###/ {{ print \"section=\" v }} /^Skipping / {{ print \"skip=1\" }}'\n\
+             sed -n 's/^### tuple ### /have4=/p' /etc/ufw/user.rules 2>/dev/null\n\
+             sed -n 's/^### tuple ### /have6=/p' /etc/ufw/user6.rules 2>/dev/null\n",
             words.join(" ")
         ));
     }
@@ -263,21 +266,23 @@ impl Ufw {
             }
         }
         if let Some(rule) = &self.rule {
-            let would: Vec<&str> = probe
+            let tuples = |key: &str| {
+                let mut found: Vec<&str> = probe
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                    .collect();
+                found.sort_unstable();
+                found
+            };
+            let sections: Vec<&str> = probe
                 .lines()
-                .filter_map(|l| l.strip_prefix("would="))
-                .collect();
-            let have: Vec<&str> = probe
-                .lines()
-                .filter_map(|l| l.strip_prefix("have="))
+                .filter_map(|l| l.strip_prefix("section="))
                 .collect();
             let same = probe.lines().any(|l| l == "skip=1")
-                || (!would.is_empty() && {
-                    let (mut a, mut b) = (would.clone(), have.clone());
-                    a.sort_unstable();
-                    b.sort_unstable();
-                    a == b
-                });
+                || (!sections.is_empty()
+                    && sections.iter().all(|family| {
+                        tuples(&format!("would{family}")) == tuples(&format!("have{family}"))
+                    }));
             let text = format!("ufw {}", rule.join(" "));
             if same {
                 let has = if rule.first().map(String::as_str) == Some("delete") {

@@ -195,3 +195,55 @@ impl PostgresDb {
         (decision, fields)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(owner: &str, encoding: Option<&str>) -> PostgresDb {
+        PostgresDb {
+            name: "shop".into(),
+            present: true,
+            owner: Some(owner.into()),
+            encoding: encoding.map(str::to_string),
+            lc_collate: None,
+            lc_ctype: None,
+            template: None,
+            login: Login {
+                user: "postgres".into(),
+                db: "postgres".into(),
+                port: None,
+                socket: None,
+            },
+        }
+    }
+
+    #[test]
+    fn an_existing_database_changes_owner_but_never_encoding() {
+        let row = "postgres|UTF8|C.UTF-8|C.UTF-8\n";
+        let Decision::Change { what, run } = db("shop", Some("utf8")).decide(row).0 else {
+            panic!("a change")
+        };
+        assert_eq!(
+            what,
+            "make `shop` the owner of database `shop` (now `postgres`)"
+        );
+        assert!(
+            run.as_sent()
+                .contains("ALTER DATABASE \"shop\" OWNER TO \"shop\";")
+        );
+        let Decision::Fail(why) = db("postgres", Some("LATIN1")).decide(row).0 else {
+            panic!("a failure")
+        };
+        assert!(why.contains("dump and a restore"), "{why}");
+        let Decision::Change { run, .. } = db("shop", Some("UTF8")).decide("").0 else {
+            panic!("a change")
+        };
+        assert!(
+            run.as_sent()
+                .contains(r#"CREATE DATABASE "shop" OWNER "shop" ENCODING '"'"'UTF8'"'"';"#),
+            "{}",
+            run.as_sent()
+        );
+    }
+}

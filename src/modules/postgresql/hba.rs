@@ -170,6 +170,22 @@ impl PgHba {
         }
     }
 
+    /// The line's `method [options]`, the words after its key.
+    fn auth_of(&self, line: &str) -> Vec<String> {
+        let words: Vec<&str> = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let key_words: usize = self.key.iter().map(|k| k.split(' ').count()).sum();
+        words
+            .iter()
+            .skip(key_words)
+            .map(|w| w.to_string())
+            .collect()
+    }
+
     /// The line's `type database user [address]`, if it is a rule.
     fn key_of(&self, line: &str) -> Option<Vec<String>> {
         let words: Vec<&str> = line
@@ -215,7 +231,12 @@ impl PgHba {
             .filter(|(_, l)| self.key_of(l).as_ref() == Some(&self.key))
             .map(|(i, _)| i)
             .collect();
-        let same = |i: &usize| lines[*i].split_whitespace().collect::<Vec<_>>().join("\t") == rule;
+        let wanted_auth: Vec<String> = self
+            .auth
+            .iter()
+            .flat_map(|a| a.split_whitespace().map(str::to_string))
+            .collect();
+        let same = |i: &usize| self.auth_of(lines[*i]) == wanted_auth;
         let mut out: Vec<String> = Vec::new();
         let what = if self.present {
             if matching.len() == 1 && matching.iter().all(same) {
@@ -278,5 +299,53 @@ mod tests {
         assert_eq!(normalize_source("::1"), "::1/128");
         assert_eq!(normalize_source("10.0.0.0/8"), "10.0.0.0/8");
         assert_eq!(normalize_source("samenet"), "samenet");
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    fn hba(method: &str, present: bool) -> PgHba {
+        PgHba {
+            dest: None,
+            key: ["host", "shop", "shop", "10.0.0.7/32"]
+                .map(String::from)
+                .to_vec(),
+            auth: vec![method.into()],
+            present,
+            login: Login {
+                user: "postgres".into(),
+                db: "postgres".into(),
+                port: None,
+                socket: None,
+            },
+        }
+    }
+
+    const FILE: &str = "file=/etc/pg_hba.conf\nline=# comment\nline=local all postgres peer\nline=host shop shop 10.0.0.7 md5\nline=host all all 0.0.0.0/0 reject\n";
+
+    #[test]
+    fn a_rule_is_found_by_its_source_however_written_and_changed_where_it_is() {
+        let d = hba("md5", true).decide(FILE).0;
+        assert!(matches!(d, Decision::Ok(_)), "{d:?}");
+        let Decision::Change { what, run } = hba("scram-sha-256", true).decide(FILE).0 else {
+            panic!("a change")
+        };
+        assert_eq!(
+            what,
+            "set `host shop shop 10.0.0.7/32 scram-sha-256` in `/etc/pg_hba.conf`"
+        );
+        // In place, before the `reject` that would otherwise win.
+        let sent = run.as_sent();
+        let at = sent.find("host\tshop").unwrap();
+        assert!(at < sent.find("reject").unwrap(), "{sent}");
+        let Decision::Change { what, .. } = hba("md5", false).decide(FILE).0 else {
+            panic!("a change")
+        };
+        assert_eq!(
+            what,
+            "remove the rule for `host shop shop 10.0.0.7/32` from `/etc/pg_hba.conf`"
+        );
     }
 }
