@@ -38,6 +38,11 @@ pub const KEYS: &[&str] = &[
     "log",
 ];
 
+/// What the probe reads on a host where ufw was just installed (Debian's
+/// and Ubuntu's package defaults).
+const INSTALLED: &str =
+    "enabled=no\nlogging=low\npolicy_INPUT=DROP\npolicy_OUTPUT=ACCEPT\npolicy_FORWARD=DROP\n";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Ufw {
     /// `ufw` arguments of the rule (`allow proto tcp from any to any port 22`).
@@ -219,12 +224,10 @@ impl Ufw {
 
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let fields = Map::new();
-        if probe.lines().any(|l| l == "ufw=missing") {
-            return (
-                Decision::Fail("ufw is not installed on this host (apt: ufw)".into()),
-                fields,
-            );
-        }
+        // Not installed yet (check mode, an earlier step installs it): as
+        // ufw is once installed — disabled, no rules, incoming refused.
+        let missing = probe.lines().any(|l| l == "ufw=missing");
+        let probe = if missing { INSTALLED } else { probe };
         let value = |key: &str| {
             probe
                 .lines()
@@ -317,6 +320,32 @@ impl Ufw {
                     Command::new("ufw").args(["--force", "reset"]),
                 )),
             }
+        }
+        if missing && !todo.is_empty() {
+            // A run without ufw fails saying so.
+            let run = Command::script(
+                "command -v ufw >/dev/null || { echo 'ufw is not installed on this host (apt: ufw)' >&2; exit 1; }",
+            )
+            .and(
+                todo.iter()
+                    .map(|(_, c)| c.clone())
+                    .reduce(Command::and)
+                    .expect("something to do"),
+            );
+            let what = todo
+                .iter()
+                .map(|(w, _)| w.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return (
+                Decision::Change {
+                    what: format!(
+                        "{what} (ufw is not installed yet: an earlier step must install it)"
+                    ),
+                    run,
+                },
+                fields,
+            );
         }
         let mut fields = fields;
         fields.insert(

@@ -130,6 +130,17 @@ impl PostgresDb {
                 Some(&sql),
             )
         };
+        if super::missing(probe) {
+            let decision = if self.present {
+                super::not_yet(
+                    &format!("create database `{}`", self.name),
+                    run(self.create()),
+                )
+            } else {
+                Decision::Ok("PostgreSQL is not installed".into())
+            };
+            return (decision, fields);
+        }
         let decision = match (row, self.present) {
             (None, false) => Decision::Ok(format!("database `{}` does not exist", self.name)),
             (Some(_), false) => Decision::Change {

@@ -129,7 +129,8 @@ pub fn postgresql_pg_hba(args: &Args) -> Result<Action, Diagnostic> {
     let find = match &dest {
         Some(dest) => format!("f={}\n", quote(dest)),
         None => format!(
-            "{}f=$(printf 'SHOW hba_file;\\n' | psql_run)\n[ -n \"$f\" ] || exit 1\n",
+            "{}{}f=$(printf 'SHOW hba_file;\\n' | psql_run)\n[ -n \"$f\" ] || exit 1\n",
+            super::MISSING,
             login.function()
         ),
     };
@@ -214,6 +215,18 @@ impl PgHba {
 
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let mut fields = Map::new();
+        if super::missing(probe) {
+            let decision = if self.present {
+                // No file to edit yet: a run without PostgreSQL fails here.
+                super::not_yet(
+                    &format!("add `{}`", self.rule().replace('\t', " ")),
+                    Command::script("echo 'PostgreSQL is not installed on this host' >&2; exit 1"),
+                )
+            } else {
+                Decision::Ok("PostgreSQL is not installed".into())
+            };
+            return (decision, fields);
+        }
         let file = probe
             .lines()
             .find_map(|l| l.strip_prefix("file="))

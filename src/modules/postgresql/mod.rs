@@ -60,7 +60,6 @@ impl Login {
         }
         format!(
             "pg_user={user}\n\
-             command -v psql >/dev/null || {{ echo 'psql is not installed on this host (the PostgreSQL client)' >&2; exit 1; }}\n\
              psql_run() {{ if [ \"$(id -u)\" = 0 ] && [ \"$pg_user\" != root ]; then (cd / && runuser -u \"$pg_user\" -- psql {opts} \"$@\"); else (cd / && psql -U \"$pg_user\" {opts} \"$@\"); fi; }}\n",
             user = quote(&self.user),
         )
@@ -81,10 +80,28 @@ pub fn ident(name: &str) -> String {
 /// change's SQL, which the probe must not run).
 pub fn probe(title: &str, login: &Login, sql: &str) -> crate::shell::Command {
     crate::shell::Command::script(format!(
-        "# {title}\n{}printf '%s\\n' {} | psql_run",
+        "# {title}\n{MISSING}{}printf '%s\\n' {} | psql_run",
         login.function(),
         quote(sql)
     ))
+}
+
+/// A probe's first words: PostgreSQL not installed (yet) is an answer.
+pub const MISSING: &str = "command -v psql >/dev/null || { echo psql=missing; exit 0; }\n";
+
+/// Whether the probe found no PostgreSQL on the host.
+pub fn missing(probe: &str) -> bool {
+    probe.lines().any(|l| l == "psql=missing")
+}
+
+/// Check mode on a host where an earlier step would install PostgreSQL:
+/// the change it would then make. In a run, the change itself says
+/// PostgreSQL is missing if no step installed it.
+pub fn not_yet(what: &str, run: crate::shell::Command) -> super::probed::Decision {
+    super::probed::Decision::Change {
+        what: format!("{what} (PostgreSQL is not installed yet: an earlier step must install it)"),
+        run,
+    }
 }
 
 /// A change: the SQL on the step's stdin (or given here when it holds no
@@ -94,7 +111,10 @@ pub fn change(title: &str, login: &Login, sql: Option<&str>) -> crate::shell::Co
         Some(sql) => format!("printf '%s\\n' {} | psql_run", quote(sql)),
         None => "psql_run".to_string(),
     };
-    crate::shell::Command::script(format!("# {title}\nset -e\n{}{feed}", login.function()))
+    crate::shell::Command::script(format!(
+        "# {title}\nset -e\ncommand -v psql >/dev/null || {{ echo 'psql is not installed on this host (the PostgreSQL client)' >&2; exit 1; }}\n{}{feed}",
+        login.function()
+    ))
 }
 
 #[cfg(test)]

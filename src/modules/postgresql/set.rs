@@ -87,6 +87,10 @@ impl PostgresSet {
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let mut fields = Map::new();
         fields.insert("name".into(), json!(self.name));
+        if super::missing(probe) {
+            fields.insert("restart_required".into(), json!(true));
+            return (super::not_yet(&self.describe(), self.change()), fields);
+        }
         let Some(row) = probe.lines().find(|l| !l.trim().is_empty()) else {
             return (
                 Decision::Fail(format!("PostgreSQL has no setting `{}`", self.name)),
@@ -116,17 +120,6 @@ impl PostgresSet {
             return (Decision::Ok(why), fields);
         }
         fields.insert("restart_required".into(), json!(restart));
-        let sql = match &self.value {
-            Some(value) => format!(
-                "ALTER SYSTEM SET {} = {};\nSELECT pg_reload_conf();",
-                self.name,
-                literal(value)
-            ),
-            None => format!(
-                "ALTER SYSTEM RESET {};\nSELECT pg_reload_conf();",
-                self.name
-            ),
-        };
         let then = if restart {
             " (a restart of PostgreSQL applies it)"
         } else {
@@ -139,13 +132,29 @@ impl PostgresSet {
         (
             Decision::Change {
                 what,
-                run: super::change(
-                    &format!("postgresql_set: {}", self.describe()),
-                    &self.login,
-                    Some(&sql),
-                ),
+                run: self.change(),
             },
             fields,
+        )
+    }
+
+    /// `ALTER SYSTEM`, then a reload.
+    fn change(&self) -> crate::shell::Command {
+        let sql = match &self.value {
+            Some(value) => format!(
+                "ALTER SYSTEM SET {} = {};\nSELECT pg_reload_conf();",
+                self.name,
+                literal(value)
+            ),
+            None => format!(
+                "ALTER SYSTEM RESET {};\nSELECT pg_reload_conf();",
+                self.name
+            ),
+        };
+        super::change(
+            &format!("postgresql_set: {}", self.describe()),
+            &self.login,
+            Some(&sql),
         )
     }
 }

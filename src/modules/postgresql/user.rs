@@ -177,6 +177,14 @@ impl PostgresUser {
             &self.login,
             None,
         );
+        if super::missing(probe) {
+            let decision = if self.present {
+                super::not_yet(&format!("create role `{}`", self.name), run)
+            } else {
+                Decision::Ok("PostgreSQL is not installed".into())
+            };
+            return (decision, fields);
+        }
         let decision = match (row, self.present) {
             (None, false) => Decision::Ok(format!("role `{}` does not exist", self.name)),
             (Some(_), false) => Decision::Change {

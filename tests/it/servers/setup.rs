@@ -55,6 +55,18 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         out.stdout
     );
 
+    // `--check` on the fresh servers changes nothing and predicts the run,
+    // but for what only an earlier step's package brings: nginx's default
+    // site (and the reload its removal notifies).
+    let (out, events) = app.project.ferry_json(&["setup", "test", "--check"]);
+    let predicted = changed(&out, &events);
+    assert!(
+        fleet
+            .root("web1", "id deploy 2>&1 || true")
+            .contains("no such user"),
+        "--check changed the server"
+    );
+
     let started = Instant::now();
     let (out, events) = app.project.ferry_json(&["setup", "test"]);
     let first = started.elapsed();
@@ -62,6 +74,23 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         assert!(!text.contains(DB_PASSWORD), "the password leaked:\n{text}");
     }
     let did = changed(&out, &events);
+    let mut unforeseen: Vec<_> = did.iter().filter(|c| !predicted.contains(c)).collect();
+    unforeseen.sort();
+    let mut expected = Vec::new();
+    for host in ["web1", "web2"] {
+        for step in ["Reload nginx", "Remove nginx's default site"] {
+            expected.push((host.to_string(), step.to_string(), "changed".to_string()));
+        }
+    }
+    assert_eq!(
+        unforeseen,
+        expected.iter().collect::<Vec<_>>(),
+        "--check predicted {predicted:?}"
+    );
+    assert!(
+        predicted.iter().all(|c| did.contains(c)),
+        "--check predicted changes the run did not make: {predicted:?} vs {did:?}"
+    );
     for (host, step) in [
         ("web1", "Create the deploy user"),
         ("web1", "Install Python, nginx and the process manager"),
