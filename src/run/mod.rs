@@ -83,9 +83,11 @@ fn init(dir: &Path, args: crate::cli::InitArgs) -> Result<(), Error> {
         );
     }
     println!(
-        "  Then commit deploy.yml, inventory/ and the Procfile, read the plan with `ferry plan production`,"
+        "  Then commit deploy.yml, inventory/ and the Procfile, take fresh servers to ready with"
     );
-    println!("  and deploy with `ferry deploy production`.");
+    println!(
+        "  `ferry setup production`, read the plan with `ferry plan production`, and deploy with `ferry deploy production`."
+    );
     Ok(())
 }
 

@@ -229,3 +229,50 @@ fn tls_is_a_few_inventory_lines_away_in_what_init_writes() {
     );
     assert!(text.contains("reload web server [shell] handler"), "{text}");
 }
+
+#[test]
+fn what_init_writes_sets_up_with_ferry_setup_web_and_db_hosts_apart() {
+    let (_root, dir) = bare_example("django-notes");
+    let out = run_ferry(&dir, &["init"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ferry setup production"),
+        "{}",
+        out.stdout
+    );
+    let out = run_ferry(&dir, &["setup", "production", "--plan", "--json"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let steps = |host: &str| -> Vec<String> {
+        plan["plays"][0]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host"] == host)
+            .unwrap_or_else(|| panic!("no {host} in {plan}"))["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["body"]["state"] != "skipped")
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Logged in as root, making the user the deploy logs in as.
+    let web1 = &plan["plays"][0]["hosts"][0];
+    assert_eq!(web1["connection"]["user"], "root", "{web1}");
+    let (web, db) = (steps("web1"), steps("db1"));
+    for step in [
+        "Create the deploy user",
+        "Install Python, nginx and the process manager",
+    ] {
+        assert!(web.contains(&step.to_string()), "{web:?}");
+    }
+    for step in ["Install PostgreSQL", "The app's role", "The app's database"] {
+        assert!(db.contains(&step.to_string()), "{db:?}");
+        assert!(!web.contains(&step.to_string()), "{web:?}");
+    }
+    // The secret password is nowhere in the plan.
+    let secrets = std::fs::read_to_string(dir.join("secrets/production.yml")).unwrap();
+    assert!(secrets.contains("CHANGE-ME"));
+    assert!(!out.stdout.contains("CHANGE-ME"), "{}", out.stdout);
+}
