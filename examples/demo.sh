@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# ferry's main job on this machine: boot three real Debian servers (web1,
-# web2 and db: systemd-nspawn containers with systemd, sudo and apt, on
-# 127.8.0.1-3 — loopback only) and deploy a bundled example to them with
-# `ferry deploy staging`, as the `deploy` user, escalating through sudo.
+# ferry's main job on this machine: boot three fresh Debian servers (web1,
+# web2 and db: systemd-nspawn containers with systemd and apt, root logging
+# in with a key, nothing else; on 127.8.0.1-3 — loopback only), take them
+# to ready with `ferry setup staging` (the deploy user, sudo, SSH, Python,
+# nginx, PostgreSQL with the app's database, firewall rules), and deploy a
+# bundled example to them with `ferry deploy staging`, as the `deploy`
+# user, escalating through sudo.
 #
 #   bash examples/demo.sh                 # deploy examples/django-notes
 #   bash examples/demo.sh flask-hello     # the Flask one, beside it on web1, web2
 #   bash examples/demo.sh stop            # shut the servers down
 #
-# Run it again after changing and committing the example: the second deploy
-# of an unchanged commit changes nothing. The servers' files live in
-# /tmp/ferry-example/servers; the image they boot from is built once into
-# target/fleet (Debian 12 from the Debian mirror, ~650 MB with nginx and
-# PostgreSQL). Needs root (debootstrap, mount, systemd-nspawn).
+# Run it again after changing and committing the example: the second setup
+# and deploy of an unchanged commit change nothing. The servers' files live
+# in /tmp/ferry-example/servers; the image they boot from is built once into
+# target/fleet (Debian 12 from the Debian mirror, ~320 MB), and so is the
+# apt repository the servers install from (the packages `ferry setup`
+# installs, ~100 MB: the servers' network stays on loopback). Needs root
+# (debootstrap, mount, systemd-nspawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -59,25 +64,23 @@ python3 -m pip download -q --disable-pip-version-check --dest target/wheelhouse 
   -r tests/apps/requirements.txt
 WHEELS=$REPO/target/wheelhouse
 
-say "The servers' image (built once into target/fleet)"
-web_image=$("$FLEET" image python3-venv nginx-light)
-db_image=$("$FLEET" image postgresql)
-echo "  web: $web_image"
-echo "  db:  $db_image"
+say "The servers' image and apt repository (built once into target/fleet)"
+image=$("$FLEET" image)
+repo=$("$FLEET" repo)
+echo "  image: $image"
+echo "  apt:   $repo"
 
-say "Booting web1, web2 and db on 127.8.0.1-3"
+say "Booting fresh web1, web2 and db on 127.8.0.1-3 (root and its key, nothing else)"
 mkdir -p "$ROOT/home/.ssh" "$SERVERS"
 chmod 700 "$ROOT/home/.ssh"
 [ -f "$ROOT/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C ferry-demo -f "$ROOT/id_ed25519"
 n=0
 for server in web1 web2 db; do
   n=$((n + 1))
-  image=$web_image
-  [ "$server" = db ] && image=$db_image
   if ! alive "$SERVERS/$server"; then
     mkdir -p "$SERVERS/$server"
     # The servers outlive this script: `stop` shuts them down.
-    FLEET_BIND=$WHEELS setsid "$FLEET" boot "$SERVERS/$server" "$server" "127.8.0.$n" \
+    FLEET_FRESH=1 FLEET_REPO=$repo FLEET_BIND=$WHEELS setsid "$FLEET" boot "$SERVERS/$server" "$server" "127.8.0.$n" \
       "$image" "$ROOT/id_ed25519.pub" >"$SERVERS/$server.log" 2>&1 </dev/null &
   fi
 done
@@ -129,25 +132,12 @@ if [ ! -f "$secrets" ]; then
   )
 fi
 
-if [ "$APP" = django-notes ]; then
-  say "The database on db: role, database, and logins from web1 and web2 only"
-  # As an administrator would by hand (`ferry setup` will do it): the SQL,
-  # which holds the password, goes on stdin, never on a command line.
-  password=$(sed -n 's#^database_url: postgres://notes:\([^@]*\)@.*#\1#p' "$secrets")
-  as_root 127.8.0.3 "grep -q 'ferry demo' /etc/postgresql/15/main/pg_hba.conf || {
-      printf '# ferry demo\nhost notes notes 127.8.0.1/32 scram-sha-256\nhost notes notes 127.8.0.2/32 scram-sha-256\n' \
-        >>/etc/postgresql/15/main/pg_hba.conf && systemctl reload postgresql@15-main; }"
-  as_root 127.8.0.3 "cd / && su postgres -c 'psql -q -v ON_ERROR_STOP=1'" <<SQL
-SELECT 'CREATE ROLE notes LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'notes')\gexec
-ALTER ROLE notes PASSWORD '$password';
-SELECT 'CREATE DATABASE notes OWNER notes' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'notes')\gexec
-SQL
-  echo "  PostgreSQL 15 on 127.8.0.3:5432: database notes, role notes"
-fi
-
 # ferry reads ~/.ssh/known_hosts: these servers' keys are in the demo's own.
 ferry() { HOME=$ROOT/home "$FERRY" -C "examples/$APP" "$@"; }
 extra="{pip_args: '--no-index --find-links $WHEELS'}"
+
+say "ferry setup staging   (as root: fresh servers to ready; again, it changes nothing)"
+ferry setup staging
 
 say "ferry plan staging --offline   (what will run, host by host: the first steps)"
 ferry plan staging --offline -e "$extra" >"$ROOT/plan-$APP.txt"
@@ -182,6 +172,7 @@ Where to look (log in as root or deploy with the demo's key):
   /etc/nginx/sites-enabled/$APP.conf
 
 Run ferry yourself against these servers (HOME holds their host keys):
+  HOME=$ROOT/home $FERRY -C examples/$APP setup staging
   HOME=$ROOT/home $FERRY -C examples/$APP deploy staging -e "$extra"
   HOME=$ROOT/home $FERRY -C examples/$APP releases staging
   HOME=$ROOT/home $FERRY -C examples/$APP rollback staging

@@ -52,6 +52,8 @@ section left sh -c 'ps -eo comm= | grep -E "systemd|nspawn|sshd|gunicorn|nginx|p
         }
     };
     let django = run.ok("django");
+    // `ferry setup` on the three, then `ferry deploy` on the web two.
+    assert!(django.contains("3 hosts succeeded"), "{django}");
     assert!(django.contains("2 hosts succeeded"), "{django}");
     assert!(
         django.contains("db: 127.8.0.3, systemd running"),
@@ -59,7 +61,8 @@ section left sh -c 'ps -eo comm= | grep -E "systemd|nspawn|sshd|gunicorn|nginx|p
     );
     serves(&django, &demo.v1);
     let again = run.ok("again");
-    run.assert_changed_nothing(&again, 2);
+    // The recaps of `ferry setup` (web1, web2, db) and `ferry deploy`.
+    run.assert_changed_nothing(&again, 5);
     serves(&again, &demo.v1);
     run.change_listed_and_rolled_back(&["web1", "web2"]);
     serves(&run.ok("serving"), &demo.v1);
@@ -187,12 +190,9 @@ impl Demo {
     /// Builds the servers' images the fleet demo boots, here, where the
     /// Debian mirror is reachable (the demo runs without a network).
     fn with_images(self) -> Demo {
-        for packages in [&["python3-venv", "nginx-light"][..], &["postgresql"]] {
-            succeed(
-                Command::new(repo_root().join("tests/fleet/fleet"))
-                    .arg("image")
-                    .args(packages),
-            );
+        // The base image and the apt repository `ferry setup` installs from.
+        for what in ["image", "repo"] {
+            succeed(Command::new(repo_root().join("tests/fleet/fleet")).arg(what));
         }
         self
     }
@@ -276,8 +276,9 @@ impl Run {
 
     /// The recap of `hosts` hosts shows nothing changed (its `changed`
     /// column).
+    /// `hosts`: the recap lines of every run, each host once per run.
     fn assert_changed_nothing(&self, again: &str, hosts: usize) {
-        let recap = regex::Regex::new(r"(?m)^(web\d)\s+\d+\s+(\d+)\s").unwrap();
+        let recap = regex::Regex::new(r"(?m)^(web\d|db)\s+\d+\s+(\d+)\s").unwrap();
         let changed: Vec<(String, String)> = recap
             .captures_iter(again)
             .map(|c| (c[1].to_string(), c[2].to_string()))

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 pub(super) const README: &str = include_str!("../../../README.md");
 /// The walk, whose `walk.ferry(&[…])` calls the guard reads.
 const WALK: &str = include_str!("mod.rs");
+/// The demo, which `demo.rs` runs: its `ferry ARGS` lines count as run.
+const DEMO: &str = include_str!("../../../examples/demo.sh");
 
 /// A `ferry` command shown in one of README.md's code blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,13 @@ fn every_command_the_readme_shows_is_on_the_newcomer_path() {
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
         ran.extend(exercised(&args));
+    }
+    for line in DEMO.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("ferry ") {
+            let words = shlex::split(rest).unwrap_or_default();
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            ran.extend(exercised(&words));
+        }
     }
     let missing = missing_from(&shown, &ran, &[]);
     assert!(

@@ -13,23 +13,10 @@ use crate::support::fleet::Fleet;
 
 const DB_PASSWORD: &str = "pg-setup-8c2e51";
 
-/// What `ferry setup` installs, for the local apt repository.
-const PACKAGES: &[&str] = &[
-    "sudo",
-    "ca-certificates",
-    "curl",
-    "rsync",
-    "python3",
-    "python3-venv",
-    "nginx",
-    "postgresql",
-    "ufw",
-];
-
 #[test]
 fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_changes_nothing() {
     let fleet = Fleet::spec()
-        .fresh(PACKAGES)
+        .fresh()
         .server("web1", &[])
         .server("web2", &[])
         .server("db", &[])

@@ -28,8 +28,8 @@ pub struct FleetSpec {
     servers: Vec<(String, Vec<String>)>,
     sudo_password: Option<String>,
     key: Option<PathBuf>,
-    /// Fresh servers: root only, with an apt repository of these packages.
-    fresh: Option<Vec<String>>,
+    /// Fresh servers: root only, with an apt repository.
+    fresh: bool,
 }
 
 /// One booted server.
@@ -78,11 +78,11 @@ impl FleetSpec {
 
     /// Servers as a VPS provider hands them over, for `ferry setup`: root
     /// logs in with the key, there is no `deploy` user, and apt's only
-    /// source is a local repository holding `packages` and what they need
-    /// (fetched once from the Debian mirror, like the image), so that apt
-    /// works on a network that stays on loopback.
-    pub fn fresh(mut self, packages: &[&str]) -> FleetSpec {
-        self.fresh = Some(packages.iter().map(|p| p.to_string()).collect());
+    /// source is a local repository holding what `ferry setup` installs and
+    /// what that needs (fetched once from the Debian mirror, like the
+    /// image), so that apt works on a network that stays on loopback.
+    pub fn fresh(mut self) -> FleetSpec {
+        self.fresh = true;
         self
     }
 
@@ -114,10 +114,7 @@ impl FleetSpec {
         };
         // The example apps' Python packages, at the same path inside.
         let binds = repo_root().join("target/wheelhouse");
-        let apt_repo = self
-            .fresh
-            .as_ref()
-            .map(|packages| fleet_output("repo", packages));
+        let apt_repo = self.fresh.then(|| fleet_output("repo", &[]));
         let mut servers = Vec::new();
         for (n, (name, packages)) in self.servers.iter().enumerate() {
             let image = image(packages);
@@ -169,7 +166,7 @@ impl FleetSpec {
             key,
             known_hosts: root.join("known_hosts"),
             sudo_password: self.sudo_password,
-            fresh: self.fresh.is_some(),
+            fresh: self.fresh,
             cut_table: format!("ferry_fleet_{slot_number}"),
             root,
             _slot: slot,
@@ -215,7 +212,7 @@ impl Fleet {
             servers: Vec::new(),
             sudo_password: None,
             key: None,
-            fresh: None,
+            fresh: false,
         }
     }
 
