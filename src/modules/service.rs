@@ -22,12 +22,38 @@ pub const KEYS: &[&str] = &[
     "serves",
     "upgrade",
     "wait",
+    "enabled",
 ];
+
+/// Ansible's `service` with `enabled` (at boot): a systemd unit, as the
+/// `systemd` module makes it — started only when `state` says so. ferry's
+/// own keys (`serves`, `upgrade`, …) are about restarting a release's
+/// processes, not about boot, and do not mix with it.
+fn enabled(args: &Args) -> Result<Action, Diagnostic> {
+    if args.string("manager")?.as_deref() == Some("supervisor") {
+        return Err(args.error_at(
+            "enabled",
+            "supervisor starts its programs at boot by their `autostart`: `enabled` is for systemd units",
+        ));
+    }
+    for key in ["serves", "upgrade", "pidfile", "wait", "supervisorctl"] {
+        if args.get(key).is_some() {
+            return Err(args.error_at(
+                key,
+                format!("`{key}` does not go with `enabled`: make two tasks, one that enables the unit at boot and one that restarts it"),
+            ));
+        }
+    }
+    super::systemd::systemd(args)
+}
 
 /// The functions every service script starts with.
 const LIBRARY: &str = include_str!("sh/service.sh");
 
 pub fn service(args: &Args) -> Result<Action, Diagnostic> {
+    if args.get("enabled").is_some() {
+        return enabled(args);
+    }
     let name = args.required("name", "service")?;
     let state = args.string("state")?.unwrap_or_else(|| "started".into());
     let manager = args.string("manager")?.unwrap_or_else(|| "auto".into());

@@ -202,3 +202,37 @@ fn postgresql_modules_make_a_role_a_database_a_setting_and_a_login_rule_and_chec
         "0\n"
     );
 }
+
+#[test]
+fn service_with_enabled_starts_a_unit_and_enables_it_at_boot_as_ansible_does() {
+    let fleet = Fleet::spec().server("web1", &[]).start();
+    fleet.root(
+        "web1",
+        "printf '[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' >/etc/systemd/system/hello.service && systemctl daemon-reload",
+    );
+    let project = project_on(&fleet, &["web1"]);
+    let both = "    - name: hello\n      service: name=hello state=started enabled=yes\n";
+    assert_eq!(checked_run(&project, "both.yml", &play(both)).len(), 1);
+    let state = fleet.root(
+        "web1",
+        "systemctl is-active hello; systemctl is-enabled hello",
+    );
+    assert_eq!(state, "active\nenabled\n");
+    // Only at boot: not started, nor stopped.
+    fleet.root("web1", "systemctl stop hello");
+    let off = "    - name: hello\n      ansible.builtin.service: { name: hello, enabled: false }\n";
+    assert_eq!(checked_run(&project, "off.yml", &play(off)).len(), 1);
+    let state = fleet.root(
+        "web1",
+        "systemctl is-active hello; systemctl is-enabled hello; true",
+    );
+    assert_eq!(state, "inactive\ndisabled\n");
+    // ferry's restart keys do not mix with it: an input error, before any host.
+    project.file(
+        "mixed.yml",
+        &play("    - name: hello\n      service: { name: hello, enabled: true, serves: /srv/app/current }\n"),
+    );
+    let out = project.ferry(&["playbook", "mixed.yml", "-i", "inventory/test.yml"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("mixed.yml:5:"), "{}", out.stderr);
+}
