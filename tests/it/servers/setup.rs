@@ -23,7 +23,7 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         .start();
     let db = fleet.server("db").address.clone();
     let vars = format!(
-        "    deploy_to: /home/deploy/django-notes\n    process_manager: systemd\n    procfile_port: 8000\n    gunicorn_host: \"{{{{ ansible_host }}}}\"\n    server_names: [\"{{{{ ansible_host }}}}\"]\n    nginx_listen: [\"{{{{ ansible_host }}}}:80\"]\n    pip_args: --no-index --find-links {}\n    postgresql_listen_addresses: \"{{{{ ansible_host }}}}\"\n    firewall_enable: false\n    database_name: notes\n    database_user: notes\n",
+        "    deploy_to: /home/deploy/django-notes\n    process_manager: systemd\n    procfile_port: 8000\n    gunicorn_host: \"{{{{ ansible_host }}}}\"\n    server_names: [\"{{{{ ansible_host }}}}\"]\n    nginx_listen: [\"{{{{ ansible_host }}}}:80\"]\n    pip_args: --no-index --find-links {}\n    postgresql_listen_addresses: \"{{{{ ansible_host }}}}\"\n    firewall_enable: false\n    database_name: notes\n    database_user: notes\n    unattended_upgrades: true\n",
         wheelhouse().display()
     );
     let inventory = fleet.inventory(
@@ -113,6 +113,8 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         db,
         "PostgreSQL was not restarted to listen on {db}"
     );
+    let daily = fleet.root("web2", "apt-config dump APT::Periodic::Unattended-Upgrade");
+    assert_eq!(daily.trim(), "APT::Periodic::Unattended-Upgrade \"1\";");
     let rules = fleet.root("db", "ufw show added");
     assert!(
         rules.contains(&format!("ufw allow from {web1} to any port 5432 proto tcp")),
