@@ -85,6 +85,7 @@ pub const NAMES: &[&str] = &[
     "postgresql_db",
     "postgresql_set",
     "postgresql_pg_hba",
+    "postgresql_privs",
     "ufw",
 ];
 
@@ -225,6 +226,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "postgresql_db" => postgresql::db::KEYS,
         "postgresql_set" => postgresql::set::KEYS,
         "postgresql_pg_hba" => postgresql::hba::KEYS,
+        "postgresql_privs" => postgresql::privs::KEYS,
         "ufw" => ufw::KEYS,
         _ => release::KEYS,
     }
@@ -302,6 +304,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "postgresql_db" => postgresql::db::postgresql_db(&args),
         "postgresql_set" => postgresql::set::postgresql_set(&args),
         "postgresql_pg_hba" => postgresql::hba::postgresql_pg_hba(&args),
+        "postgresql_privs" => postgresql::privs::postgresql_privs(&args),
         "ufw" => ufw::ufw(&args),
         other => release::release(other, &args),
     }

@@ -54,6 +54,8 @@ pub enum Prober {
     PostgresSet(super::postgresql::set::PostgresSet),
     #[serde(rename = "postgresql_pg_hba")]
     PgHba(super::postgresql::hba::PgHba),
+    #[serde(rename = "postgresql_privs")]
+    PostgresPrivs(super::postgresql::privs::PostgresPrivs),
     Ufw(super::ufw::Ufw),
 }
 
@@ -88,6 +90,7 @@ impl Prober {
             Prober::PostgresDb(db) => db.decide(probe),
             Prober::PostgresSet(set) => set.decide(probe),
             Prober::PgHba(hba) => hba.decide(probe),
+            Prober::PostgresPrivs(privs) => privs.decide(probe),
             Prober::Ufw(ufw) => ufw.decide(probe),
         }
     }
@@ -167,6 +170,7 @@ impl Prober {
             Prober::PostgresDb(db) => db.describe(),
             Prober::PostgresSet(set) => set.describe(),
             Prober::PgHba(hba) => hba.describe(),
+            Prober::PostgresPrivs(privs) => privs.describe(),
             Prober::Ufw(ufw) => ufw.describe(),
         }
     }

@@ -1,5 +1,5 @@
 //! The PostgreSQL modules (`postgresql_user`, `postgresql_db`,
-//! `postgresql_set`, `postgresql_pg_hba`), run through `psql` on the
+//! `postgresql_set`, `postgresql_pg_hba`, `postgresql_privs`), run through `psql` on the
 //! host as the database superuser: no Python driver needed there. A step
 //! that runs as root reaches `psql` as `login_user` (default `postgres`)
 //! through `runuser`, so `become: true` is enough; one that becomes
@@ -10,6 +10,7 @@
 
 pub mod db;
 pub mod hba;
+pub mod privs;
 pub mod set;
 pub mod user;
 

@@ -194,9 +194,33 @@ fn postgresql_modules_make_a_role_a_database_a_setting_and_a_login_rule_and_chec
     );
     assert_eq!(file(), "");
 
-    // Dropped: the database, then the role.
-    let drop = "    - name: db\n      postgresql_db: { name: shop, state: absent }\n    - name: role\n      postgresql_user: { name: shop, state: absent }\n";
-    assert_eq!(checked_run(&project, "drop.yml", &play(drop)).len(), 2);
+    // Privileges, as PostgreSQL itself tells whether a grant changes any:
+    // a reader that may connect and read every table of the schema.
+    fleet.root_with_input(
+        "db",
+        "su postgres -c 'psql -q -d shop'",
+        "CREATE TABLE items (id int); CREATE TABLE orders (id int);",
+    );
+    let grant = "    - name: reader\n      postgresql_user: { name: ro }\n    - name: connect\n      community.postgresql.postgresql_privs: { database: shop, type: database, privs: CONNECT, roles: ro }\n    - name: read\n      postgresql_privs: { db: shop, privs: SELECT, objs: ALL_IN_SCHEMA, roles: ro }\n";
+    assert_eq!(checked_run(&project, "grant.yml", &play(grant)).len(), 3);
+    let read = fleet.root_with_input(
+        "db",
+        "su postgres -c 'psql -Atq -d shop'",
+        "select has_table_privilege('ro', 'items', 'SELECT'), has_table_privilege('ro', 'orders', 'SELECT');",
+    );
+    assert_eq!(read, "t|t\n");
+    let revoke = "    - name: read\n      postgresql_privs: { db: shop, privs: SELECT, type: table, objs: orders, roles: ro, state: absent }\n";
+    assert_eq!(checked_run(&project, "revoke.yml", &play(revoke)).len(), 1);
+    let read = fleet.root_with_input(
+        "db",
+        "su postgres -c 'psql -Atq -d shop'",
+        "select has_table_privilege('ro', 'items', 'SELECT'), has_table_privilege('ro', 'orders', 'SELECT');",
+    );
+    assert_eq!(read, "t|f\n");
+
+    // Dropped: the database (with its grants), then the roles.
+    let drop = "    - name: db\n      postgresql_db: { name: shop, state: absent }\n    - name: role\n      postgresql_user: { name: shop, state: absent }\n    - name: reader\n      postgresql_user: { name: ro, state: absent }\n";
+    assert_eq!(checked_run(&project, "drop.yml", &play(drop)).len(), 3);
     assert_eq!(
         psql("select count(*) from pg_roles where rolname = 'shop';"),
         "0\n"
