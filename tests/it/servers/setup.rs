@@ -61,6 +61,26 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         assert!(!text.contains(DB_PASSWORD), "the password leaked:\n{text}");
     }
     let did = changed(&out, &events);
+    // Where the time goes (for the figures in the README).
+    let mut slowest: Vec<(u64, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .map(|e| {
+            (
+                e["elapsed"].as_u64().unwrap_or(0),
+                format!(
+                    "{} {}",
+                    e["host"].as_str().unwrap_or(""),
+                    e["name"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect();
+    slowest.sort_unstable_by(|a, b| b.cmp(a));
+    eprintln!(
+        "setup: slowest steps (ms): {:?}",
+        &slowest[..slowest.len().min(8)]
+    );
     let mut unforeseen: Vec<_> = did.iter().filter(|c| !predicted.contains(c)).collect();
     unforeseen.sort();
     let mut expected = Vec::new();
@@ -80,8 +100,8 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
     );
     for (host, step) in [
         ("web1", "Create the deploy user"),
-        ("web1", "Install Python, nginx and the process manager"),
-        ("db", "Install PostgreSQL"),
+        ("web1", "Install the packages"),
+        ("db", "Install the packages"),
         ("db", "The app's role"),
         ("db", "The app's database"),
         ("web2", "Allow SSH logins with keys only"),
