@@ -163,3 +163,47 @@ fn setup_takes_fresh_servers_to_serving_the_django_example_and_a_second_setup_ch
         second.as_secs_f64()
     );
 }
+
+/// As on Ubuntu's cloud images: root does not log in, a user with sudo
+/// does (`setup_user`), and setup makes the deploy user from there.
+#[test]
+fn setup_logs_in_as_a_sudo_user_where_root_cannot() {
+    let fleet = Fleet::spec().fresh().server("web1", &[]).start();
+    fleet.root(
+        "web1",
+        "useradd --create-home --shell /bin/bash admin && install -d -m 700 -o admin -g admin /home/admin/.ssh \
+         && install -m 600 -o admin -g admin /root/.ssh/authorized_keys /home/admin/.ssh/ \
+         && echo 'admin ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/admin && chmod 440 /etc/sudoers.d/admin",
+    );
+    let project = crate::support::ferry::Project::new();
+    project.file(
+        "inventory/test.yml",
+        &fleet.inventory(
+            "deploy",
+            &[("web", &["web1"])],
+            "    setup_user: admin\n    deploy_to: /srv/app\n    process_manager: systemd\n    firewall_enable: false\n",
+        ),
+    );
+    project.file(
+        ".ssh/known_hosts",
+        &std::fs::read_to_string(&fleet.known_hosts).unwrap(),
+    );
+    // Root is then locked out, as on those images.
+    fleet.root("web1", "rm /root/.ssh/authorized_keys");
+    let (out, events) = project.ferry_json(&["setup", "test"]);
+    let did = changed(&out, &events);
+    assert!(
+        did.iter()
+            .any(|(_, step, _)| step == "Create the deploy user"),
+        "{did:?}"
+    );
+    // The deploy user logs in with the same key, may use sudo, owns deploy_to.
+    let out = fleet
+        .ssh(fleet.server("web1"), "deploy")
+        .arg("sudo -n true && stat -c %U /srv/app")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "deploy\n", "{out:?}");
+    let (out, events) = project.ferry_json(&["setup", "test"]);
+    assert!(changed(&out, &events).is_empty());
+}
