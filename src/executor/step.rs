@@ -44,6 +44,8 @@ pub struct StepOutcome {
     /// edits of the same file in this run start from (a clone or virtualenv
     /// that would be made: its directory, with no text).
     pub predicted: Option<(String, String)>,
+    /// `--diff`: the change to a file's text, or why it is not shown; masked.
+    pub diff: Option<String>,
 }
 
 impl StepOutcome {
@@ -62,6 +64,7 @@ impl StepOutcome {
             rc: None,
             output: String::new(),
             predicted: None,
+            diff: None,
         }
     }
 
@@ -94,6 +97,8 @@ pub struct StepContext<'a> {
     /// what they would do after the switch instead of checking.
     pub switch_pending: bool,
     pub verbose: bool,
+    /// `--diff`: a file step's outcome carries what it changes in the text.
+    pub diff: bool,
     /// The pid of the remote shell running the current command, if any.
     pub remote_pid: &'a std::sync::Mutex<Option<u32>>,
     /// sudo's password on this host, when it is given one: an escalated
@@ -449,6 +454,7 @@ async fn once(
     }
     // A module that only looks (`http.check`) is checked by running it.
     let checking = checking && !(modules::read_only(&step.module) && step.check_mode.is_none());
+    let diff_of = upload.filter(|_| cx.diff);
     if checking || (check.is_some() && upload.is_some()) {
         if let Some(check) = check {
             match exec(step, cx, check.command.as_sent(), None).await {
@@ -460,9 +466,24 @@ async fn once(
             }
         }
         if checking {
-            return would_run(step, check, upload, &shown);
+            let mut outcome = would_run(step, check, upload, &shown);
+            if let Some(upload) = diff_of {
+                outcome.diff = match upload_diff(step, cx, upload).await {
+                    Ok(diff) => diff,
+                    Err(failed) => return *failed,
+                };
+            }
+            return outcome;
         }
     }
+    // Read before the upload replaces it.
+    let diff = match diff_of {
+        Some(upload) => match upload_diff(step, cx, upload).await {
+            Ok(diff) => diff,
+            Err(failed) => return *failed,
+        },
+        None => None,
+    };
     let fused;
     let command = match (check, upload) {
         (Some(check), None) => {
@@ -517,7 +538,35 @@ async fn once(
         },
         result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
         predicted: None,
+        diff: diff.filter(|_| !failed),
     }
+}
+
+/// `--diff` for `copy` and `template`: the destination's text as it is
+/// against the content going up.
+async fn upload_diff(
+    step: &Step,
+    cx: &StepContext<'_>,
+    upload: &Upload,
+) -> Result<Option<String>, Box<StepOutcome>> {
+    use super::diff::{self, Text};
+    let Some(read) = &upload.read else {
+        return Ok(None);
+    };
+    let out = super::edit::run(step, cx, read, None).await?;
+    let Some((mode, bytes)) = diff::parse_read(&out.stdout) else {
+        return Err(Box::new(StepOutcome::failed(format!(
+            "could not read `{}` to show its diff",
+            upload.dest
+        ))));
+    };
+    let before = match mode {
+        None => Text::Absent,
+        Some(_) => diff::text_of(&bytes),
+    };
+    let modes = [mode.as_deref(), upload.mode.as_deref()];
+    let after = diff::text_of(&upload.content);
+    Ok(diff::shown(&upload.dest, before, after, &modes, cx.masker).map(|d| cx.masker.mask(&d)))
 }
 
 /// A check that passed: nothing ran, nothing changed.

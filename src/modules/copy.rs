@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Action, Args, Attributes, Check, output_is};
+use super::{Action, Args, Attributes, Check, Mode, output_is};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::shell::Command;
 
@@ -26,6 +26,13 @@ pub struct Upload {
     pub from: String,
     #[serde(skip)]
     pub content: Vec<u8>,
+    /// `--diff`: prints `absent`, or `present MODE` and the destination's
+    /// first bytes.
+    #[serde(skip)]
+    pub read: Option<Command>,
+    /// The mode wanted, in octal digits: a private file shows no diff.
+    #[serde(skip)]
+    pub mode: Option<String>,
 }
 
 pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
@@ -121,15 +128,31 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
     let run = attrs
         .apply(&tmp, write)
         .and(Command::new("mv").args(["-f", &tmp, &dest]));
+    let mode = match &attrs.mode {
+        Some(Mode::Octal(m)) => Some(m.clone()),
+        _ => None,
+    };
     Ok(Action::Remote {
         check,
         run,
         upload: Some(Upload {
             size: content.len(),
+            read: Some(diff_read(&dest)),
             dest,
             sha256,
             from,
             content,
+            mode,
         }),
     })
+}
+
+/// The destination's mode and first bytes, for `--diff`: one byte past
+/// what a diff shows, so that a larger file is known to be one.
+fn diff_read(dest: &str) -> Command {
+    let q = crate::shell::quote(dest);
+    Command::script(format!(
+        "if [ -f {q} ]; then stat -L -c 'present %a' -- {q} && head -c {} -- {q}; else echo absent; fi",
+        crate::executor::diff::MAX_BYTES + 1
+    ))
 }
