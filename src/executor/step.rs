@@ -501,8 +501,9 @@ async fn once(
         Ok(out) => out,
         Err(outcome) => return *outcome,
     };
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let backup_file = upload.and_then(|_| take_backup(&mut stdout));
     if let Some(check) = check
         && out.success()
         && stdout.starts_with(SATISFIED)
@@ -526,6 +527,10 @@ async fn once(
         Status::Changed
     };
     let msg = reason.clone().unwrap_or_default();
+    let mut result = command_result(status, out.status, &stdout, &stderr, &shown, &msg);
+    if let Some(backup) = backup_file {
+        result["backup_file"] = json!(backup);
+    }
     StepOutcome {
         status,
         reason,
@@ -536,10 +541,22 @@ async fn once(
         } else {
             String::new()
         },
-        result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
+        result,
         predicted: None,
         diff: diff.filter(|_| !failed),
     }
+}
+
+/// Takes the line a `backup` prints off `stdout`, and returns its path.
+fn take_backup(stdout: &mut String) -> Option<String> {
+    let mark = modules::BACKUP_MARK;
+    let start = stdout.find(mark)?;
+    let end = stdout[start..]
+        .find('\n')
+        .map_or(stdout.len(), |i| start + i + 1);
+    let path = stdout[start + mark.len()..end].trim_end().to_string();
+    stdout.replace_range(start..end, "");
+    Some(path)
 }
 
 /// `--diff` for `copy` and `template`: the destination's text as it is

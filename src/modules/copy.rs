@@ -13,8 +13,16 @@ use super::{Action, Args, Attributes, Check, Mode, output_is};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::shell::Command;
 
-pub const COPY_KEYS: &[&str] = &["src", "content", "dest", "mode", "owner", "group"];
-pub const TEMPLATE_KEYS: &[&str] = &["src", "dest", "mode", "owner", "group"];
+pub const COPY_KEYS: &[&str] = &[
+    "src", "content", "dest", "mode", "owner", "group", "backup", "validate", "force",
+];
+pub const TEMPLATE_KEYS: &[&str] = &[
+    "src", "dest", "mode", "owner", "group", "backup", "validate", "force",
+];
+
+/// Marks, on the run's stdout, the path of the backup it made (`backup`),
+/// registered as Ansible's `backup_file`.
+pub const BACKUP_MARK: &str = "__ferry_backup=";
 
 /// A file's content going to a host.
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +102,49 @@ fn local_path(project_dir: &Path, src: &str) -> PathBuf {
         .unwrap_or_else(|| project_dir.join(src))
 }
 
+/// `validate`: the command that checks the new file before it replaces
+/// `dest`, with `%s` naming it, split into words as Ansible splits it.
+fn validate(args: &Args, dest: &str, tmp: &str) -> Result<Option<Command>, Diagnostic> {
+    let Some(text) = args.string("validate")? else {
+        return Ok(None);
+    };
+    if !text.contains("%s") {
+        return Err(args.error_at(
+            "validate",
+            format!("`validate` must name the file to check with `%s`: `{text}`"),
+        ));
+    }
+    let words = shlex::split(&text)
+        .filter(|w| !w.is_empty())
+        .ok_or_else(|| {
+            args.error_at(
+                "validate",
+                format!("`validate` does not parse as a command: `{text}`"),
+            )
+        })?;
+    let words: Vec<String> = words.iter().map(|w| w.replace("%s", tmp)).collect();
+    let check = Command::new(&words[0]).args(&words[1..]);
+    let failed = format!("`validate` refused the new content of `{dest}`: `{text}`");
+    Ok(Some(
+        Command::script("{")
+            .raw(check.as_sent())
+            .raw("|| { rc=$?; rm -f --")
+            .arg(tmp)
+            .raw("; echo")
+            .arg(failed)
+            .raw(">&2; exit $rc; }; }"),
+    ))
+}
+
+/// `backup`: a copy of `dest` as it was, named as Ansible names it
+/// (`dest.PID.YYYY-MM-DD@HH:MM:SS~`), its path printed after [`BACKUP_MARK`].
+fn backup(dest: &str) -> Command {
+    let q = crate::shell::quote(dest);
+    Command::script(format!(
+        "{{ [ ! -f {q} ] || {{ b={q}\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\" && cp -p -- {q} \"$b\" && echo \"{BACKUP_MARK}$b\"; }}; }}"
+    ))
+}
+
 fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Action, Diagnostic> {
     let attrs = Attributes::read(args)?;
     let sha256: String = Sha256::digest(&content)
@@ -103,13 +154,24 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
     let digest = Command::new("sha256sum")
         .arg(&dest)
         .raw("2>/dev/null | cut -c1-64");
-    let check = attrs
-        .check(&dest, output_is(&digest, &sha256))
-        .map(|command| Check {
-            command,
-            satisfied: format!("`{dest}` already has this content"),
-            would: Some(format!("write {} bytes to `{dest}`", content.len())),
-        });
+    let would = Some(format!("write {} bytes to `{dest}`", content.len()));
+    let check = if args.flag("force")? == Some(false) {
+        // Ansible's `force: no`: an existing file is left as it is,
+        // whatever its content.
+        Some(Check {
+            command: Command::new("test").args(["-e", &dest]),
+            satisfied: format!("`{dest}` exists (and `force` is no)"),
+            would,
+        })
+    } else {
+        attrs
+            .check(&dest, output_is(&digest, &sha256))
+            .map(|command| Check {
+                command,
+                satisfied: format!("`{dest}` already has this content"),
+                would,
+            })
+    };
     // Write beside the destination, keep its mode if it exists, then rename
     // over it: readers never see a half-written file.
     let tmp = format!("{dest}.ferry-tmp");
@@ -125,9 +187,14 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
                 .to_string(),
         )
         .raw("; }");
-    let run = attrs
-        .apply(&tmp, write)
-        .and(Command::new("mv").args(["-f", &tmp, &dest]));
+    let mut run = attrs.apply(&tmp, write);
+    if let Some(validate) = validate(args, &dest, &tmp)? {
+        run = run.and(validate);
+    }
+    if args.flag("backup")?.unwrap_or(false) {
+        run = run.and(backup(&dest));
+    }
+    let run = run.and(Command::new("mv").args(["-f", &tmp, &dest]));
     let mode = match &attrs.mode {
         Some(Mode::Octal(m)) => Some(m.clone()),
         _ => None,

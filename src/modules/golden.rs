@@ -260,3 +260,57 @@ fn get_url_compiles_to_a_probe_of_dest_and_keeps_the_url_off_the_command_line() 
         err.message
     );
 }
+
+#[test]
+fn copy_validates_and_backs_up_before_the_rename_and_force_no_only_checks_existence() {
+    let got = compiled(
+        "copy",
+        json!({ "dest": "/etc/sudoers.d/app", "content": "x\n", "validate": "visudo -cf %s", "backup": true, "mode": "0440" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["run"],
+        "cat > /etc/sudoers.d/app.ferry-tmp && { [ ! -e /etc/sudoers.d/app ] || chmod --reference=/etc/sudoers.d/app /etc/sudoers.d/app.ferry-tmp ; } && chmod 440 /etc/sudoers.d/app.ferry-tmp && { visudo -cf /etc/sudoers.d/app.ferry-tmp || { rc=$?; rm -f -- /etc/sudoers.d/app.ferry-tmp ; echo '`validate` refused the new content of `/etc/sudoers.d/app`: `visudo -cf %s`' >&2; exit $rc; }; } && { [ ! -f /etc/sudoers.d/app ] || { b=/etc/sudoers.d/app\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\" && cp -p -- /etc/sudoers.d/app \"$b\" && echo \"__ferry_backup=$b\"; }; } && mv -f /etc/sudoers.d/app.ferry-tmp /etc/sudoers.d/app"
+    );
+    let kept = compiled(
+        "template",
+        json!({ "src": "Cargo.toml", "dest": "/etc/x", "force": "no" }),
+    );
+    let kept = kept.unwrap();
+    assert_eq!(kept["check"]["command"], "test -e /etc/x");
+    let bad = compiled(
+        "copy",
+        json!({ "dest": "/x", "content": "", "validate": "nginx -t" }),
+    );
+    assert!(bad.unwrap_err().message.contains("`%s`"));
+}
+
+#[test]
+fn file_hard_links_beside_the_path_and_recurse_checks_everything_under_it() {
+    let hard = compiled(
+        "file",
+        json!({ "path": "/srv/a b/link", "src": "target", "state": "hard" }),
+    )
+    .unwrap();
+    assert_eq!(
+        hard["check"]["command"],
+        "[ '/srv/a b/link' -ef '/srv/a b/target' ]"
+    );
+    assert_eq!(
+        hard["run"],
+        "[ -e '/srv/a b/target' ] || { echo 'src `target` does not exist (a hard link needs its file)' >&2; exit 1; } && if [ -d '/srv/a b/link' ] && [ ! -L '/srv/a b/link' ]; then { echo '`/srv/a b/link` is a directory: it is not replaced by a hard link without `force: yes`' >&2; exit 1; }; elif [ -e '/srv/a b/link' ] && [ ! -L '/srv/a b/link' ]; then { echo '`/srv/a b/link` exists: it is not replaced by a hard link without `force: yes`' >&2; exit 1; }; fi && ln -f -- '/srv/a b/target' '/srv/a b/link'"
+    );
+    let tree = compiled(
+        "file",
+        json!({ "path": "/srv/app", "state": "directory", "recurse": true, "mode": 488, "owner": "app" }),
+    )
+    .unwrap();
+    assert_eq!(
+        tree["check"]["command"],
+        "[ -d /srv/app ] && [ -z \"$(find /srv/app \\( ! -perm 0750 -o ! -user app \\) -print -quit)\" ]"
+    );
+    assert_eq!(
+        tree["run"],
+        "mkdir -p /srv/app && chmod -R 750 /srv/app && chown -R app /srv/app"
+    );
+}

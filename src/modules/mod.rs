@@ -41,7 +41,7 @@ use crate::yaml::{self, Node};
 pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
 pub use control::Assertion;
-pub use copy::Upload;
+pub use copy::{BACKUP_MARK, Upload};
 pub use edit::FileEdit;
 pub use release::ReleaseStep;
 

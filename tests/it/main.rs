@@ -18,6 +18,7 @@ mod inventory_ansible;
 mod limits;
 mod modules_code;
 mod modules_control;
+mod modules_copy;
 mod modules_files;
 mod nginx;
 mod readme_path;
