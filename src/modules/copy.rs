@@ -14,7 +14,16 @@ use crate::diagnostic::{Diagnostic, Source};
 use crate::shell::Command;
 
 pub const COPY_KEYS: &[&str] = &[
-    "src", "content", "dest", "mode", "owner", "group", "backup", "validate", "force",
+    "src",
+    "content",
+    "dest",
+    "mode",
+    "owner",
+    "group",
+    "backup",
+    "validate",
+    "force",
+    "remote_src",
 ];
 pub const TEMPLATE_KEYS: &[&str] = &[
     "src", "dest", "mode", "owner", "group", "backup", "validate", "force",
@@ -43,11 +52,30 @@ pub struct Upload {
     pub mode: Option<String>,
 }
 
+/// Where a file's content comes from.
+enum Content {
+    /// From the controller, over stdin (`from` names it in the plan).
+    Sent { bytes: Vec<u8>, from: String },
+    /// From a file on the host itself (`remote_src`).
+    OnHost { src: String },
+}
+
 pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
     let dest = args.required("dest", "copy")?;
+    if args.flag("remote_src")?.unwrap_or(false) {
+        let src = args.required("src", "copy")?;
+        if args.string("content")?.is_some() {
+            return Err(args.error("give `copy` either `src` or `content`, not both"));
+        }
+        let dest = into_dir(dest, &src);
+        return put(args, dest, Content::OnHost { src });
+    }
     let (content, from, dest) = match (args.string("src")?, args.string("content")?) {
         (Some(src), None) => {
             let path = local_path(args.cx.project_dir, &src);
+            if path.is_dir() {
+                return super::copy_tree::tree(args, &path, &src, dest);
+            }
             let content = std::fs::read(&path).map_err(|e| {
                 args.error_at(
                     "src",
@@ -63,7 +91,14 @@ pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
             return Err(args.error("give `copy` either `src` or `content`, not both"));
         }
     };
-    put(args, dest, content, from)
+    put(
+        args,
+        dest,
+        Content::Sent {
+            bytes: content,
+            from,
+        },
+    )
 }
 
 /// Renders `src` — the project's own file, or else one of ferry's built-in
@@ -77,11 +112,15 @@ pub fn template(args: &Args) -> Result<Action, Diagnostic> {
         _ => Source::read(&path).map_err(|e| args.error_at("src", e.message))?,
     };
     let rendered = (args.cx.render)(&source)?;
-    put(args, dest, rendered.into_bytes(), src)
+    let content = Content::Sent {
+        bytes: rendered.into_bytes(),
+        from: src,
+    };
+    put(args, dest, content)
 }
 
 /// `dest: /etc/app/` means "into that directory, under the source's name".
-fn into_dir(dest: String, src: &str) -> String {
+pub(crate) fn into_dir(dest: String, src: &str) -> String {
     match (dest.ends_with('/'), Path::new(src).file_name()) {
         (true, Some(name)) => format!("{dest}{}", name.to_string_lossy()),
         _ => dest,
@@ -98,7 +137,7 @@ fn local_path(project_dir: &Path, src: &str) -> PathBuf {
     ["files", "templates", ""]
         .iter()
         .map(|dir| project_dir.join(dir).join(src))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file() || p.is_dir())
         .unwrap_or_else(|| project_dir.join(src))
 }
 
@@ -145,16 +184,29 @@ fn backup(dest: &str) -> Command {
     ))
 }
 
-fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Action, Diagnostic> {
+fn put(args: &Args, dest: String, content: Content) -> Result<Action, Diagnostic> {
     let attrs = Attributes::read(args)?;
-    let sha256: String = Sha256::digest(&content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let digest = Command::new("sha256sum")
-        .arg(&dest)
-        .raw("2>/dev/null | cut -c1-64");
-    let would = Some(format!("write {} bytes to `{dest}`", content.len()));
+    let tmp = format!("{dest}.ferry-tmp");
+    let (same, satisfied, would, fill) = match &content {
+        Content::Sent { bytes, .. } => {
+            let digest = Command::new("sha256sum")
+                .arg(&dest)
+                .raw("2>/dev/null | cut -c1-64");
+            (
+                output_is(&digest, &sha256_hex(bytes)),
+                format!("`{dest}` already has this content"),
+                format!("write {} bytes to `{dest}`", bytes.len()),
+                Command::script("cat >").arg(&tmp),
+            )
+        }
+        Content::OnHost { src } => (
+            Command::new("cmp").args(["-s", "--", src, &dest]),
+            format!("`{dest}` already has the content of `{src}`"),
+            format!("copy `{src}` to `{dest}`"),
+            Command::new("cp").args(["--", src, &tmp]),
+        ),
+    };
+    let would = Some(would);
     let check = if args.flag("force")? == Some(false) {
         // Ansible's `force: no`: an existing file is left as it is,
         // whatever its content.
@@ -164,19 +216,15 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
             would,
         })
     } else {
-        attrs
-            .check(&dest, output_is(&digest, &sha256))
-            .map(|command| Check {
-                command,
-                satisfied: format!("`{dest}` already has this content"),
-                would,
-            })
+        attrs.check(&dest, same).map(|command| Check {
+            command,
+            satisfied,
+            would,
+        })
     };
     // Write beside the destination, keep its mode if it exists, then rename
     // over it: readers never see a half-written file.
-    let tmp = format!("{dest}.ferry-tmp");
-    let write = Command::script("cat >")
-        .arg(&tmp)
+    let write = fill
         .raw("&& { [ ! -e")
         .arg(&dest)
         .raw("] ||")
@@ -199,19 +247,26 @@ fn put(args: &Args, dest: String, content: Vec<u8>, from: String) -> Result<Acti
         Some(Mode::Octal(m)) => Some(m.clone()),
         _ => None,
     };
-    Ok(Action::Remote {
-        check,
-        run,
-        upload: Some(Upload {
-            size: content.len(),
+    let upload = match content {
+        Content::Sent { bytes, from } => Some(Upload {
+            size: bytes.len(),
             read: Some(diff_read(&dest)),
+            sha256: sha256_hex(&bytes),
             dest,
-            sha256,
             from,
-            content,
+            content: bytes,
             mode,
         }),
-    })
+        Content::OnHost { .. } => None,
+    };
+    Ok(Action::Remote { check, run, upload })
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The destination's mode and first bytes, for `--diff`: one byte past

@@ -314,3 +314,47 @@ fn file_hard_links_beside_the_path_and_recurse_checks_everything_under_it() {
         "mkdir -p /srv/app && chmod -R 750 /srv/app && chown -R app /srv/app"
     );
 }
+
+#[test]
+fn copy_of_a_directory_sends_one_archive_and_checks_every_file_by_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site/css")).unwrap();
+    std::fs::write(dir.path().join("site/css/a b.css"), "x").unwrap();
+    let src = format!("{}/site", dir.path().display());
+    let got = compiled("copy", json!({ "src": src, "dest": "/srv/www/" })).unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "cd -- /srv/www/site 2>/dev/null && [ -d css ] && printf '%s\\n' '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  ./css/a b.css' | sha256sum -c --status --strict -"
+    );
+    assert_eq!(
+        got["run"],
+        "mkdir -p -- /srv/www/site && tar -x -m --no-same-owner -f - -C /srv/www/site"
+    );
+    assert_eq!(got["upload"]["dest"], "/srv/www/site");
+    let contents = compiled(
+        "copy",
+        json!({ "src": format!("{src}/"), "dest": "/srv/www" }),
+    )
+    .unwrap();
+    assert_eq!(contents["upload"]["dest"], "/srv/www");
+    let moded = compiled(
+        "copy",
+        json!({ "src": src, "dest": "/srv", "mode": "0644" }),
+    );
+    assert!(moded.unwrap_err().message.contains("does not take `mode`"));
+}
+
+#[test]
+fn copy_with_remote_src_compares_and_copies_on_the_host() {
+    let got = compiled(
+        "copy",
+        json!({ "src": "/etc/a", "dest": "/etc/b", "remote_src": true }),
+    )
+    .unwrap();
+    assert_eq!(got["check"]["command"], "cmp -s -- /etc/a /etc/b");
+    assert_eq!(
+        got["run"],
+        "cp -- /etc/a /etc/b.ferry-tmp && { [ ! -e /etc/b ] || chmod --reference=/etc/b /etc/b.ferry-tmp ; } && mv -f /etc/b.ferry-tmp /etc/b"
+    );
+    assert!(got.get("upload").is_none());
+}

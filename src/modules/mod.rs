@@ -11,6 +11,7 @@ mod certs;
 mod command;
 mod control;
 mod copy;
+mod copy_tree;
 mod debug;
 pub(crate) mod edit;
 mod file;

@@ -222,3 +222,59 @@ fn validate_refusal_links_over_files_and_missing_sources_fail_with_the_reason() 
         "{stderr}"
     );
 }
+
+const TREE_PLAYBOOK: &str = r#"- hosts: web
+  vars:
+    d: "{{ deploy_to | dirname }}/etc"
+  tasks:
+    - name: Contents
+      copy: { src: site/, dest: "{{ d }}/www" }
+    - name: Itself
+      copy: { src: site, dest: "{{ d }}/pub/" }
+    - name: On host
+      copy: { src: "{{ d }}/www/index.html", dest: "{{ d }}/index.copy", remote_src: yes, mode: "0640" }
+"#;
+
+/// A directory `src`, with and without its trailing slash, and
+/// `remote_src`: predicted, made, then `ok`; a file changed on the
+/// controller is found again, and a file only the host has is left alone.
+#[test]
+fn copy_of_a_directory_and_remote_src_are_predicted_and_idempotent() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    let etc = hosts.hosts[0].dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    project.file("files/site/index.html", "<h1>hi</h1>\n");
+    project.file("files/site/css/app.css", "body {}\n");
+    std::fs::create_dir_all(project.path().join("files/site/empty")).unwrap();
+
+    let (did, _) = checked(&project, "tree.yml", TREE_PLAYBOOK);
+    assert_eq!(did, ["Contents", "Itself", "On host"]);
+    let read = |f: &str| std::fs::read_to_string(etc.join(f)).unwrap();
+    for base in ["www", "pub/site"] {
+        assert_eq!(read(&format!("{base}/index.html")), "<h1>hi</h1>\n");
+        assert_eq!(read(&format!("{base}/css/app.css")), "body {}\n");
+        assert!(etc.join(base).join("empty").is_dir(), "{base}/empty");
+    }
+    assert!(!etc.join("pub/index.html").exists());
+    assert_eq!(read("index.copy"), "<h1>hi</h1>\n");
+    assert_eq!(mode(&etc.join("index.copy")), 0o640);
+
+    std::fs::write(etc.join("www/extra.txt"), "the host's own\n").unwrap();
+    project.file("files/site/css/app.css", "body { margin: 0 }\n");
+    let (did, run) = checked(&project, "tree.yml", TREE_PLAYBOOK);
+    assert_eq!(did, ["Contents", "Itself"]);
+    assert_eq!(read("www/css/app.css"), "body { margin: 0 }\n");
+    assert_eq!(read("www/extra.txt"), "the host's own\n");
+    let (status, reason, _) = end(&run, "On host");
+    assert_eq!(
+        (status.as_str(), reason),
+        (
+            "ok",
+            format!(
+                "`{0}/index.copy` already has the content of `{0}/www/index.html`",
+                etc.display()
+            )
+        )
+    );
+}
