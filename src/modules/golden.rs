@@ -358,3 +358,77 @@ fn copy_with_remote_src_compares_and_copies_on_the_host() {
     );
     assert!(got.get("upload").is_none());
 }
+
+#[test]
+fn dnf_checks_with_rpm_and_check_update_and_package_asks_the_host_which_manager_it_has() {
+    let got = compiled(
+        "dnf",
+        json!({ "name": ["nginx", "python3-pip"], "state": "latest", "update_cache": true }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "rpm -q --whatprovides nginx >/dev/null 2>&1 && rpm -q --whatprovides python3-pip >/dev/null 2>&1 && { dnf -q check-update nginx python3-pip >/dev/null 2>&1; [ $? -eq 0 ]; }"
+    );
+    assert_eq!(
+        got["run"],
+        "dnf -y -q --refresh install nginx python3-pip && dnf -y -q --refresh upgrade nginx python3-pip"
+    );
+    let yum = compiled("yum", json!({ "name": "httpd", "state": "absent" })).unwrap();
+    assert_eq!(
+        yum["check"]["command"],
+        "! rpm -q --whatprovides httpd >/dev/null 2>&1"
+    );
+    assert_eq!(yum["run"], "yum -y -q remove httpd");
+
+    let got = compiled("package", json!({ "name": "nginx" })).unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "if command -v apt-get >/dev/null 2>&1; then\n[ \"$(dpkg-query -W -f='${db:Status-Status}' nginx 2>/dev/null)\" = installed ]\nelif command -v dnf >/dev/null 2>&1; then\nrpm -q --whatprovides nginx >/dev/null 2>&1\nelif command -v yum >/dev/null 2>&1; then\nrpm -q --whatprovides nginx >/dev/null 2>&1\nelse false\nfi"
+    );
+    let run = got["run"].as_str().unwrap();
+    assert!(
+        run.starts_with("if command -v apt-get >/dev/null 2>&1; then\n# apt: present nginx\n"),
+        "{run}"
+    );
+    assert!(run.ends_with("elif command -v yum >/dev/null 2>&1; then\nyum -y -q install nginx\nelse echo '`package` found no `apt-get` or `dnf` or `yum` on the host' >&2; exit 1\nfi"), "{run}");
+    assert_eq!(got["check"]["satisfied"], "`nginx` installed");
+}
+
+#[test]
+fn apt_repository_appends_the_line_to_ansibles_file_and_refreshes_and_apt_key_writes_a_keyring() {
+    let got = compiled(
+        "apt_repository",
+        json!({ "repo": "deb  [signed-by=/etc/apt/keyrings/pg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" }),
+    )
+    .unwrap();
+    let line = "'deb [signed-by=/etc/apt/keyrings/pg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main'";
+    assert_eq!(
+        got["check"]["command"],
+        format!("grep -qsxF -- {line} /etc/apt/sources.list /etc/apt/sources.list.d/*.list")
+    );
+    assert_eq!(
+        got["run"],
+        format!(
+            "printf '%s\\n' {line} >> /etc/apt/sources.list.d/apt_postgresql_org_pub_repos_apt.list && chmod 644 /etc/apt/sources.list.d/apt_postgresql_org_pub_repos_apt.list && apt-get update -q"
+        )
+    );
+    let ppa = compiled("apt_repository", json!({ "repo": "ppa:deadsnakes/ppa" }));
+    assert!(ppa.unwrap_err().message.contains("does not resolve PPAs"));
+
+    let key = compiled(
+        "apt_key",
+        json!({ "url": "https://example.com/key.asc", "keyring": "/etc/apt/keyrings/x.asc" }),
+    )
+    .unwrap();
+    assert_eq!(key["kind"], "probed");
+    assert_eq!(key["probed"]["module"]["module"], "get_url");
+    let data = compiled(
+        "apt_key",
+        json!({ "data": "KEY", "keyring": "/etc/apt/keyrings/x.asc" }),
+    )
+    .unwrap();
+    assert_eq!(data["upload"]["dest"], "/etc/apt/keyrings/x.asc");
+    let old = compiled("apt_key", json!({ "url": "https://example.com/key.asc" }));
+    assert!(old.unwrap_err().message.contains("needs `keyring`"));
+}

@@ -6,6 +6,8 @@
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
 mod apt;
+mod apt_key;
+mod apt_repository;
 mod blockinfile;
 mod certs;
 mod command;
@@ -21,6 +23,7 @@ mod git;
 mod golden;
 mod http;
 mod lineinfile;
+mod package;
 mod pip;
 pub(crate) mod probed;
 mod release;
@@ -76,6 +79,11 @@ pub const NAMES: &[&str] = &[
     "ping",
     "uri",
     "get_url",
+    "package",
+    "dnf",
+    "yum",
+    "apt_repository",
+    "apt_key",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -201,6 +209,10 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "ping" => control::PING_KEYS,
         "uri" => uri::KEYS,
         "get_url" => get_url::KEYS,
+        "package" => package::PACKAGE_KEYS,
+        "dnf" | "yum" => package::DNF_KEYS,
+        "apt_repository" => apt_repository::KEYS,
+        "apt_key" => apt_key::KEYS,
         _ => release::KEYS,
     }
 }
@@ -271,6 +283,11 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "ping" => control::ping(&args),
         "uri" => uri::uri(&args),
         "get_url" => get_url::get_url(&args),
+        "package" => package::package(&args),
+        "dnf" => package::dnf(&args, "dnf"),
+        "yum" => package::dnf(&args, "yum"),
+        "apt_repository" => apt_repository::apt_repository(&args),
+        "apt_key" => apt_key::apt_key(&args),
         other => release::release(other, &args),
     }
 }
