@@ -432,3 +432,30 @@ fn apt_repository_appends_the_line_to_ansibles_file_and_refreshes_and_apt_key_wr
     let old = compiled("apt_key", json!({ "url": "https://example.com/key.asc" }));
     assert!(old.unwrap_err().message.contains("needs `keyring`"));
 }
+
+#[test]
+fn cron_reads_and_installs_the_users_crontab_through_crontab_itself() {
+    let got = compiled(
+        "cron",
+        json!({ "name": "backup", "user": "deploy", "hour": 3, "minute": "0", "job": "/srv/backup.sh" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["edit"]["read"],
+        "if crontab -u deploy -l >/dev/null 2>&1; then echo present 600 deploy crontab && crontab -u deploy -l; else echo absent; fi"
+    );
+    assert_eq!(got["edit"]["write"], "crontab -u deploy -");
+    assert_eq!(
+        got["edit"]["change"],
+        json!({ "module": "cron", "name": "backup", "line": "0 3 * * * /srv/backup.sh" })
+    );
+    let file = compiled(
+        "cron",
+        json!({ "name": "sweep", "cron_file": "sweep", "user": "root", "special_time": "hourly", "job": "x" }),
+    )
+    .unwrap();
+    assert_eq!(file["edit"]["path"], "/etc/cron.d/sweep");
+    assert_eq!(file["edit"]["change"]["line"], "@hourly root x");
+    let no_user = compiled("cron", json!({ "name": "s", "cron_file": "s", "job": "x" }));
+    assert!(no_user.unwrap_err().message.contains("needs `user`"));
+}

@@ -14,6 +14,7 @@ mod command;
 mod control;
 mod copy;
 mod copy_tree;
+mod cron;
 mod debug;
 pub(crate) mod edit;
 mod file;
@@ -84,6 +85,7 @@ pub const NAMES: &[&str] = &[
     "yum",
     "apt_repository",
     "apt_key",
+    "cron",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -213,6 +215,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "dnf" | "yum" => package::DNF_KEYS,
         "apt_repository" => apt_repository::KEYS,
         "apt_key" => apt_key::KEYS,
+        "cron" => cron::KEYS,
         _ => release::KEYS,
     }
 }
@@ -288,6 +291,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "yum" => package::dnf(&args, "yum"),
         "apt_repository" => apt_repository::apt_repository(&args),
         "apt_key" => apt_key::apt_key(&args),
+        "cron" => cron::cron(&args),
         other => release::release(other, &args),
     }
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod apt;
 mod become_sudo;
+mod cron;
 mod django_postgres;
 mod faults;
 mod flask_systemd;
