@@ -459,3 +459,39 @@ fn cron_reads_and_installs_the_users_crontab_through_crontab_itself() {
     let no_user = compiled("cron", json!({ "name": "s", "cron_file": "s", "job": "x" }));
     assert!(no_user.unwrap_err().message.contains("needs `user`"));
 }
+
+#[test]
+fn supervisorctl_checks_status_and_starts_only_what_is_not_running() {
+    let got = compiled(
+        "supervisorctl",
+        json!({ "name": "web:", "state": "started", "config": "/etc/supervisor/supervisord.conf" }),
+    )
+    .unwrap();
+    let sc = "supervisorctl -c /etc/supervisor/supervisord.conf";
+    assert_eq!(
+        got["check"]["command"],
+        format!(
+            "{sc} status 'web:*' 2>&1 | awk '{{ n++ }} $2 == \"ERROR\" || !($2 == \"RUNNING\") {{ bad = 1 }} END {{ exit (n == 0 || bad) }}'"
+        )
+    );
+    let run = got["run"].as_str().unwrap();
+    assert!(
+        run.ends_with(&format!("| awk '!($2 == \"RUNNING\") {{ print $1 }}' | while read -r p; do {sc} start \"$p\" || exit 1; done")),
+        "{run}"
+    );
+    assert!(
+        run.contains(&format!("{sc} reread && {sc} add web;")),
+        "{run}"
+    );
+    let restart = compiled(
+        "supervisorctl",
+        json!({ "name": "app", "state": "restarted" }),
+    )
+    .unwrap();
+    assert!(restart.get("check").is_none());
+    assert_eq!(
+        super::canonical("community.general.supervisorctl"),
+        Some("supervisorctl")
+    );
+    assert_eq!(super::canonical("community.general.copy"), None);
+}

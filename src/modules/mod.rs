@@ -31,6 +31,7 @@ mod release;
 mod replace;
 mod service;
 pub(crate) mod stat;
+mod supervisorctl;
 mod systemd;
 mod uri;
 mod user;
@@ -86,6 +87,7 @@ pub const NAMES: &[&str] = &[
     "apt_repository",
     "apt_key",
     "cron",
+    "supervisorctl",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -93,6 +95,11 @@ pub fn canonical(name: &str) -> Option<&'static str> {
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        // The modules ferry has that live in community.general.
+        .or_else(|| {
+            name.strip_prefix("community.general.")
+                .filter(|m| *m == "supervisorctl")
+        })
         .unwrap_or(name);
     // Ansible's newer name for the same module.
     let short = if short == "systemd_service" {
@@ -216,6 +223,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "apt_repository" => apt_repository::KEYS,
         "apt_key" => apt_key::KEYS,
         "cron" => cron::KEYS,
+        "supervisorctl" => supervisorctl::KEYS,
         _ => release::KEYS,
     }
 }
@@ -292,6 +300,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "apt_repository" => apt_repository::apt_repository(&args),
         "apt_key" => apt_key::apt_key(&args),
         "cron" => cron::cron(&args),
+        "supervisorctl" => supervisorctl::supervisorctl(&args),
         other => release::release(other, &args),
     }
 }

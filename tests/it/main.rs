@@ -20,6 +20,7 @@ mod modules_code;
 mod modules_control;
 mod modules_copy;
 mod modules_files;
+mod modules_services;
 mod nginx;
 mod readme_path;
 mod release_remote;

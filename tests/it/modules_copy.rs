@@ -13,7 +13,11 @@ use crate::support::sshd::TestHosts;
 
 /// `--check`, the run, the run again: the check predicts the run, and the
 /// second run changes nothing. Returns the run's changes and events.
-fn checked(project: &Project, file: &str, playbook: &str) -> (Vec<String>, Vec<serde_json::Value>) {
+pub(crate) fn checked(
+    project: &Project,
+    file: &str,
+    playbook: &str,
+) -> (Vec<String>, Vec<serde_json::Value>) {
     project.file(file, playbook);
     let args = ["playbook", file, "-i", "inventory/test.ini"];
     let (out, check) = project.ferry_json(&[&args[..], &["--check"]].concat());
