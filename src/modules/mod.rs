@@ -25,6 +25,7 @@ mod golden;
 mod http;
 mod lineinfile;
 mod package;
+mod pause;
 mod pip;
 pub(crate) mod probed;
 mod release;
@@ -88,6 +89,7 @@ pub const NAMES: &[&str] = &[
     "apt_key",
     "cron",
     "supervisorctl",
+    "pause",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -224,6 +226,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "apt_key" => apt_key::KEYS,
         "cron" => cron::KEYS,
         "supervisorctl" => supervisorctl::KEYS,
+        "pause" => pause::KEYS,
         _ => release::KEYS,
     }
 }
@@ -301,6 +304,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "apt_key" => apt_key::apt_key(&args),
         "cron" => cron::cron(&args),
         "supervisorctl" => supervisorctl::supervisorctl(&args),
+        "pause" => pause::pause(&args),
         other => release::release(other, &args),
     }
 }
