@@ -106,6 +106,10 @@ pub struct ExecArgs {
     /// that print a report of their own: `releases`, `unlock`).
     #[arg(skip)]
     pub quiet: bool,
+    /// Show file steps' changes as unified diffs (`--diff` of the commands
+    /// that run playbooks).
+    #[arg(skip)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +123,10 @@ pub struct DeployArgs {
     /// Change nothing: run read-only probes and show what would change.
     #[arg(long)]
     pub dry_run: bool,
+    /// Show what file steps change (copy, template, lineinfile,
+    /// blockinfile, replace) as a unified diff; never a secret.
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
     /// Redeploy even when the revision is already deployed.
@@ -142,6 +150,10 @@ pub struct PlanArgs {
     /// Only the compiled steps, without connecting to any host.
     #[arg(long)]
     pub offline: bool,
+    /// Show what file steps change (copy, template, lineinfile,
+    /// blockinfile, replace) as a unified diff; never a secret.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +232,10 @@ pub struct PlaybookArgs {
     /// Change nothing: run read-only checks and show what would change.
     #[arg(long)]
     pub check: bool,
+    /// Show what file steps change (copy, template, lineinfile,
+    /// blockinfile, replace) as a unified diff; never a secret.
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -235,6 +251,7 @@ impl ExecArgs {
             json: false,
             verbose: false,
             quiet: true,
+            diff: false,
         }
     }
 }

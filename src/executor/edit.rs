@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::diff::{self, Text};
 use super::event::Status;
 use super::step::{StepContext, StepOutcome, checking, exec, tail};
 use crate::modules::edit::{FileEdit, parse_read};
@@ -44,6 +45,17 @@ pub(super) async fn edit(step: &Step, cx: &StepContext<'_>, edit: &FileEdit) -> 
         Some(found) if rewrite.is_none() => edit.attribute_changes(found),
         _ => Vec::new(),
     };
+    let diff = rewrite
+        .filter(|_| cx.diff)
+        .and_then(|after| {
+            let before = before.map_or(Text::Absent, Text::Present);
+            let modes = [
+                found.as_ref().map(|f| f.mode.as_str()),
+                edit.mode.as_deref(),
+            ];
+            diff::shown(path, before, Text::Present(after), &modes, cx.masker)
+        })
+        .map(|d| cx.masker.mask(&d));
     let msg = edited.msg.clone();
     if rewrite.is_none() && attributes.is_empty() {
         return outcome(cx, Status::Ok, format!("`{path}`: {msg}"), &msg, None);
@@ -66,6 +78,7 @@ pub(super) async fn edit(step: &Step, cx: &StepContext<'_>, edit: &FileEdit) -> 
             None,
         );
         outcome.predicted = rewrite.map(|after| (path.clone(), after.to_string()));
+        outcome.diff = diff;
         return outcome;
     }
     let (command, stdin) = match (rewrite, &edit.fix) {
@@ -74,7 +87,11 @@ pub(super) async fn edit(step: &Step, cx: &StepContext<'_>, edit: &FileEdit) -> 
         (None, None) => unreachable!("attributes differ only when some are wanted"),
     };
     match run(step, cx, command, stdin).await {
-        Ok(_) => outcome(cx, Status::Changed, what, &msg, Some(shown(cx, command))),
+        Ok(_) => {
+            let mut outcome = outcome(cx, Status::Changed, what, &msg, Some(shown(cx, command)));
+            outcome.diff = diff;
+            outcome
+        }
         Err(failed) => *failed,
     }
 }

@@ -70,6 +70,10 @@ pub enum Event {
         /// The last lines of stderr (failures), or a debug message.
         #[serde(skip_serializing_if = "String::is_empty")]
         output: String,
+        /// `--diff`: what the step changed (or would change) in a file's
+        /// text, as a unified diff, or why it is not shown.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
         /// The failure was ignored (`ignore_errors`).
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         ignored: bool,

@@ -206,6 +206,7 @@ async fn run_one(
                 .deploy
                 .is_some_and(|d| d.host_is(host, |h| h.unchanged)),
         verbose: shared.options.verbose,
+        diff: shared.options.diff && !step.no_log,
         remote_pid: &remote_pid,
         become_password: plan.connection.become_password.as_deref(),
     };
@@ -340,6 +341,7 @@ async fn run_one(
         } else {
             outcome.output.clone()
         },
+        diff: outcome.diff.clone().filter(|_| !hidden),
         ignored,
     });
     if failed && !ignored {
@@ -528,6 +530,7 @@ pub async fn roll_back(
                 command: None,
                 rc: None,
                 output: String::new(),
+                diff: None,
                 ignored: false,
             });
             if back.is_ok() && !result.failed {

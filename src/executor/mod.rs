@@ -8,6 +8,7 @@
 
 mod connect;
 mod deploy;
+pub(crate) mod diff;
 mod edit;
 mod event;
 mod host;
@@ -50,6 +51,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Stream each step's output to the reporter.
     pub verbose: bool,
+    /// Show what file steps change in a file's text (`--diff`).
+    pub diff: bool,
     /// After Ctrl-C, how long running steps may take to finish.
     pub grace: Duration,
     /// The project directory, for local files of deferred steps.
@@ -65,6 +68,7 @@ impl Options {
             ssh_config: None,
             dry_run: false,
             verbose: false,
+            diff: false,
             grace: Duration::from_secs(10),
             project_dir,
         }

@@ -44,6 +44,8 @@ pub struct StepOutcome {
     /// edits of the same file in this run start from (a clone or virtualenv
     /// that would be made: its directory, with no text).
     pub predicted: Option<(String, String)>,
+    /// `--diff`: the change to a file's text, or why it is not shown; masked.
+    pub diff: Option<String>,
 }
 
 impl StepOutcome {
@@ -62,6 +64,7 @@ impl StepOutcome {
             rc: None,
             output: String::new(),
             predicted: None,
+            diff: None,
         }
     }
 
@@ -94,6 +97,8 @@ pub struct StepContext<'a> {
     /// what they would do after the switch instead of checking.
     pub switch_pending: bool,
     pub verbose: bool,
+    /// `--diff`: a file step's outcome carries what it changes in the text.
+    pub diff: bool,
     /// The pid of the remote shell running the current command, if any.
     pub remote_pid: &'a std::sync::Mutex<Option<u32>>,
     /// sudo's password on this host, when it is given one: an escalated
@@ -449,6 +454,7 @@ async fn once(
     }
     // A module that only looks (`http.check`) is checked by running it.
     let checking = checking && !(modules::read_only(&step.module) && step.check_mode.is_none());
+    let diff_of = upload.filter(|_| cx.diff);
     if checking || (check.is_some() && upload.is_some()) {
         if let Some(check) = check {
             match exec(step, cx, check.command.as_sent(), None).await {
@@ -460,9 +466,24 @@ async fn once(
             }
         }
         if checking {
-            return would_run(step, check, upload, &shown);
+            let mut outcome = would_run(step, check, upload, &shown);
+            if let Some(upload) = diff_of {
+                outcome.diff = match upload_diff(step, cx, upload).await {
+                    Ok(diff) => diff,
+                    Err(failed) => return *failed,
+                };
+            }
+            return outcome;
         }
     }
+    // Read before the upload replaces it.
+    let diff = match diff_of {
+        Some(upload) => match upload_diff(step, cx, upload).await {
+            Ok(diff) => diff,
+            Err(failed) => return *failed,
+        },
+        None => None,
+    };
     let fused;
     let command = match (check, upload) {
         (Some(check), None) => {
@@ -480,8 +501,9 @@ async fn once(
         Ok(out) => out,
         Err(outcome) => return *outcome,
     };
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let backup_file = upload.and_then(|_| take_backup(&mut stdout));
     if let Some(check) = check
         && out.success()
         && stdout.starts_with(SATISFIED)
@@ -505,6 +527,10 @@ async fn once(
         Status::Changed
     };
     let msg = reason.clone().unwrap_or_default();
+    let mut result = command_result(status, out.status, &stdout, &stderr, &shown, &msg);
+    if let Some(backup) = backup_file {
+        result["backup_file"] = json!(backup);
+    }
     StepOutcome {
         status,
         reason,
@@ -515,9 +541,49 @@ async fn once(
         } else {
             String::new()
         },
-        result: command_result(status, out.status, &stdout, &stderr, &shown, &msg),
+        result,
         predicted: None,
+        diff: diff.filter(|_| !failed),
     }
+}
+
+/// Takes the line a `backup` prints off `stdout`, and returns its path.
+fn take_backup(stdout: &mut String) -> Option<String> {
+    let mark = modules::BACKUP_MARK;
+    let start = stdout.find(mark)?;
+    let end = stdout[start..]
+        .find('\n')
+        .map_or(stdout.len(), |i| start + i + 1);
+    let path = stdout[start + mark.len()..end].trim_end().to_string();
+    stdout.replace_range(start..end, "");
+    Some(path)
+}
+
+/// `--diff` for `copy` and `template`: the destination's text as it is
+/// against the content going up.
+async fn upload_diff(
+    step: &Step,
+    cx: &StepContext<'_>,
+    upload: &Upload,
+) -> Result<Option<String>, Box<StepOutcome>> {
+    use super::diff::{self, Text};
+    let Some(read) = &upload.read else {
+        return Ok(None);
+    };
+    let out = super::edit::run(step, cx, read, None).await?;
+    let Some((mode, bytes)) = diff::parse_read(&out.stdout) else {
+        return Err(Box::new(StepOutcome::failed(format!(
+            "could not read `{}` to show its diff",
+            upload.dest
+        ))));
+    };
+    let before = match mode {
+        None => Text::Absent,
+        Some(_) => diff::text_of(&bytes),
+    };
+    let modes = [mode.as_deref(), upload.mode.as_deref()];
+    let after = diff::text_of(&upload.content);
+    Ok(diff::shown(&upload.dest, before, after, &modes, cx.masker).map(|d| cx.masker.mask(&d)))
 }
 
 /// A check that passed: nothing ran, nothing changed.

@@ -190,7 +190,7 @@ fn names(args: &Args) -> Result<Vec<String>, Diagnostic> {
 }
 
 /// `a`, `a and b`, `a, b and c`, each in backticks.
-fn list(names: &[String]) -> String {
+pub(crate) fn list(names: &[String]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.as_slice() {
         [] => String::new(),

@@ -51,6 +51,7 @@ pub enum Change {
     #[serde(rename = "blockinfile")]
     Block(super::blockinfile::BlockInFile),
     Replace(super::replace::Replace),
+    Cron(super::cron::Cron),
 }
 
 /// The outcome of an edit on a file's text.
@@ -71,6 +72,7 @@ impl Change {
             Change::Line(line) => line.apply(path, before, create),
             Change::Block(block) => block.apply(path, before, create),
             Change::Replace(replace) => replace.apply(path, before),
+            Change::Cron(cron) => cron.apply(before),
         }
     }
 
@@ -79,6 +81,7 @@ impl Change {
             Change::Line(_) => "lineinfile",
             Change::Block(_) => "blockinfile",
             Change::Replace(_) => "replace",
+            Change::Cron(_) => "cron",
         }
     }
 }
@@ -375,6 +378,10 @@ pub fn describe(edit: &FileEdit) -> String {
             b.begin, b.end
         ),
         Change::Replace(r) => format!("every match of `{}` is replaced", r.regexp),
+        Change::Cron(c) => match &c.line {
+            Some(line) => format!("job `{}` reads `{line}`", c.name),
+            None => format!("there is no job `{}`", c.name),
+        },
     };
     format!(
         "edit: `{}` ({}): read it, and write it back only if it differs once {what}",

@@ -260,3 +260,238 @@ fn get_url_compiles_to_a_probe_of_dest_and_keeps_the_url_off_the_command_line() 
         err.message
     );
 }
+
+#[test]
+fn copy_validates_and_backs_up_before_the_rename_and_force_no_only_checks_existence() {
+    let got = compiled(
+        "copy",
+        json!({ "dest": "/etc/sudoers.d/app", "content": "x\n", "validate": "visudo -cf %s", "backup": true, "mode": "0440" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["run"],
+        "cat > /etc/sudoers.d/app.ferry-tmp && { [ ! -e /etc/sudoers.d/app ] || chmod --reference=/etc/sudoers.d/app /etc/sudoers.d/app.ferry-tmp ; } && chmod 440 /etc/sudoers.d/app.ferry-tmp && { visudo -cf /etc/sudoers.d/app.ferry-tmp || { rc=$?; rm -f -- /etc/sudoers.d/app.ferry-tmp ; echo '`validate` refused the new content of `/etc/sudoers.d/app`: `visudo -cf %s`' >&2; exit $rc; }; } && { [ ! -f /etc/sudoers.d/app ] || { b=/etc/sudoers.d/app\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\" && cp -p -- /etc/sudoers.d/app \"$b\" && echo \"__ferry_backup=$b\"; }; } && mv -f /etc/sudoers.d/app.ferry-tmp /etc/sudoers.d/app"
+    );
+    let kept = compiled(
+        "template",
+        json!({ "src": "Cargo.toml", "dest": "/etc/x", "force": "no" }),
+    );
+    let kept = kept.unwrap();
+    assert_eq!(kept["check"]["command"], "test -e /etc/x");
+    let bad = compiled(
+        "copy",
+        json!({ "dest": "/x", "content": "", "validate": "nginx -t" }),
+    );
+    assert!(bad.unwrap_err().message.contains("`%s`"));
+}
+
+#[test]
+fn file_hard_links_beside_the_path_and_recurse_checks_everything_under_it() {
+    let hard = compiled(
+        "file",
+        json!({ "path": "/srv/a b/link", "src": "target", "state": "hard" }),
+    )
+    .unwrap();
+    assert_eq!(
+        hard["check"]["command"],
+        "[ '/srv/a b/link' -ef '/srv/a b/target' ]"
+    );
+    assert_eq!(
+        hard["run"],
+        "[ -e '/srv/a b/target' ] || { echo 'src `target` does not exist (a hard link needs its file)' >&2; exit 1; } && if [ -d '/srv/a b/link' ] && [ ! -L '/srv/a b/link' ]; then { echo '`/srv/a b/link` is a directory: it is not replaced by a hard link without `force: yes`' >&2; exit 1; }; elif [ -e '/srv/a b/link' ] && [ ! -L '/srv/a b/link' ]; then { echo '`/srv/a b/link` exists: it is not replaced by a hard link without `force: yes`' >&2; exit 1; }; fi && ln -f -- '/srv/a b/target' '/srv/a b/link'"
+    );
+    let tree = compiled(
+        "file",
+        json!({ "path": "/srv/app", "state": "directory", "recurse": true, "mode": 488, "owner": "app" }),
+    )
+    .unwrap();
+    assert_eq!(
+        tree["check"]["command"],
+        "[ -d /srv/app ] && [ -z \"$(find /srv/app \\( ! -perm 0750 -o ! -user app \\) -print -quit)\" ]"
+    );
+    assert_eq!(
+        tree["run"],
+        "mkdir -p /srv/app && chmod -R 750 /srv/app && chown -R app /srv/app"
+    );
+}
+
+#[test]
+fn copy_of_a_directory_sends_one_archive_and_checks_every_file_by_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site/css")).unwrap();
+    std::fs::write(dir.path().join("site/css/a b.css"), "x").unwrap();
+    let src = format!("{}/site", dir.path().display());
+    let got = compiled("copy", json!({ "src": src, "dest": "/srv/www/" })).unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "cd -- /srv/www/site 2>/dev/null && [ -d css ] && printf '%s\\n' '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  ./css/a b.css' | sha256sum -c --status --strict -"
+    );
+    assert_eq!(
+        got["run"],
+        "mkdir -p -- /srv/www/site && tar -x -m --no-same-owner -f - -C /srv/www/site"
+    );
+    assert_eq!(got["upload"]["dest"], "/srv/www/site");
+    let contents = compiled(
+        "copy",
+        json!({ "src": format!("{src}/"), "dest": "/srv/www" }),
+    )
+    .unwrap();
+    assert_eq!(contents["upload"]["dest"], "/srv/www");
+    let moded = compiled(
+        "copy",
+        json!({ "src": src, "dest": "/srv", "mode": "0644" }),
+    );
+    assert!(moded.unwrap_err().message.contains("does not take `mode`"));
+}
+
+#[test]
+fn copy_with_remote_src_compares_and_copies_on_the_host() {
+    let got = compiled(
+        "copy",
+        json!({ "src": "/etc/a", "dest": "/etc/b", "remote_src": true }),
+    )
+    .unwrap();
+    assert_eq!(got["check"]["command"], "cmp -s -- /etc/a /etc/b");
+    assert_eq!(
+        got["run"],
+        "cp -- /etc/a /etc/b.ferry-tmp && { [ ! -e /etc/b ] || chmod --reference=/etc/b /etc/b.ferry-tmp ; } && mv -f /etc/b.ferry-tmp /etc/b"
+    );
+    assert!(got.get("upload").is_none());
+}
+
+#[test]
+fn dnf_checks_with_rpm_and_check_update_and_package_asks_the_host_which_manager_it_has() {
+    let got = compiled(
+        "dnf",
+        json!({ "name": ["nginx", "python3-pip"], "state": "latest", "update_cache": true }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "rpm -q --whatprovides nginx >/dev/null 2>&1 && rpm -q --whatprovides python3-pip >/dev/null 2>&1 && { dnf -q check-update nginx python3-pip >/dev/null 2>&1; [ $? -eq 0 ]; }"
+    );
+    assert_eq!(
+        got["run"],
+        "dnf -y -q --refresh install nginx python3-pip && dnf -y -q --refresh upgrade nginx python3-pip"
+    );
+    let yum = compiled("yum", json!({ "name": "httpd", "state": "absent" })).unwrap();
+    assert_eq!(
+        yum["check"]["command"],
+        "! rpm -q --whatprovides httpd >/dev/null 2>&1"
+    );
+    assert_eq!(yum["run"], "yum -y -q remove httpd");
+
+    let got = compiled("package", json!({ "name": "nginx" })).unwrap();
+    assert_eq!(
+        got["check"]["command"],
+        "if command -v apt-get >/dev/null 2>&1; then\n[ \"$(dpkg-query -W -f='${db:Status-Status}' nginx 2>/dev/null)\" = installed ]\nelif command -v dnf >/dev/null 2>&1; then\nrpm -q --whatprovides nginx >/dev/null 2>&1\nelif command -v yum >/dev/null 2>&1; then\nrpm -q --whatprovides nginx >/dev/null 2>&1\nelse false\nfi"
+    );
+    let run = got["run"].as_str().unwrap();
+    assert!(
+        run.starts_with("if command -v apt-get >/dev/null 2>&1; then\n# apt: present nginx\n"),
+        "{run}"
+    );
+    assert!(run.ends_with("elif command -v yum >/dev/null 2>&1; then\nyum -y -q install nginx\nelse echo '`package` found no `apt-get` or `dnf` or `yum` on the host' >&2; exit 1\nfi"), "{run}");
+    assert_eq!(got["check"]["satisfied"], "`nginx` installed");
+}
+
+#[test]
+fn apt_repository_appends_the_line_to_ansibles_file_and_refreshes_and_apt_key_writes_a_keyring() {
+    let got = compiled(
+        "apt_repository",
+        json!({ "repo": "deb  [signed-by=/etc/apt/keyrings/pg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" }),
+    )
+    .unwrap();
+    let line = "'deb [signed-by=/etc/apt/keyrings/pg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main'";
+    assert_eq!(
+        got["check"]["command"],
+        format!("grep -qsxF -- {line} /etc/apt/sources.list /etc/apt/sources.list.d/*.list")
+    );
+    assert_eq!(
+        got["run"],
+        format!(
+            "printf '%s\\n' {line} >> /etc/apt/sources.list.d/apt_postgresql_org_pub_repos_apt.list && chmod 644 /etc/apt/sources.list.d/apt_postgresql_org_pub_repos_apt.list && apt-get update -q"
+        )
+    );
+    let ppa = compiled("apt_repository", json!({ "repo": "ppa:deadsnakes/ppa" }));
+    assert!(ppa.unwrap_err().message.contains("does not resolve PPAs"));
+
+    let key = compiled(
+        "apt_key",
+        json!({ "url": "https://example.com/key.asc", "keyring": "/etc/apt/keyrings/x.asc" }),
+    )
+    .unwrap();
+    assert_eq!(key["kind"], "probed");
+    assert_eq!(key["probed"]["module"]["module"], "get_url");
+    let data = compiled(
+        "apt_key",
+        json!({ "data": "KEY", "keyring": "/etc/apt/keyrings/x.asc" }),
+    )
+    .unwrap();
+    assert_eq!(data["upload"]["dest"], "/etc/apt/keyrings/x.asc");
+    let old = compiled("apt_key", json!({ "url": "https://example.com/key.asc" }));
+    assert!(old.unwrap_err().message.contains("needs `keyring`"));
+}
+
+#[test]
+fn cron_reads_and_installs_the_users_crontab_through_crontab_itself() {
+    let got = compiled(
+        "cron",
+        json!({ "name": "backup", "user": "deploy", "hour": 3, "minute": "0", "job": "/srv/backup.sh" }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["edit"]["read"],
+        "if crontab -u deploy -l >/dev/null 2>&1; then echo present 600 deploy crontab && crontab -u deploy -l; else echo absent; fi"
+    );
+    assert_eq!(got["edit"]["write"], "crontab -u deploy -");
+    assert_eq!(
+        got["edit"]["change"],
+        json!({ "module": "cron", "name": "backup", "line": "0 3 * * * /srv/backup.sh" })
+    );
+    let file = compiled(
+        "cron",
+        json!({ "name": "sweep", "cron_file": "sweep", "user": "root", "special_time": "hourly", "job": "x" }),
+    )
+    .unwrap();
+    assert_eq!(file["edit"]["path"], "/etc/cron.d/sweep");
+    assert_eq!(file["edit"]["change"]["line"], "@hourly root x");
+    let no_user = compiled("cron", json!({ "name": "s", "cron_file": "s", "job": "x" }));
+    assert!(no_user.unwrap_err().message.contains("needs `user`"));
+}
+
+#[test]
+fn supervisorctl_checks_status_and_starts_only_what_is_not_running() {
+    let got = compiled(
+        "supervisorctl",
+        json!({ "name": "web:", "state": "started", "config": "/etc/supervisor/supervisord.conf" }),
+    )
+    .unwrap();
+    let sc = "supervisorctl -c /etc/supervisor/supervisord.conf";
+    assert_eq!(
+        got["check"]["command"],
+        format!(
+            "{sc} status 'web:*' 2>&1 | awk '{{ n++ }} $2 == \"ERROR\" || !($2 == \"RUNNING\") {{ bad = 1 }} END {{ exit (n == 0 || bad) }}'"
+        )
+    );
+    let run = got["run"].as_str().unwrap();
+    assert!(
+        run.ends_with(&format!("| awk '!($2 == \"RUNNING\") {{ print $1 }}' | while read -r p; do {sc} start \"$p\" || exit 1; done")),
+        "{run}"
+    );
+    assert!(
+        run.contains(&format!("{sc} reread && {sc} add web;")),
+        "{run}"
+    );
+    let restart = compiled(
+        "supervisorctl",
+        json!({ "name": "app", "state": "restarted" }),
+    )
+    .unwrap();
+    assert!(restart.get("check").is_none());
+    assert_eq!(
+        super::canonical("community.general.supervisorctl"),
+        Some("supervisorctl")
+    );
+    assert_eq!(super::canonical("community.general.copy"), None);
+}

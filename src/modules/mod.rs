@@ -7,11 +7,15 @@
 
 mod apt;
 mod authorized_key;
+mod apt_key;
+mod apt_repository;
 mod blockinfile;
 mod certs;
 mod command;
 mod control;
 mod copy;
+mod copy_tree;
+mod cron;
 mod debug;
 pub(crate) mod edit;
 mod file;
@@ -21,6 +25,8 @@ mod git;
 mod golden;
 mod http;
 mod lineinfile;
+mod package;
+mod pause;
 mod pip;
 mod postgresql;
 pub(crate) mod probed;
@@ -29,6 +35,7 @@ mod replace;
 mod service;
 pub(crate) mod stat;
 mod sudoers;
+mod supervisorctl;
 mod systemd;
 mod ufw;
 mod uri;
@@ -45,7 +52,7 @@ use crate::yaml::{self, Node};
 pub use certs::{Certificate, CertsMode, CertsSpec};
 pub use command::guard;
 pub use control::Assertion;
-pub use copy::Upload;
+pub use copy::{BACKUP_MARK, Upload};
 pub use edit::FileEdit;
 pub use release::ReleaseStep;
 
@@ -87,6 +94,14 @@ pub const NAMES: &[&str] = &[
     "postgresql_pg_hba",
     "postgresql_privs",
     "ufw",
+    "package",
+    "dnf",
+    "yum",
+    "apt_repository",
+    "apt_key",
+    "cron",
+    "supervisorctl",
+    "pause",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -228,6 +243,13 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "postgresql_pg_hba" => postgresql::hba::KEYS,
         "postgresql_privs" => postgresql::privs::KEYS,
         "ufw" => ufw::KEYS,
+        "package" => package::PACKAGE_KEYS,
+        "dnf" | "yum" => package::DNF_KEYS,
+        "apt_repository" => apt_repository::KEYS,
+        "apt_key" => apt_key::KEYS,
+        "cron" => cron::KEYS,
+        "supervisorctl" => supervisorctl::KEYS,
+        "pause" => pause::KEYS,
         _ => release::KEYS,
     }
 }
@@ -306,6 +328,14 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "postgresql_pg_hba" => postgresql::hba::postgresql_pg_hba(&args),
         "postgresql_privs" => postgresql::privs::postgresql_privs(&args),
         "ufw" => ufw::ufw(&args),
+        "package" => package::package(&args),
+        "dnf" => package::dnf(&args, "dnf"),
+        "yum" => package::dnf(&args, "yum"),
+        "apt_repository" => apt_repository::apt_repository(&args),
+        "apt_key" => apt_key::apt_key(&args),
+        "cron" => cron::cron(&args),
+        "supervisorctl" => supervisorctl::supervisorctl(&args),
+        "pause" => pause::pause(&args),
         other => release::release(other, &args),
     }
 }

@@ -152,6 +152,8 @@ pub fn user(args: &Args) -> Result<Action, Diagnostic> {
                 sha256: sha256_hex(&content),
                 from: "password".to_string(),
                 content,
+                read: None,
+                mode: None,
             })
         }
         None => None,

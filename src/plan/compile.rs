@@ -987,7 +987,7 @@ pub(crate) fn wrap_remote(
         }
         _ => {}
     }
-    let Action::Remote { check, run, .. } = action else {
+    let Action::Remote { check, run, upload } = action else {
         return;
     };
     *run = std::mem::take(run).with_env(env);
@@ -995,6 +995,9 @@ pub(crate) fn wrap_remote(
         *run = escalate(std::mem::take(run), user);
         if let Some(check) = check {
             check.command = escalate(std::mem::take(&mut check.command), user);
+        }
+        if let Some(read) = upload.as_mut().and_then(|u| u.read.as_mut()) {
+            *read = escalate(std::mem::take(read), user);
         }
     }
 }

@@ -205,6 +205,7 @@ pub(crate) mod tests {
             command: None,
             rc: None,
             output: String::new(),
+            diff: None,
             ignored: false,
         }
     }

@@ -127,6 +127,7 @@ impl State {
                 command,
                 rc,
                 output,
+                diff,
                 ignored,
                 ..
             } => {
@@ -153,6 +154,9 @@ impl State {
                     && (failed || self.verbose)
                 {
                     indent(&mut out, 4, &format!("command: {command}"));
+                }
+                if let Some(diff) = diff {
+                    indent(&mut out, 4, diff);
                 }
                 if failed && !output.is_empty() {
                     indent(&mut out, 4, "stderr:");

@@ -148,6 +148,7 @@ impl Recap {
                 rc,
                 output,
                 ignored,
+                ..
             } => {
                 let counts = self.host(host);
                 counts.add_time(*elapsed);

@@ -242,6 +242,7 @@ impl Live {
                 elapsed,
                 output,
                 reason,
+                diff,
                 ..
             } => {
                 if *status == Status::Failed {
@@ -260,6 +261,14 @@ impl Live {
                     }
                     for line in output.lines() {
                         let _ = writeln!(lines, "{host}: {line}");
+                    }
+                    for line in diff.iter().flat_map(|d| d.lines()) {
+                        let tone = match line.as_bytes().first() {
+                            Some(b'+') if !line.starts_with("+++") => Tone::Good,
+                            Some(b'-') if !line.starts_with("---") => Tone::Bad,
+                            _ => Tone::Plain,
+                        };
+                        let _ = writeln!(lines, "    {}", self.paint.paint(line, tone));
                     }
                     self.say(&lines);
                 }

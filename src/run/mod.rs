@@ -91,7 +91,8 @@ fn init(dir: &Path, args: crate::cli::InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
+fn plan_stage(dir: &Path, mut args: PlanArgs) -> Result<(), Error> {
+    args.exec.diff = args.diff;
     let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
     if args.offline {
         print_plan(&plan, args.exec.json);
@@ -115,7 +116,8 @@ fn plan_stage(dir: &Path, args: PlanArgs) -> Result<(), Error> {
     execute(&mut plan, dir, &args.exec, true).map(drop)
 }
 
-fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
+fn playbook(dir: &Path, mut args: PlaybookArgs) -> Result<(), Error> {
+    args.exec.diff = args.diff;
     let stage = args
         .inventory
         .file_stem()
@@ -236,6 +238,7 @@ fn run_plan_with(
     options.trust = trust;
     options.dry_run = dry_run;
     options.verbose = exec.verbose;
+    options.diff = exec.diff;
     options.grace = Duration::from_secs(exec.grace);
     // A config that does not read is bad input, as it is to ssh.
     let ssh_config = SshConfig::load_user_default()

@@ -14,7 +14,8 @@ use crate::stage;
 
 /// `ferry deploy STAGE`: the playbook with its release steps carried out —
 /// lock, upload (only what changed), barrier, switch, rollback on failure.
-pub(super) fn deploy(dir: &Path, args: DeployArgs) -> Result<(), Error> {
+pub(super) fn deploy(dir: &Path, mut args: DeployArgs) -> Result<(), Error> {
+    args.exec.diff = args.diff;
     let plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
     let how = Deploying {
         rev: args.rev.as_deref(),

@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 
-use crate::support::ferry::Project;
+use crate::support::ferry::{Project, step_ends};
 use crate::support::sshd::TestHosts;
 
 fn ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
@@ -455,4 +455,49 @@ fn get_url_downloads_once_verified_and_refuses_a_wrong_checksum() {
         2,
         "no temporary file is left: {leftovers:?}"
     );
+}
+
+/// `pause` waits its `seconds` (`minutes`) on the host, in check mode too,
+/// and is `ok`; one with no duration would wait for a key, which ferry does
+/// not ask for mid-run: refused before any host is touched.
+#[test]
+fn pause_waits_its_seconds_in_check_mode_too_and_a_prompt_is_refused_up_front() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    project.file(
+        "prompt.yml",
+        "- hosts: web\n  tasks:\n    - name: Ask\n      pause: { prompt: Press enter }\n",
+    );
+    let out = project.ferry(&["playbook", "prompt.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("prompt.yml:4:7"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("give it `seconds` or `minutes`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !hosts.hosts[0].log().contains("Accepted"),
+        "a host was contacted"
+    );
+    project.file(
+        "pause.yml",
+        "- hosts: web\n  tasks:\n    - name: Breathe\n      pause: { seconds: 2 }\n    - name: Again\n      ansible.builtin.pause: seconds=1\n",
+    );
+    for extra in [&["--check"][..], &[]] {
+        let started = std::time::Instant::now();
+        let args = [
+            &["playbook", "pause.yml", "-i", "inventory/test.ini"][..],
+            extra,
+        ]
+        .concat();
+        let (out, events) = project.ferry_json(&args);
+        assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_secs(3),
+            "{extra:?}"
+        );
+        let statuses: Vec<(String, String, String)> = step_ends(&events);
+        assert!(statuses.iter().all(|(_, _, s)| s == "ok"), "{statuses:?}");
+    }
 }

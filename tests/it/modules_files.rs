@@ -286,3 +286,139 @@ fn changed_when_failed_when_and_until_judge_the_file_modules_and_creates_is_refu
         out.stderr
     );
 }
+
+const DIFF_SECRET: &str = "t0ken-hunter2-value";
+
+const DIFF_PLAYBOOK: &str = r#"- hosts: web
+  vars:
+    d: "{{ deploy_to | dirname }}/etc"
+  tasks:
+    - name: Conf
+      copy: { dest: "{{ d }}/app.conf", content: "port=8080\nhost=localhost\n" }
+    - name: Motd
+      ansible.builtin.copy: { dest: "{{ d }}/motd", content: "hello\n" }
+    - name: Hosts
+      lineinfile: { path: "{{ d }}/hosts.conf", regexp: "^web=", line: "web=127.0.0.1" }
+    - name: Token
+      template: { src: token.conf.j2, dest: "{{ d }}/token.conf", mode: "0644" }
+    - name: Private
+      copy: { dest: "{{ d }}/key", content: "known to no one\n", mode: "0600" }
+"#;
+
+/// `diff` of every `step_end` that has one, by step name.
+fn diffs(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["diff"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// `--diff` shows what `copy`, `template` and the edits change in a file's
+/// text: in check mode what they would change (the diff the run then
+/// shows), and never a secret: not content holding a secret value, not a
+/// file kept from other users. A second run shows no diff.
+#[test]
+fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    let etc = hosts.hosts[0].dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("app.conf"), "port=80\nhost=localhost\n").unwrap();
+    std::fs::write(etc.join("hosts.conf"), "db=10.0.0.1\nweb=10.0.0.2\n").unwrap();
+    project.file("secrets/test.yml", &format!("api_token: {DIFF_SECRET}\n"));
+    std::fs::set_permissions(
+        project.path().join("secrets/test.yml"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    project.file(
+        "templates/token.conf.j2",
+        "# the API token\ntoken={{ api_token }}\n",
+    );
+    project.file("site.yml", DIFF_PLAYBOOK);
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini", "--diff"];
+
+    let mut printed = String::new();
+    let (out, check) = project.ferry_json(&[&args[..], &["--check"]].concat());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    printed.push_str(&format!("{}{}", out.stdout, out.stderr));
+    assert!(!etc.join("motd").exists(), "the dry run wrote a file");
+    let (out, run) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    printed.push_str(&format!("{}{}", out.stdout, out.stderr));
+    let at = |name: &str| etc.join(name).display().to_string();
+    let expected = [
+        (
+            "Conf",
+            format!(
+                "--- before: {0}\n+++ after: {0}\n@@ -1,2 +1,2 @@\n-port=80\n+port=8080\n host=localhost",
+                at("app.conf")
+            ),
+        ),
+        (
+            "Motd",
+            format!(
+                "--- before: {0} (absent)\n+++ after: {0}\n@@ -0,0 +1 @@\n+hello",
+                at("motd")
+            ),
+        ),
+        (
+            "Hosts",
+            format!(
+                "--- before: {0}\n+++ after: {0}\n@@ -1,2 +1,2 @@\n db=10.0.0.1\n-web=10.0.0.2\n+web=127.0.0.1",
+                at("hosts.conf")
+            ),
+        ),
+        (
+            "Token",
+            "diff not shown: the content holds a secret".to_string(),
+        ),
+        (
+            "Private",
+            format!(
+                "diff not shown: `{}` is not readable by other users (mode 600), so its content may be secret",
+                at("key")
+            ),
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+    assert_eq!(diffs(&run), expected);
+    assert_eq!(
+        diffs(&check),
+        expected,
+        "check mode shows what the run does"
+    );
+    assert_eq!(
+        std::fs::read_to_string(etc.join("token.conf")).unwrap(),
+        format!("# the API token\ntoken={DIFF_SECRET}\n")
+    );
+
+    let (out, again) = project.ferry_json(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(diffs(&again), []);
+
+    // The plain reporter shows the diff under the step; without `--diff`,
+    // nothing is read for one.
+    std::fs::write(etc.join("motd"), "hi\n").unwrap();
+    let out = project.ferry(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(shown.contains("    -hi\n    +hello\n"), "{shown}");
+    printed.push_str(&shown);
+    std::fs::write(etc.join("motd"), "hi\n").unwrap();
+    let (out, quiet) = project.ferry_json(&args[..4]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(diffs(&quiet), []);
+    assert_eq!(end(&quiet, "Motd").0, "changed");
+    assert!(printed.contains("token.conf"), "{printed}");
+    assert!(!printed.contains(DIFF_SECRET), "{printed}");
+}

@@ -9,7 +9,7 @@ use super::{WEB, checked_run, project_on};
 use crate::support::fleet::Fleet;
 
 /// Builds `ferry-hello` at `$1` into /srv/repo and indexes the repository.
-const PUBLISH: &str = r#"set -e
+pub(super) const PUBLISH: &str = r#"set -e
 mkdir -p /srv/repo && cd /srv/repo
 d=$(mktemp -d)
 mkdir -p "$d/DEBIAN" "$d/usr/share/ferry-hello"

@@ -6,11 +6,13 @@
 mod accounts;
 mod apt;
 mod become_sudo;
+mod cron;
 mod django_postgres;
 mod faults;
 mod flask_systemd;
 mod provisioning;
 mod setup;
+mod packages;
 mod systemd_module;
 mod tls;
 mod two_apps;
