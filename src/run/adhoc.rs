@@ -55,11 +55,16 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
 
 const SUDO_CHECK: &str = "sudo";
 
-/// The hosts whose compiled deploy runs a step through sudo: a `become`
-/// whose `when:` is false for a host, or that renders false, asks nothing
-/// of it. `None` when the playbook does not compile (then every host is
-/// checked, if the playbook escalates anywhere).
-fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<Vec<String>> {
+/// The hosts whose compiled deploy runs a step through sudo, by the user
+/// sudo runs it as: a `become` whose `when:` is false for a host, or that
+/// renders false, asks nothing of it, and neither does one to the user ferry
+/// logs in as. `None` when the playbook does not compile (then every host
+/// is checked, if the playbook escalates anywhere).
+fn hosts_needing_sudo(
+    dir: &Path,
+    stage: &str,
+    limit: Option<String>,
+) -> Option<Vec<(String, Vec<String>)>> {
     let compile = CompileArgs {
         limit,
         extra_vars: Vec::new(),
@@ -81,33 +86,35 @@ fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<
             });
         return (!escalates).then(Vec::new);
     };
-    let mut hosts: Vec<String> = plan
-        .plays
-        .iter()
-        .flat_map(|p| &p.hosts)
-        .filter(|h| {
-            let runs = |step: &&Step| !matches!(step.body, Body::Skipped { .. });
-            // A handler runs only if a step that can run notifies it.
-            let notified: Vec<&String> = h
-                .steps
-                .iter()
-                .filter(runs)
-                .flat_map(|s| &s.notify)
-                .collect();
-            let handlers = h
-                .handlers
-                .iter()
-                .filter(|handler| handler.listen.iter().any(|l| notified.contains(&l)));
-            h.steps
-                .iter()
-                .filter(runs)
-                .chain(handlers)
-                .any(|step| step.become_user.is_some())
-        })
-        .map(|h| h.host.clone())
-        .collect();
-    hosts.dedup();
-    Some(hosts)
+    let mut by_user: Vec<(String, Vec<String>)> = Vec::new();
+    for h in plan.plays.iter().flat_map(|p| &p.hosts) {
+        let runs = |step: &&Step| !matches!(step.body, Body::Skipped { .. });
+        // A handler runs only if a step that can run notifies it.
+        let notified: Vec<&String> = h
+            .steps
+            .iter()
+            .filter(runs)
+            .flat_map(|s| &s.notify)
+            .collect();
+        let handlers = h
+            .handlers
+            .iter()
+            .filter(|handler| handler.listen.iter().any(|l| notified.contains(&l)));
+        for user in h
+            .steps
+            .iter()
+            .filter(runs)
+            .chain(handlers)
+            .filter_map(|step| step.become_user.clone())
+        {
+            match by_user.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, hosts)) if hosts.contains(&h.host) => {}
+                Some((_, hosts)) => hosts.push(h.host.clone()),
+                None => by_user.push((user, vec![h.host.clone()])),
+            }
+        }
+    }
+    Some(by_user)
 }
 
 /// `ferry check STAGE`: reach, host key and login (by connecting), then the
@@ -135,16 +142,26 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
         }),
     ];
     match &sudo_hosts {
-        Some(hosts) if hosts.is_empty() => {}
-        // As a deploy escalates: without a password, or with the one the
-        // host's variables (or `--ask-become-pass`) give.
-        Some(hosts) => tasks.push(json!({
-            "name": SUDO_CHECK,
-            "command": "true",
-            "become": true,
-            "changed_when": false,
-            "when": format!("inventory_hostname in {}", json!(hosts)),
-        })),
+        // As a deploy escalates, to each user it becomes: without a
+        // password, or with the one the host's variables (or
+        // `--ask-become-pass`) give.
+        Some(by_user) => {
+            for (user, hosts) in by_user {
+                let name = if user == "root" {
+                    SUDO_CHECK.to_string()
+                } else {
+                    format!("{SUDO_CHECK} (as {user})")
+                };
+                tasks.push(json!({
+                    "name": name,
+                    "command": "true",
+                    "become": true,
+                    "become_user": user,
+                    "changed_when": false,
+                    "when": format!("inventory_hostname in {}", json!(hosts)),
+                }));
+            }
+        }
         None => tasks.push(json!({
             "name": SUDO_CHECK,
             "command": "true",
@@ -180,7 +197,7 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
                     continue;
                 };
                 let (mark, text) = match result["skipped"].as_bool() {
-                    Some(true) if name == SUDO_CHECK => (
+                    Some(true) if name.starts_with(SUDO_CHECK) => (
                         "-",
                         "not needed: no step of this host's deploy uses `become`",
                     ),
