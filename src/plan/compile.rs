@@ -18,7 +18,7 @@ use super::{Batch, Body, Connection, Expr, HostPlan, Plan, PlayPlan, Step};
 use crate::diagnostic::{Diagnostic, Source, Span};
 use crate::inventory::Inventory;
 use crate::modules::{self, Action};
-use crate::playbook::{Play, Playbook, Task};
+use crate::playbook::{FAILED_RESULT, FAILED_TASK, Part, Play, Playbook, Task};
 use crate::release::ReleaseId;
 use crate::shell::Masker;
 use crate::template::Templates;
@@ -288,7 +288,15 @@ fn compile_host(
             }
             continue;
         }
-        steps.extend(compiler.task(&scope, task)?);
+        if task.blocks.iter().any(|f| f.part == Part::Rescue) {
+            // What failed, known in a rescue at run time (Ansible's names).
+            let mut scope = scope.clone();
+            scope.register(FAILED_RESULT);
+            scope.register(FAILED_TASK);
+            steps.extend(compiler.task(&scope, task)?);
+        } else {
+            steps.extend(compiler.task(&scope, task)?);
+        }
         if let Some(name) = &task.register {
             scope.register(name);
         }
@@ -641,6 +649,7 @@ impl TaskCompiler<'_, '_> {
             no_log: task.no_log,
             check_mode: task.check_mode,
             tags: task.tags.clone(),
+            blocks: task.blocks.clone(),
         };
         if step.changed_when.is_none() && modules::read_only(&task.module) {
             step.changed_when = Some(Expr {

@@ -144,6 +144,10 @@ pub struct Step {
     pub check_mode: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The blocks with `rescue` or `always` the step is in, outermost
+    /// first: after a failure, they say which later steps still run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<crate::playbook::Frame>,
 }
 
 /// What a step does, as far as it can be known before running.
@@ -243,6 +247,7 @@ impl Step {
             no_log: false,
             check_mode: None,
             tags: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 }

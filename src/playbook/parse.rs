@@ -93,6 +93,7 @@ pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook,
         library,
         stack: Vec::new(),
         roles: super::role::Roles::default(),
+        blocks: 0,
     };
     let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
@@ -104,6 +105,8 @@ pub(super) struct Parser<'a> {
     pub(super) stack: Vec<String>,
     /// The roles of the play being read.
     pub(super) roles: super::role::Roles,
+    /// Blocks read so far: the next block's number.
+    pub(super) blocks: usize,
 }
 
 /// What an included task file adds to the play that includes it.
@@ -219,6 +222,7 @@ impl Parser<'_> {
         };
         handlers.extend(included.handlers);
         check_notify(&tasks, &handlers)?;
+        super::block::refuse_framed_handlers(&handlers)?;
         become_method(&mut map)?;
         // Ansible's old names for `become` and `become_user`.
         let sudo = map.bool("sudo")?;
@@ -580,6 +584,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
         params: Vec::new(),
         role_dir: None,
         include_vars: None,
+        blocks: Vec::new(),
         module: String::new(),
         module_node: node.clone(),
         args: node.clone(),

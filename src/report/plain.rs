@@ -128,13 +128,14 @@ impl State {
                 rc,
                 output,
                 ignored,
+                rescued,
                 ..
             } => {
                 let mut detail = seconds(*elapsed);
                 if let Some(rc) = rc.filter(|_| *status == Status::Failed) {
                     let _ = write!(detail, ", rc {rc}");
                 }
-                let label = status_label(*status, *ignored);
+                let label = status_label(*status, *ignored, *rescued);
                 line(
                     &mut out,
                     now,
@@ -170,6 +171,9 @@ impl State {
                 );
                 if counts.ignored > 0 {
                     let _ = write!(text, " ignored={}", counts.ignored);
+                }
+                if counts.rescued > 0 {
+                    let _ = write!(text, " rescued={}", counts.rescued);
                 }
                 line(
                     &mut out,

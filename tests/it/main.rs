@@ -1,5 +1,6 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod ansible_blocks;
 mod ansible_lang;
 mod apps;
 mod certificates;
