@@ -110,23 +110,7 @@ pub async fn run_host(
         certs.leave(plan);
     }
     if !result.failed && !result.interrupted {
-        let offset = plan.steps.len();
-        for (i, handler) in plan.handlers.iter().enumerate() {
-            if handler.listen.iter().any(|name| notified.contains(name))
-                && !run_one(
-                    plan,
-                    session,
-                    shared,
-                    offset + i + 1,
-                    handler,
-                    &mut result,
-                    &mut notified,
-                )
-                .await
-            {
-                break;
-            }
-        }
+        run_handlers(plan, session, shared, &mut result, &mut notified).await;
     }
     if let Some(deploy) = shared.deploy
         && result.reached_switch
@@ -161,6 +145,12 @@ async fn run_steps<'s>(
             Next::Skip => continue,
             Next::Run => result.failed = blocks.failing(),
         }
+        if matches!(step.body, Body::FlushHandlers) {
+            if !blocks.failing() && !run_handlers(plan, session, shared, result, notified).await {
+                return;
+            }
+            continue;
+        }
         if !run_one(plan, session, shared, index, step, result, notified).await
             && (result.interrupted || !blocks.fail(&step.blocks))
         {
@@ -168,6 +158,37 @@ async fn run_steps<'s>(
         }
     }
     result.failed = blocks.end();
+}
+
+/// Runs the handlers notified so far, in the play's order, and forgets the
+/// notifications (a later notify runs a handler again at the next flush);
+/// false when one failed or Ctrl-C stopped it: the host stops.
+async fn run_handlers(
+    plan: &HostPlan,
+    session: &Session,
+    shared: &Shared<'_>,
+    result: &mut HostResult,
+    notified: &mut HashSet<String>,
+) -> bool {
+    let offset = plan.steps.len();
+    for (i, handler) in plan.handlers.iter().enumerate() {
+        if handler.listen.iter().any(|name| notified.contains(name))
+            && !run_one(
+                plan,
+                session,
+                shared,
+                offset + i + 1,
+                handler,
+                result,
+                notified,
+            )
+            .await
+        {
+            return false;
+        }
+    }
+    notified.clear();
+    true
 }
 
 /// Runs one step and records it; false when the host must stop here.
@@ -334,6 +355,13 @@ async fn run_one(
             .insert(FAILED_RESULT.to_string(), outcome.result.clone());
         let task = serde_json::json!({"name": step.name, "action": step.module});
         result.registered.insert(FAILED_TASK.to_string(), task);
+    }
+    // A `set_fact` run here: its facts are the host's variables from now.
+    if step.module == "set_fact"
+        && outcome.status == Status::Ok
+        && let Some(Value::Object(facts)) = outcome.result.get("ansible_facts")
+    {
+        result.registered.extend(facts.clone());
     }
     if let Some((path, text)) = &outcome.predicted {
         result.predicted.insert(path.clone(), text.clone());

@@ -103,6 +103,9 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
         Body::Skipped { reason } => {
             let _ = writeln!(out, "{pad}skip: {reason}");
         }
+        Body::FlushHandlers => {
+            let _ = writeln!(out, "{pad}the handlers notified so far run here");
+        }
         Body::Deferred { reason, .. } => {
             let _ = writeln!(out, "{pad}rendered at run time: {reason}");
         }

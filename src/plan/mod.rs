@@ -89,7 +89,8 @@ pub struct HostPlan {
     pub host: String,
     pub connection: Connection,
     pub steps: Vec<Step>,
-    /// Handlers, run at the end of the play when a step notified them.
+    /// Handlers, run when a step notified them: at the end of the play and
+    /// at each [`Body::FlushHandlers`] step.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<Step>,
 }
@@ -168,6 +169,10 @@ pub enum Body {
         vars: Map<String, Value>,
         reason: String,
     },
+    /// `meta: flush_handlers` (and the flush Ansible makes after
+    /// `pre_tasks`, and after the roles and `tasks`): the handlers notified
+    /// so far run here.
+    FlushHandlers,
 }
 
 /// A Jinja expression evaluated at run time, with the variables it reads
@@ -210,6 +215,19 @@ impl HostPlan {
 }
 
 impl Step {
+    /// The point where the handlers notified so far run, written at
+    /// `location`, in `blocks`.
+    pub fn flush_handlers(location: String, blocks: Vec<crate::playbook::Frame>) -> Step {
+        let mut step = Step::command("flush handlers", crate::shell::Command::new("true"), "");
+        step.module = "meta".into();
+        step.location = location;
+        step.register = None;
+        step.changed_when = None;
+        step.body = Body::FlushHandlers;
+        step.blocks = blocks;
+        step
+    }
+
     /// A step ferry makes itself (`ferry releases`, `ferry unlock`): one
     /// command that reports `ok` (its output is what matters), its result
     /// registered under `register`.

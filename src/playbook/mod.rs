@@ -13,10 +13,12 @@ mod include_vars;
 mod kv;
 mod library;
 mod loops;
+mod meta;
 mod parse;
 mod reader;
 mod role;
 mod search;
+mod set_fact;
 
 use crate::diagnostic::Span;
 use crate::yaml::Node;
@@ -124,6 +126,12 @@ pub struct Task {
     /// `include_vars`: variables this task sets for the later tasks of the
     /// play on each host where its `when` holds (it runs no module).
     pub include_vars: Option<Vec<(String, Node)>>,
+    /// `meta: flush_handlers`: the handlers notified so far run here (it
+    /// runs no module).
+    pub flush_handlers: bool,
+    /// `set_fact`: variables this task sets for the later tasks of the
+    /// play on its host (it runs no module).
+    pub set_fact: Option<Vec<(String, Node)>>,
     /// The blocks with `rescue` or `always` the task is in, outermost
     /// first (empty for most tasks).
     pub blocks: Vec<Frame>,
@@ -164,6 +172,8 @@ impl Task {
             params: Vec::new(),
             role_dir: None,
             include_vars: None,
+            flush_handlers: false,
+            set_fact: None,
             blocks: Vec::new(),
             span: node.span.clone(),
         }

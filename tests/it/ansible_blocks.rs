@@ -29,11 +29,13 @@ const TRACE: &str = r#"- hosts: web
           shell: echo b1 >> {{ deploy_to }}/trace
         - name: boom
           command: "false"
+        - set_fact: not_set=1
         - name: not reached
           shell: echo b3 >> {{ deploy_to }}/trace
       rescue:
         - name: r1
           shell: echo "r1 {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}" >> {{ deploy_to }}/trace
+        - set_fact: caught=yes
       always:
         - name: a1
           shell: echo a1 >> {{ deploy_to }}/trace
@@ -59,16 +61,16 @@ const TRACE: &str = r#"- hosts: web
         - name: outer always 2
           shell: echo o4 >> {{ deploy_to }}/trace
     - name: last
-      shell: echo last >> {{ deploy_to }}/trace
+      shell: echo last {{ caught }} {{ not_set | default('unset') }} >> {{ deploy_to }}/trace
 "#;
 
-fn trace(dir: &Path) -> String {
+pub(crate) fn trace(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("trace")).unwrap_or_default()
 }
 
 /// Runs `playbook` with ansible-playbook on the local machine, with
 /// `deploy_to` set to `dir`: its exit status.
-fn ansible_run(project: &Project, playbook: &str, dir: &Path, extra: &[&str]) -> i32 {
+pub(crate) fn ansible_run(project: &Project, playbook: &str, dir: &Path, extra: &[&str]) -> i32 {
     let ansible = crate::inventory_ansible::Ansible::get();
     let inventory = project.path().join("ansible.ini");
     std::fs::write(
@@ -108,6 +110,10 @@ fn rescue_and_always_run_the_tasks_ansible_runs() {
             expected.starts_with("start\nb1\nr1 boom rc=1\na1\n"),
             "{expected}"
         );
+        // A fact set in a rescue is seen later; one after the failure is not.
+        if rc == "0" {
+            assert!(expected.ends_with("o4\nlast yes unset\n"), "{expected}");
+        }
 
         for h in &hosts.hosts {
             let _ = std::fs::remove_file(h.dir.join("app/trace"));
