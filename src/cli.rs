@@ -75,6 +75,9 @@ pub struct CompileArgs {
     /// whose variables do not give one (`ansible_become_password`).
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+    /// `ferry playbook`'s `--tags`/`--skip-tags` (no flag of its own here).
+    #[arg(skip)]
+    pub tags: crate::plan::TagFilter,
 }
 
 /// Options of every command that connects to hosts.
@@ -198,6 +201,13 @@ pub struct PlaybookArgs {
     /// Change nothing: run read-only checks and show what would change.
     #[arg(long)]
     pub check: bool,
+    /// Only the tasks with these tags (comma-separated, repeatable), and
+    /// those tagged `always`, as ansible-playbook selects them.
+    #[arg(short = 't', long, value_delimiter = ',', value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Not the tasks with these tags (comma-separated, repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

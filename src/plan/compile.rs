@@ -45,6 +45,8 @@ pub struct CompileInput<'a> {
     /// `--ask-become-pass`: sudo's password for every host whose variables
     /// do not give one (`ansible_become_password`).
     pub become_password: Option<String>,
+    /// `--tags` and `--skip-tags`.
+    pub tags: super::TagFilter,
 }
 
 /// Compiles every play for every host it targets.
@@ -281,6 +283,10 @@ fn compile_host(
     scope.register("ansible_check_mode");
     let mut steps = Vec::new();
     for task in &play.tasks {
+        // A flush runs only handlers that were notified: never filtered.
+        if !task.flush_handlers && !input.tags.selects(&task.tags) {
+            continue;
+        }
         if let Some(vars) = &task.include_vars {
             if conditions_hold(&scope, task)? {
                 scope.set_nodes(vars);

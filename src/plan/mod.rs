@@ -11,6 +11,7 @@ mod compile;
 mod display;
 mod lookup;
 mod scope;
+mod tags;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -23,6 +24,7 @@ pub use commit_files::CommitFiles;
 pub(crate) use compile::wrap_remote;
 pub use compile::{CompileInput, compile};
 pub use display::render_text;
+pub use tags::TagFilter;
 
 /// Every play's steps for every host it targets.
 #[derive(Debug, Serialize)]

@@ -26,6 +26,7 @@ pub(super) fn run_command(dir: &Path, args: RunArgs) -> Result<(), Error> {
         limit: args.limit,
         extra_vars: Vec::new(),
         ask_become_pass: false,
+        ..CompileArgs::default()
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry run>", &playbook, &compile)?;
     let masker = plan.masker.clone();
@@ -63,6 +64,7 @@ fn hosts_needing_sudo(dir: &Path, stage: &str, limit: Option<String>) -> Option<
         limit,
         extra_vars: Vec::new(),
         ask_become_pass: false,
+        ..CompileArgs::default()
     };
     let Ok(plan) = compile_stage(dir, stage, &compile, None) else {
         let escalates = stage::playbook_path(dir)
@@ -163,6 +165,7 @@ pub(super) fn check(dir: &Path, args: CheckArgs) -> Result<(), Error> {
         limit: args.limit,
         extra_vars: Vec::new(),
         ask_become_pass: args.ask_become_pass,
+        ..CompileArgs::default()
     };
     let mut plan = compile_synthetic(dir, &args.stage, "<ferry check>", &playbook, &compile)?;
     let json = args.exec.json;

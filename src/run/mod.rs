@@ -119,7 +119,12 @@ fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
         .unwrap_or_default();
     let file = dir.join(&args.file);
     let inventory = dir.join(&args.inventory);
-    let mut plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
+    let mut compile = args.compile;
+    compile.tags = crate::plan::TagFilter {
+        only: args.tags,
+        skip: args.skip_tags,
+    };
+    let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
     if args.plan {
         print_plan(&plan, args.exec.json);
         return Ok(());
@@ -411,6 +416,7 @@ fn compile_playbook(
         } else {
             None
         },
+        tags: args.tags.clone(),
     };
     plan::compile(&input).map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project

@@ -4,6 +4,7 @@ mod ansible_blocks;
 mod ansible_handlers;
 mod ansible_lang;
 mod ansible_set_fact;
+mod ansible_tags;
 mod apps;
 mod certificates;
 mod certs;
