@@ -208,6 +208,19 @@ pub struct PlaybookArgs {
     /// Not the tasks with these tags (comma-separated, repeatable).
     #[arg(long, value_delimiter = ',', value_name = "TAGS")]
     pub skip_tags: Vec<String>,
+    /// Compile the playbook (every input error, with its location) and
+    /// connect to nothing.
+    #[arg(long)]
+    pub syntax_check: bool,
+    /// List each play's hosts (after `--limit`) and connect to nothing.
+    #[arg(long)]
+    pub list_hosts: bool,
+    /// List each play's tasks (after `--tags`) and connect to nothing.
+    #[arg(long)]
+    pub list_tasks: bool,
+    /// List the tags of each play's tasks and connect to nothing.
+    #[arg(long)]
+    pub list_tags: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

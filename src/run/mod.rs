@@ -1,6 +1,7 @@
 //! One function per subcommand, and the only place that prints results.
 
 mod adhoc;
+mod listing;
 mod release;
 
 use std::path::{Path, PathBuf};
@@ -125,6 +126,28 @@ fn playbook(dir: &Path, args: PlaybookArgs) -> Result<(), Error> {
         skip: args.skip_tags,
     };
     let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
+    let lists = listing::Lists {
+        hosts: args.list_hosts,
+        tasks: args.list_tasks,
+        tags: args.list_tags,
+    };
+    if lists.hosts || lists.tasks || lists.tags {
+        let library = Library::new(Some(project_dir_of(&file)));
+        let parsed = playbook::load(&file, &library)?;
+        let shown = args.file.display().to_string();
+        write_out(&listing::render(
+            &parsed,
+            &plan,
+            &shown,
+            &compile.tags,
+            &lists,
+        ));
+        return Ok(());
+    }
+    if args.syntax_check {
+        write_out(&format!("\nplaybook: {}\n", args.file.display()));
+        return Ok(());
+    }
     if args.plan {
         print_plan(&plan, args.exec.json);
         return Ok(());

@@ -100,3 +100,80 @@ fn tags_and_skip_tags_select_the_tasks_ansible_runs() {
     // The default run leaves out `never` and keeps the rest.
     assert!(!ansible(&project, &[]).contains(&"never".to_string()));
 }
+
+/// `--list-hosts`, `--list-tasks` and `--list-tags` print what
+/// ansible-playbook prints, in its layout (hosts in inventory order, where
+/// Ansible's order varies), and `--syntax-check` names the playbook.
+#[test]
+fn list_flags_print_what_ansible_playbook_prints() {
+    let project = Project::new();
+    project.file(
+        "inventory/test.ini",
+        "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.2\n[db]\ndb1 ansible_host=127.0.0.3\n",
+    );
+    project.file("site.yml", PLAYBOOK);
+    project.file("roles/r/tasks/main.yml", "- debug: msg=role\n");
+    let flags = [
+        "--list-hosts",
+        "--list-tasks",
+        "--list-tags",
+        "-t",
+        "web,always,role",
+    ];
+    let mut args = vec!["playbook", "site.yml", "-i", "inventory/test.ini"];
+    args.extend(flags);
+    let out = project.ferry(&args);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let inventory = project.path().join("inventory/test.ini");
+    let mut ansible_args = vec!["-i", inventory.to_str().unwrap()];
+    ansible_args.extend(flags);
+    let ansible = crate::inventory_ansible::Ansible::get();
+    let playbook = project.path().join("site.yml");
+    ansible_args.push(playbook.to_str().unwrap());
+    let output = ansible
+        .command("ansible-playbook", &ansible_args)
+        .output()
+        .unwrap();
+    let expected =
+        String::from_utf8_lossy(&output.stdout).replace(playbook.to_str().unwrap(), "site.yml");
+    let hosts = |text: &str| {
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("      web"))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let rest = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("      web"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(hosts(&out.stdout), hosts(&expected), "{expected}");
+    assert_eq!(rest(&out.stdout), rest(&expected), "{}", out.stdout);
+
+    let out = project.ferry(&[
+        "playbook",
+        "site.yml",
+        "-i",
+        "inventory/test.ini",
+        "--syntax-check",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "\nplaybook: site.yml\n");
+    project.file(
+        "site.yml",
+        "- hosts: web\n  tasks:\n    - debug: msg={{ nope }}\n",
+    );
+    let out = project.ferry(&[
+        "playbook",
+        "site.yml",
+        "-i",
+        "inventory/test.ini",
+        "--syntax-check",
+    ]);
+    assert_eq!(out.status, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("site.yml:3"), "{}", out.stderr);
+}
