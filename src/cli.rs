@@ -81,6 +81,9 @@ pub struct CompileArgs {
     /// Whom to log in as: set by the command (`setup` logs in as `setup_user`).
     #[arg(skip)]
     pub login: crate::plan::Login,
+    /// `ferry playbook`'s `--tags`/`--skip-tags` (no flag of its own here).
+    #[arg(skip)]
+    pub tags: crate::plan::TagFilter,
 }
 
 /// Options of every command that connects to hosts.
@@ -236,6 +239,26 @@ pub struct PlaybookArgs {
     /// blockinfile, replace) as a unified diff; never a secret.
     #[arg(long)]
     pub diff: bool,
+    /// Only the tasks with these tags (comma-separated, repeatable), and
+    /// those tagged `always`, as ansible-playbook selects them.
+    #[arg(short = 't', long, value_delimiter = ',', value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Not the tasks with these tags (comma-separated, repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
+    /// Compile the playbook (every input error, with its location) and
+    /// connect to nothing.
+    #[arg(long)]
+    pub syntax_check: bool,
+    /// List each play's hosts (after `--limit`) and connect to nothing.
+    #[arg(long)]
+    pub list_hosts: bool,
+    /// List each play's tasks (after `--tags`) and connect to nothing.
+    #[arg(long)]
+    pub list_tasks: bool,
+    /// List the tags of each play's tasks and connect to nothing.
+    #[arg(long)]
+    pub list_tags: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -77,6 +77,10 @@ pub enum Event {
         /// The failure was ignored (`ignore_errors`).
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         ignored: bool,
+        /// The failure is in a `block` whose `rescue` runs next: it does
+        /// not fail the host unless the rescue fails too.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        rescued: bool,
     },
     /// A host finished the play (all steps, or stopped at a failure).
     HostDone {

@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use super::Options;
+use super::blocks::{self, Blocks, Next};
 use super::deploy::{self, Deploy};
 use super::event::{Event, Reporter, Status};
 use super::shutdown::Shutdown;
 use super::step::{StepContext, StepOutcome, run_step, stop_remote};
 use crate::modules::{Action, ReleaseStep};
 use crate::plan::{Body, HostPlan, PlayPlan, Step};
-use crate::playbook::Rollback;
+use crate::playbook::{FAILED_RESULT, FAILED_TASK, Part, Rollback};
 use crate::shell::Masker;
 use crate::template::Templates;
 use crate::transport::Session;
@@ -96,21 +97,8 @@ pub async fn run_host(
         ..HostResult::default()
     };
     let mut notified: HashSet<String> = HashSet::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        if !run_one(
-            plan,
-            session,
-            shared,
-            i + 1,
-            step,
-            &mut result,
-            &mut notified,
-        )
-        .await
-        {
-            break;
-        }
-    }
+    let steps = plan.steps.iter().enumerate().map(|(i, step)| (i + 1, step));
+    run_steps(plan, session, shared, steps, &mut result, &mut notified).await;
     if let Some(deploy) = shared.deploy
         && !result.reached_switch
         && has_switch(plan)
@@ -121,23 +109,7 @@ pub async fn run_host(
         certs.leave(plan);
     }
     if !result.failed && !result.interrupted {
-        let offset = plan.steps.len();
-        for (i, handler) in plan.handlers.iter().enumerate() {
-            if handler.listen.iter().any(|name| notified.contains(name))
-                && !run_one(
-                    plan,
-                    session,
-                    shared,
-                    offset + i + 1,
-                    handler,
-                    &mut result,
-                    &mut notified,
-                )
-                .await
-            {
-                break;
-            }
-        }
+        run_handlers(plan, session, shared, &mut result, &mut notified).await;
     }
     if let Some(deploy) = shared.deploy
         && result.reached_switch
@@ -151,6 +123,71 @@ pub async fn run_host(
         elapsed: started.elapsed(),
     });
     result
+}
+
+/// Runs steps in order, numbered, until one fails outside any block that
+/// catches it (or Ctrl-C): a failure in a block goes on to the block's
+/// `rescue` and `always` steps ([`blocks`]), and a rescued host is not
+/// failed.
+async fn run_steps<'s>(
+    plan: &HostPlan,
+    session: &Session,
+    shared: &Shared<'_>,
+    steps: impl Iterator<Item = (usize, &'s Step)>,
+    result: &mut HostResult,
+    notified: &mut HashSet<String>,
+) {
+    let mut blocks = Blocks::default();
+    for (index, step) in steps {
+        match blocks.next(&step.blocks) {
+            Next::Stop => return,
+            Next::Skip => continue,
+            Next::Run => result.failed = blocks.failing(),
+        }
+        if matches!(step.body, Body::FlushHandlers) {
+            if !blocks.failing() && !run_handlers(plan, session, shared, result, notified).await {
+                return;
+            }
+            continue;
+        }
+        if !run_one(plan, session, shared, index, step, result, notified).await
+            && (result.interrupted || !blocks.fail(&step.blocks))
+        {
+            return;
+        }
+    }
+    result.failed = blocks.end();
+}
+
+/// Runs the handlers notified so far, in the play's order, and forgets the
+/// notifications (a later notify runs a handler again at the next flush);
+/// false when one failed or Ctrl-C stopped it: the host stops.
+async fn run_handlers(
+    plan: &HostPlan,
+    session: &Session,
+    shared: &Shared<'_>,
+    result: &mut HostResult,
+    notified: &mut HashSet<String>,
+) -> bool {
+    let offset = plan.steps.len();
+    for (i, handler) in plan.handlers.iter().enumerate() {
+        if handler.listen.iter().any(|name| notified.contains(name))
+            && !run_one(
+                plan,
+                session,
+                shared,
+                offset + i + 1,
+                handler,
+                result,
+                notified,
+            )
+            .await
+        {
+            return false;
+        }
+    }
+    notified.clear();
+    true
 }
 
 /// Runs one step and records it; false when the host must stop here.
@@ -234,9 +271,11 @@ async fn run_one(
             false => Some(shared.forks.acquire().await.expect("never closed")),
         };
         // Once the barrier cannot open (a host unreachable, or failed
-        // beyond `max_fail_percentage`), preparing is work for nothing.
+        // beyond `max_fail_percentage`), preparing is work for nothing —
+        // but an `always` runs whatever happened (it often cleans up).
         if let Some(deploy) = shared.deploy
             && !meets
+            && !step.blocks.iter().any(|f| f.part == Part::Always)
             && !result.reached_switch
             && !shared.options.dry_run
             && has_switch(plan)
@@ -309,6 +348,21 @@ async fn run_one(
             .registered
             .insert(name.clone(), outcome.result.clone());
     }
+    // A failure a block handles: its rescue reads what failed.
+    if outcome.status == Status::Failed && !step.ignore_errors && !step.blocks.is_empty() {
+        result
+            .registered
+            .insert(FAILED_RESULT.to_string(), outcome.result.clone());
+        let task = serde_json::json!({"name": step.name, "action": step.module});
+        result.registered.insert(FAILED_TASK.to_string(), task);
+    }
+    // A `set_fact` run here: its facts are the host's variables from now.
+    if step.module == "set_fact"
+        && outcome.status == Status::Ok
+        && let Some(Value::Object(facts)) = outcome.result.get("ansible_facts")
+    {
+        result.registered.extend(facts.clone());
+    }
     if let Some((path, text)) = &outcome.predicted {
         result.predicted.insert(path.clone(), text.clone());
     }
@@ -322,6 +376,7 @@ async fn run_one(
         result.interrupted = true;
     }
     let ignored = failed && step.ignore_errors;
+    let rescued = failed && !ignored && !result.interrupted && blocks::rescued(&step.blocks);
     let hidden = step.no_log;
     shared.reporter.event(&Event::StepEnd {
         host: host.to_string(),
@@ -343,6 +398,7 @@ async fn run_one(
         },
         diff: outcome.diff.clone().filter(|_| !hidden),
         ignored,
+        rescued,
     });
     if failed && !ignored {
         result.failed = true;
@@ -532,6 +588,7 @@ pub async fn roll_back(
                 output: String::new(),
                 diff: None,
                 ignored: false,
+                rescued: false,
             });
             if back.is_ok() && !result.failed {
                 deploy.mark_rolled_back(&h.host);
@@ -552,21 +609,9 @@ pub async fn roll_back(
                     ..HostResult::default()
                 };
                 let mut notified = HashSet::new();
-                for (i, step) in h.steps.iter().enumerate().skip(after) {
-                    if !run_one(
-                        h,
-                        session,
-                        shared,
-                        index + 1 + i,
-                        step,
-                        &mut rerun,
-                        &mut notified,
-                    )
-                    .await
-                    {
-                        break;
-                    }
-                }
+                let steps = h.steps.iter().enumerate().skip(after);
+                let steps = steps.map(|(i, step)| (index + 1 + i, step));
+                run_steps(h, session, shared, steps, &mut rerun, &mut notified).await;
             }
         });
     join_all(runs).await;

@@ -6,6 +6,7 @@
 //! batch pass `max_fail_percentage`. Steps report [`Event`]s; nothing here
 //! prints. One SSH connection per host serves every step of every play.
 
+mod blocks;
 mod connect;
 mod deploy;
 pub(crate) mod diff;

@@ -114,8 +114,18 @@ pub async fn run_step(step: &Step, cx: &StepContext<'_>) -> StepOutcome {
             Err(err) => return StepOutcome::failed(cx.masker.mask(&err.to_string())),
         }
     }
+    if let Body::Deferred { args, vars, .. } = &step.body
+        && step.module == "set_fact"
+    {
+        return match set_facts(step, args, vars, cx) {
+            Ok(outcome) => outcome,
+            Err(err) => StepOutcome::failed(cx.masker.mask(&err.to_string())),
+        };
+    }
     let action = match &step.body {
         Body::Skipped { reason } => return StepOutcome::skipped(reason.clone()),
+        // Run by the host's loop (`host::run_steps`), never as a step.
+        Body::FlushHandlers => return StepOutcome::new(Status::Ok, "handlers flushed"),
         Body::Ready { action } => action.clone(),
         Body::Deferred {
             args, environment, ..
@@ -206,6 +216,34 @@ fn assert(cx: &StepContext<'_>, assertion: &modules::Assertion) -> StepOutcome {
         .clone()
         .unwrap_or_else(|| "all assertions passed".into());
     StepOutcome::new(Status::Ok, cx.masker.mask(&msg))
+}
+
+/// A `set_fact` left for run time: its values rendered with the results
+/// registered so far, in its result's `ansible_facts` (as Ansible's), which
+/// the host then keeps among its variables. It touches no host: `ok`.
+fn set_facts(
+    step: &Step,
+    args: &Value,
+    vars: &Map<String, Value>,
+    cx: &StepContext<'_>,
+) -> Result<StepOutcome, Diagnostic> {
+    let mut vars = vars.clone();
+    vars.extend(cx.registered.clone());
+    vars.insert(CHECK_MODE.into(), json!(cx.dry_run));
+    let rendered = cx
+        .templates
+        .render_json(args, &vars, &span_of(&step.location))?;
+    let facts: Map<String, Value> = match rendered {
+        Value::Object(map) => map
+            .into_iter()
+            .filter(|(name, _)| name != "cacheable")
+            .collect(),
+        _ => Map::new(),
+    };
+    let mut outcome = StepOutcome::new(Status::Ok, "");
+    outcome.reason = None;
+    outcome.result = json!({"ansible_facts": facts, "changed": false, "failed": false});
+    Ok(outcome)
 }
 
 /// Renders and compiles a step whose arguments read registered results.

@@ -18,7 +18,7 @@ use super::{Batch, Body, Connection, Expr, HostPlan, Plan, PlayPlan, Step};
 use crate::diagnostic::{Diagnostic, Source, Span};
 use crate::inventory::Inventory;
 use crate::modules::{self, Action};
-use crate::playbook::{Play, Playbook, Task};
+use crate::playbook::{FAILED_RESULT, FAILED_TASK, Part, Play, Playbook, Task};
 use crate::release::ReleaseId;
 use crate::shell::Masker;
 use crate::template::Templates;
@@ -60,6 +60,8 @@ pub enum Login {
     /// name is then `deploy_user` (default: the inventory's `ansible_user`,
     /// else `deploy`).
     Setup,
+    /// `--tags` and `--skip-tags`.
+    pub tags: super::TagFilter,
 }
 
 /// Compiles every play for every host it targets.
@@ -299,21 +301,52 @@ fn compile_host(
         asks_password: connection.become_password.is_some(),
         login_user: connection.user.clone(),
         included_vars: Vec::new(),
+        facts: Vec::new(),
     };
     // Known at run time only: the plan is the same for a deploy and its
     // dry run (see `executor::step::CHECK_MODE`).
     scope.register("ansible_check_mode");
     let mut steps = Vec::new();
     for task in &play.tasks {
+        // A flush runs only handlers that were notified: never filtered.
+        if !task.flush_handlers && !input.tags.selects(&task.tags) {
+            continue;
+        }
         if let Some(vars) = &task.include_vars {
             if conditions_hold(&scope, task)? {
                 scope.set_nodes(vars);
+                compiler.set_facts(&mut scope);
                 set_highest(&mut scope, input);
                 compiler.included_vars.extend(vars.iter().cloned());
             }
             continue;
         }
-        steps.extend(compiler.task(&scope, task)?);
+        if task.flush_handlers {
+            // Nothing to flush in a play without handlers.
+            if !play.handlers.is_empty() {
+                let at = task.span.to_string();
+                steps.push(Step::flush_handlers(at, task.blocks.clone()));
+            }
+            continue;
+        }
+        let in_rescue = task.blocks.iter().any(|f| f.part == Part::Rescue);
+        let reading = if in_rescue {
+            // What failed, known in a rescue at run time (Ansible's names).
+            let mut scope = scope.clone();
+            scope.register(FAILED_RESULT);
+            scope.register(FAILED_TASK);
+            std::borrow::Cow::Owned(scope)
+        } else {
+            std::borrow::Cow::Borrowed(&scope)
+        };
+        if let Some(facts) = &task.set_fact {
+            let set = compiler.set_fact(&reading, task, facts)?;
+            drop(reading);
+            steps.extend(compiler.apply(&mut scope, set));
+            continue;
+        }
+        steps.extend(compiler.task(&reading, task)?);
+        drop(reading);
         if let Some(name) = &task.register {
             scope.register(name);
         }
@@ -518,6 +551,8 @@ fn serial_of(node: &Node) -> Result<Vec<Batch>, Diagnostic> {
     }
 }
 
+mod set_fact;
+
 struct TaskCompiler<'a, 'm> {
     input: &'a CompileInput<'a>,
     play: &'a Play,
@@ -533,66 +568,24 @@ struct TaskCompiler<'a, 'm> {
     login_user: Option<String>,
     /// Variables `include_vars` set so far on this host: above task vars.
     included_vars: Vec<(String, Node)>,
+    /// Facts `set_fact` set before connecting so far on this host, as
+    /// rendered then: above `include_vars`, below role parameters.
+    facts: Vec<(String, Arc<Value>)>,
 }
 
 impl TaskCompiler<'_, '_> {
     /// One task: one step, or one per loop item.
     fn task(&mut self, scope: &Scope, task: &Task) -> Result<Vec<Step>, Diagnostic> {
         modules::check_args(&task.module, &task.args)?;
-        let mut scope = scope.clone();
-        if !task.vars.is_empty() || !task.params.is_empty() {
-            // Task vars (a role's vars among them), then `include_vars`,
-            // role parameters, the secrets file and `-e`, as in Ansible.
-            scope.set_nodes(&task.vars);
-            scope.set_nodes(&self.included_vars);
-            scope.set_nodes(&task.params);
-            set_highest(&mut scope, self.input);
-        }
+        let scope = self.task_scope(scope, task);
         let Some(looping) = &task.looping else {
             return Ok(vec![self.step(&scope, task, None)?]);
         };
-        let items = &looping.items;
-        let what = match looping.kind {
-            crate::playbook::LoopKind::Loop => "`loop`",
-            _ => "a `with_*` loop",
-        };
-        if let Some(name) = node_runtime_dependency(&scope, items) {
-            return Err(items.error(format!(
-                "{what} reads `{name}`, a result registered at run time: ferry expands loops before connecting"
-            )));
-        }
-        let value = scope.render_node(items)?;
-        let list = super::lookup::items(looping.kind, value, &self.file_dirs(task))
-            .map_err(|message| items.error(message))?;
-        let secret_items = scope.node_reads_secret(items);
-        let length = list.len();
+        let (list, secret_items) = self.loop_list(&scope, task, looping)?;
         list.iter()
             .enumerate()
             .map(|(index, item)| {
-                let mut scope = scope.clone();
-                scope.set(looping.var.clone(), Raw::Final(Arc::new(item.clone())));
-                scope.set("ansible_loop_var", Raw::Final(Arc::new(json!(looping.var))));
-                if let Some(var) = &looping.index_var {
-                    scope.set(var.clone(), Raw::Final(Arc::new(json!(index))));
-                }
-                if looping.extended {
-                    let loop_vars = json!({
-                        "index": index + 1,
-                        "index0": index,
-                        "revindex": length - index,
-                        "revindex0": length - index - 1,
-                        "first": index == 0,
-                        "last": index + 1 == length,
-                        "length": length,
-                        "allitems": list,
-                        "previtem": if index > 0 { list[index - 1].clone() } else { Value::Null },
-                        "nextitem": list.get(index + 1).cloned().unwrap_or(Value::Null),
-                    });
-                    scope.set("ansible_loop", Raw::Final(Arc::new(loop_vars)));
-                }
-                if secret_items {
-                    scope.mark_secret(&looping.var);
-                }
+                let scope = item_scope(&scope, looping, &list, index, secret_items);
                 let mut step = self.step(&scope, task, Some(item.clone()))?;
                 if let Some(label) = &looping.label {
                     let shown = scope.render_node(label)?;
@@ -601,6 +594,53 @@ impl TaskCompiler<'_, '_> {
                 Ok(step)
             })
             .collect()
+    }
+
+    /// A loop's items, expanded before connecting, and whether they read a
+    /// secret.
+    fn loop_list(
+        &self,
+        scope: &Scope,
+        task: &Task,
+        looping: &crate::playbook::Looping,
+    ) -> Result<(Vec<Value>, bool), Diagnostic> {
+        let items = &looping.items;
+        let what = match looping.kind {
+            crate::playbook::LoopKind::Loop => "`loop`",
+            _ => "a `with_*` loop",
+        };
+        if let Some(name) = node_runtime_dependency(scope, items) {
+            return Err(items.error(format!(
+                "{what} reads `{name}`, a result registered at run time: ferry expands loops before connecting"
+            )));
+        }
+        let value = scope.render_node(items)?;
+        let list = super::lookup::items(looping.kind, value, &self.file_dirs(task))
+            .map_err(|message| items.error(message))?;
+        Ok((list, scope.node_reads_secret(items)))
+    }
+
+    /// A task's scope: the host's, with the task's vars where it has any.
+    fn task_scope<'t>(&self, scope: &Scope<'t>, task: &Task) -> Scope<'t> {
+        let mut scope = scope.clone();
+        if !task.vars.is_empty() || !task.params.is_empty() {
+            // Task vars (a role's vars among them), then `include_vars`,
+            // `set_fact`, role parameters, the secrets file and `-e`, as in
+            // Ansible.
+            scope.set_nodes(&task.vars);
+            scope.set_nodes(&self.included_vars);
+            self.set_facts(&mut scope);
+            scope.set_nodes(&task.params);
+            set_highest(&mut scope, self.input);
+        }
+        scope
+    }
+
+    /// Sets the facts `set_fact` set so far, over what is below them.
+    fn set_facts(&self, scope: &mut Scope) {
+        for (name, value) in &self.facts {
+            scope.set(name.clone(), Raw::Final(value.clone()));
+        }
     }
 
     /// Where `with_fileglob` looks for a relative pattern: the role's
@@ -668,6 +708,7 @@ impl TaskCompiler<'_, '_> {
             no_log: task.no_log,
             check_mode: task.check_mode,
             tags: task.tags.clone(),
+            blocks: task.blocks.clone(),
         };
         if step.changed_when.is_none() && modules::read_only(&task.module) {
             step.changed_when = Some(Expr {
@@ -707,6 +748,8 @@ impl TaskCompiler<'_, '_> {
         {
             return Err(settled_before_connecting(&task.args, false, module, name));
         }
+        // A `set_fact` left for run time (its `when` waits for a result).
+        let runtime_args = runtime_args.or_else(|| task.set_fact.as_ref().map(|_| String::new()));
         step.body = match runtime_args {
             Some(name) => Body::Deferred {
                 environment: self.environment(scope, task)?,
@@ -716,7 +759,10 @@ impl TaskCompiler<'_, '_> {
                     args
                 },
                 vars: self.needed_in(scope, &task.args)?,
-                reason: format!("reads `{name}`, registered at run time"),
+                reason: match name.is_empty() {
+                    true => "sets its facts at run time".to_string(),
+                    false => format!("reads `{name}`, registered at run time"),
+                },
             },
             None => Body::Ready {
                 action: self.action(scope, task)?,
@@ -922,6 +968,45 @@ impl TaskCompiler<'_, '_> {
         }
         Ok(out)
     }
+}
+
+/// A loop item's scope: the loop variable (a secret when the items read
+/// one), `ansible_loop_var`, `index_var`, and `ansible_loop` when
+/// `extended`.
+fn item_scope<'t>(
+    scope: &Scope<'t>,
+    looping: &crate::playbook::Looping,
+    list: &[Value],
+    index: usize,
+    secret_items: bool,
+) -> Scope<'t> {
+    let mut scope = scope.clone();
+    let item = &list[index];
+    let length = list.len();
+    scope.set(looping.var.clone(), Raw::Final(Arc::new(item.clone())));
+    scope.set("ansible_loop_var", Raw::Final(Arc::new(json!(looping.var))));
+    if let Some(var) = &looping.index_var {
+        scope.set(var.clone(), Raw::Final(Arc::new(json!(index))));
+    }
+    if looping.extended {
+        let loop_vars = json!({
+            "index": index + 1,
+            "index0": index,
+            "revindex": length - index,
+            "revindex0": length - index - 1,
+            "first": index == 0,
+            "last": index + 1 == length,
+            "length": length,
+            "allitems": list,
+            "previtem": if index > 0 { list[index - 1].clone() } else { Value::Null },
+            "nextitem": list.get(index + 1).cloned().unwrap_or(Value::Null),
+        });
+        scope.set("ansible_loop", Raw::Final(Arc::new(loop_vars)));
+    }
+    if secret_items {
+        scope.mark_secret(&looping.var);
+    }
+    scope
 }
 
 /// Exports a task's environment for its command and runs command and check

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{Body, Plan, Step};
 use crate::modules::{Action, ReleaseStep};
+use crate::playbook::Part;
 
 /// Renders the whole plan as text.
 pub fn render_text(plan: &Plan) -> String {
@@ -37,6 +38,18 @@ pub fn render_text(plan: &Plan) -> String {
         out.push('\n');
     }
     plan.masker.mask(&out)
+}
+
+/// When a step in a block with `rescue` or `always` runs, or what its
+/// failure leads to.
+fn block_text(step: &Step) -> Option<&'static str> {
+    let frame = step.blocks.last()?;
+    Some(match frame.part {
+        Part::Rescue => "rescue: runs only when a step of its block fails",
+        Part::Always => "always: runs after its block, failed or not",
+        Part::Block if frame.rescue => "in a block: a failure here runs the block's rescue",
+        Part::Block => "in a block: a failure here runs the block's always first",
+    })
 }
 
 fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
@@ -79,6 +92,9 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
     for cond in &step.when {
         let _ = writeln!(out, "{pad}when (at run time): {}", cond.expr);
     }
+    if let Some(section) = block_text(step) {
+        let _ = writeln!(out, "{pad}{section}");
+    }
     if step.no_log {
         let _ = writeln!(out, "{pad}(details hidden: no_log)");
         return;
@@ -86,6 +102,9 @@ fn step_text(out: &mut String, number: &str, step: &Step, release: &str) {
     match &step.body {
         Body::Skipped { reason } => {
             let _ = writeln!(out, "{pad}skip: {reason}");
+        }
+        Body::FlushHandlers => {
+            let _ = writeln!(out, "{pad}the handlers notified so far run here");
         }
         Body::Deferred { reason, .. } => {
             let _ = writeln!(out, "{pad}rendered at run time: {reason}");

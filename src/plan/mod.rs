@@ -11,6 +11,7 @@ mod compile;
 mod display;
 mod lookup;
 mod scope;
+mod tags;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -23,6 +24,7 @@ pub use commit_files::CommitFiles;
 pub(crate) use compile::wrap_remote;
 pub use compile::{CompileInput, Login, compile};
 pub use display::render_text;
+pub use tags::TagFilter;
 
 /// Every play's steps for every host it targets.
 #[derive(Debug, Serialize)]
@@ -89,7 +91,8 @@ pub struct HostPlan {
     pub host: String,
     pub connection: Connection,
     pub steps: Vec<Step>,
-    /// Handlers, run at the end of the play when a step notified them.
+    /// Handlers, run when a step notified them: at the end of the play and
+    /// at each [`Body::FlushHandlers`] step.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<Step>,
 }
@@ -144,6 +147,10 @@ pub struct Step {
     pub check_mode: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The blocks with `rescue` or `always` the step is in, outermost
+    /// first: after a failure, they say which later steps still run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<crate::playbook::Frame>,
 }
 
 /// What a step does, as far as it can be known before running.
@@ -164,6 +171,10 @@ pub enum Body {
         vars: Map<String, Value>,
         reason: String,
     },
+    /// `meta: flush_handlers` (and the flush Ansible makes after
+    /// `pre_tasks`, and after the roles and `tasks`): the handlers notified
+    /// so far run here.
+    FlushHandlers,
 }
 
 /// A Jinja expression evaluated at run time, with the variables it reads
@@ -206,6 +217,19 @@ impl HostPlan {
 }
 
 impl Step {
+    /// The point where the handlers notified so far run, written at
+    /// `location`, in `blocks`.
+    pub fn flush_handlers(location: String, blocks: Vec<crate::playbook::Frame>) -> Step {
+        let mut step = Step::command("flush handlers", crate::shell::Command::new("true"), "");
+        step.module = "meta".into();
+        step.location = location;
+        step.register = None;
+        step.changed_when = None;
+        step.body = Body::FlushHandlers;
+        step.blocks = blocks;
+        step
+    }
+
     /// A step ferry makes itself (`ferry releases`, `ferry unlock`): one
     /// command that reports `ok` (its output is what matters), its result
     /// registered under `register`.
@@ -243,6 +267,7 @@ impl Step {
             no_log: false,
             check_mode: None,
             tags: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 }

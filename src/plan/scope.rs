@@ -216,6 +216,11 @@ impl<'t> Scope<'t> {
         self.tainted.get_mut().remove(name);
     }
 
+    /// Whether `name` is a result registered at run time.
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.registered.contains(name)
+    }
+
     /// The first registered result a template reads, if any: such a template
     /// can only be rendered at run time.
     pub fn runtime_dependency(&self, text: &str) -> Option<String> {

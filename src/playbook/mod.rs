@@ -1,7 +1,7 @@
 //! Playbooks: the YAML a user writes, read into typed plays and tasks.
 //! Ansible's language is read as Ansible reads it: roles (`role`), files
 //! included by path (`search`, `include_vars`), `with_*` loops (`loops`),
-//! blocks (`block`) and free-form `key=value` arguments (`kv`).
+//! blocks with `rescue` and `always` (`block`) and free-form `key=value` arguments (`kv`).
 //!
 //! Parsing checks structure only — keys, types, module names, includes — and
 //! keeps every value as a located [`Node`], because values are templates that
@@ -13,14 +13,17 @@ mod include_vars;
 mod kv;
 mod library;
 mod loops;
+mod meta;
 mod parse;
 mod reader;
 mod role;
 mod search;
+mod set_fact;
 
 use crate::diagnostic::Span;
 use crate::yaml::Node;
 
+pub use block::{FAILED_RESULT, FAILED_TASK, Frame, Part};
 pub use library::{Library, built_in_template};
 pub use loops::{LoopKind, Looping};
 pub(crate) use parse::vars_of;
@@ -123,6 +126,15 @@ pub struct Task {
     /// `include_vars`: variables this task sets for the later tasks of the
     /// play on each host where its `when` holds (it runs no module).
     pub include_vars: Option<Vec<(String, Node)>>,
+    /// `meta: flush_handlers`: the handlers notified so far run here (it
+    /// runs no module).
+    pub flush_handlers: bool,
+    /// `set_fact`: variables this task sets for the later tasks of the
+    /// play on its host (it runs no module).
+    pub set_fact: Option<Vec<(String, Node)>>,
+    /// The blocks with `rescue` or `always` the task is in, outermost
+    /// first (empty for most tasks).
+    pub blocks: Vec<Frame>,
     pub span: Span,
 }
 
@@ -160,6 +172,9 @@ impl Task {
             params: Vec::new(),
             role_dir: None,
             include_vars: None,
+            flush_handlers: false,
+            set_fact: None,
+            blocks: Vec::new(),
             span: node.span.clone(),
         }
     }

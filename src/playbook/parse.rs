@@ -93,6 +93,7 @@ pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook,
         library,
         stack: Vec::new(),
         roles: super::role::Roles::default(),
+        blocks: 0,
     };
     let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
@@ -104,6 +105,8 @@ pub(super) struct Parser<'a> {
     pub(super) stack: Vec<String>,
     /// The roles of the play being read.
     pub(super) roles: super::role::Roles,
+    /// Blocks read so far: the next block's number.
+    pub(super) blocks: usize,
 }
 
 /// What an included task file adds to the play that includes it.
@@ -201,8 +204,12 @@ impl Parser<'_> {
         self.roles = super::role::Roles::default();
         let mut included = Included::default();
         let mut tasks = Vec::new();
+        // Ansible flushes the handlers after `pre_tasks`, and after the
+        // roles and `tasks` (the end of the play flushes after
+        // `post_tasks`).
         if let Some(n) = map.take("pre_tasks") {
             tasks.extend(self.tasks(n, &mut included)?);
+            tasks.push(super::meta::implicit_flush(n));
         }
         if let Some(n) = map.take("roles") {
             tasks.extend(self.roles(n, &mut included)?);
@@ -211,6 +218,7 @@ impl Parser<'_> {
             tasks.extend(self.tasks(n, &mut included)?);
         }
         if let Some(n) = map.take("post_tasks") {
+            tasks.push(super::meta::implicit_flush(n));
             tasks.extend(self.tasks(n, &mut included)?);
         }
         let mut handlers = match map.take("handlers") {
@@ -219,6 +227,7 @@ impl Parser<'_> {
         };
         handlers.extend(included.handlers);
         check_notify(&tasks, &handlers)?;
+        super::block::refuse_framed_handlers(&handlers)?;
         become_method(&mut map)?;
         // Ansible's old names for `become` and `become_user`.
         let sudo = map.bool("sudo")?;
@@ -280,6 +289,17 @@ impl Parser<'_> {
             let mut map = MapReader::new(item, "a task")?;
             if let Some(body) = map.take("block") {
                 tasks.extend(self.block(body, map, included)?);
+                continue;
+            }
+            if let Some((key, args)) = super::set_fact::SET_FACT
+                .iter()
+                .find_map(|k| map.take_entry(k))
+            {
+                tasks.push(super::set_fact::set_fact(key, args, map)?);
+                continue;
+            }
+            if let Some((key, action)) = super::meta::META.iter().find_map(|k| map.take_entry(k)) {
+                tasks.extend(super::meta::meta(key, action, map)?);
                 continue;
             }
             let include = INCLUDE_ALIASES.iter().find_map(|k| map.take_entry(k));
@@ -580,6 +600,9 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
         params: Vec::new(),
         role_dir: None,
         include_vars: None,
+        flush_handlers: false,
+        set_fact: None,
+        blocks: Vec::new(),
         module: String::new(),
         module_node: node.clone(),
         args: node.clone(),

@@ -110,13 +110,15 @@ pub(crate) fn seconds(d: Duration) -> String {
     }
 }
 
-/// `ok`, `changed`, `skipped`, `failed` or `failed, ignored`.
-pub(crate) fn status_label(status: Status, ignored: bool) -> &'static str {
+/// `ok`, `changed`, `skipped`, `failed`, `failed, ignored` or `failed,
+/// rescued`.
+pub(crate) fn status_label(status: Status, ignored: bool, rescued: bool) -> &'static str {
     match status {
         Status::Ok => "ok",
         Status::Changed => "changed",
         Status::Skipped => "skipped",
         Status::Failed if ignored => "failed, ignored",
+        Status::Failed if rescued => "failed, rescued",
         Status::Failed => "failed",
     }
 }
@@ -207,6 +209,7 @@ pub(crate) mod tests {
             output: String::new(),
             diff: None,
             ignored: false,
+            rescued: false,
         }
     }
 

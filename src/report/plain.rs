@@ -129,13 +129,14 @@ impl State {
                 output,
                 diff,
                 ignored,
+                rescued,
                 ..
             } => {
                 let mut detail = seconds(*elapsed);
                 if let Some(rc) = rc.filter(|_| *status == Status::Failed) {
                     let _ = write!(detail, ", rc {rc}");
                 }
-                let label = status_label(*status, *ignored);
+                let label = status_label(*status, *ignored, *rescued);
                 line(
                     &mut out,
                     now,
@@ -174,6 +175,9 @@ impl State {
                 );
                 if counts.ignored > 0 {
                     let _ = write!(text, " ignored={}", counts.ignored);
+                }
+                if counts.rescued > 0 {
+                    let _ = write!(text, " rescued={}", counts.rescued);
                 }
                 line(
                     &mut out,

@@ -47,6 +47,8 @@ pub struct HostRecap {
     pub failed: usize,
     /// Failures that `ignore_errors` let pass.
     pub ignored: usize,
+    /// Failures a block's `rescue` took over (Ansible's `rescued`).
+    pub rescued: usize,
     pub unreachable: bool,
     /// The host finished every play it took part in.
     pub done: bool,
@@ -104,6 +106,9 @@ pub enum Failure {
         /// `ignore_errors` let the host go on.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         ignored: bool,
+        /// A block's `rescue` took the failure over.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        rescued: bool,
     },
     /// A host could not be reached.
     Unreachable { host: String, error: String },
@@ -148,6 +153,7 @@ impl Recap {
                 rc,
                 output,
                 ignored,
+                rescued,
                 ..
             } => {
                 let counts = self.host(host);
@@ -157,6 +163,7 @@ impl Recap {
                     Status::Changed => counts.changed += 1,
                     Status::Skipped => counts.skipped += 1,
                     Status::Failed if *ignored => counts.ignored += 1,
+                    Status::Failed if *rescued => counts.rescued += 1,
                     Status::Failed => counts.failed += 1,
                 }
                 if *status == Status::Failed {
@@ -169,6 +176,7 @@ impl Recap {
                         reason: reason.clone(),
                         stderr: tail(output, STDERR_TAIL),
                         ignored: *ignored,
+                        rescued: *rescued,
                     });
                 }
             }

@@ -32,9 +32,13 @@ impl Recap {
 
     fn render_table(&self, paint: &Paint, out: &mut String) {
         let with_ignored = self.hosts.values().any(|h| h.ignored > 0);
+        let with_rescued = self.hosts.values().any(|h| h.rescued > 0);
         let mut headers = vec!["ok", "changed", "skipped", "failed"];
         if with_ignored {
             headers.push("ignored");
+        }
+        if with_rescued {
+            headers.push("rescued");
         }
         headers.extend(["unreachable", "time"]);
         let times: Vec<String> = self.hosts.values().map(|h| seconds(h.elapsed)).collect();
@@ -75,6 +79,9 @@ impl Recap {
             if with_ignored {
                 cells.push((counts.ignored, Tone::Changed));
             }
+            if with_rescued {
+                cells.push((counts.rescued, Tone::Changed));
+            }
             cells.push((usize::from(counts.unreachable), Tone::Bad));
             for ((count, tone), name) in cells.into_iter().zip(&headers) {
                 let cell = format!("{count:>width$}", width = name.len());
@@ -103,6 +110,7 @@ pub(crate) fn render_failure(failure: &Failure, paint: &Paint, out: &mut String)
             reason,
             stderr,
             ignored,
+            rescued,
             ..
         } => {
             let mut head = format!("{host}: step \"{step}\" failed");
@@ -111,6 +119,9 @@ pub(crate) fn render_failure(failure: &Failure, paint: &Paint, out: &mut String)
             }
             let tone = if *ignored {
                 head.push_str(", ignored");
+                Tone::Changed
+            } else if *rescued {
+                head.push_str(", rescued");
                 Tone::Changed
             } else {
                 Tone::Bad

@@ -250,7 +250,7 @@ impl Live {
                 } else {
                     let mut lines = String::new();
                     if self.verbose {
-                        let label = status_label(*status, false);
+                        let label = status_label(*status, false, false);
                         let _ = writeln!(lines, "{host} {label}: {name} ({})", seconds(*elapsed));
                     } else if let Some(reason) = reason.as_deref().filter(|r| !r.is_empty())
                         && *status == Status::Changed
@@ -281,6 +281,9 @@ impl Live {
                 );
                 if counts.ignored > 0 {
                     let _ = write!(message, " ignored={}", counts.ignored);
+                }
+                if counts.rescued > 0 {
+                    let _ = write!(message, " rescued={}", counts.rescued);
                 }
                 let _ = write!(message, "  {}", seconds(*elapsed));
                 let tone = if counts.failed > 0 {

@@ -1,6 +1,7 @@
 //! One function per subcommand, and the only place that prints results.
 
 mod adhoc;
+mod listing;
 mod release;
 mod setup;
 
@@ -125,7 +126,34 @@ fn playbook(dir: &Path, mut args: PlaybookArgs) -> Result<(), Error> {
         .unwrap_or_default();
     let file = dir.join(&args.file);
     let inventory = dir.join(&args.inventory);
-    let mut plan = compile_files(&file, &inventory, &stage, &args.compile, None)?;
+    let mut compile = args.compile;
+    compile.tags = crate::plan::TagFilter {
+        only: args.tags,
+        skip: args.skip_tags,
+    };
+    let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
+    let lists = listing::Lists {
+        hosts: args.list_hosts,
+        tasks: args.list_tasks,
+        tags: args.list_tags,
+    };
+    if lists.hosts || lists.tasks || lists.tags {
+        let library = Library::new(Some(project_dir_of(&file)));
+        let parsed = playbook::load(&file, &library)?;
+        let shown = args.file.display().to_string();
+        write_out(&listing::render(
+            &parsed,
+            &plan,
+            &shown,
+            &compile.tags,
+            &lists,
+        ));
+        return Ok(());
+    }
+    if args.syntax_check {
+        write_out(&format!("\nplaybook: {}\n", args.file.display()));
+        return Ok(());
+    }
     if args.plan {
         print_plan(&plan, args.exec.json);
         return Ok(());
@@ -419,6 +447,7 @@ fn compile_playbook(
             None
         },
         login: args.login,
+        tags: args.tags.clone(),
     };
     plan::compile(&input).map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project

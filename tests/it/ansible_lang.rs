@@ -420,7 +420,7 @@ fn real_roles_plan_or_stop_at_their_first_unsupported_feature() {
         (
             "ansistrano/my-playbook",
             "deploy.yml",
-            "error: unknown module `set_fact` at ./roles/ansistrano.deploy/tasks/main.yml:3:3",
+            "error: the file name `{{ ansistrano_before_setup_tasks_file | default('empty.yml') }}` is a template: ferry reads every include before connecting, so it cannot depend on a host's variables at ./roles/ansistrano.deploy/tasks/main.yml:7:22",
         ),
     ];
     let root = crate::support::ferry::repo_root().join("tests/fixtures/ansible_roles");
@@ -576,7 +576,7 @@ fn includes_by_path_run_on_hosts_and_the_second_run_changes_nothing() {
 
 /// The messages `debug` prints, in order: from `ansible-playbook` output
 /// (`"msg": "…"` lines) or from ferry's plan.
-fn ansible_messages(project: &Project, playbook: &str) -> Vec<String> {
+pub(crate) fn ansible_messages(project: &Project, playbook: &str) -> Vec<String> {
     let ansible = crate::inventory_ansible::Ansible::get();
     let inventory = project.path().join("ansible.ini");
     std::fs::write(&inventory, "[web]\nweb1 ansible_connection=local\n").unwrap();
@@ -604,7 +604,7 @@ fn ansible_messages(project: &Project, playbook: &str) -> Vec<String> {
         .collect()
 }
 
-fn ferry_messages(project: &Project, playbook: &str) -> Vec<String> {
+pub(crate) fn ferry_messages(project: &Project, playbook: &str) -> Vec<String> {
     planned(project, playbook)
         .iter()
         .filter_map(|(_, step)| step["body"]["action"]["msg"].as_str().map(String::from))

@@ -1,6 +1,10 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod ansible_blocks;
+mod ansible_handlers;
 mod ansible_lang;
+mod ansible_set_fact;
+mod ansible_tags;
 mod apps;
 mod certificates;
 mod certs;
