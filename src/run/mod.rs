@@ -1,6 +1,7 @@
 //! One function per subcommand, and the only place that prints results.
 
 mod adhoc;
+mod manual;
 mod release;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Unlock(args) => release::unlock(dir, args),
         Command::Rollback(args) => release::rollback(dir, args),
         Command::Init(args) => init(dir, args),
+        Command::Completions(args) => manual::completions(args.shell),
+        Command::Man => manual::man(),
     }
 }
 
@@ -252,7 +255,8 @@ fn run_plan_with(
         .enable_all()
         .build()
         .map_err(|e| Error::CannotStart(format!("cannot start the runtime: {e}")))?;
-    let sink: Box<dyn report::ReportSink> = if exec.quiet {
+    let silent = exec.quiet || exec.own_report;
+    let sink: Box<dyn report::ReportSink> = if silent {
         Box::new(report::Plain::new(Box::new(std::io::sink()), false, false))
     } else {
         report::reporter(Mode::from_json_flag(exec.json), exec.verbose)
@@ -268,7 +272,7 @@ fn run_plan_with(
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
     let print = |text: &str| {
-        if exec.quiet {
+        if silent {
             // A quiet run draws no lines: the command's report is its output.
             print!("{text}");
         } else {
@@ -279,7 +283,10 @@ fn run_plan_with(
     never_reached(plan, &mut outcome);
     let verdict = Verdict::of(&outcome);
     let recap = sink.finish(&verdict);
-    if exec.quiet && verdict.exit_code() != 0 {
+    if exec.quiet {
+        // `-q`: what failed, and the verdict, whatever it is.
+        print!("{}", recap.render_brief(&verdict, false));
+    } else if exec.own_report && verdict.exit_code() != 0 {
         print!("{}", recap.render(&verdict, false));
     }
     Ok(outcome)
@@ -325,7 +332,7 @@ fn write_out(text: &str) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: cannot write the plan: {err}");
+        eprintln!("error: cannot write to stdout: {err}");
         std::process::exit(1);
     }
 }

@@ -8,6 +8,7 @@ mod certs_certbot;
 mod certs_nginx;
 mod check_mode;
 mod cli;
+mod cli_docs;
 mod corpus;
 mod deploy;
 mod deploy_faults;
