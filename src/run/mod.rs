@@ -234,7 +234,9 @@ fn run_plan_with(
     options.forks = exec.forks;
     options.trust = trust;
     options.dry_run = dry_run;
-    options.verbose = exec.verbose;
+    // The event stream carries every step's output: `--json` has no
+    // quieter reader to spare.
+    options.verbose = exec.verbose || exec.json;
     options.grace = Duration::from_secs(exec.grace);
     // A config that does not read is bad input, as it is to ssh.
     let ssh_config = SshConfig::load_user_default()
@@ -315,8 +317,7 @@ fn finish(outcome: &Outcome) -> Result<(), Error> {
 
 fn print_plan(plan: &Plan, json: bool) {
     let text = if json {
-        let text = serde_json::to_string_pretty(plan).unwrap_or_default();
-        format!("{}\n", plan.masker.mask(&text))
+        format!("{}\n", plan.masker.mask(&report::plan_line(plan)))
     } else {
         plan::render_text(plan)
     };

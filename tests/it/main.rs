@@ -12,6 +12,7 @@ mod cli_docs;
 mod corpus;
 mod deploy;
 mod deploy_faults;
+mod events;
 mod executor;
 mod exit_codes;
 mod init;
