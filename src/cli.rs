@@ -66,6 +66,11 @@ pub enum Command {
         after_help = "Examples:\n  ferry playbook site.yml -i hosts.ini\n  ferry playbook site.yml -i hosts.ini --check -l web1"
     )]
     Playbook(PlaybookArgs),
+    /// Show the app's process logs from every host (journald or supervisor).
+    #[command(
+        after_help = "Examples:\n  ferry logs production\n  ferry logs production web -n 200\n  ferry logs production worker -f   # until Ctrl-C"
+    )]
+    Logs(LogsArgs),
     /// Print a completion script for SHELL on stdout.
     #[command(
         after_help = "Examples:\n  ferry completions bash > ~/.local/share/bash-completion/completions/ferry\n  ferry completions zsh > ~/.zfunc/_ferry\n  ferry completions fish > ~/.config/fish/completions/ferry.fish"
@@ -76,6 +81,24 @@ pub enum Command {
         after_help = "Examples:\n  ferry man | man -l -\n  ferry man > ~/.local/share/man/man1/ferry.1"
     )]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    /// Only this Procfile process type (`web`, `worker`).
+    pub process: Option<String>,
+    /// Keep printing new lines as they are written, until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// How many of the latest lines to show first, per host (per log file
+    /// under supervisor).
+    #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
+    pub lines: usize,
+    /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    pub limit: Option<String>,
 }
 
 #[derive(Debug, Args)]

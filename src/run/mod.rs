@@ -1,6 +1,7 @@
 //! One function per subcommand, and the only place that prints results.
 
 mod adhoc;
+mod logs;
 mod manual;
 mod release;
 
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Init(args) => init(dir, args),
         Command::Completions(args) => manual::completions(args.shell),
         Command::Man => manual::man(),
+        Command::Logs(args) => logs::logs(dir, args),
     }
 }
 

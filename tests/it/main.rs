@@ -18,6 +18,7 @@ mod exit_codes;
 mod init;
 mod inventory_ansible;
 mod limits;
+mod logs;
 mod modules_code;
 mod modules_control;
 mod modules_files;
