@@ -71,6 +71,11 @@ pub enum Command {
         after_help = "Examples:\n  ferry logs production\n  ferry logs production web -n 200\n  ferry logs production worker -f   # until Ctrl-C"
     )]
     Logs(LogsArgs),
+    /// Open an interactive shell on a host, in its `current` release.
+    #[command(
+        after_help = "Examples:\n  ferry ssh production          # the stage's first host\n  ferry ssh production web2"
+    )]
+    Ssh(SshArgs),
     /// Print a completion script for SHELL on stdout.
     #[command(
         after_help = "Examples:\n  ferry completions bash > ~/.local/share/bash-completion/completions/ferry\n  ferry completions zsh > ~/.zfunc/_ferry\n  ferry completions fish > ~/.config/fish/completions/ferry.fish"
@@ -99,6 +104,14 @@ pub struct LogsArgs {
     /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
     #[arg(short = 'l', long, value_name = "PATTERN")]
     pub limit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    /// The host, by its inventory name (default: the stage's first).
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -198,7 +198,14 @@ fn parse_line(line: &str, host: &str, state: &mut HostState) -> Option<Record> {
                 state.marks.retain(|m| !m.starts_with("C "));
                 state.marks.push(format!("C {cursor}"));
             }
-            let unit = entry["_SYSTEMD_UNIT"].as_str().unwrap_or_default();
+            // The unit's own output, or systemd's messages about the unit
+            // (`Started …`, `Sent signal …`: from init.scope, `UNIT` set).
+            let unit = ["_SYSTEMD_UNIT", "UNIT", "USER_UNIT"]
+                .iter()
+                .filter_map(|field| entry[*field].as_str())
+                .find(|unit| state.units.contains_key(*unit))
+                .or(entry["_SYSTEMD_UNIT"].as_str())
+                .unwrap_or_default();
             let process = state
                 .units
                 .get(unit)
@@ -309,6 +316,10 @@ async fn follow(
     tokio::pin!(all);
     let mut failed = false;
     let mut ended = false;
+    // One listener for the whole follow: a Ctrl-C that arrives between two
+    // lines must not fall between two listeners.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             received = rx.recv() => match received {
@@ -320,7 +331,7 @@ async fn follow(
                 None => break,
             },
             _ = &mut all, if !ended => ended = true,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
     // Stop what follows on each host: its process group, then the channel.
@@ -332,7 +343,10 @@ async fn follow(
         .map(|(i, pgid)| {
             let session = &live[i].0;
             async move {
-                let kill = format!("kill -TERM -- -{pgid} 2>/dev/null; true");
+                // journalctl may run through sudo: root's to stop.
+                let kill = format!(
+                    "kill -TERM -- -{pgid} 2>/dev/null; sudo -n kill -TERM -- -{pgid} 2>/dev/null; true"
+                );
                 let mut ignore = |_: Stream, _: &[u8]| {};
                 let stop = session.exec(&kill, None, &mut ignore);
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stop).await;
@@ -359,6 +373,13 @@ mod tests {
         assert_eq!(record.process, "web-1");
         assert_eq!(record.text, "GET / 200");
         assert_eq!(state.marks, ["C s=1;i=2"]);
+        // systemd's own message about the unit is the unit's too.
+        let line = r#"J {"__CURSOR":"s=1;i=3","__REALTIME_TIMESTAMP":"1765148400223456","_SYSTEMD_UNIT":"init.scope","UNIT":"app-web-1.service","MESSAGE":"Started app web 1."}"#;
+        assert_eq!(
+            parse_line(line, "web1", &mut state).unwrap().process,
+            "web-1"
+        );
+        assert_eq!(state.marks, ["C s=1;i=3"]);
     }
 
     #[test]

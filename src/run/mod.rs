@@ -4,6 +4,7 @@ mod adhoc;
 mod logs;
 mod manual;
 mod release;
+mod ssh;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Completions(args) => manual::completions(args.shell),
         Command::Man => manual::man(),
         Command::Logs(args) => logs::logs(dir, args),
+        Command::Ssh(args) => ssh::ssh(dir, args),
     }
 }
 

@@ -28,6 +28,7 @@ mod release_remote;
 mod release_tree;
 mod secrets;
 mod servers;
+mod ssh;
 mod ssh_config;
 mod support;
 mod systemd;

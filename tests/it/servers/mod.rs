@@ -9,6 +9,7 @@ mod become_sudo;
 mod django_postgres;
 mod faults;
 mod flask_systemd;
+mod logs_systemd;
 mod systemd_module;
 mod tls;
 mod two_apps;
