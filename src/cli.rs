@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// ferry: deploy your apps to your own servers over SSH — in parallel,
 /// idempotent, with dry-run plans and rollback.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about, long_about = None)]
+#[command(name = "ferry", version = env!("FERRY_VERSION"), about, long_about = None)]
 pub struct Cli {
     /// Run as if started in DIR (the project with deploy.yml and inventory/).
     #[arg(
@@ -25,36 +25,116 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scaffold deploy.yml and inventory/ for the app in this directory.
+    #[command(
+        after_help = "Examples:\n  ferry init            # guess the kind of app\n  ferry init --django"
+    )]
     Init(InitArgs),
     /// Deploy a revision to every host of a stage.
+    #[command(
+        after_help = "Examples:\n  ferry deploy production\n  ferry deploy staging --rev v1.4.2 -l web1\n  ferry deploy production --json > deploy.jsonl"
+    )]
     Deploy(DeployArgs),
     /// Show what a deploy would change, host by host (= deploy --dry-run).
+    #[command(
+        after_help = "Examples:\n  ferry plan production\n  ferry plan production --offline   # compile only, connect to no host"
+    )]
     Plan(PlanArgs),
     /// Point `current` back at the previous (or named) release and restart.
+    #[command(
+        after_help = "Examples:\n  ferry rollback production\n  ferry rollback production --to 20261207T231000Z"
+    )]
     Rollback(RollbackArgs),
     /// List releases per host, marking current.
+    #[command(after_help = "Example:\n  ferry releases production")]
     Releases(StageArgs),
     /// Run an ad-hoc command on every host in parallel.
+    #[command(
+        after_help = "Examples:\n  ferry run production -- uptime\n  ferry run production -l 'web*' -- systemctl status nginx"
+    )]
     Run(RunArgs),
     /// Preflight: reach, host keys, auth, disk, tools, lock.
+    #[command(after_help = "Examples:\n  ferry check production\n  ferry check production -l db1")]
     Check(CheckArgs),
     /// Remove a stale deploy lock.
+    #[command(after_help = "Example:\n  ferry unlock production")]
     Unlock(StageArgs),
     /// Show the resolved inventory of a stage.
+    #[command(after_help = "Example:\n  ferry inventory production --list")]
     Inventory(InventoryArgs),
     /// Run any playbook against any inventory.
+    #[command(
+        after_help = "Examples:\n  ferry playbook site.yml -i hosts.ini\n  ferry playbook site.yml -i hosts.ini --check -l web1"
+    )]
     Playbook(PlaybookArgs),
     /// Take fresh servers to ready for `ferry deploy`: deploy user, SSH,
     /// packages, nginx, PostgreSQL on the db hosts, firewall.
+    #[command(
+        after_help = "Examples:\n  ferry setup production            # as root (or setup_user), then: ferry deploy production\n  ferry setup production --check    # what it would change\n  ferry setup production -l db1"
+    )]
     Setup(SetupArgs),
+    /// Show the app's process logs from every host (journald or supervisor).
+    #[command(
+        after_help = "Examples:\n  ferry logs production\n  ferry logs production web -n 200\n  ferry logs production worker -f   # until Ctrl-C"
+    )]
+    Logs(LogsArgs),
+    /// Open an interactive shell on a host, in its `current` release.
+    #[command(
+        after_help = "Examples:\n  ferry ssh production          # the stage's first host\n  ferry ssh production web2"
+    )]
+    Ssh(SshArgs),
+    /// Print a completion script for SHELL on stdout.
+    #[command(
+        after_help = "Examples:\n  ferry completions bash > ~/.local/share/bash-completion/completions/ferry\n  ferry completions zsh > ~/.zfunc/_ferry\n  ferry completions fish > ~/.config/fish/completions/ferry.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print ferry's manual page (roff) on stdout.
+    #[command(
+        after_help = "Examples:\n  ferry man | man -l -\n  ferry man > ~/.local/share/man/man1/ferry.1"
+    )]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    /// Only this Procfile process type (`web`, `worker`).
+    pub process: Option<String>,
+    /// Keep printing new lines as they are written, until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// How many of the latest lines to show first, per host (per log file
+    /// under supervisor).
+    #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
+    pub lines: usize,
+    /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
+    #[arg(short = 'l', long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    /// The host, by its inventory name (default: the stage's first).
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    /// A Django app (manage.py): gunicorn, migrations, collectstatic.
     #[arg(long, conflicts_with_all = ["flask", "procfile"])]
     pub django: bool,
+    /// A Flask app: gunicorn serving it.
     #[arg(long, conflicts_with = "procfile")]
     pub flask: bool,
+    /// Any app whose Procfile says how to run its processes.
     #[arg(long)]
     pub procfile: bool,
 }
@@ -99,16 +179,19 @@ pub struct ExecArgs {
     /// After Ctrl-C, seconds that running steps may take before they are stopped.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub grace: u64,
-    /// One JSON event per line, for CI.
+    /// One JSON event per line, for CI (docs/events.md).
     #[arg(long)]
     pub json: bool,
     /// Show each step's output as it arrives.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Only errors and the final verdict: no step lines, no recap table.
+    #[arg(short, long, conflicts_with_all = ["json", "verbose"])]
+    pub quiet: bool,
     /// No step lines and no recap unless something failed (for commands
     /// that print a report of their own: `releases`, `unlock`).
     #[arg(skip)]
-    pub quiet: bool,
+    pub own_report: bool,
     /// Show file steps' changes as unified diffs (`--diff` of the commands
     /// that run playbooks).
     #[arg(skip)]
@@ -117,6 +200,7 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
     /// The git revision to deploy (default: HEAD).
     #[arg(long)]
@@ -143,7 +227,9 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
+    /// The git revision to plan (default: HEAD).
     #[arg(long)]
     pub rev: Option<String>,
     #[command(flatten)]
@@ -161,6 +247,7 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
     /// The release to go back to (default: the newest complete one before current).
     #[arg(long, value_name = "RELEASE")]
@@ -174,7 +261,9 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
+    /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
     #[arg(short = 'l', long, value_name = "PATTERN")]
     pub limit: Option<String>,
     #[command(flatten)]
@@ -186,7 +275,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
+    /// Only hosts matching this pattern (`web1`, `web:&eu`, `all:!db`).
     #[arg(short = 'l', long, value_name = "PATTERN")]
     pub limit: Option<String>,
     /// Ask on the terminal for sudo's password, as `deploy -K` does.
@@ -214,6 +305,7 @@ pub struct SetupArgs {
 
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
     pub stage: String,
     /// Print every group and host with its variables, as `ansible-inventory --list`.
     #[arg(long, required = true)]
@@ -273,7 +365,8 @@ impl ExecArgs {
             grace: 10,
             json: false,
             verbose: false,
-            quiet: true,
+            quiet: false,
+            own_report: true,
             diff: false,
         }
     }

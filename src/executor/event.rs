@@ -29,7 +29,7 @@ pub enum Event {
     /// The SSH connection to a host is up.
     Connected {
         host: String,
-        #[serde(with = "millis")]
+        #[serde(rename = "elapsed_ms", with = "millis")]
         elapsed: Duration,
     },
     /// A host could not be reached; it takes no further part in the run.
@@ -44,7 +44,8 @@ pub enum Event {
         name: String,
         module: String,
     },
-    /// Output from a step, as it arrives (only with `-v`).
+    /// Output from a step, as it arrives: whole lines (the last of a
+    /// stream may lack its newline). Shown with `-v`; always in `--json`.
     Output {
         host: String,
         index: usize,
@@ -57,7 +58,7 @@ pub enum Event {
         index: usize,
         name: String,
         status: Status,
-        #[serde(with = "millis")]
+        #[serde(rename = "elapsed_ms", with = "millis")]
         elapsed: Duration,
         /// Why it changed nothing, why it was skipped, or why it failed.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,7 +86,7 @@ pub enum Event {
     /// A host finished the play (all steps, or stopped at a failure).
     HostDone {
         host: String,
-        #[serde(with = "millis")]
+        #[serde(rename = "elapsed_ms", with = "millis")]
         elapsed: Duration,
     },
     /// Ctrl-C, as it arrives: the first stops hosts that have not switched
@@ -97,7 +98,7 @@ pub enum Event {
     Interrupted { waiting: Vec<String> },
     /// The run is over: the recap follows from the events before it.
     RunEnd {
-        #[serde(with = "millis")]
+        #[serde(rename = "elapsed_ms", with = "millis")]
         elapsed: Duration,
     },
 }

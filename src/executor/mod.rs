@@ -34,10 +34,11 @@ use crate::template::Templates;
 use crate::transport::ssh_config::SshConfig;
 use crate::transport::{ConnectOptions, Session, Trust};
 
-pub use connect::ignored_options;
+pub use connect::{ignored_options, target};
 pub use deploy::DeployOptions;
 pub use event::{Event, Reporter, Status};
 pub use host::HostResult;
+pub(crate) use lines::Lines;
 pub use shutdown::{Shutdown, ShutdownTrigger};
 
 /// How to run.

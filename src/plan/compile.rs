@@ -47,6 +47,8 @@ pub struct CompileInput<'a> {
     pub become_password: Option<String>,
     /// Whom ferry logs in as.
     pub login: Login,
+    /// `--tags` and `--skip-tags`.
+    pub tags: super::TagFilter,
 }
 
 /// Whom ferry logs in as on each host.
@@ -60,8 +62,6 @@ pub enum Login {
     /// name is then `deploy_user` (default: the inventory's `ansible_user`,
     /// else `deploy`).
     Setup,
-    /// `--tags` and `--skip-tags`.
-    pub tags: super::TagFilter,
 }
 
 /// Compiles every play for every host it targets.

@@ -1,9 +1,12 @@
 //! `--json`: every event as one JSON object per line, for CI.
 //!
 //! Each line is an [`Event`] as it serializes (`{"event":"step_end",...}`)
-//! with a `time` field added, flushed as soon as it is written; the last line
-//! is `{"event":"recap",...}` with the [`Recap`] as data and the run's
-//! [`Verdict`]: its kind, its exit status and its line.
+//! with the `schema` version and a `time` added, flushed as soon as it is
+//! written; the last line is `{"event":"recap",...}` with the [`Recap`] as
+//! data and the run's [`Verdict`]: its kind, its exit status and its line.
+//! docs/events.md describes every event, docs/events.schema.json checks
+//! them: a change to a line's shape changes both, and [`SCHEMA`] when a
+//! reader of the old shape would misread the new one.
 
 use std::io::Write as _;
 use std::sync::Mutex;
@@ -13,6 +16,31 @@ use serde::Serialize;
 
 use super::{Output, Recap, ReportSink, Verdict, lock};
 use crate::executor::{Event, Reporter};
+
+/// A compiled plan as the one line of `plan --offline --json` and
+/// `playbook --plan --json`: `{"schema":1,"event":"plan",...,"time":...}`.
+pub fn plan_line(plan: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    #[serde(tag = "event", rename = "plan")]
+    struct PlanLine<'a, P: Serialize> {
+        schema: u32,
+        #[serde(flatten)]
+        plan: &'a P,
+        time: String,
+    }
+    let line = PlanLine {
+        schema: SCHEMA,
+        plan,
+        time: now(),
+    };
+    // Serializing a plan cannot fail: every map key is a string.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// Now, as every line's `time`: RFC 3339 in UTC, to the millisecond.
+fn now() -> String {
+    format!("{:.3}", Timestamp::now())
+}
 
 /// Writes one JSON object per line (to stdout, normally).
 pub struct Json {
@@ -25,9 +53,13 @@ struct State {
     finished: bool,
 }
 
+/// The version of the event stream's shape, on every line as `schema`.
+pub const SCHEMA: u32 = 1;
+
 /// One line: the event, stamped.
 #[derive(Serialize)]
 struct Line<'a> {
+    schema: u32,
     #[serde(flatten)]
     event: &'a Event,
     time: String,
@@ -37,8 +69,10 @@ struct Line<'a> {
 #[derive(Serialize)]
 #[serde(tag = "event", rename = "recap")]
 struct RecapLine<'a> {
+    schema: u32,
     #[serde(flatten)]
     recap: &'a Recap,
+    time: String,
     /// `success`, `failed`, `cannot_start` or `interrupted`.
     verdict: &'static str,
     /// The process's exit status.
@@ -75,8 +109,9 @@ impl Reporter for Json {
         let mut state = lock(&self.state);
         state.recap.record(event);
         state.write(&Line {
+            schema: SCHEMA,
             event,
-            time: format!("{:.3}", Timestamp::now()),
+            time: now(),
         });
     }
 }
@@ -88,7 +123,9 @@ impl ReportSink for Json {
         if !state.finished {
             state.finished = true;
             state.write(&RecapLine {
+                schema: SCHEMA,
                 recap: &recap,
+                time: now(),
                 verdict: verdict.kind(),
                 exit_code: verdict.exit_code(),
                 summary: verdict.sentence(),
@@ -128,7 +165,8 @@ mod tests {
         assert_eq!(lines.len(), script().len() + 1);
         for line in &lines {
             assert!(line["event"].is_string(), "{line}");
-            assert!(line["time"].is_string() || line["event"] == "recap");
+            assert!(line["time"].is_string(), "{line}");
+            assert_eq!(line["schema"], SCHEMA, "{line}");
         }
         assert_eq!(lines[0]["event"], "play_start");
         assert_eq!(lines[0]["hosts"][2], "db1");
@@ -138,7 +176,7 @@ mod tests {
             .unwrap();
         assert_eq!(failed["host"], "web2");
         assert_eq!(failed["rc"], 1);
-        assert_eq!(failed["elapsed"], 1000);
+        assert_eq!(failed["elapsed_ms"], 1000);
     }
 
     #[test]

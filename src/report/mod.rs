@@ -32,7 +32,7 @@ mod table;
 mod terminal;
 mod verdict;
 
-pub use json::Json;
+pub use json::{Json, SCHEMA, plan_line};
 pub use plain::Plain;
 pub use recap::{Failure, HostRecap, Recap, STDERR_TAIL};
 pub use terminal::Terminal;

@@ -20,13 +20,27 @@ impl Recap {
             render_failure(failure, &paint, &mut out);
         }
         out.push('\n');
-        let tone = match verdict {
-            Verdict::Success { .. } => Tone::Good,
-            Verdict::Interrupted { .. } => Tone::Changed,
-            Verdict::Failed { .. } | Verdict::CannotStart { .. } => Tone::Bad,
-        };
         let line = verdict.summary(self.elapsed);
-        let _ = writeln!(out, "{}", paint.paint(&line, tone));
+        let _ = writeln!(out, "{}", paint.paint(&line, verdict_tone(verdict)));
+        out
+    }
+
+    /// `-q`'s recap: each failure and the verdict's line, without the
+    /// table of hosts.
+    pub fn render_brief(&self, verdict: &Verdict, color: bool) -> String {
+        let paint = Paint::new(color);
+        let mut out = String::new();
+        // Ignored failures did not stop anything: not errors.
+        let errors = self
+            .failures
+            .iter()
+            .filter(|f| !matches!(f, Failure::Step { ignored: true, .. }));
+        for failure in errors {
+            render_failure(failure, &paint, &mut out);
+            out.push('\n');
+        }
+        let line = verdict.summary(self.elapsed);
+        let _ = writeln!(out, "{}", paint.paint(&line, verdict_tone(verdict)));
         out
     }
 
@@ -90,6 +104,15 @@ impl Recap {
             }
             let _ = writeln!(out, "  {time:>time_width$}");
         }
+    }
+}
+
+/// The colour of the verdict's line.
+fn verdict_tone(verdict: &Verdict) -> Tone {
+    match verdict {
+        Verdict::Success { .. } => Tone::Good,
+        Verdict::Interrupted { .. } => Tone::Changed,
+        Verdict::Failed { .. } | Verdict::CannotStart { .. } => Tone::Bad,
     }
 }
 

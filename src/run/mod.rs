@@ -2,8 +2,11 @@
 
 mod adhoc;
 mod listing;
+mod logs;
+mod manual;
 mod release;
 mod setup;
+mod ssh;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +44,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Rollback(args) => release::rollback(dir, args),
         Command::Init(args) => init(dir, args),
         Command::Setup(args) => setup::setup(dir, args),
+        Command::Completions(args) => manual::completions(args.shell),
+        Command::Man => manual::man(),
+        Command::Logs(args) => logs::logs(dir, args),
+        Command::Ssh(args) => ssh::ssh(dir, args),
     }
 }
 
@@ -265,7 +272,9 @@ fn run_plan_with(
     options.forks = exec.forks;
     options.trust = trust;
     options.dry_run = dry_run;
-    options.verbose = exec.verbose;
+    // The event stream carries every step's output: `--json` has no
+    // quieter reader to spare.
+    options.verbose = exec.verbose || exec.json;
     options.diff = exec.diff;
     options.grace = Duration::from_secs(exec.grace);
     // A config that does not read is bad input, as it is to ssh.
@@ -287,7 +296,8 @@ fn run_plan_with(
         .enable_all()
         .build()
         .map_err(|e| Error::CannotStart(format!("cannot start the runtime: {e}")))?;
-    let sink: Box<dyn report::ReportSink> = if exec.quiet {
+    let silent = exec.quiet || exec.own_report;
+    let sink: Box<dyn report::ReportSink> = if silent {
         Box::new(report::Plain::new(Box::new(std::io::sink()), false, false))
     } else {
         report::reporter(Mode::from_json_flag(exec.json), exec.verbose)
@@ -303,7 +313,7 @@ fn run_plan_with(
         executor::execute(plan, &options, &templates, sink.as_ref(), &shutdown, deploy).await
     });
     let print = |text: &str| {
-        if exec.quiet {
+        if silent {
             // A quiet run draws no lines: the command's report is its output.
             print!("{text}");
         } else {
@@ -314,7 +324,10 @@ fn run_plan_with(
     never_reached(plan, &mut outcome);
     let verdict = Verdict::of(&outcome);
     let recap = sink.finish(&verdict);
-    if exec.quiet && verdict.exit_code() != 0 {
+    if exec.quiet {
+        // `-q`: what failed, and the verdict, whatever it is.
+        print!("{}", recap.render_brief(&verdict, false));
+    } else if exec.own_report && verdict.exit_code() != 0 {
         print!("{}", recap.render(&verdict, false));
     }
     Ok(outcome)
@@ -343,8 +356,7 @@ fn finish(outcome: &Outcome) -> Result<(), Error> {
 
 fn print_plan(plan: &Plan, json: bool) {
     let text = if json {
-        let text = serde_json::to_string_pretty(plan).unwrap_or_default();
-        format!("{}\n", plan.masker.mask(&text))
+        format!("{}\n", plan.masker.mask(&report::plan_line(plan)))
     } else {
         plan::render_text(plan)
     };
@@ -360,7 +372,7 @@ fn write_out(text: &str) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: cannot write the plan: {err}");
+        eprintln!("error: cannot write to stdout: {err}");
         std::process::exit(1);
     }
 }

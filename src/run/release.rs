@@ -162,7 +162,8 @@ pub(super) fn rollback(dir: &Path, args: RollbackArgs) -> Result<(), Error> {
     // The lock-and-read round is quiet: its recap ("3 hosts succeeded")
     // would read as the rollback's, before the rollback has done anything.
     let probe_exec = ExecArgs {
-        quiet: true,
+        own_report: true,
+        quiet: false,
         json: false,
         verbose: false,
         ..args.exec.clone()

@@ -36,7 +36,7 @@ fn deploy_twice(project: &Project) -> (Duration, String) {
             format!(
                 "{}: {} ms",
                 e["name"].as_str().unwrap_or_default(),
-                e["elapsed"]
+                e["elapsed_ms"]
             )
         })
         .collect();

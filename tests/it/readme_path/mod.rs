@@ -74,7 +74,9 @@ fn readme_path_flask_hello() {
         },
         migrates: false,
         // No migration to roll back over: `--yes` has nothing to confirm.
-        exempt: &[("rollback", "--yes")],
+        // `ferry setup` takes servers with root, apt and systemd, not these
+        // plain hosts: the demo walk (demo.rs) runs it on `staging`.
+        exempt: &[("rollback", "--yes"), ("setup", "")],
     });
 }
 
@@ -101,7 +103,9 @@ fn readme_path_django_notes() {
             vec!["notes.0002_note_pinned".to_string()]
         },
         migrates: true,
-        exempt: &[],
+        // `ferry setup` takes servers with root, apt and systemd, not these
+        // plain hosts: the demo walk (demo.rs) runs it on `staging`.
+        exempt: &[("setup", "")],
     });
 }
 
@@ -550,6 +554,40 @@ fn walk(example: &Example) {
     assert!(
         asked.iter().all(|n| *n > 0),
         "the first deploy's health check left no request in the web processes' logs ({asked:?}): the count of requests cannot tell"
+    );
+    // `ferry logs`: every host's web processes, prefixed; `-f` follows
+    // until Ctrl-C, which ends it cleanly. `ferry ssh` reaches a host's
+    // `current` (off a terminal the shell reads no command and ends).
+    let out = walk.ferry(&["logs", "local", "web", "-n", "200"]);
+    let silent: Vec<&str> = ["web1", "web2", "web3"]
+        .into_iter()
+        .filter(|h| !out.stdout.contains(&format!("{h}  web-1 | ")))
+        .collect();
+    walk.expect(out.status == 0 && silent.is_empty(), || {
+        format!(
+            "`ferry logs local web` shows nothing of {silent:?}:\n{}\n{}",
+            out.stdout, out.stderr
+        )
+    });
+    walk.ran
+        .borrow_mut()
+        .extend(exercised(&["logs", "local", "web", "-n", "200", "-f"]));
+    let mut follow = spawn_ferry(&dir, &["logs", "local", "web", "-n", "200", "-f"]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let still = follow.try_wait().unwrap().is_none();
+    // SAFETY: kill(2) of the child this walk started.
+    unsafe { libc::kill(follow.id() as i32, libc::SIGINT) };
+    let ended = (0..100).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        follow.try_wait().unwrap()
+    });
+    walk.expect(still && ended.and_then(|s| s.code()) == Some(0), || {
+        format!("`ferry logs local web -f`: following {still}, then {ended:?} on Ctrl-C")
+    });
+    let out = walk.ferry(&["ssh", "local", "web2"]);
+    walk.expect(
+        out.status == 0 && !out.stderr.contains("no current release"),
+        || format!("`ferry ssh local web2`: {}\n{}", out.status, out.stderr),
     );
     for host in &walk.hosts.hosts {
         use std::os::unix::fs::PermissionsExt as _;

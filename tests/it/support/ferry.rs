@@ -53,11 +53,16 @@ pub fn run_ferry(dir: &Path, args: &[&str]) -> Output {
         .env("HOME", dir)
         .output()
         .expect("run ferry");
-    Output {
+    let output = Output {
         status: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    // Every `--json` run of the suite is held to the documented schema.
+    if super::events::wants_json(args) {
+        super::events::check_stream(args, &output.stdout);
     }
+    output
 }
 
 pub fn ferry_bin() -> PathBuf {

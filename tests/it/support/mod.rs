@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod apps;
+pub mod events;
 pub mod ferry;
 pub mod fleet;
 pub mod listing;

@@ -27,6 +27,14 @@ impl Tty {
         rows: u16,
         timeout: Duration,
     ) -> (i32, String) {
+        let tty = Tty::start_ferry(dir, args, cols, rows);
+        let code = tty.wait(timeout);
+        (code, tty.screen())
+    }
+
+    /// Starts `ferry ARGS` as [`Tty::run_ferry`] does, without waiting:
+    /// for a test that types into it ([`Tty::send`]).
+    pub fn start_ferry(dir: &Path, args: &[&str], cols: u16, rows: u16) -> Tty {
         let tmp = tempfile::tempdir().expect("temp dir");
         let tty = Tty {
             socket: tmp.path().join(format!("tmux-{:x}", random() & 0xffff)),
@@ -60,25 +68,52 @@ impl Tty {
             .args(["-e", &format!("HOME={}", dir.display())])
             .arg(command);
         super::succeed(&mut start);
+        tty
+    }
+
+    /// Waits up to `timeout` for ferry to exit; its exit status.
+    pub fn wait(&self, timeout: Duration) -> i32 {
+        let status = self._dir.path().join("status");
         let deadline = Instant::now() + timeout;
-        let code = loop {
+        loop {
             if let Ok(text) = std::fs::read_to_string(&status)
                 && let Ok(code) = text.trim().parse::<i32>()
             {
-                break code;
+                return code;
             }
             assert!(
                 Instant::now() < deadline,
                 "ferry did not end within {timeout:?}:\n{}",
-                tty.screen()
+                self.screen()
             );
             std::thread::sleep(Duration::from_millis(100));
-        };
-        (code, tty.screen())
+        }
+    }
+
+    /// Types `text` and Enter into the pane, as a person would.
+    pub fn send_line(&self, text: &str) {
+        super::succeed(self.tmux().args(["send-keys", "-l", text]));
+        super::succeed(self.tmux().args(["send-keys", "Enter"]));
+    }
+
+    /// Waits up to `timeout` for `text` to be on the screen; the screen.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{text}` on the screen within {timeout:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The pane's scrollback and screen, trailing blanks trimmed.
-    fn screen(&self) -> String {
+    pub fn screen(&self) -> String {
         super::succeed(
             self.tmux()
                 .args(["capture-pane", "-p", "-J", "-S", "-", "-E", "-"]),
