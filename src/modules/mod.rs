@@ -6,9 +6,9 @@
 //! same check serves idempotence and dry-run: `ferry plan` runs only checks.
 
 mod apt;
-mod authorized_key;
 mod apt_key;
 mod apt_repository;
+mod authorized_key;
 mod blockinfile;
 mod certs;
 mod command;

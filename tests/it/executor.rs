@@ -431,7 +431,11 @@ fn check_asks_for_sudo_only_on_hosts_whose_deploy_escalates() {
     let host2 = out.stdout.split("── host2 ──").nth(1).unwrap_or_default();
     let host1 = out.stdout.split("── host2 ──").next().unwrap_or_default();
     assert!(host2.contains("✗ sudo"), "{}", out.stdout);
-    assert!(host1.contains("- sudo (as nobody): not needed"), "{}", out.stdout);
+    assert!(
+        host1.contains("- sudo (as nobody): not needed"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
