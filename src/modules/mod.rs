@@ -106,18 +106,35 @@ pub const NAMES: &[&str] = &[
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    // The collections of the modules ferry ships (`community.general.sudoers`,
-    // `ansible.posix.authorized_key`, `community.postgresql.postgresql_db`).
-    let short = [
-        "ansible.builtin.",
-        "ansible.legacy.",
-        "ansible.posix.",
-        "community.general.",
-        "community.postgresql.",
+    // Ansible's own modules, and those of the collections ferry has some
+    // of (`community.general.sudoers`, `ansible.posix.authorized_key`,
+    // `community.postgresql.postgresql_db`): only those.
+    let builtin = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."));
+    let collected = [
+        ("ansible.posix.", &["authorized_key"][..]),
+        (
+            "community.general.",
+            &["sudoers", "ufw", "supervisorctl"][..],
+        ),
+        (
+            "community.postgresql.",
+            &[
+                "postgresql_user",
+                "postgresql_db",
+                "postgresql_set",
+                "postgresql_pg_hba",
+                "postgresql_privs",
+            ][..],
+        ),
     ]
     .iter()
-    .find_map(|prefix| name.strip_prefix(prefix))
-    .unwrap_or(name);
+    .find_map(|(prefix, modules)| {
+        name.strip_prefix(prefix)
+            .filter(|module| modules.contains(module))
+    });
+    let short = builtin.or(collected).unwrap_or(name);
     // Ansible's newer name for the same module.
     let short = if short == "systemd_service" {
         "systemd"
