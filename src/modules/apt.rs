@@ -26,10 +26,12 @@ pub const KEYS: &[&str] = &[
     "purge",
 ];
 
-/// When apt last refreshed its index: the stamp apt's own periodic job
-/// (and this module) touches after a successful `apt-get update`, else the
-/// lists directory.
-const CACHE_AGE: &str = "f=/var/lib/apt/periodic/update-success-stamp; [ -e \"$f\" ] || f=/var/lib/apt/lists; echo $(( $(date +%s) - $(stat -c %Y \"$f\") ))";
+/// How long ago apt last refreshed its index, in seconds: the stamp apt's
+/// own periodic job (and this module) touches after a successful `apt-get
+/// update`, else the lists directory, as Ansible reads it — but no index at
+/// all (a fresh image's emptied lists, whose directory was just touched) is
+/// never fresh.
+const CACHE_AGE: &str = "if ! ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'; then echo 999999999; else f=/var/lib/apt/periodic/update-success-stamp; [ -e \"$f\" ] || f=/var/lib/apt/lists; echo $(( $(date +%s) - $(stat -c %Y \"$f\") )); fi";
 
 pub fn apt(args: &Args) -> Result<Action, Diagnostic> {
     let names = names(args)?;
