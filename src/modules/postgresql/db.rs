@@ -118,10 +118,7 @@ impl PostgresDb {
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let mut fields = Map::new();
         fields.insert("db".into(), json!(self.name));
-        let row: Option<Vec<&str>> = probe
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.split('|').collect());
+        let row = super::row(probe);
         // Nothing in this SQL is secret: it is shown with the command.
         let run = |sql: String| {
             super::change(
@@ -131,14 +128,8 @@ impl PostgresDb {
             )
         };
         if super::missing(probe) {
-            let decision = if self.present {
-                super::not_yet(
-                    &format!("create database `{}`", self.name),
-                    run(self.create()),
-                )
-            } else {
-                Decision::Ok("PostgreSQL is not installed".into())
-            };
+            let what = format!("create database `{}`", self.name);
+            let decision = super::without_postgresql(self.present, &what, run(self.create()));
             return (decision, fields);
         }
         let decision = match (row, self.present) {

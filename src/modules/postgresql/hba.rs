@@ -216,15 +216,12 @@ impl PgHba {
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let mut fields = Map::new();
         if super::missing(probe) {
-            let decision = if self.present {
-                // No file to edit yet: a run without PostgreSQL fails here.
-                super::not_yet(
-                    &format!("add `{}`", self.rule().replace('\t', " ")),
-                    Command::script("echo 'PostgreSQL is not installed on this host' >&2; exit 1"),
-                )
-            } else {
-                Decision::Ok("PostgreSQL is not installed".into())
-            };
+            // No file to edit yet: a run without PostgreSQL fails here.
+            let decision = super::without_postgresql(
+                self.present,
+                &format!("add `{}`", self.rule().replace('\t', " ")),
+                Command::script("echo 'PostgreSQL is not installed on this host' >&2; exit 1"),
+            );
             return (decision, fields);
         }
         let file = probe

@@ -95,6 +95,29 @@ pub fn missing(probe: &str) -> bool {
     probe.lines().any(|l| l == "psql=missing")
 }
 
+/// The first row a catalog probe printed (`a|b|c`), if it found one.
+pub fn row(probe: &str) -> Option<Vec<&str>> {
+    probe
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.split('|').collect())
+}
+
+/// On a host without PostgreSQL: an object that must be there is a change
+/// an earlier step makes possible ([`not_yet`]); one that must not be is
+/// already so.
+pub fn without_postgresql(
+    present: bool,
+    what: &str,
+    run: crate::shell::Command,
+) -> super::probed::Decision {
+    if present {
+        not_yet(what, run)
+    } else {
+        super::probed::Decision::Ok("PostgreSQL is not installed".into())
+    }
+}
+
 /// Check mode on a host where an earlier step would install PostgreSQL:
 /// the change it would then make. In a run, the change itself says
 /// PostgreSQL is missing if no step installed it.

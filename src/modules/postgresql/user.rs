@@ -168,22 +168,15 @@ impl PostgresUser {
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         let mut fields = Map::new();
         fields.insert("user".into(), json!(self.name));
-        let row: Option<Vec<&str>> = probe
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.split('|').collect());
+        let row = super::row(probe);
         let run = super::change(
             &format!("postgresql_user: {}", self.describe()),
             &self.login,
             None,
         );
         if super::missing(probe) {
-            let decision = if self.present {
-                super::not_yet(&format!("create role `{}`", self.name), run)
-            } else {
-                Decision::Ok("PostgreSQL is not installed".into())
-            };
-            return (decision, fields);
+            let what = format!("create role `{}`", self.name);
+            return (super::without_postgresql(self.present, &what, run), fields);
         }
         let decision = match (row, self.present) {
             (None, false) => Decision::Ok(format!("role `{}` does not exist", self.name)),
