@@ -330,7 +330,7 @@ fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret(
     let etc = hosts.hosts[0].dir.join("etc");
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::write(etc.join("app.conf"), "port=80\nhost=localhost\n").unwrap();
-    std::fs::write(etc.join("hosts.conf"), "db=10.0.0.1\nweb=10.0.0.2\n").unwrap();
+    std::fs::write(etc.join("hosts.conf"), "db=127.0.0.11\nweb=127.0.0.12\n").unwrap();
     project.file("secrets/test.yml", &format!("api_token: {DIFF_SECRET}\n"));
     std::fs::set_permissions(
         project.path().join("secrets/test.yml"),
@@ -371,7 +371,7 @@ fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret(
         (
             "Hosts",
             format!(
-                "--- before: {0}\n+++ after: {0}\n@@ -1,2 +1,2 @@\n db=10.0.0.1\n-web=10.0.0.2\n+web=127.0.0.1",
+                "--- before: {0}\n+++ after: {0}\n@@ -1,2 +1,2 @@\n db=127.0.0.11\n-web=127.0.0.12\n+web=127.0.0.1",
                 at("hosts.conf")
             ),
         ),

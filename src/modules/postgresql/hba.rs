@@ -307,7 +307,7 @@ mod tests {
     fn single_addresses_are_the_same_source_as_their_host_range() {
         assert_eq!(normalize_source("127.8.0.1"), "127.8.0.1/32");
         assert_eq!(normalize_source("::1"), "::1/128");
-        assert_eq!(normalize_source("10.0.0.0/8"), "10.0.0.0/8");
+        assert_eq!(normalize_source("203.0.113.0/24"), "203.0.113.0/24");
         assert_eq!(normalize_source("samenet"), "samenet");
     }
 }
@@ -319,7 +319,7 @@ mod rule_tests {
     fn hba(method: &str, present: bool) -> PgHba {
         PgHba {
             dest: None,
-            key: ["host", "shop", "shop", "10.0.0.7/32"]
+            key: ["host", "shop", "shop", "203.0.113.7/32"]
                 .map(String::from)
                 .to_vec(),
             auth: vec![method.into()],
@@ -333,7 +333,7 @@ mod rule_tests {
         }
     }
 
-    const FILE: &str = "file=/etc/pg_hba.conf\nline=# comment\nline=local all postgres peer\nline=host shop shop 10.0.0.7 md5\nline=host all all 0.0.0.0/0 reject\n";
+    const FILE: &str = "file=/etc/pg_hba.conf\nline=# comment\nline=local all postgres peer\nline=host shop shop 203.0.113.7 md5\nline=host all all 0.0.0.0/0 reject\n";
 
     #[test]
     fn a_rule_is_found_by_its_source_however_written_and_changed_where_it_is() {
@@ -344,7 +344,7 @@ mod rule_tests {
         };
         assert_eq!(
             what,
-            "set `host shop shop 10.0.0.7/32 scram-sha-256` in `/etc/pg_hba.conf`"
+            "set `host shop shop 203.0.113.7/32 scram-sha-256` in `/etc/pg_hba.conf`"
         );
         // In place, before the `reject` that would otherwise win.
         let sent = run.as_sent();
@@ -355,7 +355,7 @@ mod rule_tests {
         };
         assert_eq!(
             what,
-            "remove the rule for `host shop shop 10.0.0.7/32` from `/etc/pg_hba.conf`"
+            "remove the rule for `host shop shop 203.0.113.7/32` from `/etc/pg_hba.conf`"
         );
     }
 }

@@ -179,13 +179,13 @@ mod tests {
     #[test]
     fn a_value_written_but_not_yet_applied_is_ok_and_says_a_restart_applies_it() {
         // `setting|context|pending_restart|postgresql.auto.conf's value`
-        let (decision, fields) = set("10.0.0.5").decide("localhost|postmaster|t|10.0.0.5\n");
+        let (decision, fields) = set("203.0.113.5").decide("localhost|postmaster|t|203.0.113.5\n");
         let Decision::Ok(why) = decision else {
             panic!("ok")
         };
         assert!(why.contains("a restart of PostgreSQL applies it"), "{why}");
         assert_eq!(fields["restart_required"], json!(true));
-        let (decision, fields) = set("10.0.0.6").decide("localhost|postmaster|t|10.0.0.5\n");
+        let (decision, fields) = set("203.0.113.6").decide("localhost|postmaster|t|203.0.113.5\n");
         assert!(matches!(decision, Decision::Change { .. }));
         assert_eq!(fields["restart_required"], json!(true));
         let (decision, _) = set("localhost").decide("localhost|postmaster|f|<none>\n");
