@@ -5,13 +5,12 @@
 //! before `release.switch` switches no host.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::support::ferry::{Project, step_ends};
+use crate::support::git::{commit_all, git};
 use crate::support::sshd::TestHosts;
-use crate::support::succeed;
 
 /// Every task appends its name to `{{ deploy_to }}/trace`. The first block
 /// fails and is rescued; in the second, an inner block without rescue
@@ -272,10 +271,6 @@ fn release_steps_and_handlers_in_a_block_with_rescue_are_refused_with_their_loca
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    succeed(Command::new("git").args(args).current_dir(dir));
-}
-
 /// A deploy whose block fails before the switch on one host runs that
 /// host's `always` and switches no host; with a `rescue`, the host is
 /// prepared and every host switches.
@@ -291,11 +286,7 @@ fn a_block_failing_before_the_switch_switches_no_host_unless_rescued() {
     project.file("deploy.yml", &playbook(""));
     project.file(".gitignore", ".ssh/\ninventory/\n");
     project.file("app.py", "VERSION = 1\n");
-    git(project.path(), &["init", "-q", "-b", "main"]);
-    git(project.path(), &["config", "user.email", "t@example.org"]);
-    git(project.path(), &["config", "user.name", "T"]);
-    git(project.path(), &["add", "-A"]);
-    git(project.path(), &["commit", "-q", "-m", "v1"]);
+    commit_all(project.path(), "v1");
     let app = |i: usize| hosts.hosts[i].dir.join("app");
     // host1 builds only once host2 has failed and run its `always`: the
     // barrier is doomed by then, and host1's `always` still runs.

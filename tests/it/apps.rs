@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::apps::{App, Poller, SECRET, Supervisors, git, http_get};
+use crate::support::apps::{App, Poller, SECRET, Supervisors, http_get};
 use crate::support::ferry::{Output, step_ends};
+use crate::support::git::git;
 use crate::support::sshd::TestHosts;
 
 fn deploy(app: &App) -> (Output, Vec<serde_json::Value>) {

@@ -81,7 +81,7 @@ fn a_missing_secrets_file_is_named_where_its_variable_is_used() {
         &["add", "-A"],
         &["commit", "-q", "-m", "v1"],
     ] {
-        crate::support::apps::git(project.path(), args);
+        crate::support::git::git(project.path(), args);
     }
     let out = project.ferry(&["plan", "local", "--offline"]);
     assert_eq!(out.status, 2, "{}", out.stderr);

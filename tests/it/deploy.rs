@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::ferry::{Project, step_ends, step_reason};
+use crate::support::git::{commit_all, git};
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
 
@@ -35,12 +36,6 @@ fn app(hosts: &TestHosts) -> Project {
         project.file(&format!("app/module{i}.py"), &format!("VALUE = {i}\n"));
     }
     project.file("run.sh", "#!/bin/sh\necho run\n");
-    git(project.path(), &["init", "-q", "-b", "main"]);
-    git(
-        project.path(),
-        &["config", "user.email", "test@example.org"],
-    );
-    git(project.path(), &["config", "user.name", "Test"]);
     std::fs::set_permissions(
         project.path().join("run.sh"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -50,14 +45,8 @@ fn app(hosts: &TestHosts) -> Project {
     project
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    succeed(Command::new("git").args(args).current_dir(dir))
-}
-
 fn commit(project: &Project, message: &str) -> String {
-    git(project.path(), &["add", "-A"]);
-    git(project.path(), &["commit", "-q", "-m", message]);
-    git(project.path(), &["rev-parse", "HEAD"])
+    commit_all(project.path(), message)
 }
 
 fn deploy_to(hosts: &TestHosts, i: usize) -> PathBuf {

@@ -6,13 +6,13 @@
 //! it) wait while a marker file exists in its `deploy_to`, so a test can
 //! hold hosts at a chosen point and act on the fleet there.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::ferry::{Project, ferry_bin};
+use crate::support::git::{commit_all, git};
 use crate::support::sshd::TestHosts;
-use crate::support::succeed;
 
 const PLAYBOOK: &str = r#"- hosts: web
   vars:
@@ -39,9 +39,6 @@ fn app(hosts: &TestHosts) -> Project {
     project.file("deploy.yml", PLAYBOOK);
     project.file(".gitignore", ".ssh/\ninventory/\n");
     project.file("app.py", "VERSION = 1\n");
-    git(project.path(), &["init", "-q", "-b", "main"]);
-    git(project.path(), &["config", "user.email", "t@example.org"]);
-    git(project.path(), &["config", "user.name", "T"]);
     commit(&project, "v1");
     project
 }
@@ -56,18 +53,13 @@ fn deployed(n: usize) -> (TestHosts, Project, Vec<String>) {
     (hosts, project, serving)
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    succeed(Command::new("git").args(args).current_dir(dir))
-}
-
 /// Commits a change and returns the new commit; waits past the second so
 /// the next release id is new.
 fn commit(project: &Project, message: &str) -> String {
     project.file("app.py", &format!("VERSION = '{message}'\n"));
-    git(project.path(), &["add", "-A"]);
-    git(project.path(), &["commit", "-q", "-m", message]);
+    let commit = commit_all(project.path(), message);
     std::thread::sleep(Duration::from_millis(1100));
-    git(project.path(), &["rev-parse", "HEAD"])
+    commit
 }
 
 fn deploy_to(hosts: &TestHosts, i: usize) -> PathBuf {

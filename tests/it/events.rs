@@ -2,14 +2,12 @@
 //! `--json` run for real, each line held to docs/events.schema.json (by
 //! `support::ferry::run_ferry`, as every `--json` run of the suite is).
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::support::events;
 use crate::support::ferry::{Output, Project};
+use crate::support::git::commit_all;
 use crate::support::sshd::TestHosts;
-use crate::support::succeed;
 
 const PLAYBOOK: &str = r#"- hosts: web
   tasks:
@@ -31,12 +29,7 @@ fn app(hosts: &TestHosts) -> Project {
         "site.yml",
         "- hosts: all\n  tasks:\n    - name: Say\n      command: echo said\n    - name: Fail\n      shell: echo broke >&2; exit 3\n      ignore_errors: true\n",
     );
-    let git = |args: &[&str]| succeed(Command::new("git").args(args).current_dir(project.path()));
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "test@example.org"]);
-    git(&["config", "user.name", "Test"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "v1"]);
+    commit_all(project.path(), "v1");
     project
 }
 

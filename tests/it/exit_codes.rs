@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 use crate::support::ferry::{Output, Project};
+use crate::support::git::commit_all;
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
 use ferry::release::lock::{self, LockOwner};
@@ -27,12 +28,7 @@ fn app(hosts: &TestHosts) -> Project {
     project.file("deploy.yml", PLAYBOOK);
     project.file(".gitignore", ".ssh/\ninventory/\n");
     project.file("app.py", "print('hello')\n");
-    let git = |args: &[&str]| succeed(Command::new("git").args(args).current_dir(project.path()));
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "test@example.org"]);
-    git(&["config", "user.name", "Test"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "v1"]);
+    commit_all(project.path(), "v1");
     project
 }
 

@@ -4,8 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::support::apps::git;
 use crate::support::ferry::{Project, copy_dir, repo_root, run_ferry};
+use crate::support::git::git;
 
 /// `examples/NAME` in a directory of that name (init names the app after
 /// it), without its deploy.yml, inventories and secrets.

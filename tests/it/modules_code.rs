@@ -7,8 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::apps::{git, wheelhouse};
+use crate::support::apps::wheelhouse;
 use crate::support::ferry::Project;
+use crate::support::git::git;
 use crate::support::sshd::TestHosts;
 
 /// `(status, reason)` of every `step_end` of step `name`, in order.

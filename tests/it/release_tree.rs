@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::apps::{App, Supervisors};
 use crate::support::ferry::{Project, step_ends, step_reason};
+use crate::support::git::{self, git};
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
 
@@ -47,20 +48,6 @@ fn deploy_twice(project: &Project) -> (Duration, String) {
     (took, steps.join("; "))
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    succeed(
-        Command::new("git")
-            .args([
-                "-c",
-                "user.name=ferry",
-                "-c",
-                "user.email=ferry@example.invalid",
-            ])
-            .args(args)
-            .current_dir(dir),
-    )
-}
-
 /// Commits the whole work tree with the committer (and author) date
 /// `date`, as a commit made earlier than it is deployed, or rebased, is.
 /// Waits first so that the next deploy gets a release id of its own (ids
@@ -69,17 +56,10 @@ fn commit_dated(dir: &Path, message: &str, date: &str) {
     std::thread::sleep(Duration::from_millis(1100));
     git(dir, &["add", "-A"]);
     succeed(
-        Command::new("git")
-            .args([
-                "-c",
-                "user.name=ferry",
-                "-c",
-                "user.email=ferry@example.invalid",
-            ])
+        git::command(dir)
             .args(["commit", "-q", "-m", message])
             .env("GIT_COMMITTER_DATE", date)
-            .env("GIT_AUTHOR_DATE", date)
-            .current_dir(dir),
+            .env("GIT_AUTHOR_DATE", date),
     );
 }
 

@@ -6,8 +6,8 @@
 
 use base64::Engine as _;
 
-use crate::support::apps::git;
 use crate::support::ferry::{Output, Project};
+use crate::support::git::commit_all;
 use crate::support::sshd::TestHosts;
 
 const SECRET: &str = "s3cr3t-Value-9f2a";
@@ -51,9 +51,7 @@ fn project(hosts: &TestHosts, deploy: &str, secrets: &str) -> Project {
     project.file("secrets/test.yml", secrets);
     let mode = std::fs::Permissions::from_mode(0o600);
     std::fs::set_permissions(project.path().join("secrets/test.yml"), mode).unwrap();
-    git(project.path(), &["init", "-q", "-b", "main"]);
-    git(project.path(), &["add", "-A"]);
-    git(project.path(), &["commit", "-q", "-m", "v1"]);
+    commit_all(project.path(), "v1");
     project
 }
 

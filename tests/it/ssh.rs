@@ -2,12 +2,11 @@
 //! terminal (a tmux pane), through the system's ssh with ferry's view of
 //! the connection — and the same host key checks as every other command.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::ferry::Project;
+use crate::support::git::commit_all;
 use crate::support::sshd::TestHosts;
-use crate::support::succeed;
 use crate::support::tty::Tty;
 
 const PLAYBOOK: &str =
@@ -19,12 +18,7 @@ fn deployed(hosts: &TestHosts) -> Project {
     project.file("deploy.yml", PLAYBOOK);
     project.file(".gitignore", ".ssh/\ninventory/\n");
     project.file("app.txt", "v1\n");
-    let git = |args: &[&str]| succeed(Command::new("git").args(args).current_dir(project.path()));
-    git(&["init", "-q", "-b", "main"]);
-    git(&["config", "user.email", "test@example.org"]);
-    git(&["config", "user.name", "Test"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "v1"]);
+    commit_all(project.path(), "v1");
     let out = project.ferry(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     project

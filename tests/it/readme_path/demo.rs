@@ -24,8 +24,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::output::releases_of;
-use crate::support::apps::git;
 use crate::support::ferry::{copy_dir, repo_root};
+use crate::support::git::git;
 use crate::support::succeed;
 
 #[test]

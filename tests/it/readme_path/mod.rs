@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::apps::{App, SECRET, Supervisors, git, http_get};
+use crate::support::apps::{App, SECRET, Supervisors, http_get};
 use crate::support::ferry::{Output, copy_dir, repo_root, run_ferry, spawn_ferry};
+use crate::support::git::git;
 use crate::support::listing::Listing;
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;

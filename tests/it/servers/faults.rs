@@ -4,9 +4,9 @@
 //! shut down. No host switches unless all can; healed, a redeploy brings
 //! the whole fleet to the new release.
 
-use crate::support::apps::git;
 use crate::support::ferry::Project;
 use crate::support::fleet::Fleet;
+use crate::support::git::commit_all;
 
 const PLAYBOOK: &str = r#"- hosts: web
   tasks:
@@ -44,8 +44,7 @@ fn deploy(project: &Project) -> crate::support::ferry::Output {
 
 fn commit(project: &Project, version: &str) {
     project.file("app.py", &format!("VERSION = {version:?}\n"));
-    git(project.path(), &["add", "-A"]);
-    git(project.path(), &["commit", "-q", "-m", version]);
+    commit_all(project.path(), version);
 }
 
 #[test]
@@ -70,7 +69,6 @@ fn a_server_cut_off_frozen_or_down_switches_nobody_and_a_redeploy_heals() {
     );
     project.file("deploy.yml", PLAYBOOK);
     project.file(".gitignore", ".ssh/\n");
-    git(project.path(), &["init", "-q", "-b", "main"]);
     commit(&project, "v1");
     let out = deploy(&project);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::ferry::{Project, repo_root};
 use super::fleet::Fleet;
+use super::git::{commit_all, git};
 use super::sshd::TestHosts;
 
 /// The wheelhouse `.ci/run` fills from `tests/apps/requirements.txt`.
@@ -189,43 +190,19 @@ impl App {
     fn commit_first(project: Project, known_hosts: &Path, port: u16) -> App {
         let known = std::fs::read_to_string(known_hosts).unwrap();
         project.file(".ssh/known_hosts", &known);
-        git(project.path(), &["init", "-q", "-b", "main"]);
-        git(project.path(), &["add", "-A"]);
-        git(project.path(), &["commit", "-q", "-m", "v1"]);
+        commit_all(project.path(), "v1");
         App { project, port }
     }
 
     /// Writes `text` to `relative` and commits it as `message`.
     pub fn commit(&self, relative: &str, text: &str, message: &str) {
         self.project.file(relative, text);
-        git(self.project.path(), &["add", "-A"]);
-        git(self.project.path(), &["commit", "-q", "-m", message]);
+        commit_all(self.project.path(), message);
     }
 
     pub fn head(&self) -> String {
-        let out = Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(self.project.path())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        git(self.project.path(), &["rev-parse", "HEAD"])
     }
-}
-
-pub fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=ferry",
-            "-c",
-            "user.email=ferry@example.invalid",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?}");
 }
 
 /// `GET path` from `address:port`: the status and body, or why not.

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod events;
 pub mod ferry;
 pub mod fleet;
+pub mod git;
 pub mod listing;
 pub mod pebble;
 pub mod sshd;
