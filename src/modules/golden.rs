@@ -495,3 +495,22 @@ fn supervisorctl_checks_status_and_starts_only_what_is_not_running() {
     );
     assert_eq!(super::canonical("community.general.copy"), None);
 }
+
+#[test]
+fn nginx_reload_quotes_the_nginx_command_line_into_its_script() {
+    let got = compiled(
+        "nginx.reload",
+        json!({"binary": "/opt/my nginx/sbin/nginx", "prefix": "/srv/a b", "config": "/srv/a b/nginx.conf", "timeout": 5}),
+    )
+    .unwrap();
+    assert_eq!(got["kind"], "remote");
+    let script = got["run"].as_str().unwrap();
+    assert!(script.contains("timeout=5 prefix='/srv/a b'\n"), "{script}");
+    assert!(
+        script
+            .contains("set -- '/opt/my nginx/sbin/nginx' -p '/srv/a b' -c '/srv/a b/nginx.conf'\n"),
+        "{script}"
+    );
+    let err = compiled("nginx.reload", json!({"timeout": "soon"})).unwrap_err();
+    assert!(err.to_string().contains("whole number of seconds"), "{err}");
+}

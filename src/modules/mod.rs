@@ -25,6 +25,7 @@ mod git;
 mod golden;
 mod http;
 mod lineinfile;
+mod nginx;
 mod package;
 mod pause;
 mod pip;
@@ -66,6 +67,7 @@ pub const NAMES: &[&str] = &[
     "debug",
     "service",
     "http.check",
+    "nginx.reload",
     "release.upload",
     "release.switch",
     "release.cleanup",
@@ -235,6 +237,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "debug" => debug::KEYS,
         "service" => service::KEYS,
         "http.check" => http::KEYS,
+        "nginx.reload" => nginx::KEYS,
         "certs" => certs::KEYS,
         "apt" => apt::KEYS,
         "systemd" => systemd::KEYS,
@@ -320,6 +323,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "debug" => debug::debug(&args),
         "service" => service::service(&args),
         "http.check" => http::check(&args),
+        "nginx.reload" => nginx::reload(&args),
         "certs" => certs::certs(&args),
         "apt" => apt::apt(&args),
         "systemd" => systemd::systemd(&args),

@@ -29,6 +29,7 @@ mod modules_copy;
 mod modules_files;
 mod modules_services;
 mod nginx;
+mod nginx_reload;
 mod readme_path;
 mod release_remote;
 mod release_tree;

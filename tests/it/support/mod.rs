@@ -10,6 +10,7 @@ pub mod ferry;
 pub mod fleet;
 pub mod git;
 pub mod listing;
+pub mod nginx;
 pub mod pebble;
 pub mod sshd;
 pub mod tty;
