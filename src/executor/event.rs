@@ -88,6 +88,11 @@ pub enum Event {
         host: String,
         #[serde(rename = "elapsed_ms", with = "millis")]
         elapsed: Duration,
+        /// Handlers a change notified that did not run (the host stopped
+        /// first, or one of them failed): what they apply is not applied,
+        /// and a later run notifies them only if their cause changes again.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        handlers_not_run: Vec<String>,
     },
     /// Ctrl-C, as it arrives: the first stops hosts that have not switched
     /// (no new steps; running ones end or are stopped) while hosts that

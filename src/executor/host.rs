@@ -65,6 +65,9 @@ pub struct HostResult {
     pub rolling_back: bool,
     /// Check mode: the predicted text of files edited so far, by path.
     pub predicted: std::collections::BTreeMap<String, String>,
+    /// Handlers a change notified that did not run: the host stopped
+    /// before them, or an earlier handler failed.
+    pub handlers_not_run: Vec<String>,
 }
 
 /// Everything the hosts of one run share.
@@ -111,6 +114,8 @@ pub async fn run_host(
     if !result.failed && !result.interrupted {
         run_handlers(plan, session, shared, &mut result, &mut notified).await;
     }
+    let left = notified_handlers(plan, &notified, 0).map(|h| h.name.clone());
+    result.handlers_not_run.extend(left);
     if let Some(deploy) = shared.deploy
         && result.reached_switch
         && !result.settled
@@ -121,6 +126,7 @@ pub async fn run_host(
     shared.reporter.event(&Event::HostDone {
         host: plan.host.clone(),
         elapsed: started.elapsed(),
+        handlers_not_run: result.handlers_not_run.clone(),
     });
     result
 }
@@ -161,7 +167,8 @@ async fn run_steps<'s>(
 
 /// Runs the handlers notified so far, in the play's order, and forgets the
 /// notifications (a later notify runs a handler again at the next flush);
-/// false when one failed or Ctrl-C stopped it: the host stops.
+/// false when one failed or Ctrl-C stopped it: the host stops, and the
+/// notified handlers after it are recorded as not run.
 async fn run_handlers(
     plan: &HostPlan,
     session: &Session,
@@ -183,11 +190,25 @@ async fn run_handlers(
             )
             .await
         {
+            let left = notified_handlers(plan, notified, i + 1).map(|h| h.name.clone());
+            result.handlers_not_run.extend(left);
+            notified.clear();
             return false;
         }
     }
     notified.clear();
     true
+}
+
+/// The play's handlers from position `from` on that `notified` names.
+fn notified_handlers<'p>(
+    plan: &'p HostPlan,
+    notified: &'p HashSet<String>,
+    from: usize,
+) -> impl Iterator<Item = &'p Step> {
+    plan.handlers[from.min(plan.handlers.len())..]
+        .iter()
+        .filter(|h| h.listen.iter().any(|name| notified.contains(name)))
 }
 
 /// Runs one step and records it; false when the host must stop here.

@@ -217,6 +217,7 @@ pub(crate) mod tests {
         Event::HostDone {
             host: host.into(),
             elapsed: Duration::from_millis(ms),
+            handlers_not_run: Vec::new(),
         }
     }
 

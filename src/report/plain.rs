@@ -167,7 +167,7 @@ impl State {
                     indent(&mut out, 4, output);
                 }
             }
-            Event::HostDone { host, elapsed } => {
+            Event::HostDone { host, elapsed, .. } => {
                 let counts = &self.recap.hosts[host.as_str()];
                 let mut text = format!(
                     "{host} done: ok={} changed={} skipped={} failed={}",

@@ -112,12 +112,16 @@ pub enum Failure {
     },
     /// A host could not be reached.
     Unreachable { host: String, error: String },
+    /// Handlers a change notified did not run on a host.
+    HandlersNotRun { host: String, handlers: Vec<String> },
 }
 
 impl Failure {
     pub fn host(&self) -> &str {
         match self {
-            Failure::Step { host, .. } | Failure::Unreachable { host, .. } => host,
+            Failure::Step { host, .. }
+            | Failure::Unreachable { host, .. }
+            | Failure::HandlersNotRun { host, .. } => host,
         }
     }
 }
@@ -180,11 +184,21 @@ impl Recap {
                     });
                 }
             }
-            Event::HostDone { host, elapsed } => {
+            Event::HostDone {
+                host,
+                elapsed,
+                handlers_not_run,
+            } => {
                 let counts = self.host(host);
                 counts.elapsed = counts.elapsed - counts.since_done + *elapsed;
                 counts.since_done = Duration::ZERO;
                 counts.done = true;
+                if !handlers_not_run.is_empty() {
+                    self.failures.push(Failure::HandlersNotRun {
+                        host: host.clone(),
+                        handlers: handlers_not_run.clone(),
+                    });
+                }
             }
             Event::Interrupted { waiting } => self.interrupted = Some(waiting.clone()),
             Event::Stopping { .. } => {}

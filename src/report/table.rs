@@ -125,6 +125,15 @@ pub(crate) fn render_failure(failure: &Failure, paint: &Paint, out: &mut String)
             let _ = writeln!(out, "{}", paint.paint(&head, Tone::Bad));
             let _ = writeln!(out, "  {error}");
         }
+        Failure::HandlersNotRun { host, handlers } => {
+            let names: Vec<String> = handlers.iter().map(|h| format!("\"{h}\"")).collect();
+            let head = format!("{host}: notified, not run: {}", names.join(", "));
+            let _ = writeln!(out, "{}", paint.paint(&head, Tone::Bad));
+            let _ = writeln!(
+                out,
+                "  what they apply is not applied yet, and a later run notifies them only if what notified them changes again: run them by hand (`ferry run`)"
+            );
+        }
         Failure::Step {
             host,
             step,

@@ -273,7 +273,7 @@ impl Live {
                     self.say(&lines);
                 }
             }
-            Event::HostDone { host, elapsed } => {
+            Event::HostDone { host, elapsed, .. } => {
                 let counts = &self.recap.hosts[host.as_str()];
                 let mut message = format!(
                     "ok={} changed={} skipped={} failed={}",
@@ -550,6 +550,7 @@ mod tests {
             terminal.event(&Event::HostDone {
                 host: host.clone(),
                 elapsed: Duration::from_millis(10),
+                handlers_not_run: Vec::new(),
             });
         }
         // The finished hosts keep their lines until others need them.
@@ -600,6 +601,7 @@ mod tests {
             terminal.event(&Event::HostDone {
                 host: host.clone(),
                 elapsed: Duration::from_millis(15),
+                handlers_not_run: Vec::new(),
             });
         }
         {

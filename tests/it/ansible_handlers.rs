@@ -91,3 +91,67 @@ fn meta_actions_ferry_does_not_run_are_refused_with_their_location() {
         assert!(out.stderr.contains(says), "{says}\n{}", out.stderr);
     }
 }
+
+/// A host that stops after a change notified a handler, or whose handler
+/// fails before the next one, says which handlers did not run: what they
+/// apply (a reload, a restart) is not applied, and a second run, finding
+/// the change made, would not notify them again.
+#[test]
+fn handlers_a_change_notified_that_did_not_run_are_named_in_the_recap() {
+    let hosts = TestHosts::start(2);
+    let project = Project::with_hosts(&hosts);
+    project.file(
+        "site.yml",
+        r#"- hosts: web
+  tasks:
+    - file: path={{ deploy_to }} state=directory
+    - copy: {content: "v2\n", dest: "{{ deploy_to }}/site.conf"}
+      notify: [Reload web, Restart app]
+    - shell: "test {{ inventory_hostname }} != host1"
+  handlers:
+    - name: Reload web
+      shell: "test {{ inventory_hostname }} != host2"
+    - name: Restart app
+      shell: echo restarted >> {{ deploy_to }}/restarts
+"#,
+    );
+    let out = project.ferry(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        r#"host1: notified, not run: "Reload web", "Restart app""#,
+        r#"host2: notified, not run: "Restart app""#,
+    ] {
+        assert!(out.stdout.contains(line), "{}", out.stdout);
+    }
+
+    // The same, as events, from the same start.
+    for host in &hosts.hosts {
+        std::fs::remove_file(host.dir.join("app/site.conf")).unwrap();
+    }
+    let (out, events) = project.ferry_json(&["playbook", "site.yml", "-i", "inventory/test.ini"]);
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    let not_run = |host: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "host_done" && e["host"] == host)
+            .map(|e| e["handlers_not_run"].clone())
+            .unwrap()
+    };
+    // host1 stopped at the step after the change; host2's first handler
+    // failed before the second.
+    assert_eq!(
+        not_run("host1"),
+        serde_json::json!(["Reload web", "Restart app"])
+    );
+    assert_eq!(not_run("host2"), serde_json::json!(["Restart app"]));
+    assert!(!hosts.hosts[1].dir.join("app/restarts").exists());
+    let recap = events.last().unwrap();
+    let kinds: Vec<_> = recap["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["host"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("handlers_not_run", "host1")), "{kinds:?}");
+    assert!(kinds.contains(&("handlers_not_run", "host2")), "{kinds:?}");
+}
