@@ -5,6 +5,7 @@ mod listing;
 mod logs;
 mod manual;
 mod release;
+mod remote;
 mod setup;
 mod ssh;
 
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Man => manual::man(),
         Command::Logs(args) => logs::logs(dir, args),
         Command::Ssh(args) => ssh::ssh(dir, args),
+        Command::Remote(args) => remote::remote(dir, args),
     }
 }
 
