@@ -26,7 +26,7 @@ pub struct Cli {
 pub enum Command {
     /// Scaffold deploy.yml and inventory/ for the app in this directory.
     #[command(
-        after_help = "Examples:\n  ferry init            # guess the kind of app\n  ferry init --django"
+        after_help = "Examples:\n  ferry init            # guess the kind of app\n  ferry init --django\n  ferry init --ci github   # a GitHub Actions workflow running `ferry deploy`"
     )]
     Init(InitArgs),
     /// Deploy a revision to every host of a stage.
@@ -136,9 +136,13 @@ pub struct RemoteArgs {
 pub enum RemoteAction {
     /// Set up the push target on the stage's deploy host (re-run to update
     /// it) and add the git remote STAGE.
+    #[command(
+        after_help = "Examples:\n  ferry remote add production   # then: git push production main\n  ferry remote add staging --host web2 --branch develop"
+    )]
     Add(RemoteAddArgs),
     /// Remove the push target, its key from the stage's hosts, and the git
     /// remote.
+    #[command(after_help = "Example:\n  ferry remote remove production")]
     Remove(StageArgs),
 }
 
@@ -174,6 +178,10 @@ pub struct InitArgs {
     /// Any app whose Procfile says how to run its processes.
     #[arg(long)]
     pub procfile: bool,
+    /// Also write a CI workflow that runs `ferry deploy production` on
+    /// every push to main (in a project that has deploy.yml: only that).
+    #[arg(long, value_name = "CI")]
+    pub ci: Option<crate::init::ci::Ci>,
 }
 
 #[derive(Debug, Args)]

@@ -45,8 +45,17 @@ fn run(fleet: &Fleet, dir: &Path, program: &Path, args: &[&str]) -> (i32, String
     (out.status.code().unwrap_or(-1), text)
 }
 
-fn ferry(fleet: &Fleet, dir: &Path, args: &[&str]) -> (i32, String) {
-    run(fleet, dir, &ferry_bin(), args)
+/// Runs `ferry` in a project as its pusher: calls of the form
+/// `pusher.ferry(&[…])` count as run for the README's guard.
+struct Pusher<'a> {
+    fleet: &'a Fleet,
+    dir: &'a Path,
+}
+
+impl Pusher<'_> {
+    fn ferry(&self, args: &[&str]) -> (i32, String) {
+        run(self.fleet, self.dir, &ferry_bin(), args)
+    }
 }
 
 fn push(fleet: &Fleet, dir: &Path, args: &[&str]) -> (i32, String) {
@@ -92,9 +101,10 @@ fn git_push_deploys_and_a_failed_deploy_rejects_the_push() {
     let inventory = fleet.inventory("deploy", &[("web", &["web1", "web2"])], &vars);
     let app = App::on_fleet("flask-hello", &fleet, &inventory, "", 8000);
     let dir = app.project.path();
+    let pusher = Pusher { fleet: &fleet, dir };
 
     // Set up: the push target on web1, its key on both servers.
-    let (status, text) = ferry(&fleet, dir, &["remote", "add", "test"]);
+    let (status, text) = pusher.ferry(&["remote", "add", "test"]);
     assert_eq!(status, 0, "{text}");
     assert!(text.contains("generated the push key on `web1`"), "{text}");
     assert!(text.contains("reaches the push target"), "{text}");
@@ -218,7 +228,7 @@ fn git_push_deploys_and_a_failed_deploy_rejects_the_push() {
     }
 
     // Setting up again changes nothing, and says so.
-    let (status, text) = ferry(&fleet, dir, &["remote", "add", "test", "--json"]);
+    let (status, text) = pusher.ferry(&["remote", "add", "test", "--json"]);
     assert_eq!(status, 0, "{text}");
     let changed: Vec<&str> = text
         .lines()
@@ -234,7 +244,7 @@ fn git_push_deploys_and_a_failed_deploy_rejects_the_push() {
 
     // Remove: the directory, the key on every server, the git remote.
     let key = fleet.root("web1", &format!("cat {PUSH_DIR}/home/.ssh/id_ed25519.pub"));
-    let (status, text) = ferry(&fleet, dir, &["remote", "remove", "test"]);
+    let (status, text) = pusher.ferry(&["remote", "remove", "test"]);
     assert_eq!(status, 0, "{text}");
     assert_eq!(
         fleet
