@@ -46,6 +46,9 @@ use crate::transport::{Target, Trust};
 const HOOK: &str = include_str!("remote/hook.sh");
 /// The name of the deploy host's key, under the push directory's home.
 const KEY: &str = "home/.ssh/id_ed25519";
+/// The lines the first run prints when it made the directory, the key.
+const CREATED: &str = "ferry-push: created";
+const GENERATED: &str = "ferry-push: generated";
 
 pub(super) fn remote(dir: &Path, args: RemoteArgs) -> Result<(), Error> {
     match args.action {
@@ -215,10 +218,10 @@ fn prepare(dir: &Path, stage_name: &str, st: &Stage, exec: &ExecArgs) -> Result<
     let script = format!(
         "set -e; cd\n\
          command -v git >/dev/null 2>&1 || {{ echo 'git is not installed here: the push target is a git repository (apt-get install git)' >&2; exit 1; }}\n\
-         [ -d {p} ] || echo created\n\
+         [ -d {p} ] || echo {CREATED}\n\
          mkdir -p {p}/bin {p}/home/.ssh {p}/project/secrets {p}/project/inventory {p}/work\n\
          chmod 700 {p}/home {p}/home/.ssh {p}/project {p}/project/secrets\n\
-         if [ ! -f {p}/{KEY} ]; then ssh-keygen -q -t ed25519 -N '' -C \"ferry-push@$(hostname)\" -f {p}/{KEY} >/dev/null; echo generated; fi\n\
+         if [ ! -f {p}/{KEY} ]; then ssh-keygen -q -t ed25519 -N '' -C \"ferry-push@$(hostname)\" -f {p}/{KEY} >/dev/null; echo {GENERATED}; fi\n\
          echo \"dir=$(cd {p} && pwd)\"\n\
          echo \"arch=$(uname -m)\"\n\
          echo \"key=$(cat {p}/{KEY}.pub)\"\n"
@@ -230,7 +233,7 @@ fn prepare(dir: &Path, stage_name: &str, st: &Stage, exec: &ExecArgs) -> Result<
             "name": "push directory and key",
             "shell": script,
             "register": "prep",
-            "changed_when": "'created' in prep.stdout or 'generated' in prep.stdout",
+            "changed_when": format!("'{CREATED}' in prep.stdout or '{GENERATED}' in prep.stdout"),
         }],
     }]);
     let mut plan = compile_synthetic(
@@ -269,13 +272,13 @@ fn prepare(dir: &Path, stage_name: &str, st: &Stage, exec: &ExecArgs) -> Result<
             std::env::consts::ARCH
         )));
     }
-    if stdout.contains("created") {
+    if stdout.lines().any(|l| l == CREATED) {
         say(
             exec,
             &format!("created the push directory on `{}`", st.host.name),
         );
     }
-    if stdout.contains("generated") {
+    if stdout.lines().any(|l| l == GENERATED) {
         say(
             exec,
             &format!("generated the push key on `{}`", st.host.name),
