@@ -26,7 +26,7 @@ pub struct Cli {
 pub enum Command {
     /// Scaffold deploy.yml and inventory/ for the app in this directory.
     #[command(
-        after_help = "Examples:\n  ferry init            # guess the kind of app\n  ferry init --django"
+        after_help = "Examples:\n  ferry init            # guess the kind of app\n  ferry init --django\n  ferry init --ci github   # a GitHub Actions workflow running `ferry deploy`"
     )]
     Init(InitArgs),
     /// Deploy a revision to every host of a stage.
@@ -82,6 +82,12 @@ pub enum Command {
         after_help = "Examples:\n  ferry ssh production          # the stage's first host\n  ferry ssh production web2"
     )]
     Ssh(SshArgs),
+    /// Set up `git push STAGE main` to deploy the stage (or remove it): the
+    /// push is accepted only if the deploy succeeded.
+    #[command(
+        after_help = "Examples:\n  ferry remote add production              # then: git push production main\n  ferry remote add production --host web2\n  ferry remote remove production"
+    )]
+    Remote(RemoteArgs),
     /// Print a completion script for SHELL on stdout.
     #[command(
         after_help = "Examples:\n  ferry completions bash > ~/.local/share/bash-completion/completions/ferry\n  ferry completions zsh > ~/.zfunc/_ferry\n  ferry completions fish > ~/.config/fish/completions/ferry.fish"
@@ -121,6 +127,41 @@ pub struct SshArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RemoteArgs {
+    #[command(subcommand)]
+    pub action: RemoteAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteAction {
+    /// Set up the push target on the stage's deploy host (re-run to update
+    /// it) and add the git remote STAGE.
+    #[command(
+        after_help = "Examples:\n  ferry remote add production   # then: git push production main\n  ferry remote add staging --host web2 --branch develop"
+    )]
+    Add(RemoteAddArgs),
+    /// Remove the push target, its key from the stage's hosts, and the git
+    /// remote.
+    #[command(after_help = "Example:\n  ferry remote remove production")]
+    Remove(StageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteAddArgs {
+    /// The stage: its inventory is inventory/STAGE.yml (or .yaml, .ini).
+    pub stage: String,
+    /// The deploy host (default: the first of group `push`, else the first
+    /// host the deploy reaches).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The branch whose pushes deploy; pushes to others are refused.
+    #[arg(long, default_value = "main", value_name = "BRANCH")]
+    pub branch: String,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     pub shell: clap_complete::Shell,
@@ -137,6 +178,10 @@ pub struct InitArgs {
     /// Any app whose Procfile says how to run its processes.
     #[arg(long)]
     pub procfile: bool,
+    /// Also write a CI workflow that runs `ferry deploy production` on
+    /// every push to main (in a project that has deploy.yml: only that).
+    #[arg(long, value_name = "CI")]
+    pub ci: Option<crate::init::ci::Ci>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
 
+pub mod ci;
+
 const DEPLOY: &str = include_str!("init/deploy.yml.in");
 const INVENTORY: &str = include_str!("init/production.yml.in");
 const SECRETS: &str = include_str!("init/secrets.yml.in");

@@ -194,7 +194,15 @@ fn compile_host(
             ),
         );
     }
-    let address = input.inventory.address(host);
+    // `-e` outranks the inventory for the connection variables too, as in
+    // Ansible (a push target's deploy logs in with its own key this way).
+    let address = {
+        let mut vars = input.inventory.host_vars(host);
+        for (extra, _) in &input.extra_vars {
+            vars.extend(extra.clone());
+        }
+        crate::inventory::HostAddress::from_vars(host, &vars)
+    };
     if input.login == Login::Setup {
         let deploy_user = address.user.clone().unwrap_or_else(|| "deploy".into());
         scope.set("deploy_user", Raw::Final(Arc::new(json!(deploy_user))));

@@ -5,6 +5,7 @@ mod listing;
 mod logs;
 mod manual;
 mod release;
+mod remote;
 mod setup;
 mod ssh;
 
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Man => manual::man(),
         Command::Logs(args) => logs::logs(dir, args),
         Command::Ssh(args) => ssh::ssh(dir, args),
+        Command::Remote(args) => remote::remote(dir, args),
     }
 }
 
@@ -61,7 +63,17 @@ fn init(dir: &Path, args: crate::cli::InitArgs) -> Result<(), Error> {
         (_, _, true) => Some(Kind::Procfile),
         _ => None,
     };
+    if let Some(ci) = args.ci
+        && crate::stage::playbook_path(dir).is_ok()
+        && wanted.is_none()
+    {
+        return init_ci(dir, ci);
+    }
     let scaffold = crate::init::scaffold(dir, wanted)?;
+    // Refused before anything is written, as the scaffold's files are.
+    if let Some(ci) = args.ci {
+        crate::init::ci::workflow(dir, ci, "production")?;
+    }
     crate::init::write(dir, &scaffold)
         .map_err(|e| Error::Failed(format!("cannot write the files: {e}")))?;
     println!("{} app `{}`: wrote", scaffold.kind.name(), scaffold.app);
@@ -95,6 +107,21 @@ fn init(dir: &Path, args: crate::cli::InitArgs) -> Result<(), Error> {
     );
     println!(
         "  `ferry setup production`, read the plan with `ferry plan production`, and deploy with `ferry deploy production`."
+    );
+    match args.ci {
+        Some(ci) => init_ci(dir, ci),
+        None => Ok(()),
+    }
+}
+
+/// `ferry init --ci`: the CI workflow, and the secrets it needs.
+fn init_ci(dir: &Path, ci: crate::init::ci::Ci) -> Result<(), Error> {
+    let (path, text) = crate::init::ci::workflow(dir, ci, "production")?;
+    crate::init::ci::write(&path, &text)
+        .map_err(|e| Error::Failed(format!("cannot write `{}`: {e}", path.display())))?;
+    println!("wrote {}", path.display());
+    println!(
+        "  It deploys on every push to main. Give the CI the secrets its header names:\n  FERRY_SSH_KEY, FERRY_KNOWN_HOSTS, FERRY_SECRETS, and FERRY_URL (where to get this ferry)."
     );
     Ok(())
 }

@@ -283,3 +283,67 @@ fn plan_into_a_closed_pipe_panicked() {
         assert_eq!(out.status.code(), Some(0), "{stderr}");
     }
 }
+
+/// The defect: `-e ansible_ssh_private_key_file=…` (or any connection
+/// variable) was a variable like any other, while the host was still
+/// reached with the inventory's key; in Ansible extra vars outrank the
+/// inventory there too, and a push target's deploy relies on it.
+#[test]
+fn extra_vars_outrank_the_inventorys_connection_variables() {
+    let project = Project::example(
+        "flask-hello",
+        "local",
+        &format!("secret_key: {EXAMPLE_SECRET}\n"),
+    );
+    let out = project.ferry(&[
+        "plan",
+        "local",
+        "--offline",
+        "--json",
+        "-e",
+        "ansible_ssh_private_key_file=/srv/push/home/.ssh/id_ed25519",
+        "-e",
+        "ansible_port=2299",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    for host in plan["plays"][0]["hosts"].as_array().unwrap() {
+        assert_eq!(
+            host["connection"]["key_file"], "/srv/push/home/.ssh/id_ed25519",
+            "{host}"
+        );
+        assert_eq!(host["connection"]["port"], 2299, "{host}");
+    }
+}
+
+/// `ferry remote add` never takes over a git remote it did not make, and
+/// says so before it connects to any host.
+#[test]
+fn remote_add_refuses_a_git_remote_it_did_not_make() {
+    let project = Project::example(
+        "flask-hello",
+        "local",
+        &format!("secret_key: {EXAMPLE_SECRET}\n"),
+    );
+    let dir = project.path();
+    crate::support::git::git(dir, &["init", "-q", "-b", "main"]);
+    crate::support::git::git(dir, &["add", "-A"]);
+    crate::support::git::git(dir, &["commit", "-q", "-m", "v1"]);
+    crate::support::git::git(dir, &["remote", "add", "local", "git@example.org:shop.git"]);
+    let out = project.ferry(&["remote", "add", "local"]);
+    assert_eq!(out.status, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "has a git remote `local` already (git@example.org:shop.git), not made by ferry"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = project.ferry(&["remote", "remove", "local"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no push target `local`"),
+        "{}",
+        out.stderr
+    );
+}

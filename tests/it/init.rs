@@ -4,6 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
+use clap::Parser as _;
+
 use crate::support::ferry::{Project, copy_dir, repo_root, run_ferry};
 use crate::support::git::git;
 
@@ -289,4 +291,103 @@ fn what_init_writes_sets_up_with_ferry_setup_web_and_db_hosts_apart() {
     let secrets = std::fs::read_to_string(dir.join("secrets/production.yml")).unwrap();
     assert!(secrets.contains("CHANGE-ME"));
     assert!(!out.stdout.contains("CHANGE-ME"), "{}", out.stdout);
+}
+
+/// The `ferry …` commands of a workflow's shell lines (`run:` blocks,
+/// `script:` items), split into words as the shell would.
+fn ferry_commands(shell: &str) -> Vec<Vec<String>> {
+    shell
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("ferry "))
+        .map(|l| shlex::split(l).unwrap_or_else(|| panic!("does not split: {l}")))
+        .collect()
+}
+
+/// Every shell line of a parsed workflow: GitHub's `run:` strings, GitLab's
+/// `before_script:`/`script:` items.
+fn shell_lines(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("run", serde_json::Value::String(text)) => out.push_str(&format!("{text}\n")),
+                    ("script" | "before_script", serde_json::Value::Array(items)) => {
+                        for item in items {
+                            out.push_str(&format!("{}\n", item.as_str().unwrap_or_default()));
+                        }
+                    }
+                    _ => shell_lines(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| shell_lines(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn init_ci_writes_workflows_whose_ferry_commands_are_real_and_keep_secrets_off_command_lines() {
+    let (_root, dir) = bare_example("flask-hello");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    // With the scaffold: deploy.yml and the GitHub workflow.
+    let out = run_ferry(&dir, &["init", "--ci", "github"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(dir.join("deploy.yml").is_file());
+    // In a project that has deploy.yml: the workflow only.
+    let out = run_ferry(&dir, &["init", "--ci", "gitlab"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(".gitlab-ci.yml"), "{}", out.stdout);
+    // Never over a file.
+    let again = run_ferry(&dir, &["init", "--ci", "gitlab"]);
+    assert_eq!(again.status, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("never overwrites"),
+        "{}",
+        again.stderr
+    );
+
+    for (file, deploy_job) in [
+        (".github/workflows/deploy.yml", "deploy"),
+        (".gitlab-ci.yml", "deploy-production"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let parsed: serde_json::Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file} is not YAML: {e}"));
+        let jobs = if file.starts_with(".github") {
+            let push = parsed.get("on").or_else(|| parsed.get("true"));
+            assert_eq!(
+                push.and_then(|on| on["push"]["branches"].as_array().cloned()),
+                Some(vec![serde_json::json!("main")]),
+                "{file}: not on pushes to main"
+            );
+            &parsed["jobs"]
+        } else {
+            &parsed
+        };
+        assert!(
+            jobs.get(deploy_job).is_some(),
+            "{file}: no job `{deploy_job}`"
+        );
+        let mut shell = String::new();
+        shell_lines(jobs, &mut shell);
+        let commands = ferry_commands(&shell);
+        assert!(
+            commands
+                .iter()
+                .any(|c| c[1] == "deploy" && c.contains(&"--rev".to_string())),
+            "{file}: no `ferry deploy --rev`: {commands:?}"
+        );
+        for words in &commands {
+            // `ferry --version` "fails" by printing the version: real too.
+            if let Err(e) = ferry::cli::Cli::try_parse_from(words)
+                && e.kind() != clap::error::ErrorKind::DisplayVersion
+            {
+                panic!("{file}: `{}` is not a ferry command: {e}", words.join(" "));
+            }
+        }
+        // Secrets reach files through the environment, never a command line.
+        assert!(!shell.contains("secrets."), "{file}: {shell}");
+        assert!(!shell.contains("echo $FERRY"), "{file}: {shell}");
+    }
 }

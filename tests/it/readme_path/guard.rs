@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 pub(super) const README: &str = include_str!("../../../README.md");
 /// The walk, whose `walk.ferry(&[…])` calls the guard reads.
 const WALK: &str = include_str!("mod.rs");
+/// The push-to-deploy test on real servers: its `pusher.ferry(&[…])` calls
+/// count as run (the walk's loopback hosts share this machine's home).
+const PUSH: &str = include_str!("../servers/push.rs");
 /// The demo, which `demo.rs` runs: its `ferry ARGS` lines count as run.
 const DEMO: &str = include_str!("../../../examples/demo.sh");
 
@@ -137,7 +140,7 @@ fn every_command_the_readme_shows_is_on_the_newcomer_path() {
     )
     .unwrap();
     let literal = regex::Regex::new(r#""([^"]*)""#).unwrap();
-    for call in calls.captures_iter(WALK) {
+    for call in calls.captures_iter(WALK).chain(calls.captures_iter(PUSH)) {
         let args: Vec<&str> = literal
             .captures_iter(&call[1])
             .map(|c| c.get(1).unwrap().as_str())

@@ -13,6 +13,7 @@ mod flask_systemd;
 mod logs_systemd;
 mod packages;
 mod provisioning;
+mod push;
 mod setup;
 mod systemd_module;
 mod tls;
