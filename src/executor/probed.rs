@@ -82,7 +82,8 @@ pub(super) async fn probed(step: &Step, cx: &StepContext<'_>, probed: &Probed) -
     outcome.command = command.clone();
     outcome.predicted = predicted;
     if let Some(cmd) = command {
-        fields.insert("cmd".into(), json!(cmd));
+        // A module may register Ansible's own form (`django_manage`'s argv).
+        fields.entry("cmd").or_insert(json!(cmd));
     }
     for (key, value) in fields {
         outcome.result[key] = value;

@@ -17,6 +17,7 @@ mod copy;
 mod copy_tree;
 mod cron;
 mod debug;
+mod django_manage;
 pub(crate) mod edit;
 mod file;
 mod get_url;
@@ -102,6 +103,7 @@ pub const NAMES: &[&str] = &[
     "cron",
     "supervisorctl",
     "pause",
+    "django_manage",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -116,7 +118,7 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         ("ansible.posix.", &["authorized_key"][..]),
         (
             "community.general.",
-            &["sudoers", "ufw", "supervisorctl"][..],
+            &["sudoers", "ufw", "supervisorctl", "django_manage"][..],
         ),
         (
             "community.postgresql.",
@@ -267,6 +269,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "cron" => cron::KEYS,
         "supervisorctl" => supervisorctl::KEYS,
         "pause" => pause::KEYS,
+        "django_manage" => django_manage::KEYS,
         _ => release::KEYS,
     }
 }
@@ -353,6 +356,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "cron" => cron::cron(&args),
         "supervisorctl" => supervisorctl::supervisorctl(&args),
         "pause" => pause::pause(&args),
+        "django_manage" => django_manage::django_manage(&args),
         other => release::release(other, &args),
     }
 }

@@ -57,6 +57,8 @@ pub enum Prober {
     #[serde(rename = "postgresql_privs")]
     PostgresPrivs(super::postgresql::privs::PostgresPrivs),
     Ufw(super::ufw::Ufw),
+    #[serde(rename = "django_manage")]
+    DjangoManage(super::django_manage::DjangoManage),
 }
 
 /// What a probe's output says to do.
@@ -92,6 +94,7 @@ impl Prober {
             Prober::PgHba(hba) => hba.decide(probe),
             Prober::PostgresPrivs(privs) => privs.decide(probe),
             Prober::Ufw(ufw) => ufw.decide(probe),
+            Prober::DjangoManage(django) => django.decide(probe),
         }
     }
 
@@ -100,6 +103,7 @@ impl Prober {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
             Prober::GetUrl(get) => get.finish(stdout, fields),
+            Prober::DjangoManage(django) => django.finish(stdout, fields),
             _ => {}
         }
     }
@@ -120,6 +124,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
+            Prober::DjangoManage(django) => Some(django.works_in()),
             _ => None,
         }
     }
@@ -133,6 +138,7 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
+            Prober::DjangoManage(django) => django.after_created(),
             _ => String::new(),
         }
     }
@@ -172,6 +178,7 @@ impl Prober {
             Prober::PgHba(hba) => hba.describe(),
             Prober::PostgresPrivs(privs) => privs.describe(),
             Prober::Ufw(ufw) => ufw.describe(),
+            Prober::DjangoManage(django) => django.describe(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod logs;
 mod modules_code;
 mod modules_control;
 mod modules_copy;
+mod modules_django;
 mod modules_files;
 mod modules_services;
 mod nginx;
