@@ -39,6 +39,7 @@ mod sudoers;
 mod supervisorctl;
 mod systemd;
 mod ufw;
+mod unarchive;
 mod uri;
 mod user;
 mod wait_for;
@@ -104,6 +105,7 @@ pub const NAMES: &[&str] = &[
     "supervisorctl",
     "pause",
     "django_manage",
+    "unarchive",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -270,6 +272,7 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "supervisorctl" => supervisorctl::KEYS,
         "pause" => pause::KEYS,
         "django_manage" => django_manage::KEYS,
+        "unarchive" => unarchive::KEYS,
         _ => release::KEYS,
     }
 }
@@ -357,6 +360,7 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "supervisorctl" => supervisorctl::supervisorctl(&args),
         "pause" => pause::pause(&args),
         "django_manage" => django_manage::django_manage(&args),
+        "unarchive" => unarchive::unarchive(&args),
         other => release::release(other, &args),
     }
 }

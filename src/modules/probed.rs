@@ -59,6 +59,7 @@ pub enum Prober {
     Ufw(super::ufw::Ufw),
     #[serde(rename = "django_manage")]
     DjangoManage(super::django_manage::DjangoManage),
+    Unarchive(super::unarchive::Unarchive),
 }
 
 /// What a probe's output says to do.
@@ -78,6 +79,9 @@ pub enum Decision {
 impl Prober {
     /// Decides from the probe's stdout; also returns the result fields
     /// Ansible registers that the probe alone tells (`before`, `after`).
+    /// A change to files may add `diff`, what `--diff` shows (never
+    /// registered): `{"path", "before", "after"}` for one file's text
+    /// (`null` for no file), or `{"prepared": text}`.
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         match self {
             Prober::Git(git) => git.decide(probe),
@@ -95,6 +99,7 @@ impl Prober {
             Prober::PostgresPrivs(privs) => privs.decide(probe),
             Prober::Ufw(ufw) => ufw.decide(probe),
             Prober::DjangoManage(django) => django.decide(probe),
+            Prober::Unarchive(archive) => archive.decide(probe),
         }
     }
 
@@ -179,6 +184,7 @@ impl Prober {
             Prober::PostgresPrivs(privs) => privs.describe(),
             Prober::Ufw(ufw) => ufw.describe(),
             Prober::DjangoManage(django) => django.describe(),
+            Prober::Unarchive(archive) => archive.describe(),
         }
     }
 }

@@ -4,31 +4,9 @@
 //! exactly what the run then reports, and a second run is `ok`.
 
 use crate::support::apps::wheelhouse;
-use crate::support::ferry::{Project, copy_dir, repo_root, step_ends};
+use crate::support::checked::playbook;
+use crate::support::ferry::{Project, copy_dir, repo_root};
 use crate::support::sshd::TestHosts;
-
-/// `(name, status, reason)` of every step that ended.
-fn ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_end")
-        .map(|e| {
-            let text = |key: &str| e[key].as_str().unwrap_or_default().to_string();
-            (text("name"), text("status"), text("reason"))
-        })
-        .collect()
-}
-
-fn run(project: &Project, file: &str, check: bool) -> Vec<(String, String, String)> {
-    let mut args = vec!["playbook", file, "-i", "inventory/test.ini"];
-    if check {
-        args.push("--check");
-    }
-    let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(!step_ends(&events).is_empty(), "{}", out.stdout);
-    ends(&events)
-}
 
 #[test]
 fn django_manage_migrates_collects_static_and_creates_the_cache_table_once_and_check_predicts_it() {
@@ -55,7 +33,7 @@ fn django_manage_migrates_collects_static_and_creates_the_cache_table_once_and_c
             wheels = wheelhouse().display()
         ),
     );
-    run(&project, "venv.yml", false);
+    playbook(&project, "venv.yml", &[]);
 
     let common = format!(
         "project_path: {}\n        virtualenv: {}/venv\n        settings: cached_settings",
@@ -95,7 +73,7 @@ fn django_manage_migrates_collects_static_and_creates_the_cache_table_once_and_c
             app = app.display()
         ),
     );
-    let check = run(&project, "django.yml", true);
+    let check = playbook(&project, "django.yml", &["--check"]);
     // SQLite makes an empty file when the dry run connects: no table in it.
     let db = std::fs::metadata(app.join("db.sqlite3")).map_or(0, |m| m.len());
     assert_eq!(db, 0, "--check wrote to the database");
@@ -103,7 +81,7 @@ fn django_manage_migrates_collects_static_and_creates_the_cache_table_once_and_c
         !app.join("static").exists(),
         "--check collected static files"
     );
-    let did = run(&project, "django.yml", false);
+    let did = playbook(&project, "django.yml", &[]);
     // --check said what the run then did, step by step.
     assert_eq!(check.len(), did.len(), "{check:?}\n{did:?}");
     for (predicted, done) in check.iter().zip(&did) {
@@ -137,7 +115,7 @@ fn django_manage_migrates_collects_static_and_creates_the_cache_table_once_and_c
     assert_eq!(status("Check").0, "ok");
     assert!(dir.join("notes/static/notes/style.css").exists());
 
-    let again = run(&project, "django.yml", false);
+    let again = playbook(&project, "django.yml", &[]);
     let changed: Vec<_> = again.iter().filter(|(_, s, _)| s == "changed").collect();
     assert!(changed.is_empty(), "a second run changed {changed:?}");
     let reasons: Vec<&str> = again.iter().map(|(_, _, r)| r.as_str()).collect();
