@@ -23,6 +23,7 @@ mod init;
 mod inventory_ansible;
 mod limits;
 mod logs;
+mod modules_access;
 mod modules_archive;
 mod modules_code;
 mod modules_control;
