@@ -51,7 +51,8 @@ pub const KEYS: &[&str] = &[
 const NO_VENV: &str = "django_manage=no-virtualenv";
 const NO_MANAGE: &str = "django_manage=no-manage.py";
 
-/// Commands that change nothing: run as the probe, `ok` when they pass.
+/// Django's commands that change nothing: run as the probe (in check mode
+/// too), `ok` when they pass. Not `dumpdata`, which may write `--output`.
 const READ_ONLY: &[&str] = &[
     "check",
     "showmigrations",
@@ -59,8 +60,6 @@ const READ_ONLY: &[&str] = &[
     "sqlmigrate",
     "findstatic",
     "inspectdb",
-    "dumpdata",
-    "validate_templates",
 ];
 
 /// What Django can tell before the command runs.
