@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::diff::{self, Text};
 use super::edit::{run, shown};
 use super::event::Status;
 use super::step::{StepContext, StepOutcome, checking};
@@ -39,6 +40,10 @@ pub(super) async fn probed(step: &Step, cx: &StepContext<'_>, probed: &Probed) -
     };
     let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
     let (mut decision, mut fields) = probed.module.decide(&probe);
+    let diff = fields
+        .remove("diff")
+        .filter(|_| cx.diff && matches!(decision, Decision::Change { .. }))
+        .and_then(|diff| shown_diff(&diff, cx));
     if let (Some(_), Decision::Ok(answered)) = (&acts, &decision) {
         // The probe was the change (a `POST`): it is done, and says how.
         decision = Decision::Done(answered.clone());
@@ -81,11 +86,28 @@ pub(super) async fn probed(step: &Step, cx: &StepContext<'_>, probed: &Probed) -
     let mut outcome = StepOutcome::new(status, reason.clone());
     outcome.command = command.clone();
     outcome.predicted = predicted;
+    if status == Status::Changed {
+        outcome.diff = diff;
+    }
     if let Some(cmd) = command {
-        fields.insert("cmd".into(), json!(cmd));
+        // A module may register Ansible's own form (`django_manage`'s argv).
+        fields.entry("cmd").or_insert(json!(cmd));
     }
     for (key, value) in fields {
         outcome.result[key] = value;
     }
     outcome
+}
+
+/// What `--diff` shows of a probed module's `diff` field (see
+/// `Prober::decide`), masked. No file mode is passed: these modules write
+/// files whose format they know (keys, sudo rules, pg_hba rules), which
+/// hold no secret of their own; a secret ferry knows is still refused.
+fn shown_diff(field: &serde_json::Value, cx: &StepContext<'_>) -> Option<String> {
+    if let Some(text) = field["prepared"].as_str() {
+        return Some(cx.masker.mask(text));
+    }
+    let text = |key: &str| field[key].as_str().map_or(Text::Absent, Text::Present);
+    let path = field["path"].as_str()?;
+    diff::shown(path, text("before"), text("after"), &[], cx.masker).map(|d| cx.masker.mask(&d))
 }

@@ -34,6 +34,9 @@ pub struct AuthorizedKey {
     pub exclusive: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_options: Option<String>,
+    pub manage_dir: bool,
 }
 
 /// `type blob`: what makes two lines the same key.
@@ -95,6 +98,8 @@ pub fn authorized_key(args: &Args) -> Result<Action, Diagnostic> {
         present,
         exclusive: args.flag("exclusive")?.unwrap_or(false),
         path: args.string("path")?,
+        key_options: options,
+        manage_dir: args.flag("manage_dir")?.unwrap_or(true),
     };
     Ok(Action::Probed {
         probed: Probed {
@@ -140,6 +145,15 @@ impl AuthorizedKey {
         fields.insert("user".into(), json!(self.user));
         fields.insert("key".into(), json!(self.keys.join("\n")));
         fields.insert("exclusive".into(), json!(self.exclusive));
+        fields.insert(
+            "state".into(),
+            json!(if self.present { "present" } else { "absent" }),
+        );
+        fields.insert("path".into(), json!(self.path));
+        fields.insert("key_options".into(), json!(self.key_options));
+        fields.insert("manage_dir".into(), json!(self.manage_dir));
+        fields.insert("follow".into(), json!(false));
+        fields.insert("validate_certs".into(), json!(true));
         if probe.lines().any(|l| l == "user=missing") {
             return if self.present {
                 // In a run, an earlier step has made the user by now, or
@@ -191,6 +205,11 @@ impl AuthorizedKey {
             };
             return (Decision::Ok(why), fields);
         }
+        let lines: Vec<&str> = probe
+            .lines()
+            .filter_map(|l| l.strip_prefix("line="))
+            .collect();
+        fields.insert("diff".into(), self.diff(file, &lines));
         let mut what = Vec::new();
         if missing > 0 {
             what.push(format!("add {} to `{file}`", keys(missing)));
@@ -205,6 +224,27 @@ impl AuthorizedKey {
             },
             fields,
         )
+    }
+
+    /// What `--diff` shows: the file as [`Self::write`] leaves it, worked
+    /// out here the same way — the old lines not asked for (none when
+    /// `exclusive`), then the keys asked for (none when `absent`).
+    fn diff(&self, file: &str, lines: &[&str]) -> Value {
+        let asked: Vec<(String, String)> = self.keys.iter().filter_map(|k| identity(k)).collect();
+        let mut after: String = lines
+            .iter()
+            .filter(|l| {
+                !(self.present && self.exclusive)
+                    && identity(l).is_none_or(|id| !asked.contains(&id))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if self.present {
+            after.extend(self.keys.iter().map(|k| format!("{k}\n")));
+        }
+        let before: Option<String> =
+            (!lines.is_empty()).then(|| lines.iter().map(|l| format!("{l}\n")).collect());
+        json!({ "path": file, "before": before, "after": after })
     }
 
     /// Merges the keys on stdin into the file, as the user's own.
@@ -265,6 +305,8 @@ mod tests {
             present,
             exclusive,
             path: None,
+            key_options: None,
+            manage_dir: true,
         }
     }
 
@@ -314,5 +356,33 @@ mod tests {
             decide(&module(&[A], false, false), "user=missing\n"),
             Decision::Ok(_)
         ));
+    }
+
+    #[test]
+    fn the_diff_is_the_file_as_the_write_leaves_it_and_the_fields_are_ansibles() {
+        let probe = format!("file=/f\nline=# mine\nline={A}\nline={B}\n");
+        let c = "ssh-ed25519 AAAAkeyC c@new";
+        let (_, fields) = module(&[A, c], true, false).decide(&probe);
+        // An asked-for key moves to the end, as the write appends it.
+        assert_eq!(fields["diff"]["after"], format!("# mine\n{B}\n{A}\n{c}\n"));
+        assert_eq!(fields["diff"]["before"], format!("# mine\n{A}\n{B}\n"));
+        let (_, fields) = module(&[B], true, true).decide(&probe);
+        assert_eq!(fields["diff"]["after"], format!("{B}\n"));
+        let (_, fields) = module(&[A], false, false).decide(&probe);
+        assert_eq!(fields["diff"]["after"], format!("# mine\n{B}\n"));
+        assert_eq!(fields["state"], "absent");
+        assert_eq!(fields["keyfile"], "/f");
+        for key in [
+            "user",
+            "key",
+            "exclusive",
+            "path",
+            "key_options",
+            "manage_dir",
+            "follow",
+            "validate_certs",
+        ] {
+            assert!(fields.contains_key(key), "{key}");
+        }
     }
 }

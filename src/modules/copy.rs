@@ -129,7 +129,7 @@ pub(crate) fn into_dir(dest: String, src: &str) -> String {
 
 /// Relative `src` paths are looked up beside the playbook, as Ansible does
 /// (`files/` and `templates/` first).
-fn local_path(project_dir: &Path, src: &str) -> PathBuf {
+pub(crate) fn local_path(project_dir: &Path, src: &str) -> PathBuf {
     let src = Path::new(src);
     if src.is_absolute() {
         return src.to_path_buf();

@@ -17,6 +17,7 @@ mod copy;
 mod copy_tree;
 mod cron;
 mod debug;
+mod django_manage;
 pub(crate) mod edit;
 mod file;
 mod get_url;
@@ -39,6 +40,7 @@ mod sudoers;
 mod supervisorctl;
 mod systemd;
 mod ufw;
+mod unarchive;
 mod uri;
 mod user;
 mod wait_for;
@@ -104,6 +106,8 @@ pub const NAMES: &[&str] = &[
     "cron",
     "supervisorctl",
     "pause",
+    "django_manage",
+    "unarchive",
 ];
 
 /// The canonical name of a module key: `ansible.builtin.copy` is `copy`.
@@ -118,7 +122,7 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         ("ansible.posix.", &["authorized_key"][..]),
         (
             "community.general.",
-            &["sudoers", "ufw", "supervisorctl"][..],
+            &["sudoers", "ufw", "supervisorctl", "django_manage"][..],
         ),
         (
             "community.postgresql.",
@@ -270,6 +274,8 @@ pub fn arg_keys(module: &str) -> &'static [&'static str] {
         "cron" => cron::KEYS,
         "supervisorctl" => supervisorctl::KEYS,
         "pause" => pause::KEYS,
+        "django_manage" => django_manage::KEYS,
+        "unarchive" => unarchive::KEYS,
         _ => release::KEYS,
     }
 }
@@ -357,6 +363,8 @@ pub fn compile(module: &str, args: &Value, cx: &Context) -> Result<Action, Diagn
         "cron" => cron::cron(&args),
         "supervisorctl" => supervisorctl::supervisorctl(&args),
         "pause" => pause::pause(&args),
+        "django_manage" => django_manage::django_manage(&args),
+        "unarchive" => unarchive::unarchive(&args),
         other => release::release(other, &args),
     }
 }

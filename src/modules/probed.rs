@@ -57,6 +57,9 @@ pub enum Prober {
     #[serde(rename = "postgresql_privs")]
     PostgresPrivs(super::postgresql::privs::PostgresPrivs),
     Ufw(super::ufw::Ufw),
+    #[serde(rename = "django_manage")]
+    DjangoManage(super::django_manage::DjangoManage),
+    Unarchive(super::unarchive::Unarchive),
 }
 
 /// What a probe's output says to do.
@@ -76,6 +79,9 @@ pub enum Decision {
 impl Prober {
     /// Decides from the probe's stdout; also returns the result fields
     /// Ansible registers that the probe alone tells (`before`, `after`).
+    /// A change to files may add `diff`, what `--diff` shows (never
+    /// registered): `{"path", "before", "after"}` for one file's text
+    /// (`null` for no file), or `{"prepared": text}`.
     pub fn decide(&self, probe: &str) -> (Decision, Map<String, Value>) {
         match self {
             Prober::Git(git) => git.decide(probe),
@@ -92,6 +98,8 @@ impl Prober {
             Prober::PgHba(hba) => hba.decide(probe),
             Prober::PostgresPrivs(privs) => privs.decide(probe),
             Prober::Ufw(ufw) => ufw.decide(probe),
+            Prober::DjangoManage(django) => django.decide(probe),
+            Prober::Unarchive(archive) => archive.decide(probe),
         }
     }
 
@@ -100,6 +108,7 @@ impl Prober {
         match self {
             Prober::Git(git) => git.finish(stdout, fields),
             Prober::GetUrl(get) => get.finish(stdout, fields),
+            Prober::DjangoManage(django) => django.finish(stdout, fields),
             _ => {}
         }
     }
@@ -120,6 +129,7 @@ impl Prober {
         match self {
             Prober::Git(git) => Some(&git.dest),
             Prober::Pip(pip) => pip.virtualenv.as_deref(),
+            Prober::DjangoManage(django) => Some(django.works_in()),
             _ => None,
         }
     }
@@ -133,6 +143,7 @@ impl Prober {
                 git.version, git.repo, git.dest
             ),
             Prober::Pip(pip) => pip.after_created(),
+            Prober::DjangoManage(django) => django.after_created(),
             _ => String::new(),
         }
     }
@@ -172,6 +183,8 @@ impl Prober {
             Prober::PgHba(hba) => hba.describe(),
             Prober::PostgresPrivs(privs) => privs.describe(),
             Prober::Ufw(ufw) => ufw.describe(),
+            Prober::DjangoManage(django) => django.describe(),
+            Prober::Unarchive(archive) => archive.describe(),
         }
     }
 }

@@ -31,6 +31,11 @@ pub struct Sudoers {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     pub validate: bool,
+    /// `validation: required`: no visudo on the host is a failure; with
+    /// `detect` (the default) the rule is then written unchecked, as
+    /// Ansible's module does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_visudo: bool,
 }
 
 pub fn sudoers(args: &Args) -> Result<Action, Diagnostic> {
@@ -56,7 +61,9 @@ pub fn sudoers(args: &Args) -> Result<Action, Diagnostic> {
             ));
         }
     };
-    let validate = match args.string("validation")?.as_deref() {
+    let validation = args.string("validation")?;
+    let require_visudo = validation.as_deref() == Some("required");
+    let validate = match validation.as_deref() {
         None | Some("detect") | Some("required") => true,
         Some("absent") => false,
         Some(other) => {
@@ -104,6 +111,7 @@ pub fn sudoers(args: &Args) -> Result<Action, Diagnostic> {
         path,
         content,
         validate,
+        require_visudo,
     };
     Ok(Action::Probed {
         probed: Probed {
@@ -140,19 +148,34 @@ impl Sudoers {
             .collect();
         let decision = match &self.content {
             None if !exists => Decision::Ok(format!("`{}` does not exist", self.path)),
-            None => Decision::Change {
-                what: format!("remove `{}`", self.path),
-                run: Command::new("rm").args(["-f", "--", &self.path]),
-            },
+            None => {
+                fields.insert(
+                    "diff".into(),
+                    json!({ "path": self.path, "before": have, "after": null }),
+                );
+                Decision::Change {
+                    what: format!("remove `{}`", self.path),
+                    run: Command::new("rm").args(["-f", "--", &self.path]),
+                }
+            }
             Some(content) if exists && have == *content => {
                 Decision::Ok(format!("`{}` holds `{}`", self.path, content.trim()))
             }
             Some(content) => {
+                fields.insert(
+                    "diff".into(),
+                    json!({ "path": self.path, "before": exists.then_some(&have), "after": content }),
+                );
                 let verb = if exists { "rewrite" } else { "write" };
-                let check = if self.validate {
-                    "visudo -cqf \"$tmp\" || { echo \"visudo refused the rule: $(cat \"$tmp\")\" >&2; rm -f \"$tmp\"; exit 1; }\n"
-                } else {
-                    ""
+                let visudo = "visudo -cqf \"$tmp\" || { echo \"visudo refused the rule: $(cat \"$tmp\")\" >&2; rm -f \"$tmp\"; exit 1; }";
+                let check = match (self.validate, self.require_visudo) {
+                    (false, _) => String::new(),
+                    (true, true) => format!(
+                        "command -v visudo >/dev/null || {{ echo 'visudo is not installed (validation: required)' >&2; rm -f \"$tmp\"; exit 1; }}\n{visudo}\n"
+                    ),
+                    (true, false) => {
+                        format!("if command -v visudo >/dev/null; then {visudo}; fi\n")
+                    }
                 };
                 Decision::Change {
                     what: format!("{verb} `{}` with `{}`", self.path, content.trim()),
@@ -176,6 +199,7 @@ mod tests {
             path: "/etc/sudoers.d/app".into(),
             content: content.map(str::to_string),
             validate: true,
+            require_visudo: false,
         }
     }
 
@@ -202,5 +226,21 @@ mod tests {
             "{run}"
         );
         assert!(matches!(rule(None).decide("").0, Decision::Ok(_)));
+    }
+
+    /// Regression: with no visudo on the host, `validation: detect` (the
+    /// default) said "visudo refused the rule" and failed.
+    #[test]
+    fn without_visudo_detect_writes_the_rule_unchecked_and_required_fails_saying_why() {
+        let run = |require_visudo| {
+            let mut m = rule(Some("app ALL=NOPASSWD: ALL\n"));
+            m.require_visudo = require_visudo;
+            let Decision::Change { run, .. } = m.decide("").0 else {
+                panic!("a change")
+            };
+            run.as_sent().to_string()
+        };
+        assert!(run(false).contains("if command -v visudo >/dev/null; then visudo -cqf"));
+        assert!(run(true).contains("visudo is not installed (validation: required)"));
     }
 }

@@ -234,6 +234,8 @@ impl PgHba {
             .lines()
             .filter_map(|l| l.strip_prefix("line="))
             .collect();
+        fields.insert("pg_hba".into(), rules(&lines));
+        fields.insert("msgs".into(), json!([]));
         let rule = self.rule();
         let matching: Vec<usize> = lines
             .iter()
@@ -289,6 +291,13 @@ impl PgHba {
         };
         let mut content = out.join("\n");
         content.push('\n');
+        fields.insert("pg_hba".into(), rules(&out));
+        fields.insert("msgs".into(), json!([what]));
+        let before = (!lines.is_empty()).then(|| format!("{}\n", lines.join("\n")));
+        fields.insert(
+            "diff".into(),
+            json!({ "path": file, "before": before, "after": content }),
+        );
         // The file keeps its owner and mode: written over, not replaced.
         let run = Command::script(format!(
             "# postgresql_pg_hba: {what}\nset -e\nf={}\n[ -f \"$f\" ] || {{ echo \"$f does not exist\" >&2; exit 1; }}\nprintf '%s' {} >\"$f\"",
@@ -297,6 +306,44 @@ impl PgHba {
         ));
         (Decision::Change { what, run }, fields)
     }
+}
+
+/// Ansible's `pg_hba` result: the file's rules as `{type, db, usr, src,
+/// mask, method, options}` (comments and blank lines left out).
+fn rules<S: AsRef<str>>(lines: &[S]) -> Value {
+    let rules: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| {
+            let rule = line.as_ref().split('#').next().unwrap_or_default();
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            let (kind, rest) = words.split_first()?;
+            let mut fields = Map::new();
+            fields.insert("type".into(), json!(kind));
+            fields.insert("db".into(), json!(rest.first()?));
+            fields.insert("usr".into(), json!(rest.get(1)?));
+            let mut at = 2;
+            if *kind != "local" {
+                let src = rest.get(at)?;
+                fields.insert("src".into(), json!(src));
+                at += 1;
+                // An address without a prefix length is followed by a netmask.
+                let bare = src.parse::<std::net::IpAddr>().is_ok();
+                if let Some(mask) = rest
+                    .get(at)
+                    .filter(|m| bare && m.parse::<std::net::IpAddr>().is_ok())
+                {
+                    fields.insert("mask".into(), json!(mask));
+                    at += 1;
+                }
+            }
+            fields.insert("method".into(), json!(rest.get(at)?));
+            if rest.len() > at + 1 {
+                fields.insert("options".into(), json!(rest[at + 1..].join(" ")));
+            }
+            Some(Value::Object(fields))
+        })
+        .collect();
+    json!(rules)
 }
 
 #[cfg(test)]
@@ -357,5 +404,29 @@ mod rule_tests {
             what,
             "remove the rule for `host shop shop 203.0.113.7/32` from `/etc/pg_hba.conf`"
         );
+    }
+
+    #[test]
+    fn pg_hba_lists_the_rules_as_ansible_returns_them_and_the_diff_is_the_new_file() {
+        let (_, fields) = hba("md5", true).decide(FILE);
+        assert_eq!(
+            fields["pg_hba"],
+            json!([
+                { "type": "local", "db": "all", "usr": "postgres", "method": "peer" },
+                { "type": "host", "db": "shop", "usr": "shop", "src": "203.0.113.7", "method": "md5" },
+                { "type": "host", "db": "all", "usr": "all", "src": "0.0.0.0/0", "method": "reject" },
+            ])
+        );
+        assert!(!fields.contains_key("diff"), "no change, no diff");
+        let (_, fields) = hba("md5", false).decide(FILE);
+        assert_eq!(fields["pg_hba"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            fields["diff"]["after"],
+            "# comment\nlocal all postgres peer\nhost all all 0.0.0.0/0 reject\n"
+        );
+        assert_eq!(fields["diff"]["path"], "/etc/pg_hba.conf");
+        let masked = rules(&["host all all 192.0.2.0 255.255.255.0 md5 clientcert=verify-ca"]);
+        assert_eq!(masked[0]["mask"], "255.255.255.0");
+        assert_eq!(masked[0]["options"], "clientcert=verify-ca");
     }
 }

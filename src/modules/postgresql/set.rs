@@ -103,6 +103,9 @@ impl PostgresSet {
         let restart = context == "postmaster";
         fields.insert("prev_val_pretty".into(), json!(setting));
         fields.insert("context".into(), json!(context));
+        if let Some(value) = &self.value {
+            fields.insert("value_pretty".into(), json!(value));
+        }
         let already = match &self.value {
             Some(value) => written == value || (written == "<none>" && setting == value),
             None => written == "<none>",
@@ -188,6 +191,8 @@ mod tests {
         let (decision, fields) = set("203.0.113.6").decide("localhost|postmaster|t|203.0.113.5\n");
         assert!(matches!(decision, Decision::Change { .. }));
         assert_eq!(fields["restart_required"], json!(true));
+        assert_eq!(fields["prev_val_pretty"], json!("localhost"));
+        assert_eq!(fields["value_pretty"], json!("203.0.113.6"));
         let (decision, _) = set("localhost").decide("localhost|postmaster|f|<none>\n");
         assert!(matches!(decision, Decision::Ok(_)));
         let (decision, _) = set("x").decide("");

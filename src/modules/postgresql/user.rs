@@ -157,6 +157,34 @@ impl PostgresUser {
         sql
     }
 
+    /// Ansible's `queries`: the statements the change runs, the password
+    /// as `********` (it reaches the server only on stdin).
+    fn queries(&self, exists: bool) -> Vec<String> {
+        if !self.present {
+            return vec![format!("DROP ROLE IF EXISTS {}", ident(&self.name))];
+        }
+        let mut queries = Vec::new();
+        if !exists {
+            queries.push(format!("CREATE ROLE {} LOGIN", ident(&self.name)));
+        }
+        let mut attrs: Vec<String> = self
+            .flags
+            .iter()
+            .map(|(flag, on)| format!("{}{flag}", if *on { "" } else { "NO" }))
+            .collect();
+        if self.password.is_some() {
+            attrs.push("PASSWORD '********'".into());
+        }
+        if !attrs.is_empty() {
+            queries.push(format!(
+                "ALTER ROLE {} WITH {}",
+                ident(&self.name),
+                attrs.join(" ")
+            ));
+        }
+        queries
+    }
+
     pub fn describe(&self) -> String {
         if self.present {
             format!("PostgreSQL role `{}`", self.name)
@@ -178,6 +206,7 @@ impl PostgresUser {
             let what = format!("create role `{}`", self.name);
             return (super::without_postgresql(self.present, &what, run), fields);
         }
+        let exists = row.is_some();
         let decision = match (row, self.present) {
             (None, false) => Decision::Ok(format!("role `{}` does not exist", self.name)),
             (Some(_), false) => Decision::Change {
@@ -220,6 +249,11 @@ impl PostgresUser {
                 }
             }
         };
+        let queries = match decision {
+            Decision::Change { .. } => self.queries(exists),
+            _ => Vec::new(),
+        };
+        fields.insert("queries".into(), json!(queries));
         (decision, fields)
     }
 }
@@ -291,5 +325,30 @@ mod tests {
         let stored = format!("md5{:x}", md5::compute("secrett"));
         assert!(password_matches("t", "secret", &stored));
         assert!(!password_matches("u", "secret", &stored));
+    }
+
+    #[test]
+    fn queries_are_ansibles_without_the_password() {
+        let user = PostgresUser {
+            name: "shop".into(),
+            present: true,
+            flags: vec![("CREATEDB".into(), true)],
+            password: Some("s3cret".into()),
+            login: Login {
+                user: "postgres".into(),
+                db: "postgres".into(),
+                port: None,
+                socket: None,
+            },
+        };
+        let (_, fields) = user.decide("");
+        assert_eq!(
+            fields["queries"],
+            json!([
+                "CREATE ROLE \"shop\" LOGIN",
+                "ALTER ROLE \"shop\" WITH CREATEDB PASSWORD '********'"
+            ])
+        );
+        assert!(!Value::Object(fields).to_string().contains("s3cret"));
     }
 }

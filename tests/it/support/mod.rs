@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod apps;
+pub mod checked;
 pub mod events;
 pub mod ferry;
 pub mod fleet;
