@@ -193,13 +193,12 @@ impl Parser<'_> {
                 _ => return Err(n.error("`rollback` must be `auto` or `manual`")),
             },
         };
-        if let Some(gather) = map.take("gather_facts")
-            && bool_of(gather, "gather_facts")?
-        {
-            return Err(gather
-                .error("ferry gathers no facts")
-                .with_help("remove `gather_facts`, or set it to false"));
-        }
+        // On by default, as in Ansible; the facts are gathered only when a
+        // template of the play reads one.
+        let gather_facts = match map.take("gather_facts") {
+            Some(gather) => bool_of(gather, "gather_facts")?,
+            None => true,
+        };
         // Ansible's order: `pre_tasks`, the roles, `tasks`, `post_tasks`.
         self.roles = super::role::Roles::default();
         let mut included = Included::default();
@@ -255,6 +254,7 @@ impl Parser<'_> {
             become_user: map.string("become_user")?.or(sudo_user),
             remote_user,
             rollback,
+            gather_facts,
             secrets: match map.take("secrets") {
                 None => Vec::new(),
                 Some(Node {
