@@ -48,8 +48,18 @@ fn facts_are_gathered_before_the_run_and_templates_read_them() {
     let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
 
     // The plan connects to gather (read-only) and says it did, per play.
+    let started = std::time::Instant::now();
     let out = project.ferry(&[&args[..], &["--plan", "--json"]].concat());
+    let gathering = started.elapsed();
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    project.file("none.yml", "- hosts: web\n  tasks: [{command: 'true'}]\n");
+    let started = std::time::Instant::now();
+    let none = project.ferry(&["playbook", "none.yml", "-i", "inventory/test.ini", "--plan"]);
+    assert_eq!(none.status, 0, "{}\n{}", none.stdout, none.stderr);
+    eprintln!(
+        "plan of 2 hosts: {gathering:?} with a gather, {:?} without",
+        started.elapsed()
+    );
     let plan: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     let gathered: Vec<_> = plan["plays"]
         .as_array()
