@@ -660,6 +660,11 @@ fn playbook_dir(project_dir: &Path) -> String {
     let dir = std::env::current_dir()
         .map(|cwd| cwd.join(project_dir))
         .unwrap_or_else(|_| project_dir.to_path_buf());
+    // Python's `os.path.abspath`: `.` parts dropped, links kept.
+    let dir: std::path::PathBuf = dir
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     dir.display().to_string()
 }
 

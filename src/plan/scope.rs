@@ -296,7 +296,10 @@ impl<'t> Scope<'t> {
     fn read_by(&self, texts: &[&str], span: &Span) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         for text in texts.iter().filter(|t| has_template(t)) {
-            for name in self.templates.variables(text) {
+            let mut names: Vec<String> = self.templates.variables(text).into_iter().collect();
+            // In name order: the same fact is the one reported every time.
+            names.sort();
+            for name in names {
                 if let Some(unknown) = &self.unknown_facts
                     && !self.raw.contains_key(&name)
                     && super::facts::is_fact(&name)

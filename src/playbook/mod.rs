@@ -8,6 +8,7 @@
 //! can only be rendered per host, at compile time (`crate::plan`).
 
 mod ansible_cfg;
+mod asynchronous;
 mod block;
 mod include_vars;
 mod kv;

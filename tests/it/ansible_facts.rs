@@ -191,3 +191,61 @@ fn a_playbook_that_reads_no_fact_plans_without_connecting() {
         "web1 2 True ['web1'] 1"
     );
 }
+
+/// The magic variables, as a real ansible-playbook prints them for the
+/// same playbook and inventory.
+#[test]
+fn magic_variables_are_ansibles() {
+    let project = Project::new();
+    project.file("inventory/test.ini", "[web]\nweb1\n");
+    project.file(
+        "roles/greeter/tasks/main.yml",
+        "- debug: msg=\"role {{ role_name }} {{ role_path | basename }}\"\n",
+    );
+    project.file(
+        "site.yml",
+        r#"- hosts: web
+  gather_facts: false
+  roles: [greeter]
+  tasks:
+    - debug:
+        msg: "{{ inventory_hostname }} {{ inventory_hostname_short }} {{ group_names }} {{ groups.web }} {{ play_hosts }} {{ ansible_play_hosts }} {{ ansible_play_batch }} {{ ansible_play_hosts_all }}"
+    - debug:
+        msg: "{{ hostvars['web1'].inventory_hostname }} {{ hostvars.web1.group_names }} {{ playbook_dir | basename }} {{ ansible_version.major }}"
+"#,
+    );
+    let ansible = crate::ansible_lang::ansible_messages(&project, "site.yml");
+    let ferry = crate::ansible_lang::ferry_messages(&project, "site.yml");
+    assert_eq!(ferry, ansible);
+    assert_eq!(ferry.len(), 3, "{ferry:?}");
+}
+
+/// A `setup` task makes a play gather (whatever its `gather_facts`), and
+/// the plan says so; offline, the fact it reads is an error at its line.
+#[test]
+fn a_setup_task_gathers_the_facts_its_play_reads() {
+    let hosts = TestHosts::start(1);
+    let project = Project::with_hosts(&hosts);
+    project.file(
+        "site.yml",
+        "- hosts: web\n  gather_facts: false\n  gather_subset: [min]\n  tasks:\n    - setup: {gather_subset: [network]}\n    - debug: msg=\"{{ ansible_facts.system }} {{ ansible_architecture }}\"\n",
+    );
+    let args = ["playbook", "site.yml", "-i", "inventory/test.ini"];
+    let out = project.ferry(&[&args[..], &["--plan", "--json"]].concat());
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(plan["plays"][0]["facts_gathered"], true);
+    assert_eq!(
+        plan["plays"][0]["hosts"][0]["steps"][0]["body"]["action"]["msg"],
+        format!("Linux {}", local("uname -m"))
+    );
+    let out = project.ferry(&[&args[..], &["--syntax-check"]].concat());
+    assert_eq!(out.status, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: fact `ansible_architecture` is not known: `--syntax-check` connects to no host, so gathers no facts at ./site.yml:6:"
+        ),
+        "{}",
+        out.stderr
+    );
+}

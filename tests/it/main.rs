@@ -1,5 +1,6 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod ansible_async;
 mod ansible_blocks;
 mod ansible_facts;
 mod ansible_handlers;
