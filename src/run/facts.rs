@@ -407,8 +407,8 @@ fn python(lines: &[&str]) -> Option<(Value, String)> {
     Some((
         json!({
             "executable": executable,
-            "has_sslcontext": true,
-            "type": "cpython",
+            "has_sslcontext": lines.get(3) == Some(&"True"),
+            "type": lines.get(2).copied().unwrap_or_default(),
             "version": {"major": n(major), "minor": n(minor), "micro": n(micro),
                         "releaselevel": level, "serial": n(serial)},
             "version_info": [n(major), n(minor), n(micro), level, n(serial)],
@@ -628,7 +628,7 @@ mod tests {
 ::cpuinfo\nprocessor\t: 0\nphysical id\t: 0\nsiblings\t: 4\ncpu cores\t: 2\nprocessor\t: 1\nphysical id\t: 0\nsiblings\t: 4\ncpu cores\t: 2\n\
 ::nproc\n2\n::meminfo\nMemTotal:        2048000 kB\nMemFree:          1024000 kB\n\
 ::init\nsystemd\n::systemd\nyes\n::pkg\napt-get\n\
-::python\n/usr/bin/python3\n3 11 2 final 0\n\
+::python\n/usr/bin/python3\n3 11 2 final 0\ncpython\nTrue\n\
 ::user\ndeploy\n1000\n1000\ndeploy\n::passwd\ndeploy:x:1000:1000:Deploy,,,:/home/deploy:/bin/bash\n\
 ::env\nHOME=/home/deploy\nMULTI=a\u{1}b\n\
 ::date\n2026|12|08|02|24|58|1796696698|UTC|+0000|Tuesday|December|Dec|Tue|2|49|342|2\n2026-12-08T02:24:58\n411498340\n\
@@ -660,6 +660,8 @@ mod tests {
         assert_eq!(get("pkg_mgr"), "apt");
         assert_eq!(get("python_version"), "3.11.2");
         assert_eq!(get("python")["version"]["minor"], 11);
+        assert_eq!(get("python")["has_sslcontext"], true);
+        assert_eq!(get("python")["type"], "cpython");
         assert_eq!(get("user_dir"), "/home/deploy");
         assert_eq!(get("user_shell"), "/bin/bash");
         assert_eq!(get("user_uid"), 1000);

@@ -37,7 +37,16 @@ for tool in apt-get dnf5 dnf yum zypper pacman apk pkg_info; do
 done
 section python
 if have python3; then
-    python3 -c 'import sys; v = sys.version_info; print(sys.executable); print(v.major, v.minor, v.micro, v.releaselevel, v.serial)' 2>/dev/null
+    python3 -c 'import sys
+v = sys.version_info
+print(sys.executable)
+print(v.major, v.minor, v.micro, v.releaselevel, v.serial)
+print(sys.implementation.name)
+try:
+    import ssl
+    print(hasattr(ssl, "SSLContext"))
+except ImportError:
+    print(False)' 2>/dev/null
 fi
 section user
 id -un; id -u; id -g; id -gn

@@ -142,6 +142,14 @@ fn ferrys_facts_agree_with_ansibles_on_a_debian_server() {
             "date_time.{key}"
         );
     }
+    // Ansible's interpreter discovery names `python3.11`, ferry `python3`:
+    // the same interpreter.
+    for key in ["version", "version_info", "type", "has_sslcontext"] {
+        assert_eq!(
+            ours["python"][key], theirs["ansible_python"][key],
+            "python.{key}"
+        );
+    }
     for key in ["HOME", "USER", "LOGNAME", "SHELL"] {
         assert_eq!(ours["env"][key], theirs["ansible_env"][key], "env.{key}");
     }
