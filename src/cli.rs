@@ -209,6 +209,9 @@ pub struct CompileArgs {
     /// `ferry playbook`'s `--tags`/`--skip-tags` (no flag of its own here).
     #[arg(skip)]
     pub tags: crate::plan::TagFilter,
+    /// Whether facts can be gathered (set by the command: not offline).
+    #[arg(skip)]
+    pub facts: crate::run::Gathering,
 }
 
 /// Options of every command that connects to hosts.

@@ -7,8 +7,9 @@
 //! extra vars (`-e`). Results registered by earlier tasks are known only at
 //! run time; templates that read them are kept for the executor.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -49,6 +50,8 @@ pub struct CompileInput<'a> {
     pub login: Login,
     /// `--tags` and `--skip-tags`.
     pub tags: super::TagFilter,
+    /// The hosts' facts, as far as they are gathered.
+    pub facts: super::Facts<'a>,
 }
 
 /// Whom ferry logs in as on each host.
@@ -90,6 +93,11 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             .map(groups_of)
             .unwrap_or_default(),
     ));
+    let hostvars = Arc::new(hostvars(input));
+    let mut wants_facts = BTreeSet::new();
+    // Hosts a play so far gathers facts for: later plays see them too,
+    // even with `gather_facts: false`, as in Ansible.
+    let mut gathering: HashSet<String> = HashSet::new();
     let mut plays = Vec::new();
     for play in &input.playbook.plays {
         let pattern = play.hosts.scalar_string().unwrap_or_default();
@@ -102,21 +110,30 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             None => Vec::new(),
         };
         let play_hosts = Arc::new(json!(hosts));
+        let magic = Magic {
+            play_hosts: &play_hosts,
+            groups: &groups,
+            hostvars: &hostvars,
+        };
+        if play.gather_facts {
+            gathering.extend(hosts.iter().cloned());
+        }
         let mut host_plans = Vec::new();
         for host in &hosts {
             let mut derived = Masker::new();
-            let host_plan = compile_host(
-                input,
-                play,
-                host,
-                &play_hosts,
-                &groups,
-                &roots,
-                &mut derived,
-            );
+            let has_facts = gathering.contains(host);
+            let host_plan =
+                compile_host(input, play, host, has_facts, &magic, &roots, &mut derived);
             masker.extend(&derived);
-            host_plans.push(host_plan.map_err(|err| masker.hide(err))?);
+            let (host_plan, wants) = host_plan.map_err(|err| masker.hide(err))?;
+            if wants {
+                wants_facts.insert(host.clone());
+            }
+            host_plans.push(host_plan);
         }
+        let facts_gathered = play.gather_facts
+            && matches!(input.facts, super::Facts::Gathered(known)
+                if !hosts.is_empty() && hosts.iter().all(|h| known.contains_key(h)));
         if let Some(node) = &play.serial
             && host_plans
                 .iter()
@@ -136,6 +153,7 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
             serial,
             max_fail_percentage: play.max_fail_percentage,
             rollback: play.rollback,
+            facts_gathered,
             hosts: host_plans,
         });
     }
@@ -153,17 +171,99 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
         release: input.release.clone(),
         plays,
         masker,
+        wants_facts,
     })
 }
 
+/// The magic variables that are the same for every host of a play: made
+/// once, shared (they grow with the inventory).
+struct Magic<'m> {
+    play_hosts: &'m Arc<Value>,
+    groups: &'m Arc<Value>,
+    hostvars: &'m Arc<Value>,
+}
+
+/// Ansible's `hostvars`: every inventory host's variables as the inventory
+/// gives them (not rendered), its `inventory_hostname` and `group_names`,
+/// and its facts when they were gathered.
+fn hostvars(input: &CompileInput) -> Value {
+    let known = match input.facts {
+        super::Facts::Gathered(known) => Some(known),
+        super::Facts::Never(_) => None,
+    };
+    let mut out = Map::new();
+    for host in input.inventory.hosts() {
+        let mut vars = input.inventory.host_vars(host);
+        vars.insert("inventory_hostname".into(), json!(host));
+        let short = host.split('.').next().unwrap_or(host);
+        vars.insert("inventory_hostname_short".into(), json!(short));
+        vars.insert(
+            "group_names".into(),
+            json!(input.inventory.group_names(host)),
+        );
+        if let Some(facts) = known.and_then(|k| k.get(host)) {
+            vars.extend(super::facts::prefixed(facts));
+        }
+        out.insert(host.to_string(), Value::Object(vars));
+    }
+    Value::Object(out)
+}
+
+/// What a host's compile knows of its facts: them, or that they are
+/// wanted but unknown (neither: the host has none, as no play gathers).
+struct HostFacts<'f> {
+    known: Option<&'f Map<String, Value>>,
+    unknown: Option<Rc<super::facts::Unknown>>,
+}
+
+/// A host's plan, and whether it wants facts not gathered yet: then its
+/// plan has its connection and no steps, for the gather. `has_facts`: a
+/// play so far gathers the host's facts.
 fn compile_host(
     input: &CompileInput,
     play: &Play,
     host: &str,
-    play_hosts: &Arc<Value>,
-    groups: &Arc<Value>,
+    has_facts: bool,
+    magic: &Magic,
     roots: &Masker,
     masker: &mut Masker,
+) -> Result<(HostPlan, bool), Diagnostic> {
+    let unknown = match input.facts {
+        _ if !has_facts => None,
+        super::Facts::Never(why) => Some(Rc::new(super::facts::Unknown::new(Some(why)))),
+        super::Facts::Gathered(known) if known.contains_key(host) => None,
+        super::Facts::Gathered(_) => Some(Rc::new(super::facts::Unknown::new(None))),
+    };
+    let gathering = matches!(input.facts, super::Facts::Gathered(_));
+    let known = match input.facts {
+        super::Facts::Gathered(known) if has_facts => known.get(host),
+        _ => None,
+    };
+    let facts = HostFacts {
+        known,
+        unknown: unknown.clone(),
+    };
+    match compile_host_with(input, play, host, magic, roots, masker, &facts, true) {
+        Err(_) if gathering && unknown.as_ref().is_some_and(|u| u.was_read()) => {
+            // The connection, from what needs no fact (`vars_files` may
+            // name one: `vars/{{ ansible_os_family }}.yml`).
+            let plan = compile_host_with(input, play, host, magic, roots, masker, &facts, false)?;
+            Ok((plan, true))
+        }
+        result => result.map(|plan| (plan, false)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile_host_with(
+    input: &CompileInput,
+    play: &Play,
+    host: &str,
+    magic: &Magic,
+    roots: &Masker,
+    masker: &mut Masker,
+    facts: &HostFacts,
+    whole: bool,
 ) -> Result<HostPlan, Diagnostic> {
     let mut scope = Scope::new(input.templates);
     for (name, value) in [
@@ -218,14 +318,36 @@ fn compile_host(
             "group_names",
             Arc::new(json!(input.inventory.group_names(host))),
         ),
-        ("groups", Arc::clone(groups)),
-        ("ansible_play_hosts", Arc::clone(play_hosts)),
-        ("play_hosts", Arc::clone(play_hosts)),
+        ("groups", Arc::clone(magic.groups)),
+        ("hostvars", Arc::clone(magic.hostvars)),
+        ("ansible_play_hosts", Arc::clone(magic.play_hosts)),
+        ("ansible_play_hosts_all", Arc::clone(magic.play_hosts)),
+        ("play_hosts", Arc::clone(magic.play_hosts)),
+        (
+            "playbook_dir",
+            Arc::new(json!(playbook_dir(input.project_dir))),
+        ),
+        ("ansible_version", Arc::new(ansible_version())),
     ] {
         scope.set(name, Raw::Final(value));
     }
+    // The play's hosts are its one batch unless `serial` makes several
+    // (compiled together: then the batch is not known here).
+    if play.serial.is_none() {
+        scope.set(
+            "ansible_play_batch",
+            Raw::Final(Arc::clone(magic.play_hosts)),
+        );
+    }
+    // Facts: above the inventory, below the play's variables (Ansible's
+    // order).
+    if let Some(unknown) = &facts.unknown {
+        scope.facts_unknown(Rc::clone(unknown));
+    } else if let Some(known) = facts.known {
+        super::facts::set(&mut scope, known);
+    }
     scope.set_nodes(&play.vars);
-    for file in &play.vars_files {
+    for file in play.vars_files.iter().filter(|_| whole) {
         let path = scope.render_str(file.as_str().unwrap_or_default(), &file.span)?;
         scope.set_nodes(&read_vars_file(input.project_dir, &path, file)?);
     }
@@ -311,6 +433,14 @@ fn compile_host(
         included_vars: Vec::new(),
         facts: Vec::new(),
     };
+    if !whole {
+        return Ok(HostPlan {
+            host: host.to_string(),
+            connection,
+            steps: Vec::new(),
+            handlers: Vec::new(),
+        });
+    }
     // Known at run time only: the plan is the same for a deploy and its
     // dry run (see `executor::step::CHECK_MODE`).
     scope.register("ansible_check_mode");
@@ -531,6 +661,25 @@ fn orders_certificates(step: &Step) -> bool {
         Body::Ready { action: Action::Certs { spec } }
             if spec.mode == crate::modules::CertsMode::Acme && !spec.certificates.is_empty()
     )
+}
+
+/// Ansible's `playbook_dir`: the playbook's directory, absolute.
+fn playbook_dir(project_dir: &Path) -> String {
+    let dir = std::env::current_dir()
+        .map(|cwd| cwd.join(project_dir))
+        .unwrap_or_else(|_| project_dir.to_path_buf());
+    // Python's `os.path.abspath`: `.` parts dropped, links kept.
+    let dir: std::path::PathBuf = dir
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    dir.display().to_string()
+}
+
+/// `ansible_version`: the Ansible release whose playbook language ferry
+/// reads (its behaviour is compared with ansible-core 2.19's).
+fn ansible_version() -> Value {
+    json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0"})
 }
 
 fn serial_of(node: &Node) -> Result<Vec<Batch>, Diagnostic> {
@@ -866,7 +1015,7 @@ impl TaskCompiler<'_, '_> {
         }
         if let Action::Assert { assertion } = &mut action {
             for cond in &mut assertion.that {
-                cond.vars = scope.needed(&expression_template(&cond.expr))?;
+                cond.vars = scope.needed(&expression_template(&cond.expr), &task.span)?;
             }
         }
         Ok(action)
@@ -950,7 +1099,7 @@ impl TaskCompiler<'_, '_> {
                 .ok_or_else(|| node.type_error("a condition", "an expression"))?,
         };
         Ok(Expr {
-            vars: scope.needed(&expression_template(&text))?,
+            vars: scope.needed(&expression_template(&text), &node.span)?,
             expr: text,
             location: node.span.to_string(),
         })
@@ -960,7 +1109,7 @@ impl TaskCompiler<'_, '_> {
     fn needed_in(&self, scope: &Scope, node: &Node) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         match &node.value {
-            yaml::Value::Str(s) if has_template(s) => out.extend(scope.needed(s)?),
+            yaml::Value::Str(s) if has_template(s) => out.extend(scope.needed(s, &node.span)?),
             yaml::Value::Seq(items) => {
                 for i in items {
                     out.extend(self.needed_in(scope, i)?);

@@ -19,6 +19,9 @@ pub fn render_text(plan: &Plan) -> String {
             play.hosts.len(),
             if play.hosts.len() == 1 { "" } else { "s" }
         );
+        if play.facts_gathered {
+            out.push_str("  facts gathered (a template of the play reads them)\n");
+        }
         for host in &play.hosts {
             let c = &host.connection;
             let user = c

@@ -9,6 +9,7 @@
 mod commit_files;
 mod compile;
 mod display;
+mod facts;
 mod lookup;
 mod scope;
 mod tags;
@@ -24,6 +25,7 @@ pub use commit_files::CommitFiles;
 pub(crate) use compile::wrap_remote;
 pub use compile::{CompileInput, Login, compile};
 pub use display::render_text;
+pub use facts::Facts;
 pub use tags::TagFilter;
 
 /// Every play's steps for every host it targets.
@@ -36,6 +38,10 @@ pub struct Plan {
     /// Secret values, masked wherever the plan is shown.
     #[serde(skip)]
     pub masker: Masker,
+    /// Hosts whose plays read facts that are not gathered yet: their plans
+    /// have no steps. Gather theirs, and compile again.
+    #[serde(skip)]
+    pub wants_facts: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +55,10 @@ pub struct PlayPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_fail_percentage: Option<u64>,
     pub rollback: Rollback,
+    /// Whether the hosts' facts were gathered for this play (only when a
+    /// template of it reads one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub facts_gathered: bool,
     pub hosts: Vec<HostPlan>,
 }
 

@@ -55,6 +55,9 @@ pub(crate) struct Scope<'t> {
     /// Strings rendered from secrets, not yet handed to the masker; shared
     /// by a scope and its clones (a task's, a loop item's).
     derived: Rc<RefCell<Vec<String>>>,
+    /// Set when the host's facts are wanted but not known: reading one is
+    /// an error that says why, and is recorded (shared by clones).
+    unknown_facts: Option<Rc<super::facts::Unknown>>,
 }
 
 impl<'t> Scope<'t> {
@@ -68,7 +71,15 @@ impl<'t> Scope<'t> {
             secret: HashSet::new(),
             tainted: RefCell::default(),
             derived: Rc::default(),
+            unknown_facts: None,
         }
+    }
+
+    /// The host's facts are not known (not gathered yet, or never, as
+    /// `unknown` says): a template that reads one fails, and `unknown`
+    /// records it.
+    pub fn facts_unknown(&mut self, unknown: Rc<super::facts::Unknown>) {
+        self.unknown_facts = Some(unknown);
     }
 
     /// Marks `name` as a secret: its value, and anything rendered from it,
@@ -156,7 +167,9 @@ impl<'t> Scope<'t> {
         }
         let shadow = self.with_secrets_changed();
         let other = shadow
-            .with_context(&[text], |vars| shadow.templates.render(text, vars, span))
+            .with_context(&[text], span, |vars| {
+                shadow.templates.render(text, vars, span)
+            })
             .ok();
         let lines = rendered.lines();
         let mut derived = self.derived.borrow_mut();
@@ -280,10 +293,19 @@ impl<'t> Scope<'t> {
 
     /// The resolved values of the variables `texts` read (undefined ones
     /// left out: the render then names them).
-    fn read_by(&self, texts: &[&str]) -> Result<Map<String, Value>, Diagnostic> {
+    fn read_by(&self, texts: &[&str], span: &Span) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         for text in texts.iter().filter(|t| has_template(t)) {
-            for name in self.templates.variables(text) {
+            let mut names: Vec<String> = self.templates.variables(text).into_iter().collect();
+            // In name order: the same fact is the one reported every time.
+            names.sort();
+            for name in names {
+                if let Some(unknown) = &self.unknown_facts
+                    && !self.raw.contains_key(&name)
+                    && super::facts::is_fact(&name)
+                {
+                    return Err(unknown.read(&name, span));
+                }
                 if !out.contains_key(&name)
                     && let Some(value) = self.get(&name)?
                 {
@@ -319,9 +341,10 @@ impl<'t> Scope<'t> {
     fn with_context<T>(
         &self,
         texts: &[&str],
+        span: &Span,
         render: impl Fn(&Map<String, Value>) -> Result<T, Diagnostic>,
     ) -> Result<T, Diagnostic> {
-        match render(&self.read_by(texts)?) {
+        match render(&self.read_by(texts, span)?) {
             Ok(value) => Ok(value),
             Err(_) => render(&self.everything()),
         }
@@ -329,16 +352,17 @@ impl<'t> Scope<'t> {
 
     /// The resolved values of just the variables `text` reads (for run-time
     /// expressions, which carry what they need).
-    pub fn needed(&self, text: &str) -> Result<Map<String, Value>, Diagnostic> {
-        self.read_by(&[text])
+    pub fn needed(&self, text: &str, span: &Span) -> Result<Map<String, Value>, Diagnostic> {
+        self.read_by(&[text], span)
     }
 
     pub fn render_str(&self, text: &str, span: &Span) -> Result<String, Diagnostic> {
         if !has_template(text) {
             return Ok(text.to_string());
         }
-        let rendered =
-            self.with_context(&[text], |vars| self.templates.render(text, vars, span))?;
+        let rendered = self.with_context(&[text], span, |vars| {
+            self.templates.render(text, vars, span)
+        })?;
         if self.reads_secret(text) {
             self.derive_text(text, &rendered, span);
         }
@@ -347,7 +371,7 @@ impl<'t> Scope<'t> {
 
     pub fn eval_bool(&self, expr: &str, span: &Span) -> Result<bool, Diagnostic> {
         let template = expression_template(expr);
-        self.with_context(&[&template], |vars| {
+        self.with_context(&[&template], span, |vars| {
             self.templates.eval_bool(expr, vars, span)
         })
     }
@@ -361,9 +385,11 @@ impl<'t> Scope<'t> {
     fn render_node_tracked(&self, node: &Node) -> Result<(Value, bool), Diagnostic> {
         let mut texts = Vec::new();
         node_strings(node, &mut texts);
-        let value = self.with_context(&texts, |vars| self.templates.render_node(node, vars))?;
+        let value = self.with_context(&texts, &node.span, |vars| {
+            self.templates.render_node(node, vars)
+        })?;
         let secret = self.derive_from(&texts, &node.span, |text| {
-            let vars = self.read_by(&[text]).ok()?;
+            let vars = self.read_by(&[text], &node.span).ok()?;
             self.templates.render_value(text, &vars, &node.span).ok()
         });
         Ok((value, secret))
@@ -374,10 +400,11 @@ impl<'t> Scope<'t> {
     fn render_json_tracked(&self, value: &Value, span: &Span) -> Result<(Value, bool), Diagnostic> {
         let mut texts = Vec::new();
         json_strings(value, &mut texts);
-        let rendered =
-            self.with_context(&texts, |vars| self.templates.render_json(value, vars, span))?;
+        let rendered = self.with_context(&texts, span, |vars| {
+            self.templates.render_json(value, vars, span)
+        })?;
         let secret = self.derive_from(&texts, span, |text| {
-            let vars = self.read_by(&[text]).ok()?;
+            let vars = self.read_by(&[text], span).ok()?;
             self.templates.render_value(text, &vars, span).ok()
         });
         Ok((rendered, secret))

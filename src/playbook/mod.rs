@@ -8,6 +8,7 @@
 //! can only be rendered per host, at compile time (`crate::plan`).
 
 mod ansible_cfg;
+mod asynchronous;
 mod block;
 mod include_vars;
 mod kv;
@@ -66,6 +67,9 @@ pub struct Play {
     /// `remote_user`: who to connect as where the inventory names no user.
     pub remote_user: Option<Node>,
     pub rollback: Rollback,
+    /// `gather_facts` (default true): the play's templates may read the
+    /// hosts' facts, gathered before compiling when they do.
+    pub gather_facts: bool,
     /// Names of variables whose values must never be shown, with where each
     /// was named.
     pub secrets: Vec<(String, Span)>,

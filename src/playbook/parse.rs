@@ -31,6 +31,8 @@ const PLAY_KEYS: &[&str] = &[
     "rollback",
     "secrets",
     "gather_facts",
+    "gather_subset",
+    "gather_timeout",
 ];
 
 const TASK_KEYS: &[&str] = &[
@@ -53,6 +55,8 @@ const TASK_KEYS: &[&str] = &[
     "creates",
     "removes",
     "timeout",
+    "async",
+    "poll",
     "retries",
     "delay",
     "until",
@@ -94,6 +98,7 @@ pub fn parse_source(source: &Arc<Source>, library: &Library) -> Result<Playbook,
         stack: Vec::new(),
         roles: super::role::Roles::default(),
         blocks: 0,
+        setup: false,
     };
     let plays = parser.playbook(source)?;
     Ok(Playbook { plays })
@@ -107,6 +112,8 @@ pub(super) struct Parser<'a> {
     pub(super) roles: super::role::Roles,
     /// Blocks read so far: the next block's number.
     pub(super) blocks: usize,
+    /// The play being read has a `setup` task: it gathers facts.
+    pub(super) setup: bool,
 }
 
 /// What an included task file adds to the play that includes it.
@@ -193,15 +200,19 @@ impl Parser<'_> {
                 _ => return Err(n.error("`rollback` must be `auto` or `manual`")),
             },
         };
-        if let Some(gather) = map.take("gather_facts")
-            && bool_of(gather, "gather_facts")?
-        {
-            return Err(gather
-                .error("ferry gathers no facts")
-                .with_help("remove `gather_facts`, or set it to false"));
-        }
+        // On by default, as in Ansible; the facts are gathered only when a
+        // template of the play reads one.
+        let gather_facts = match map.take("gather_facts") {
+            Some(gather) => bool_of(gather, "gather_facts")?,
+            None => true,
+        };
+        // ferry's set of facts is small and gathered whole in one round
+        // trip: a subset would save nothing.
+        map.take("gather_subset");
+        map.take("gather_timeout");
         // Ansible's order: `pre_tasks`, the roles, `tasks`, `post_tasks`.
         self.roles = super::role::Roles::default();
+        self.setup = false;
         let mut included = Included::default();
         let mut tasks = Vec::new();
         // Ansible flushes the handlers after `pre_tasks`, and after the
@@ -255,6 +266,7 @@ impl Parser<'_> {
             become_user: map.string("become_user")?.or(sudo_user),
             remote_user,
             rollback,
+            gather_facts: gather_facts || self.setup,
             secrets: match map.take("secrets") {
                 None => Vec::new(),
                 Some(Node {
@@ -296,6 +308,20 @@ impl Parser<'_> {
                 .find_map(|k| map.take_entry(k))
             {
                 tasks.push(super::set_fact::set_fact(key, args, map)?);
+                continue;
+            }
+            // `setup` gathers the facts: ferry gathers them before the run,
+            // for the whole play, so the task itself runs nothing.
+            if [
+                "setup",
+                "ansible.builtin.setup",
+                "gather_facts",
+                "ansible.builtin.gather_facts",
+            ]
+            .iter()
+            .any(|k| map.take_entry(k).is_some())
+            {
+                self.setup = true;
                 continue;
             }
             if let Some((key, action)) = super::meta::META.iter().find_map(|k| map.take_entry(k)) {
@@ -551,6 +577,7 @@ fn name_node<'a>(key: &'a Node, item: &'a Node) -> &'a Node {
 
 pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
     let node = map.node();
+    super::asynchronous::refuse_delegation(&mut map)?;
     let name = map.string("name")?;
     let when = conditions(map.take("when"));
     let looping = super::loops::looping(&mut map)?;
@@ -580,7 +607,7 @@ pub(super) fn task(mut map: MapReader<'_>) -> Result<Task, Diagnostic> {
         failed_when: map.take("failed_when").cloned(),
         creates: map.take("creates").cloned(),
         removes: map.take("removes").cloned(),
-        timeout: map.uint("timeout")?,
+        timeout: super::asynchronous::timeout(&mut map)?,
         retries: map.uint("retries")?,
         delay: map.uint("delay")?,
         until: map.take("until").cloned(),

@@ -299,10 +299,18 @@ impl Parser<'_> {
             value: Value::Str(absolute.to_string_lossy().into_owned()),
             span: call.at.span.clone(),
         };
-        let front: Vec<(String, Node)> = std::iter::once(("role_path".to_string(), role_path))
-            .chain(vars.iter().cloned())
-            .chain(call.vars.iter().cloned())
-            .collect();
+        let name = Node {
+            value: Value::Str(role_name(dir)),
+            span: call.at.span.clone(),
+        };
+        let front: Vec<(String, Node)> = [
+            ("role_path".to_string(), role_path),
+            ("role_name".to_string(), name),
+        ]
+        .into_iter()
+        .chain(vars.iter().cloned())
+        .chain(call.vars.iter().cloned())
+        .collect();
         for task in own.iter_mut().chain(handlers.iter_mut()) {
             if task.role_dir.is_none() {
                 task.role_dir = Some(dir.to_path_buf());

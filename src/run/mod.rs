@@ -1,6 +1,7 @@
 //! One function per subcommand, and the only place that prints results.
 
 mod adhoc;
+mod facts;
 mod listing;
 mod logs;
 mod manual;
@@ -25,6 +26,8 @@ use crate::stage;
 use crate::template::Templates;
 use crate::transport::ssh_config::SshConfig;
 use crate::transport::{Trust, keys};
+
+pub use facts::Gathering;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -128,6 +131,11 @@ fn init_ci(dir: &Path, ci: crate::init::ci::Ci) -> Result<(), Error> {
 
 fn plan_stage(dir: &Path, mut args: PlanArgs) -> Result<(), Error> {
     args.exec.diff = args.diff;
+    args.compile.facts = if args.offline {
+        Gathering::Never("`--offline` connects to no host, so gathers no facts")
+    } else {
+        Gathering::Connect(Some(args.exec.clone()))
+    };
     let mut plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
     if args.offline {
         print_plan(&plan, args.exec.json);
@@ -164,6 +172,11 @@ fn playbook(dir: &Path, mut args: PlaybookArgs) -> Result<(), Error> {
     compile.tags = crate::plan::TagFilter {
         only: args.tags,
         skip: args.skip_tags,
+    };
+    compile.facts = if args.syntax_check {
+        Gathering::Never("`--syntax-check` connects to no host, so gathers no facts")
+    } else {
+        Gathering::Connect(Some(args.exec.clone()))
     };
     let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
     let lists = listing::Lists {
@@ -469,6 +482,7 @@ fn compile_playbook(
     let no_secrets_file = secrets.is_none();
     let mut templates = Templates::for_project(Some(project_dir));
     plan::CommitFiles::new(git_dir(project_dir).to_path_buf(), rev).register(&mut templates);
+    let no_facts = std::collections::HashMap::new();
     let input = CompileInput {
         stage: stage.to_string(),
         playbook,
@@ -487,8 +501,32 @@ fn compile_playbook(
         },
         login: args.login,
         tags: args.tags.clone(),
+        facts: match &args.facts {
+            Gathering::Never(why) => plan::Facts::Never(why),
+            Gathering::Connect(_) => plan::Facts::Gathered(&no_facts),
+        },
     };
-    plan::compile(&input).map_err(|diag| {
+    let plan = plan::compile(&input);
+    let gathered;
+    let plan = match (plan, &args.facts) {
+        (Ok(plan), Gathering::Connect(exec)) if !plan.wants_facts.is_empty() => {
+            let exec = exec.clone().unwrap_or_else(ExecArgs::quiet);
+            gathered = facts::gather(&plan, &plan.wants_facts, project_dir, &exec)?;
+            let input = CompileInput {
+                facts: plan::Facts::Gathered(&gathered),
+                ..input
+            };
+            plan::compile(&input).and_then(|plan| match plan.wants_facts.first() {
+                // Every host that wanted facts has them now.
+                Some(host) => Err(crate::diagnostic::Diagnostic::plain(format!(
+                    "the facts of `{host}` were gathered and are still wanted"
+                ))),
+                None => Ok(plan),
+            })
+        }
+        (plan, _) => plan,
+    };
+    plan.map_err(|diag| {
         // A fresh clone lacks the stage's secrets file when the project
         // keeps it out of git: say where the missing value is meant to come
         // from. (Asking git only on this error path: opening the

@@ -16,6 +16,7 @@ use crate::stage;
 /// lock, upload (only what changed), barrier, switch, rollback on failure.
 pub(super) fn deploy(dir: &Path, mut args: DeployArgs) -> Result<(), Error> {
     args.exec.diff = args.diff;
+    args.compile.facts = super::Gathering::Connect(Some(args.exec.clone()));
     let plan = compile_stage(dir, &args.stage, &args.compile, args.rev.as_deref())?;
     let how = Deploying {
         rev: args.rev.as_deref(),

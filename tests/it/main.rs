@@ -1,6 +1,8 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod ansible_async;
 mod ansible_blocks;
+mod ansible_facts;
 mod ansible_handlers;
 mod ansible_lang;
 mod ansible_set_fact;

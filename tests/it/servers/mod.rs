@@ -8,6 +8,7 @@ mod apt;
 mod become_sudo;
 mod cron;
 mod django_postgres;
+mod facts;
 mod faults;
 mod flask_systemd;
 mod logs_systemd;
