@@ -158,6 +158,17 @@ pub struct CompileArgs {
     /// whose variables do not give one (`ansible_become_password`).
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+    /// Ansible Vault: a file holding the vault password, or an executable
+    /// that prints it (repeatable; also `$ANSIBLE_VAULT_PASSWORD_FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub vault_password_file: Vec<PathBuf>,
+    /// Ask on the terminal (no echo) for the vault password.
+    #[arg(short = 'J', long, alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+    /// A vault password for vault id ID: from a file, an executable, or
+    /// `prompt` (repeatable).
+    #[arg(long, value_name = "[ID@]SOURCE")]
+    pub vault_id: Vec<String>,
     /// Whom to log in as: set by the command (`setup` logs in as `setup_user`).
     #[arg(skip)]
     pub login: crate::plan::Login,

@@ -74,6 +74,10 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
     for value in input.secrets.iter().flat_map(|s| &s.values) {
         roots.add(value);
     }
+    // And every text Ansible Vault opened while the inputs were read.
+    for value in crate::vault::revealed() {
+        roots.add(&value);
+    }
     let mut masker = roots.clone();
     let limited: Option<HashSet<String>> = match &input.limit {
         Some(pattern) => Some(input.inventory.select(pattern, None)?.into_iter().collect()),

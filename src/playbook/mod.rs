@@ -23,6 +23,7 @@ mod set_fact;
 use crate::diagnostic::Span;
 use crate::yaml::Node;
 
+pub(crate) use ansible_cfg::vault_sources;
 pub use block::{FAILED_RESULT, FAILED_TASK, Frame, Part};
 pub use library::{Library, built_in_template};
 pub use loops::{LoopKind, Looping};

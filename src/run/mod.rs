@@ -397,9 +397,22 @@ fn compile_files(
     rev: Option<&str>,
 ) -> Result<Plan, Error> {
     let project_dir = project_dir_of(playbook_path);
+    install_vault(args, &project_dir)?;
     let library = Library::new(Some(project_dir.clone()));
     let playbook = playbook::load(playbook_path, &library)?;
     compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
+}
+
+/// Reads the vault passwords of the command line, the environment and
+/// ansible.cfg, once per run, before any file is parsed.
+fn install_vault(args: &CompileArgs, project_dir: &Path) -> Result<(), Error> {
+    let mut sources = playbook::vault_sources(Some(project_dir));
+    sources.ids.extend(args.vault_id.iter().cloned());
+    sources
+        .files
+        .extend(args.vault_password_file.iter().cloned());
+    sources.ask = args.ask_vault_pass;
+    Ok(crate::vault::install(&sources)?)
 }
 
 /// Compiles a playbook that ferry writes itself (`run`, `check`) as JSON,
@@ -428,6 +441,7 @@ fn compile_playbook(
     args: &CompileArgs,
     rev: Option<&str>,
 ) -> Result<Plan, Error> {
+    install_vault(args, project_dir)?;
     let inventory = Inventory::load(inventory_path)?;
     let extra_vars = args
         .extra_vars
