@@ -945,6 +945,7 @@ impl TaskCompiler<'_, '_> {
                 .scalar_string()
                 .ok_or_else(|| node.type_error("a condition", "an expression"))?,
         };
+        scope.check_names(&text, !has_template(&text), &node.span)?;
         Ok(Expr {
             vars: scope.needed(&expression_template(&text))?,
             expr: text,
@@ -956,7 +957,10 @@ impl TaskCompiler<'_, '_> {
     fn needed_in(&self, scope: &Scope, node: &Node) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         match &node.value {
-            yaml::Value::Str(s) if has_template(s) => out.extend(scope.needed(s)?),
+            yaml::Value::Str(s) if has_template(s) => {
+                scope.check_names(s, false, &node.span)?;
+                out.extend(scope.needed(s)?);
+            }
             yaml::Value::Seq(items) => {
                 for i in items {
                     out.extend(self.needed_in(scope, i)?);

@@ -334,6 +334,12 @@ impl<'t> Scope<'t> {
         }
     }
 
+    /// An error at a filter or test of `text` that ferry does not have
+    /// (for templates rendered on the host, at run time).
+    pub fn check_names(&self, text: &str, in_expr: bool, span: &Span) -> Result<(), Diagnostic> {
+        self.templates.check_names(text, in_expr, span)
+    }
+
     /// The resolved values of just the variables `text` reads (for run-time
     /// expressions, which carry what they need).
     pub fn needed(&self, text: &str) -> Result<Map<String, Value>, Diagnostic> {

@@ -3,8 +3,10 @@
 mod ansible_blocks;
 mod ansible_handlers;
 mod ansible_lang;
+mod ansible_names;
 mod ansible_set_fact;
 mod ansible_tags;
+mod ansible_vault;
 mod apps;
 mod certificates;
 mod certs;
