@@ -15,6 +15,7 @@
 mod error;
 mod filters;
 mod location;
+mod lookup;
 mod names;
 mod python;
 mod urlsplit;
@@ -100,6 +101,7 @@ impl Templates {
         });
         env.add_global("omit", OMIT);
         filters::register(&mut env);
+        lookup::register(&mut env, project_dir.map(std::path::Path::to_path_buf));
         Templates {
             env,
             variables: std::sync::Mutex::default(),

@@ -3,6 +3,7 @@
 mod ansible_blocks;
 mod ansible_handlers;
 mod ansible_lang;
+mod ansible_lookups;
 mod ansible_names;
 mod ansible_set_fact;
 mod ansible_tags;
