@@ -172,6 +172,9 @@ pub struct CompileArgs {
     /// Whom to log in as: set by the command (`setup` logs in as `setup_user`).
     #[arg(skip)]
     pub login: crate::plan::Login,
+    /// `ferry playbook`'s `-u`, `-b`, `--become-user`, `--become-method`.
+    #[arg(skip)]
+    pub plays: crate::playbook::PlayDefaults,
     /// `ferry playbook`'s `--tags`/`--skip-tags` (no flag of its own here).
     #[arg(skip)]
     pub tags: crate::plan::TagFilter,
@@ -353,6 +356,19 @@ pub struct PlaybookArgs {
     /// connect to nothing.
     #[arg(long)]
     pub syntax_check: bool,
+    /// Connect as USER where neither the play (`remote_user`) nor the
+    /// inventory (`ansible_user`) names one.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Escalate with sudo in the plays that do not say `become`.
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+    /// Whom to become where the play names no `become_user` (default root).
+    #[arg(long, value_name = "USER")]
+    pub become_user: Option<String>,
+    /// How to escalate: only `sudo`, ferry's way.
+    #[arg(long, value_name = "METHOD")]
+    pub become_method: Option<String>,
     /// List each play's hosts (after `--limit`) and connect to nothing.
     #[arg(long)]
     pub list_hosts: bool,

@@ -15,6 +15,7 @@ mod library;
 mod loops;
 mod meta;
 mod parse;
+mod play_defaults;
 mod reader;
 mod role;
 mod search;
@@ -29,6 +30,7 @@ pub use library::{Library, built_in_template};
 pub use loops::{LoopKind, Looping};
 pub(crate) use parse::vars_of;
 pub use parse::{load, parse_source};
+pub use play_defaults::PlayDefaults;
 
 /// A list of plays, with every include and import already spliced in.
 #[derive(Debug)]

@@ -138,6 +138,12 @@ fn playbook(dir: &Path, mut args: PlaybookArgs) -> Result<(), Error> {
         only: args.tags,
         skip: args.skip_tags,
     };
+    compile.plays = playbook::PlayDefaults {
+        user: args.user,
+        escalate: args.escalate,
+        become_user: args.become_user,
+        become_method: args.become_method,
+    };
     let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
     let lists = listing::Lists {
         hosts: args.list_hosts,
@@ -399,7 +405,8 @@ fn compile_files(
     let project_dir = project_dir_of(playbook_path);
     install_vault(args, &project_dir)?;
     let library = Library::new(Some(project_dir.clone()));
-    let playbook = playbook::load(playbook_path, &library)?;
+    let mut playbook = playbook::load(playbook_path, &library)?;
+    args.plays.apply(&mut playbook)?;
     compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
 }
 

@@ -1,5 +1,6 @@
 //! ferry's integration tests: one binary, one module per area.
 
+mod ansible_become_flags;
 mod ansible_blocks;
 mod ansible_handlers;
 mod ansible_lang;
