@@ -66,11 +66,19 @@ pub fn parse(source: &Arc<Source>) -> Result<Node, Diagnostic> {
             span: Span::file_start(source.clone()),
         });
     }
+    // A vaulted file: every value in it is a secret, and an error in it
+    // names its line and column without quoting the line.
+    let vaulted = crate::vault::is_revealed(&source.text);
+    let unquoted = |mut err: Diagnostic| {
+        if vaulted && let Some(span) = &mut err.span {
+            span.source = Source::new(source.path.clone(), "");
+        }
+        err
+    };
     let raw: RawNode = serde_saphyr::from_str_with_options(&source.text, options)
-        .map_err(|err| syntax_error(source, &err))?;
-    let node = convert(source, raw)?;
-    if crate::vault::is_revealed(&source.text) {
-        // A vaulted file: every value in it is a secret.
+        .map_err(|err| unquoted(syntax_error(source, &err)))?;
+    let node = convert(source, raw).map_err(unquoted)?;
+    if vaulted {
         reveal_strings(&node);
     }
     Ok(node)

@@ -167,6 +167,14 @@ fn a_wrong_vault_password_is_located_before_any_host_is_touched() {
         "{}",
         out.stderr
     );
+    // A YAML error inside a vaulted file is located but never quoted.
+    let secret = format!("default@{}", project.path().join("vault-pass").display());
+    project.file("vars/secret.yml", &format!("api_token: \"{API_TOKEN}\n"));
+    encrypt_file(&ansible, &secret, &project.path().join("vars/secret.yml"));
+    let out = project.ferry(&[&run[..], &["--vault-password-file", "vault-pass"]].concat());
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("vars/secret.yml:"), "{}", out.stderr);
+    assert!(!out.stderr.contains(API_TOKEN), "{}", out.stderr);
     assert!(!anyone_logged_in(&hosts), "an input error touched a host");
 }
 
