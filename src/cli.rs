@@ -203,9 +203,23 @@ pub struct CompileArgs {
     /// whose variables do not give one (`ansible_become_password`).
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+    /// Ansible Vault: a file holding the vault password, or an executable
+    /// that prints it (repeatable; also `$ANSIBLE_VAULT_PASSWORD_FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub vault_password_file: Vec<PathBuf>,
+    /// Ask on the terminal (no echo) for the vault password.
+    #[arg(short = 'J', long, alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+    /// A vault password for vault id ID: from a file, an executable, or
+    /// `prompt` (repeatable).
+    #[arg(long, value_name = "[ID@]SOURCE")]
+    pub vault_id: Vec<String>,
     /// Whom to log in as: set by the command (`setup` logs in as `setup_user`).
     #[arg(skip)]
     pub login: crate::plan::Login,
+    /// `ferry playbook`'s `-u`, `-b`, `--become-user`, `--become-method`.
+    #[arg(skip)]
+    pub plays: crate::playbook::PlayDefaults,
     /// `ferry playbook`'s `--tags`/`--skip-tags` (no flag of its own here).
     #[arg(skip)]
     pub tags: crate::plan::TagFilter,
@@ -390,6 +404,19 @@ pub struct PlaybookArgs {
     /// connect to nothing.
     #[arg(long)]
     pub syntax_check: bool,
+    /// Connect as USER where neither the play (`remote_user`) nor the
+    /// inventory (`ansible_user`) names one.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Escalate with sudo in the plays that do not say `become`.
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+    /// Whom to become where the play names no `become_user` (default root).
+    #[arg(long, value_name = "USER")]
+    pub become_user: Option<String>,
+    /// How to escalate: only `sudo`, ferry's way.
+    #[arg(long, value_name = "METHOD")]
+    pub become_method: Option<String>,
     /// List each play's hosts (after `--limit`) and connect to nothing.
     #[arg(long)]
     pub list_hosts: bool,

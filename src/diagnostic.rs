@@ -26,13 +26,18 @@ impl Source {
     }
 
     /// Reads a file; a missing or unreadable file is a diagnostic without a line.
+    /// A file encrypted with Ansible Vault is decrypted (its text is then a
+    /// secret: see `crate::vault`).
     pub fn read(path: &Path) -> Result<Arc<Source>, Diagnostic> {
-        match std::fs::read_to_string(path) {
+        let bytes = std::fs::read(path).map_err(|err| {
+            Diagnostic::plain(format!("cannot read `{}`: {}", path.display(), err))
+        })?;
+        let bytes = crate::vault::open_file(bytes, path)?;
+        match String::from_utf8(bytes) {
             Ok(text) => Ok(Source::new(path, text)),
-            Err(err) => Err(Diagnostic::plain(format!(
-                "cannot read `{}`: {}",
-                path.display(),
-                err
+            Err(_) => Err(Diagnostic::plain(format!(
+                "cannot read `{}`: stream did not contain valid UTF-8",
+                path.display()
             ))),
         }
     }

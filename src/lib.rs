@@ -13,6 +13,7 @@
 //! - `yaml`: YAML 1.1 (as Ansible reads it) into a tree of located nodes.
 //! - `stage`: which files a stage reads; `-e` extra variables.
 //! - `secrets`: a stage's secrets file, its values masked everywhere.
+//! - `vault`: Ansible Vault values and files, opened with the run's passwords.
 //! - `init`: `ferry init`, the files that deploy an app in a directory.
 //! - `playbook`: plays and tasks, roles, includes (by path, or reusable
 //!   playbooks by name), loops and free-form arguments as Ansible writes them.
@@ -51,4 +52,5 @@ pub mod stage;
 pub mod suggestion;
 pub mod template;
 pub mod transport;
+pub mod vault;
 pub mod yaml;

@@ -15,6 +15,8 @@
 mod error;
 mod filters;
 mod location;
+mod lookup;
+mod names;
 mod python;
 mod urlsplit;
 
@@ -43,6 +45,8 @@ pub struct Templates {
     /// lookup (a compile asks for each string of each host, twice when it
     /// tracks secrets).
     variables: std::sync::Mutex<std::collections::HashMap<String, BTreeSet<String>>>,
+    /// Texts whose filters and tests are all known ([`Templates::check_names`]).
+    checked: std::sync::Mutex<std::collections::HashSet<(String, bool)>>,
 }
 
 impl Default for Templates {
@@ -97,9 +101,11 @@ impl Templates {
         });
         env.add_global("omit", OMIT);
         filters::register(&mut env);
+        lookup::register(&mut env, project_dir.map(std::path::Path::to_path_buf));
         Templates {
             env,
             variables: std::sync::Mutex::default(),
+            checked: std::sync::Mutex::default(),
         }
     }
 
@@ -120,6 +126,7 @@ impl Templates {
         if !is_template(text) {
             return Ok(text.to_string());
         }
+        self.check_names(text, false, span)?;
         let fail = |err: minijinja::Error| self.diagnostic(err, text, 0, vars, span);
         let template = self.env().template_from_str(text).map_err(fail)?;
         self.with_context(&template, vars, |context| template.render(context))
@@ -136,7 +143,10 @@ impl Templates {
         span: &Span,
     ) -> Result<Json, Diagnostic> {
         match single_expression(text) {
-            Some((offset, expr)) => self.eval(text, offset, expr, vars, span),
+            Some((offset, expr)) => {
+                self.check_names(text, false, span)?;
+                self.eval(text, offset, expr, vars, span)
+            }
             None => self.render(text, vars, span).map(Json::String),
         }
     }
@@ -158,6 +168,7 @@ impl Templates {
         if is_template(expr) {
             return Ok(truthy(&self.render_value(expr, vars, span)?));
         }
+        self.check_names(expr, true, span)?;
         Ok(truthy(&self.eval(expr, 0, expr, vars, span)?))
     }
 
@@ -234,6 +245,29 @@ impl Templates {
             }
             _ => node.to_json(),
         })
+    }
+
+    /// An error at the first filter or test that `text` (a template, or
+    /// one expression when `in_expr`) names and ferry does not have: found
+    /// when the template is compiled, as Jinja finds it, whether or not
+    /// rendering would reach it, and before a run-time template goes to
+    /// the host.
+    pub fn check_names(&self, text: &str, in_expr: bool, span: &Span) -> Result<(), Diagnostic> {
+        let key = (text.to_string(), in_expr);
+        if self
+            .checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return Ok(());
+        }
+        names::check(&self.env, text, in_expr, span)?;
+        self.checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(())
     }
 
     /// The top-level variables a template needs (`user` for `{{ user.name }}`),

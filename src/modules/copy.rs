@@ -82,6 +82,8 @@ pub fn copy(args: &Args) -> Result<Action, Diagnostic> {
                     format!("cannot read `src` file `{}`: {e}", path.display()),
                 )
             })?;
+            let content = crate::vault::open_file(content, &path)
+                .map_err(|e| args.error_at("src", e.message))?;
             let dest = into_dir(dest, &src);
             (content, src, dest)
         }

@@ -109,7 +109,9 @@ fn walk(dir: &Path, prefix: &str, tree: &mut Tree) -> std::io::Result<()> {
             tree.dirs.push(rel.clone());
             walk(&path, &format!("{rel}/"), tree)?;
         } else {
-            tree.files.push((rel, std::fs::read(&path)?));
+            let bytes = crate::vault::open_file(std::fs::read(&path)?, &path)
+                .map_err(|e| std::io::Error::other(e.message))?;
+            tree.files.push((rel, bytes));
         }
     }
     Ok(())

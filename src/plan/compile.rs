@@ -77,6 +77,10 @@ pub fn compile(input: &CompileInput) -> Result<Plan, Diagnostic> {
     for value in input.secrets.iter().flat_map(|s| &s.values) {
         roots.add(value);
     }
+    // And every text Ansible Vault opened while the inputs were read.
+    for value in crate::vault::revealed() {
+        roots.add(&value);
+    }
     let mut masker = roots.clone();
     let limited: Option<HashSet<String>> = match &input.limit {
         Some(pattern) => Some(input.inventory.select(pattern, None)?.into_iter().collect()),
@@ -1098,6 +1102,7 @@ impl TaskCompiler<'_, '_> {
                 .scalar_string()
                 .ok_or_else(|| node.type_error("a condition", "an expression"))?,
         };
+        scope.check_names(&text, !has_template(&text), &node.span)?;
         Ok(Expr {
             vars: scope.needed(&expression_template(&text), &node.span)?,
             expr: text,
@@ -1109,7 +1114,10 @@ impl TaskCompiler<'_, '_> {
     fn needed_in(&self, scope: &Scope, node: &Node) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         match &node.value {
-            yaml::Value::Str(s) if has_template(s) => out.extend(scope.needed(s, &node.span)?),
+            yaml::Value::Str(s) if has_template(s) => {
+                scope.check_names(s, false, &node.span)?;
+                out.extend(scope.needed(s, &node.span)?);
+            }
             yaml::Value::Seq(items) => {
                 for i in items {
                     out.extend(self.needed_in(scope, i)?);

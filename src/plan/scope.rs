@@ -90,6 +90,9 @@ impl<'t> Scope<'t> {
 
     /// Hands every string rendered from a secret so far to `masker`.
     pub fn secrets_into(&self, masker: &mut Masker) {
+        // A vaulted file read while compiling (an `include_vars`, a `copy`
+        // source) is a secret from then on.
+        crate::vault::revealed().iter().for_each(|v| masker.add(v));
         for value in self.derived.borrow_mut().drain(..) {
             masker.add_derived(&value);
         }
@@ -200,7 +203,11 @@ impl<'t> Scope<'t> {
 
     /// Sets a variable, overriding any earlier (lower-precedence) value.
     pub fn set(&mut self, name: impl Into<String>, raw: Raw) {
-        self.raw.insert(name.into(), raw);
+        let name = name.into();
+        if vaulted(&raw) {
+            self.secret.insert(name.clone());
+        }
+        self.raw.insert(name, raw);
         // Anything resolved so far may have used the old value.
         self.resolved.get_mut().clear();
         self.tainted.get_mut().clear();
@@ -350,6 +357,12 @@ impl<'t> Scope<'t> {
         }
     }
 
+    /// An error at a filter or test of `text` that ferry does not have
+    /// (for templates rendered on the host, at run time).
+    pub fn check_names(&self, text: &str, in_expr: bool, span: &Span) -> Result<(), Diagnostic> {
+        self.templates.check_names(text, in_expr, span)
+    }
+
     /// The resolved values of just the variables `text` reads (for run-time
     /// expressions, which carry what they need).
     pub fn needed(&self, text: &str, span: &Span) -> Result<Map<String, Value>, Diagnostic> {
@@ -429,6 +442,20 @@ pub(crate) fn expression_template(expr: &str) -> String {
 /// Whether a string contains Jinja syntax at all (most values do not).
 pub(crate) fn has_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// Whether a variable's value holds a text that Ansible Vault opened: the
+/// variable is then a secret, as the secrets file's are.
+fn vaulted(raw: &Raw) -> bool {
+    if !crate::vault::any_revealed() {
+        return false;
+    }
+    let mut texts = Vec::new();
+    match raw {
+        Raw::Node(node) => node_strings(node, &mut texts),
+        Raw::Json(value, _) | Raw::Final(value) => json_strings(value, &mut texts),
+    }
+    texts.iter().any(|s| crate::vault::is_revealed(s))
 }
 
 /// Every string of a YAML node, keys included.

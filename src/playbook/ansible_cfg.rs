@@ -4,7 +4,8 @@
 //! `~/.ansible.cfg` and `/etc/ansible/ansible.cfg`; ferry reads the first
 //! two (and an `ansible.cfg` beside the playbook), so that a project's own
 //! file is honoured and a machine-wide one never changes what a project
-//! means. Only `[defaults] roles_path` is read here.
+//! means. Read here: `[defaults] roles_path`, and the vault password
+//! sources (`vault_password_file`, `vault_identity_list`).
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,52 @@ pub(crate) fn roles_path(project_dir: Option<&Path>) -> Vec<PathBuf> {
             dirs.push(PathBuf::from("/etc/ansible/roles"));
             dirs
         }
+    }
+}
+
+/// The vault password sources `ansible.cfg` (or the environment, which
+/// wins as in Ansible) names: `vault_password_file` (a path, relative to
+/// the file's directory) and `vault_identity_list` (`ID@SOURCE`, comma-separated).
+pub(crate) fn vault_sources(project_dir: Option<&Path>) -> crate::vault::Sources {
+    let cfg = config_file(project_dir).and_then(|path| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some((
+            text,
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ))
+    });
+    let setting = |env: &str, key: &str| match std::env::var(env) {
+        Ok(value) => Some((value, std::env::current_dir().unwrap_or_default())),
+        Err(_) => cfg
+            .as_ref()
+            .and_then(|(text, base)| Some((ini_value(text, "defaults", key)?, base.clone()))),
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let files = setting("ANSIBLE_VAULT_PASSWORD_FILE", "vault_password_file")
+        .filter(|(value, _)| !value.is_empty())
+        .map(|(value, base)| expand(&value, &base, home.as_deref()));
+    let ids = setting("ANSIBLE_VAULT_IDENTITY_LIST", "vault_identity_list")
+        .map(|(value, base)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|id| match id.split_once('@') {
+                    Some((name, source)) if source != "prompt" => {
+                        format!(
+                            "{name}@{}",
+                            expand(source, &base, home.as_deref()).display()
+                        )
+                    }
+                    _ => id.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::vault::Sources {
+        ids,
+        files: files.into_iter().collect(),
+        ask: false,
     }
 }
 
@@ -82,12 +129,17 @@ fn split_path_list(value: &str, base: &Path, home: Option<&Path>) -> Vec<PathBuf
         .split(':')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|entry| match (entry.strip_prefix("~/"), home) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ if Path::new(entry).is_absolute() => PathBuf::from(entry),
-            _ => base.join(entry),
-        })
+        .map(|entry| expand(entry, base, home))
         .collect()
+}
+
+/// One path: `~` expanded, a relative one against `base`.
+fn expand(entry: &str, base: &Path, home: Option<&Path>) -> PathBuf {
+    match (entry.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ if Path::new(entry).is_absolute() => PathBuf::from(entry),
+        _ => base.join(entry),
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod library;
 mod loops;
 mod meta;
 mod parse;
+mod play_defaults;
 mod reader;
 mod role;
 mod search;
@@ -24,11 +25,13 @@ mod set_fact;
 use crate::diagnostic::Span;
 use crate::yaml::Node;
 
+pub(crate) use ansible_cfg::vault_sources;
 pub use block::{FAILED_RESULT, FAILED_TASK, Frame, Part};
 pub use library::{Library, built_in_template};
 pub use loops::{LoopKind, Looping};
 pub(crate) use parse::vars_of;
 pub use parse::{load, parse_source};
+pub use play_defaults::PlayDefaults;
 
 /// A list of plays, with every include and import already spliced in.
 #[derive(Debug)]

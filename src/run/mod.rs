@@ -178,6 +178,12 @@ fn playbook(dir: &Path, mut args: PlaybookArgs) -> Result<(), Error> {
     } else {
         Gathering::Connect(Some(args.exec.clone()))
     };
+    compile.plays = playbook::PlayDefaults {
+        user: args.user,
+        escalate: args.escalate,
+        become_user: args.become_user,
+        become_method: args.become_method,
+    };
     let mut plan = compile_files(&file, &inventory, &stage, &compile, None)?;
     let lists = listing::Lists {
         hosts: args.list_hosts,
@@ -437,9 +443,23 @@ fn compile_files(
     rev: Option<&str>,
 ) -> Result<Plan, Error> {
     let project_dir = project_dir_of(playbook_path);
+    install_vault(args, &project_dir)?;
     let library = Library::new(Some(project_dir.clone()));
-    let playbook = playbook::load(playbook_path, &library)?;
+    let mut playbook = playbook::load(playbook_path, &library)?;
+    args.plays.apply(&mut playbook)?;
     compile_playbook(&playbook, &project_dir, inventory_path, stage, args, rev)
+}
+
+/// Reads the vault passwords of the command line, the environment and
+/// ansible.cfg, once per run, before any file is parsed.
+fn install_vault(args: &CompileArgs, project_dir: &Path) -> Result<(), Error> {
+    let mut sources = playbook::vault_sources(Some(project_dir));
+    sources.ids.extend(args.vault_id.iter().cloned());
+    sources
+        .files
+        .extend(args.vault_password_file.iter().cloned());
+    sources.ask = args.ask_vault_pass;
+    Ok(crate::vault::install(&sources)?)
 }
 
 /// Compiles a playbook that ferry writes itself (`run`, `check`) as JSON,
@@ -468,6 +488,7 @@ fn compile_playbook(
     args: &CompileArgs,
     rev: Option<&str>,
 ) -> Result<Plan, Error> {
+    install_vault(args, project_dir)?;
     let inventory = Inventory::load(inventory_path)?;
     let extra_vars = args
         .extra_vars

@@ -1,9 +1,9 @@
-//! Ansible's common filters, tests and the `lookup('env', ...)` function, on
+//! Ansible's common filters and tests, on
 //! top of minijinja's builtins, behaving as Ansible's do (outputs checked
 //! against Ansible's documentation and Python's standard library).
 
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Value};
 use serde_json::Value as Json;
 
@@ -162,7 +162,15 @@ pub(super) const TESTS: &[&str] = &[
 ];
 
 /// Every global function the environment knows.
-pub(super) const FUNCTIONS: &[&str] = &["range", "dict", "debug", "namespace", "lookup"];
+pub(super) const FUNCTIONS: &[&str] = &[
+    "range",
+    "dict",
+    "debug",
+    "namespace",
+    "lookup",
+    "query",
+    "q",
+];
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("quote", quote);
@@ -233,8 +241,6 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("contains", |seq: Value, item: Value| {
         Ok::<_, Error>(seq.try_iter()?.any(|x| x == item))
     });
-
-    env.add_function("lookup", lookup);
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> Error {
@@ -470,26 +476,4 @@ fn result_field(result: &Value, field: &str) -> Result<bool, Error> {
         None if field == "failed" => get("rc").is_some_and(|rc| rc != Value::from(0)),
         None => false,
     })
-}
-
-/// `lookup('env', 'HOME', ...)`: the variables' values, `''` when unset
-/// (or the `default=` keyword), several joined with commas as Ansible does.
-fn lookup(kind: String, names: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
-    let default = kwargs.get::<Option<String>>("default")?;
-    kwargs.assert_all_used()?;
-    if kind != "env" {
-        return Err(invalid(format!(
-            "unknown lookup `{kind}`: ferry has `lookup('env', NAME)` only"
-        )));
-    }
-    let values: Vec<String> = names
-        .iter()
-        .map(|name| {
-            std::env::var(name)
-                .ok()
-                .or_else(|| default.clone())
-                .unwrap_or_default()
-        })
-        .collect();
-    Ok(Value::from(values.join(",")))
 }

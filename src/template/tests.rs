@@ -545,9 +545,9 @@ fn lookup_env() {
         "d"
     );
     assert!(
-        fail("{{ lookup('file', '/etc/passwd') }}")
+        fail("{{ lookup('password', '/tmp/x') }}")
             .message
-            .contains("unknown lookup `file`")
+            .contains("unknown lookup `password`")
     );
 }
 
@@ -576,7 +576,7 @@ fn registered_names_are_known_to_did_you_mean() {
 
 #[test]
 fn errors_point_into_every_scalar_style_of_a_parsed_file() {
-    let file = "a: \"x {{ q }}\"\nb: 'y {{ q }}'\nc: |\n  z\n  {{ q }}\nd: >-\n  w\n  {{ q }}\ne: plain {{ q }}\n";
+    let file = "a: \"x {{ u }}\"\nb: 'y {{ u }}'\nc: |\n  z\n  {{ u }}\nd: >-\n  w\n  {{ u }}\ne: plain {{ u }}\n";
     let node = crate::yaml::parse(&Source::new("t.yml", file)).unwrap();
     let crate::yaml::Value::Map(entries) = &node.value else {
         panic!("not a mapping")

@@ -3,7 +3,8 @@
 //! A tag changes what a value means. Ignoring one is never safe: a `!vault`
 //! value ignored is its ciphertext deployed as the password. So YAML's own
 //! tags (`!!str`, `!!int`, …) are applied by the parser, Ansible's `!unsafe`
-//! (a string that is never templated) is honoured, and any other tag is an
+//! (a string that is never templated) is honoured, `!vault` is decrypted
+//! (with the run's vault passwords: see `crate::vault`), and any other tag is an
 //! input error at its file:line:col, found before any host is touched.
 
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub(super) enum Tag<'a> {
     Core,
     /// Ansible's `!unsafe`: the string is used as written, never templated.
     Unsafe,
+    /// Ansible Vault ciphertext (`!vault`, or the older `!vault-encrypted`).
+    Vault,
     /// Anything else, as the parser resolved it (`!vault`, `!Ref`, …).
     Unknown(&'a str),
 }
@@ -28,6 +31,8 @@ pub(super) fn read(tag: &str) -> Tag<'_> {
         Tag::Core
     } else if tag == "!unsafe" {
         Tag::Unsafe
+    } else if tag == "!vault" || tag == "!vault-encrypted" {
+        Tag::Vault
     } else {
         Tag::Unknown(tag)
     }
@@ -35,20 +40,9 @@ pub(super) fn read(tag: &str) -> Tag<'_> {
 
 /// The error for a tag ferry does not understand, at the tagged node.
 pub(super) fn unknown(tag: &str, span: Span) -> Diagnostic {
-    if tag == "!vault" || tag == "!vault-encrypted" {
-        return Diagnostic::new(
-            format!("`{tag}` (Ansible Vault) is not supported yet: ferry cannot decrypt this value"),
-            span,
-        )
-        .with_help(
-            "put the value in `secrets/STAGE.yml` (kept out of git, masked in every output), \
-             as it is or fetched when the deploy compiles: `NAME: {command: \"ansible-vault view FILE\"}` \
-             or `NAME: {env: VARIABLE}`",
-        );
-    }
     Diagnostic::new(
         format!(
-            "unknown YAML tag `{tag}`: ferry understands `!unsafe` and YAML's own tags (`!!str`, `!!int`, …)"
+            "unknown YAML tag `{tag}`: ferry understands `!unsafe`, `!vault` and YAML's own tags (`!!str`, `!!int`, …)"
         ),
         span,
     )
@@ -109,7 +103,8 @@ mod tests {
         assert_eq!(read("tag:yaml.org,2002:str"), Tag::Core);
         assert_eq!(read("!"), Tag::Core);
         assert_eq!(read("!unsafe"), Tag::Unsafe);
-        assert_eq!(read("!vault"), Tag::Unknown("!vault"));
+        assert_eq!(read("!vault"), Tag::Vault);
+        assert_eq!(read("!Ref"), Tag::Unknown("!Ref"));
         assert_eq!(
             read("tag:example.com,2026:x"),
             Tag::Unknown("tag:example.com,2026:x")

@@ -1,12 +1,16 @@
 //! ferry's integration tests: one binary, one module per area.
 
 mod ansible_async;
+mod ansible_become_flags;
 mod ansible_blocks;
 mod ansible_facts;
 mod ansible_handlers;
 mod ansible_lang;
+mod ansible_lookups;
+mod ansible_names;
 mod ansible_set_fact;
 mod ansible_tags;
+mod ansible_vault;
 mod apps;
 mod certificates;
 mod certs;

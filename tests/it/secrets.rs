@@ -246,13 +246,17 @@ fn a_vault_value_in_a_playbook_is_a_located_error_before_connecting() {
         let out = project.ferry(args);
         assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
         assert!(
-            out.stderr
-                .contains("`!vault` (Ansible Vault) is not supported yet")
-                && out.stderr.contains("deploy.yml:3:18"),
+            out.stderr.contains(
+                "this `!vault` value is encrypted with Ansible Vault, and no vault password was given"
+            ) && out.stderr.contains("deploy.yml:3:18"),
             "{args:?}: {}",
             out.stderr
         );
-        assert!(out.stderr.contains("secrets/STAGE.yml"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("--vault-password-file"),
+            "{}",
+            out.stderr
+        );
         assert!(!out.stderr.contains("6231336539"), "{}", out.stderr);
     }
     assert!(!anyone_logged_in(&hosts));
