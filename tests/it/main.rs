@@ -40,3 +40,4 @@ mod support;
 mod systemd;
 mod terminal;
 mod transport;
+mod transport_shell;
