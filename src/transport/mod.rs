@@ -12,6 +12,7 @@ mod handler;
 pub mod keys;
 pub mod known_hosts;
 mod quickack;
+mod shell;
 mod ssh;
 pub mod ssh_args;
 pub mod ssh_config;
@@ -246,6 +247,11 @@ pub struct ConnectOptions {
     /// ssh-agent socket to offer keys from after the key files; `None`
     /// means `$SSH_AUTH_SOCK` (no agent if unset).
     pub agent_socket: Option<PathBuf>,
+    /// Run commands one after another in one long-lived shell per host
+    /// (the login shell's rc files start once, not per command). On by
+    /// default; `FERRY_NO_SHELL=1` in the environment turns it off, so that
+    /// every command gets a channel of its own as before.
+    pub shell: bool,
 }
 
 impl Default for ConnectOptions {
@@ -256,6 +262,7 @@ impl Default for ConnectOptions {
             keepalive_max: 3,
             max_channels: 8,
             agent_socket: None,
+            shell: std::env::var_os("FERRY_NO_SHELL").is_none_or(|v| v.is_empty() || v == "0"),
         }
     }
 }

@@ -29,6 +29,7 @@ use super::auth::authenticate;
 use super::handler::{Client, ClientError};
 use super::known_hosts;
 use super::quickack::QuickAck;
+use super::shell::{self, Lost, Shell};
 use super::{ConnectOptions, ExecOutput, Stdin, Stream, Target, TransportError, Trust};
 
 /// Bytes of a command's stdin per write into its channel: one packet of
@@ -63,10 +64,22 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+/// The session's shell: none yet (or the last one ended), or one waiting
+/// for the next command.
+struct ShellSlot {
+    shell: Option<Shell>,
+    /// It could not start on this host, or the options turned it off:
+    /// every command gets a channel of its own.
+    unavailable: bool,
+}
+
 struct Inner {
     name: String,
     handle: Handle<Client>,
-    channels: Semaphore,
+    channels: Arc<Semaphore>,
+    /// The host's long-lived shell (see `shell`), busy while a command
+    /// runs in it: a command that finds it busy gets a channel of its own.
+    shell: tokio::sync::Mutex<ShellSlot>,
     /// A channel being opened (or open) ahead of the next command. It is
     /// one more than `channels` allows, which stays below `MaxSessions`.
     spare: Mutex<Option<JoinHandle<Option<russh::Channel<client::Msg>>>>>,
@@ -149,12 +162,97 @@ impl Session {
         &self.inner.name
     }
 
-    /// Runs `command` through the remote user's shell. With `stdin`, its
-    /// bytes are streamed to the command and EOF follows; without, EOF is
-    /// sent at once. Output chunks go to `on_output` as they arrive and are
-    /// collected too. Errors never quote `command`: it may hold secrets,
-    /// and the caller has a masked form to show.
+    /// Runs `command` in the host's long-lived shell (`/bin/sh`, started
+    /// once through the remote user's login shell), or, when that is busy
+    /// or cannot run there, through the login shell on a channel of its
+    /// own. With `stdin`, its bytes reach the command and EOF follows;
+    /// without, the command reads EOF at once. Output chunks go to
+    /// `on_output` as they arrive and are collected too. Errors never quote
+    /// `command`: it may hold secrets, and the caller has a masked form to
+    /// show. If this future is dropped (a task timeout, Ctrl-C), the remote
+    /// command is told to stop.
     pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Stdin>,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<ExecOutput, TransportError> {
+        match self.exec_in_shell(command, stdin, on_output).await {
+            Ok(result) => result,
+            Err(stdin) => self.exec_on_channel(command, stdin, on_output).await,
+        }
+    }
+
+    /// [`Session::exec`] through the shell; `Err` gives `stdin` back when
+    /// the command must get a channel of its own (the shell is busy or
+    /// unavailable, or stdin is over [`shell::STDIN_LIMIT`]).
+    async fn exec_in_shell(
+        &self,
+        command: &str,
+        stdin: Option<Stdin>,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<Result<ExecOutput, TransportError>, Option<Stdin>> {
+        let Ok(mut slot) = self.inner.shell.try_lock() else {
+            return Err(stdin);
+        };
+        if slot.unavailable {
+            return Err(stdin);
+        }
+        let bytes = match stdin {
+            None => None,
+            Some(stdin) => Some(read_up_to(stdin, shell::STDIN_LIMIT).await.map_err(Some)?),
+        };
+        let mut shell = match slot.shell.take() {
+            Some(shell) => shell,
+            None => match self.open_shell().await {
+                Some(shell) => shell,
+                None => {
+                    slot.unavailable = true;
+                    return Err(bytes.map(crate::transport::stdin_from));
+                }
+            },
+        };
+        // If this future is dropped here, so is `shell`: it stops the
+        // command, and the next command opens a new shell.
+        match shell.run(command, bytes.as_deref(), on_output).await {
+            Ok(output) => {
+                slot.shell = Some(shell);
+                Ok(Ok(output))
+            }
+            Err(lost) => {
+                drop(shell);
+                Ok(Err(if self.inner.handle.is_closed() {
+                    TransportError::Disconnected {
+                        host: self.inner.name.clone(),
+                        reason: "while a command was running".to_string(),
+                    }
+                } else {
+                    self.channel_error(match lost {
+                        Lost::Ended => "the remote shell ended before the command did (did the command kill or replace its shell?)".to_string(),
+                        Lost::Write(error) => format!("sending the command to the remote shell: {error}"),
+                    })
+                }))
+            }
+        }
+    }
+
+    /// Opens the host's shell on a channel of its own (it keeps a channel
+    /// slot while it lives); `None` when it cannot run there.
+    async fn open_shell(&self) -> Option<Shell> {
+        let permit = Arc::clone(&self.inner.channels)
+            .acquire_owned()
+            .await
+            .ok()?;
+        let channel = match self.take_spare().await {
+            Some(channel) => channel,
+            None => self.open_channel().await.ok()?,
+        };
+        self.open_spare();
+        Shell::open(channel, permit).await
+    }
+
+    /// [`Session::exec`] on a channel of its own, through the login shell.
+    async fn exec_on_channel(
         &self,
         command: &str,
         stdin: Option<Stdin>,
@@ -329,6 +427,25 @@ impl Session {
     }
 }
 
+/// All of `stdin` if it holds at most `limit` bytes; else what was read,
+/// then the rest, as one reader again.
+async fn read_up_to(mut stdin: Stdin, limit: usize) -> Result<Vec<u8>, Stdin> {
+    let mut bytes = Vec::new();
+    while let Ok(chunk) = stdin.fill_buf().await {
+        if chunk.is_empty() {
+            return Ok(bytes);
+        }
+        if bytes.len() + chunk.len() > limit {
+            break;
+        }
+        bytes.extend_from_slice(chunk);
+        let n = chunk.len();
+        stdin.consume(n);
+    }
+    use tokio::io::AsyncReadExt as _;
+    Err(Box::new(std::io::Cursor::new(bytes).chain(stdin)))
+}
+
 /// Sends TERM and closes the channel when an exec is abandoned midway.
 struct AbandonGuard(Option<Arc<ChannelWriteHalf<client::Msg>>>);
 
@@ -476,7 +593,11 @@ async fn establish(
         inner: Arc::new(Inner {
             name: target.name.clone(),
             handle,
-            channels: Semaphore::new(opts.max_channels.max(1)),
+            channels: Arc::new(Semaphore::new(opts.max_channels.max(1))),
+            shell: tokio::sync::Mutex::new(ShellSlot {
+                shell: None,
+                unavailable: !opts.shell,
+            }),
             spare: Mutex::new(None),
             _jump: jump,
             _proxy: proxy,

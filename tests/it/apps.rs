@@ -73,16 +73,45 @@ fn flask_from_its_procfile_upgrades_two_web_processes_without_dropping_a_request
         .flat_map(|h| (0..2).map(move |n| (h.address.clone(), app.port + n)))
         .collect();
     let poller = Poller::start(&targets, "/");
-    let (out, _) = deploy(&app);
+    let (out, events) = deploy(&app);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_serving(&hosts, &app, 2, &app.head());
+    let first = restart_times(&events);
+
+    // v3 at once: the upgrade returned as soon as the new masters served,
+    // with the old ones still draining; this one waits for them.
+    app.commit(
+        "app.py",
+        &source.replace("flask-hello", "flask-hello v3"),
+        "v3",
+    );
+    let (out, events) = deploy(&app);
     let (sent, errors) = poller.stop();
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(sent > 50, "too few requests to tell");
     assert!(
         errors.is_empty(),
-        "requests failed during the upgrade: {errors:?}"
+        "requests failed during the upgrades: {errors:?}"
     );
     assert_serving(&hosts, &app, 2, &app.head());
     assert_worker_runs_current(&hosts);
+    eprintln!(
+        "restart per host (ms): {first:?}, then at once {:?}",
+        restart_times(&events)
+    );
+}
+
+/// How long each host's restart step took, in milliseconds.
+fn restart_times(events: &[serde_json::Value]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| {
+            e["event"] == "step_end"
+                && e["name"] == "Restart each process type in the new release"
+                && e["status"] == "changed"
+        })
+        .filter_map(|e| e["elapsed_ms"].as_u64())
+        .collect()
 }
 
 /// The Procfile's `worker:` runs on every host, from the release `current`

@@ -60,7 +60,26 @@ const APP_WRITES: [&str; 2] = ["/shared/log/", "/shared/worker.heartbeat"];
 
 /// Every path under each host's `deploy_to`, and the shared database:
 /// what a dry run must leave exactly as it was (but for [`APP_WRITES`]).
+/// gunicorn's upgrades finish after the deploy returns (the old masters
+/// drain in the background, then each new one renames `PIDFILE.2` to the
+/// pid file): that is waited for first.
 fn listing(hosts: &TestHosts, database: &Path) -> Listing {
+    let upgrading = || {
+        hosts.hosts.iter().any(|h| {
+            std::fs::read_dir(h.dir.join("app/shared/run"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".pid.2") || name.ends_with(".pid.oldbin")
+                })
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while upgrading() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let mut roots: Vec<PathBuf> = hosts.hosts.iter().map(|h| h.dir.join("app")).collect();
     roots.push(database.to_path_buf());
     let ignore = |path: &Path| {

@@ -2,7 +2,7 @@
 //! release layout checked on disk.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -116,23 +116,65 @@ fn deploy(
     project.ferry_json(&args)
 }
 
-/// Commands each host's sshd has run (it logs them at `VERBOSE`).
-fn commands_run(hosts: &TestHosts) -> Vec<usize> {
+/// Hosts that count what ferry runs on them: sshd logs each login
+/// (`LogLevel VERBOSE`), and each command runs through a `SHELL` that
+/// records its host in the file returned (ferry's remote shell runs
+/// commands with `$SHELL`), in a directory removed when dropped.
+fn counting_hosts(n: usize) -> (TestHosts, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-counting-")
+        .tempdir()
+        .unwrap();
+    let (shell, log) = (dir.path().join("sh"), dir.path().join("commands"));
+    let script = format!(
+        "#!/bin/sh\necho \"$SSH_CONNECTION\" >> {}\nexec /bin/bash \"$@\"\n",
+        log.display()
+    );
+    std::fs::write(&shell, script).unwrap();
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hosts = TestHosts::start_with(
+        n,
+        &format!("LogLevel VERBOSE\nSetEnv SHLVL=1 SHELL={}", shell.display()),
+    );
+    (hosts, log, dir)
+}
+
+/// Per host: the commands run in ferry's shell, and the sessions sshd
+/// started (a shell, or a command on a channel of its own).
+fn commands_run(hosts: &TestHosts, log: &Path) -> Vec<(usize, usize)> {
+    let commands = std::fs::read_to_string(log).unwrap_or_default();
     hosts
         .hosts
         .iter()
         .map(|h| {
-            std::fs::read_to_string(h.dir.join("sshd.log"))
+            let server = format!(" {} {}", h.address, h.port);
+            let sessions = std::fs::read_to_string(h.dir.join("sshd.log"))
                 .unwrap_or_default()
                 .matches("Starting session: command")
-                .count()
+                .count();
+            let ran = commands.lines().filter(|l| l.ends_with(&server)).count();
+            (ran, sessions)
+        })
+        .collect()
+}
+
+/// Per host, since `before` (one ferry run): the commands ferry ran and
+/// its logins (one for the host's shell, and one for each command that ran
+/// on a channel of its own).
+fn counted_since(hosts: &TestHosts, log: &Path, before: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    commands_run(hosts, log)
+        .iter()
+        .zip(before)
+        .map(|(after, before)| {
+            let logins = after.1 - before.1;
+            (after.0 - before.0 + logins.saturating_sub(1), logins)
         })
         .collect()
 }
 
 #[test]
 fn first_deploy_then_a_delta_then_nothing() {
-    let hosts = TestHosts::start_with(3, "LogLevel VERBOSE");
+    let (hosts, log, _dir) = counting_hosts(3);
     let project = app(&hosts);
     let v1 = git(project.path(), &["rev-parse", "HEAD"]);
 
@@ -191,14 +233,15 @@ fn first_deploy_then_a_delta_then_nothing() {
     // but the step after the switch still runs its check (verified, not
     // assumed): lock and probe, the health check, unlock.
     let before: Vec<_> = (0..3).map(|i| listing(&deploy_to(&hosts, i))).collect();
-    let commands_before = commands_run(&hosts);
+    let commands_before = commands_run(&hosts, &log);
     let (out, events) = deploy(&project, &[]);
-    let commands: Vec<usize> = commands_run(&hosts)
-        .iter()
-        .zip(&commands_before)
-        .map(|(after, before)| after - before)
-        .collect();
-    assert_eq!(commands, [3, 3, 3], "commands per host");
+    // Three commands per host, in one login shell.
+    let commands = counted_since(&hosts, &log, &commands_before);
+    assert_eq!(
+        commands,
+        [(3, 1), (3, 1), (3, 1)],
+        "commands, logins per host"
+    );
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let statuses: Vec<(String, String)> = step_ends(&events)
         .into_iter()
@@ -572,7 +615,7 @@ fn release_ids(hosts: &TestHosts, i: usize) -> Vec<String> {
 
 #[test]
 fn the_switch_cleans_up_and_unlocks_when_nothing_after_it_needs_the_lock() {
-    let hosts = TestHosts::start_with(2, "LogLevel VERBOSE");
+    let (hosts, log, _dir) = counting_hosts(2);
     let project = app(&hosts);
     project.file("deploy.yml", ENDS_AT_SWITCH);
     let mut ids = Vec::new();
@@ -580,17 +623,17 @@ fn the_switch_cleans_up_and_unlocks_when_nothing_after_it_needs_the_lock() {
         project.file("app/version.py", &format!("V = {n}\n"));
         std::thread::sleep(std::time::Duration::from_millis(1100));
         commit(&project, &format!("v{n}"));
-        let before = commands_run(&hosts);
+        let before = commands_run(&hosts, &log);
         let (out, events) = deploy(&project, &[]);
         assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-        let commands: Vec<usize> = commands_run(&hosts)
-            .iter()
-            .zip(&before)
-            .map(|(after, before)| after - before)
-            .collect();
+        let commands = counted_since(&hosts, &log, &before);
         // Lock and probe, upload, build, and one for the switch, the
-        // cleanup and the unlock.
-        assert_eq!(commands, [4, 4], "commands per host, deploy {n}");
+        // cleanup and the unlock; in one login shell.
+        assert_eq!(
+            commands,
+            [(4, 1), (4, 1)],
+            "commands, logins per host, deploy {n}"
+        );
         ids.push(current(&hosts, 0).unwrap());
         let cleanups: Vec<(String, String, String)> = step_ends(&events)
             .into_iter()

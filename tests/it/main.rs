@@ -50,3 +50,4 @@ mod support;
 mod systemd;
 mod terminal;
 mod transport;
+mod transport_shell;

@@ -626,8 +626,14 @@ async fn frozen_server_is_detected_by_keepalive() {
     let session = Session::connect(&hosts.hosts[0].target(), &hosts.trust(), &opts)
         .await
         .unwrap();
-    // The shell's parent is the sshd process serving this connection.
-    let output = run(&session, "echo $PPID").await;
+    // The sshd process serving this connection: the nearest ancestor named
+    // sshd (commands run in ferry's shell, itself a child of sshd).
+    let output = run(
+        &session,
+        "p=$PPID; while [ \"$(cat /proc/$p/comm)\" != sshd ]; do \
+         p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status); done; echo $p",
+    )
+    .await;
     let server_pid = text(&output.stdout).trim().to_string();
     let stop = Command::new("kill")
         .args(["-STOP", &server_pid])

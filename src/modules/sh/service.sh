@@ -17,7 +17,11 @@ pick_manager() {
 }
 pids() {
   if [ -n "$pidfiles" ]; then
-    for f in $pidfiles; do [ -f "$f" ] && cat "$f"; done
+    # A master upgraded with USR2 writes PIDFILE.2 until the old one it
+    # replaces has drained and left.
+    for f in $pidfiles; do
+      if [ -f "$f.2" ] && alive "$(cat "$f.2" 2>/dev/null)"; then cat "$f.2"; elif [ -f "$f" ]; then cat "$f"; fi
+    done
   elif [ "$manager" = systemd ]; then
     case $unit in
       *.target) units=$(systemctl list-dependencies --plain --no-legend -- "$unit" | sed 1d) ;;
@@ -81,40 +85,103 @@ control() {
 children() {
   grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null
 }
-# gunicorn's zero-downtime upgrade, one master at a time: USR2 starts a new
-# master from the current release beside the old one (which renames its
-# pidfile to .oldbin; the new one writes .2); once the new master has its
-# workers up, TERM lets the old one finish its requests and leave.
-upgrade() {
-  for f in $pidfiles; do
-    old=$(cat "$f" 2>/dev/null)
-    if ! alive "$old"; then control restart; settle; return; fi
-    kill -USR2 "$old"
-    i=0
-    while :; do
-      new=$(cat "$f.2" 2>/dev/null)
-      if [ -n "$new" ] && [ "$new" != "$old" ] && alive "$new" && [ -n "$(children "$new")" ]; then
-        sleep 1
-        alive "$new" && [ -n "$(children "$new")" ] && break
-      fi
-      i=$((i + 1))
-      if [ "$i" -gt $((wait * 5)) ] || ! alive "$old"; then
-        echo "the new $name master did not come up in ${wait}s; the old one (pid $old) keeps serving" >&2
-        [ -n "$new" ] && alive "$new" && kill -QUIT "$new"
-        exit 1
-      fi
-      sleep 0.2
-    done
-    kill -TERM "$old"
-    i=0
-    while alive "$old" || [ "$(cat "$f" 2>/dev/null)" != "$new" ]; do
-      i=$((i + 1))
-      if [ "$i" -gt $((wait * 5)) ]; then
-        echo "the old $name master (pid $old) did not hand over in ${wait}s" >&2
-        exit 1
-      fi
-      sleep 0.2
-    done
+# Whether the worker at /proc/PID has loaded the app and serves: gunicorn
+# (20.1 and later) stamps each worker's heartbeat file with the monotonic
+# clock (seconds since boot) from its first turn of the serving loop, after
+# the app is imported; until then the file has its creation time. Status 2:
+# no heartbeat file found (another server, or an older gunicorn).
+booted() {
+  for fd in "$1"/fd/*; do
+    case $(readlink "$fd" 2>/dev/null) in
+      */wgunicorn-*)
+        t=$(stat -L -c %Y "$fd" 2>/dev/null) || return 1
+        [ "$t" -lt 1000000000 ]
+        return
+        ;;
+    esac
   done
+  return 2
+}
+# Whether the new master $1 serves: it has at least $2 workers (the old
+# one's count), or as many as it had 5 checks ago, and every one of them
+# has loaded the app.
+serves_new() {
+  n=0
+  for st in $(children "$1"); do
+    booted "${st%/status}"
+    case $? in
+      0) n=$((n + 1)) ;;
+      # No heartbeat to read: a worker that still runs after a second counts.
+      2) [ "$unknown" -ge 20 ] && n=$((n + 1)) || { unknown=$((unknown + 1)); return 1; } ;;
+      *) return 1 ;;
+    esac
+  done
+  [ "$n" -gt 0 ] || return 1
+  [ "$n" = "$last" ] && steady=$((steady + 1)) || steady=0
+  last=$n
+  [ "$n" -ge "$2" ] || [ "$steady" -ge 5 ]
+}
+# An upgrade still in progress for some master: an old one draining
+# (PIDFILE.oldbin) or a new one not yet promoted (PIDFILE.2).
+pending() {
+  set -f
+  for pat in $pidfiles; do
+    set +f
+    for x in $pat.2 $pat.oldbin; do
+      [ -f "$x" ] && alive "$(cat "$x" 2>/dev/null)" && return 0
+    done
+    set -f
+  done
+  set +f
+  return 1
+}
+# gunicorn's zero-downtime upgrade of the master named by pidfile $1: USR2
+# starts a new master from the current release beside the old one (which
+# renames its pidfile to .oldbin; the new one writes .2); once every new
+# worker has loaded the app, TERM tells the old master to finish its
+# requests and leave — in the background: the next upgrade waits for it.
+upgrade_one() {
+  f=$1
+  old=$(cat "$f" 2>/dev/null)
+  want=$(children "$old" | wc -l)
+  kill -USR2 "$old"
+  i=0 unknown=0 steady=0 last=
+  while :; do
+    new=$(cat "$f.2" 2>/dev/null)
+    if [ -n "$new" ] && [ "$new" != "$old" ] && alive "$new" && serves_new "$new" "$want"; then
+      break
+    fi
+    i=$((i + 1))
+    if [ "$i" -gt $((wait * 20)) ] || ! alive "$old"; then
+      echo "the new $name master did not come up in ${wait}s; the old one (pid $old) keeps serving" >&2
+      [ -n "$new" ] && alive "$new" && kill -QUIT "$new"
+      exit 1
+    fi
+    sleep 0.05
+  done
+  kill -TERM "$old"
+}
+# Every master at once: they are independent.
+upgrade() {
+  i=0
+  while pending; do
+    i=$((i + 1))
+    if [ "$i" -gt $((wait * 20)) ]; then
+      echo "the last upgrade of $name has not finished in ${wait}s (an old master is still draining)" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  for f in $pidfiles; do
+    if ! alive "$(cat "$f" 2>/dev/null)"; then control restart; settle; return; fi
+  done
+  started=
+  for f in $pidfiles; do
+    upgrade_one "$f" &
+    started="$started $!"
+  done
+  failed=0
+  for p in $started; do wait "$p" || failed=1; done
+  [ "$failed" = 0 ] || exit 1
   settle
 }
