@@ -44,7 +44,17 @@ fn deploy_twice(project: &Project) -> (Duration, String) {
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let (out, events) = project.ferry_json(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(changes(&events).is_empty(), "{:?}", changes(&events));
+    assert!(
+        changes(&events).is_empty(),
+        "{:?}\n{}",
+        changes(&events),
+        events
+            .iter()
+            .filter(|e| e["event"] == "step_end" && e["status"] == "changed")
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     (took, steps.join("; "))
 }
 
@@ -469,7 +479,17 @@ fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
     outside.assert_untouched();
     let (out, events) = project.ferry_json(&["deploy", "test"]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(changes(&events).is_empty(), "{:?}", changes(&events));
+    assert!(
+        changes(&events).is_empty(),
+        "{:?}\n{}",
+        changes(&events),
+        events
+            .iter()
+            .filter(|e| e["event"] == "step_end" && e["status"] == "changed")
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // A build step that rewrote a committed file in v2 (a new file renamed
     // over it, as `sed -i` does): v3 gets the committed file, not v2's.

@@ -15,11 +15,24 @@ pick_manager() {
     exit 1
   fi
 }
+# The pidfile of each master the patterns in $pidfiles name. While an
+# upgrade hands over, the old master has renamed PIDFILE to .oldbin and the
+# new one writes PIDFILE.2, so a pattern like `web-*.pid` may match nothing:
+# the .2 files count too.
+masters() {
+  set -f
+  for pat in $pidfiles; do
+    set +f
+    for f in $pat $pat.2; do [ -f "$f" ] && printf '%s\n' "${f%.2}"; done
+    set -f
+  done | sort -u
+  set +f
+}
 pids() {
   if [ -n "$pidfiles" ]; then
     # A master upgraded with USR2 writes PIDFILE.2 until the old one it
     # replaces has drained and left.
-    for f in $pidfiles; do
+    for f in $(masters); do
       if [ -f "$f.2" ] && alive "$(cat "$f.2" 2>/dev/null)"; then cat "$f.2"; elif [ -f "$f" ]; then cat "$f"; fi
     done
   elif [ "$manager" = systemd ]; then

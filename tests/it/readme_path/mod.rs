@@ -76,8 +76,10 @@ fn readme_path_flask_hello() {
         migrates: false,
         // No migration to roll back over: `--yes` has nothing to confirm.
         // `ferry setup` takes servers with root, apt and systemd, not these
-        // plain hosts: the demo walk (demo.rs) runs it on `staging`.
-        exempt: &[("rollback", "--yes"), ("setup", "")],
+        // plain hosts: the demo walk (demo.rs) runs it on `staging`. `ferry
+        // remote` runs on real servers in `servers::push`: these hosts log in
+        // as this machine's root, whose ~/.ssh it would change.
+        exempt: &[("rollback", "--yes"), ("setup", ""), ("remote", "")],
     });
 }
 
@@ -105,8 +107,10 @@ fn readme_path_django_notes() {
         },
         migrates: true,
         // `ferry setup` takes servers with root, apt and systemd, not these
-        // plain hosts: the demo walk (demo.rs) runs it on `staging`.
-        exempt: &[("setup", "")],
+        // plain hosts: the demo walk (demo.rs) runs it on `staging`. `ferry
+        // remote` runs on real servers in `servers::push`: these hosts log in
+        // as this machine's root, whose ~/.ssh it would change.
+        exempt: &[("setup", ""), ("remote", "")],
     });
 }
 
