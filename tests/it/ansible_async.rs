@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, assert_changed_nothing, step_ends};
 use crate::support::sshd::TestHosts;
 
 const PLAYBOOK: &str = r#"- hosts: web
@@ -53,12 +53,7 @@ fn async_with_poll_runs_the_task_with_async_as_its_timeout_and_twice_changes_not
         assert!(h.dir.join("app/installed").exists());
     }
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let again: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(again.is_empty(), "a second run changed {again:?}");
+    assert_changed_nothing(&out, &events);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, assert_changed_nothing, step_ends};
 use crate::support::sshd::TestHosts;
 
 /// What this machine is, as the facts of a loopback sshd host must say.
@@ -118,12 +118,7 @@ fn facts_are_gathered_before_the_run_and_templates_read_them() {
         assert_eq!(written, expected, "{}", h.name);
     }
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let again: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(again.is_empty(), "a second run changed {again:?}");
+    assert_changed_nothing(&out, &events);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::ferry::{Project, step_ends};
+use crate::support::ferry::{Project, assert_changed_nothing, step_ends};
 use crate::support::sshd::TestHosts;
 
 const INVENTORY: &str = "[web]\nweb1 ansible_host=127.0.0.1\n";
@@ -328,12 +328,7 @@ fn with_loops_run_on_hosts_and_the_second_run_changes_nothing() {
         );
     }
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let changed: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert_changed_nothing(&out, &events);
 }
 
 /// Before free-form arguments were read as Ansible reads them, `chdir=`,
@@ -383,12 +378,7 @@ fn free_form_command_options_were_run_as_part_of_the_command() {
     );
 
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let changed: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert_changed_nothing(&out, &events);
     for h in &hosts.hosts {
         let log = std::fs::read_to_string(h.dir.join("app/work/build.log")).unwrap();
         assert_eq!(
@@ -507,12 +497,7 @@ fn a_block_with_pre_and_post_tasks_runs_on_hosts_and_the_second_run_changes_noth
         assert!(!app.join("done").exists());
     }
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let changed: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert_changed_nothing(&out, &events);
 
     // The play's remote_user is who ferry logs in as: another user is refused.
     let site = std::fs::read_to_string(project.path().join("site.yml")).unwrap();
@@ -566,12 +551,7 @@ fn includes_by_path_run_on_hosts_and_the_second_run_changes_nothing() {
         );
     }
     let (out, events) = project.ferry_json(&args);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let changed: Vec<_> = step_ends(&events)
-        .into_iter()
-        .filter(|(_, _, s)| s == "changed")
-        .collect();
-    assert!(changed.is_empty(), "second run changed {changed:?}");
+    assert_changed_nothing(&out, &events);
 }
 
 /// The messages `debug` prints, in order: from `ansible-playbook` output

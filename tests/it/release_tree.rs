@@ -10,18 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::apps::{App, Supervisors};
-use crate::support::ferry::{Project, step_ends, step_reason};
+use crate::support::ferry::{Project, assert_changed_nothing, step_reason};
 use crate::support::git::{self, git};
 use crate::support::sshd::TestHosts;
 use crate::support::succeed;
-
-/// Steps that did something (neither `ok` nor `skipped`).
-fn changes(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
-    step_ends(events)
-        .into_iter()
-        .filter(|(_, _, status)| status != "ok" && status != "skipped")
-        .collect()
-}
 
 /// `ferry deploy test` twice: the first must succeed, the second must
 /// succeed and change nothing. Returns the first run's wall time and its
@@ -43,18 +35,7 @@ fn deploy_twice(project: &Project) -> (Duration, String) {
         .collect();
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let (out, events) = project.ferry_json(&["deploy", "test"]);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(
-        changes(&events).is_empty(),
-        "{:?}\n{}",
-        changes(&events),
-        events
-            .iter()
-            .filter(|e| e["event"] == "step_end" && e["status"] == "changed")
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_changed_nothing(&out, &events);
     (took, steps.join("; "))
 }
 
@@ -478,18 +459,7 @@ fn a_current_release_that_differs_from_its_manifest_is_not_used_to_seed() {
     assert_release_is_the_commit(&v2, project.path());
     outside.assert_untouched();
     let (out, events) = project.ferry_json(&["deploy", "test"]);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(
-        changes(&events).is_empty(),
-        "{:?}\n{}",
-        changes(&events),
-        events
-            .iter()
-            .filter(|e| e["event"] == "step_end" && e["status"] == "changed")
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_changed_nothing(&out, &events);
 
     // A build step that rewrote a committed file in v2 (a new file renamed
     // over it, as `sed -i` does): v3 gets the committed file, not v2's.

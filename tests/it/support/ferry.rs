@@ -147,6 +147,22 @@ pub fn step_ends(events: &[serde_json::Value]) -> Vec<(String, String, String)> 
         .collect()
 }
 
+/// A run that must have succeeded without changing anything (a second
+/// run, a redeploy): a failure shows each step that changed, whole.
+pub fn assert_changed_nothing(out: &Output, events: &[serde_json::Value]) {
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    let changed: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "step_end" && e["status"] == "changed")
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "a run that should change nothing changed:\n{}",
+        changed.join("\n")
+    );
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
