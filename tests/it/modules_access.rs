@@ -4,25 +4,11 @@
 //! mode and in the run, and `register` gives Ansible's result fields.
 
 use crate::support::checked::check_run_again;
-use crate::support::ferry::Project;
+use crate::support::ferry::{Project, step_diffs};
 use crate::support::sshd::TestHosts;
 
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2d8C0q6JvQ3sY6vV3mUjqkO0cN4nXo0u3t1m2yAAAA a@laptop";
-
-/// `diff` of every `step_end` that has one, by step name.
-fn diffs(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_end")
-        .filter_map(|e| {
-            Some((
-                e["name"].as_str()?.to_string(),
-                e["diff"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
-}
 
 #[test]
 fn access_modules_show_their_file_changes_with_diff_and_register_ansibles_fields() {
@@ -85,8 +71,8 @@ fn access_modules_show_their_file_changes_with_diff_and_register_ansibles_fields
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let (out, run) = project.ferry_json(&args);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    let shown = diffs(&run);
-    assert_eq!(diffs(&check), shown, "check mode showed another diff");
+    let shown = step_diffs(&run);
+    assert_eq!(step_diffs(&check), shown, "check mode showed another diff");
     let names: Vec<&str> = shown.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["key", "rule", "hba"]);
     assert!(shown[0].1.contains(&format!("+{KEY}")), "{}", shown[0].1);
@@ -115,6 +101,6 @@ fn access_modules_show_their_file_changes_with_diff_and_register_ansibles_fields
     // Nothing left to change: no diff, and the assertions hold on `ok` too.
     let (out, again) = project.ferry_json(&args);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(diffs(&again).is_empty(), "{:?}", diffs(&again));
+    assert!(step_diffs(&again).is_empty(), "{:?}", step_diffs(&again));
     check_run_again(&project, "access.yml");
 }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use crate::support::ferry::Project;
+use crate::support::ferry::{Project, step_diffs};
 use crate::support::listing::Listing;
 use crate::support::sshd::TestHosts;
 
@@ -305,20 +305,6 @@ const DIFF_PLAYBOOK: &str = r#"- hosts: web
       copy: { dest: "{{ d }}/key", content: "known to no one\n", mode: "0600" }
 "#;
 
-/// `diff` of every `step_end` that has one, by step name.
-fn diffs(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "step_end")
-        .filter_map(|e| {
-            Some((
-                e["name"].as_str()?.to_string(),
-                e["diff"].as_str()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
 /// `--diff` shows what `copy`, `template` and the edits change in a file's
 /// text: in check mode what they would change (the diff the run then
 /// shows), and never a secret: not content holding a secret value, not a
@@ -391,9 +377,9 @@ fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret(
         .into_iter()
         .map(|(n, d)| (n.to_string(), d))
         .collect();
-    assert_eq!(diffs(&run), expected);
+    assert_eq!(step_diffs(&run), expected);
     assert_eq!(
-        diffs(&check),
+        step_diffs(&check),
         expected,
         "check mode shows what the run does"
     );
@@ -404,7 +390,7 @@ fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret(
 
     let (out, again) = project.ferry_json(&args);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(diffs(&again), []);
+    assert_eq!(step_diffs(&again), []);
 
     // The plain reporter shows the diff under the step; without `--diff`,
     // nothing is read for one.
@@ -417,7 +403,7 @@ fn diff_shows_what_file_steps_change_and_check_mode_the_same_and_never_a_secret(
     std::fs::write(etc.join("motd"), "hi\n").unwrap();
     let (out, quiet) = project.ferry_json(&args[..4]);
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(diffs(&quiet), []);
+    assert_eq!(step_diffs(&quiet), []);
     assert_eq!(end(&quiet, "Motd").0, "changed");
     assert!(printed.contains("token.conf"), "{printed}");
     assert!(!printed.contains(DIFF_SECRET), "{printed}");

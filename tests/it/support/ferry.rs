@@ -163,6 +163,20 @@ pub fn assert_changed_nothing(out: &Output, events: &[serde_json::Value]) {
     );
 }
 
+/// `diff` of every `step_end` that has one, by step name.
+pub fn step_diffs(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step_end")
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["diff"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
